@@ -1,0 +1,98 @@
+/**
+ * The seam between the simulator's core (wire protocol, object store, sessions, tasks, events, persistence) and its
+ * behaviour modules (VM lifecycle, storage, networking, pool, host, HA, metrics). Core owns the store and the
+ * dispatch; a behaviour module is a table of handlers keyed by wire method name, plus optional hooks.
+ *
+ * Values inside the store are typed JS values, keyed by the XenAPI wire field names (`name_label`, `VCPUs_max`):
+ * string, number (int and float), boolean, Date (datetime), string[] (sets, refs as `OpaqueRef:…` strings),
+ * Record<string, …> (maps). Core converts to and from the wire using the datamodel types.
+ */
+
+/** A record as stored: wire field names to typed values. */
+export type SimRecord = Record<string, unknown>;
+
+/** Thrown by handlers (and core) for an API error: travels as `Status: Failure`, `ErrorDescription: [code, ...params]`. */
+export class XapiFailure extends Error {
+  readonly code: string;
+  readonly params: readonly string[];
+  constructor(code: string, params: readonly string[] = []) {
+    super(`${code}(${params.join(', ')})`);
+    this.name = 'XapiFailure';
+    this.code = code;
+    this.params = params;
+  }
+}
+
+/**
+ * The object store. Every mutation emits the matching event (`add`, `mod`, `del`) and bumps the generation.
+ * Inverse relations (VM.VBDs from VBD.VM, SR.VDIs from VDI.SR, host.resident_VMs from VM.resident_on, …) are kept
+ * by the store itself: a handler sets only the forward field.
+ */
+export interface SimStore {
+  /** Creates an object; fields left out take their datamodel default or the zero value of their type. Returns its ref. */
+  create(cls: string, fields: SimRecord): string;
+  /** The live record; throws `HANDLE_INVALID [cls, ref]` when absent. Do not mutate it: use `update`. */
+  get(cls: string, ref: string): Readonly<SimRecord>;
+  /** Like `get`, but undefined when absent. */
+  find(cls: string, ref: string): Readonly<SimRecord> | undefined;
+  /** Changes fields and emits one `mod` event (coalesced per object per event batch). */
+  update(cls: string, ref: string, patch: SimRecord): void;
+  /** Removes an object and emits `del`. */
+  destroy(cls: string, ref: string): void;
+  /** Every object of a class as `[ref, record]`, in creation order. */
+  all(cls: string): [string, Readonly<SimRecord>][];
+  /** The ref of the object with this uuid; throws `UUID_INVALID [cls, uuid]` when absent. */
+  byUuid(cls: string, uuid: string): string;
+}
+
+/** A running task, given to handlers called through `Async.*` (and to long synchronous ones, which get a hidden task). */
+export interface SimTask {
+  readonly ref: string;
+  /** 0..1; emits a `mod` event on the task. */
+  setProgress(progress: number): void;
+  /** True once `task.cancel` was called; a handler that honours it throws `TASK_CANCELLED [task]`. */
+  readonly cancelled: boolean;
+}
+
+/** Simulated time: operations take configurable durations (zero in fast mode), with progress on the task. */
+export interface SimClock {
+  now(): Date;
+  /**
+   * Waits for the configured duration of an operation (e.g. `VM.start`, `VM.clone`, `VDI.copy`), reporting progress
+   * on the task in a few steps. In fast mode returns at once. `scale` multiplies the duration (e.g. by GiB copied).
+   */
+  work(operation: string, task: SimTask | undefined, scale?: number): Promise<void>;
+}
+
+/** What a handler gets besides its arguments. */
+export interface SimContext {
+  readonly store: SimStore;
+  readonly clock: SimClock;
+  /** The caller's session ref and user name. */
+  readonly session: { readonly ref: string; readonly user: string };
+  /** The task when called as `Async.*`. */
+  readonly task: SimTask | undefined;
+  /** Deterministic randomness (seeded from the scenario), for MACs, uuids in tests, load noise. */
+  readonly random: () => number;
+  /** A fresh uuid (deterministic under a seed). */
+  uuid(): string;
+  /** Queues an alert into the `message` class (`message.create` semantics). */
+  message(name: string, priority: number, cls: string, objUuid: string, body: string): void;
+}
+
+/**
+ * A handler: arguments arrive decoded to typed values by the datamodel parameter types (session argument removed,
+ * optional trailing parameters filled with their defaults when the caller left them out). The result is encoded by
+ * the message's result type. Throw `XapiFailure` for API errors; anything else becomes `INTERNAL_ERROR`.
+ */
+export type SimHandler = (ctx: SimContext, args: readonly unknown[]) => unknown;
+
+/** A behaviour module: handlers by wire method name (`VM.start`), overriding the generic implicit ones. */
+export interface SimBehaviour {
+  readonly handlers: Readonly<Record<string, SimHandler>>;
+  /**
+   * Called after the generic handler of a field setter or `create`, to keep derived state true
+   * (e.g. refresh `allowed_operations` after anything touches a VM). Optional.
+   */
+  afterChange?(ctx: SimContext, cls: string, ref: string): void;
+}
