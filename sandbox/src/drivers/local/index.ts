@@ -1,0 +1,171 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pty from '@lydell/node-pty';
+import type { EnvironmentSpec, SandboxDriver, TerminalProcess } from '../types.js';
+
+/** Where the learner's home appears inside the jail. */
+export const JAIL_HOME = '/home/learner';
+
+export interface LocalDriverOptions {
+  /** `auto` (default): jail with bubblewrap when it works here; `off`: plain shells (single-user only). */
+  jail?: 'auto' | 'off' | 'required';
+  /** Shell to run; bash by default. */
+  shell?: string;
+  /** Directories bound read-only into the jail at the same path (e.g. the toolkit, so `xe` works inside). */
+  readOnlyBinds?: readonly string[];
+  /** Directories put first on PATH inside the shell. */
+  path?: readonly string[];
+}
+
+const DEFAULT_BASHRC = `# xenlab: your shell's settings. Edit freely; this file is yours.
+PS1='\\[\\e[1;32m\\]learner@xenlab\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
+alias ls='ls --color=auto'
+`;
+
+/** True when bubblewrap exists and can create the namespaces we use (some kernels forbid user namespaces). */
+export function bubblewrapWorks(): boolean {
+  const r = spawnSync('bwrap', [...jailArgs('/tmp', []), 'true'], { stdio: 'ignore', timeout: 5000 });
+  return r.status === 0;
+}
+
+function jailArgs(home: string, binds: readonly string[]): string[] {
+  const ro = (p: string) => (existsSync(p) ? ['--ro-bind', p, p] : []);
+  const link = (target: string, at: string) => (existsSync(at) ? ['--symlink', target, at] : []);
+  return [
+    // The system read-only; the learner's home and /tmp private. Debian has merged /usr, so /bin etc. are links.
+    ...ro('/usr'),
+    ...ro('/etc'),
+    ...link('usr/bin', '/bin'),
+    ...link('usr/sbin', '/sbin'),
+    ...link('usr/lib', '/lib'),
+    ...link('usr/lib64', '/lib64'),
+    ...binds.flatMap(ro),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--bind',
+    home,
+    JAIL_HOME,
+    // Own user (uid 1000, no capabilities), mount, pid, ipc and uts namespaces.
+    '--unshare-user',
+    '--uid',
+    '1000',
+    '--gid',
+    '1000',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    'xenlab',
+    '--die-with-parent',
+    '--chdir',
+    JAIL_HOME,
+  ];
+}
+
+/**
+ * The embedded default driver: a real bash on this machine, jailed with bubblewrap when possible.
+ * Without bubblewrap the gateway still works for one person on their own laptop, and says so.
+ */
+export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriver {
+  const mode = options.jail ?? 'auto';
+  const jailed = mode !== 'off' && bubblewrapWorks();
+  if (mode === 'required' && !jailed) {
+    throw new Error(
+      'SANDBOX_ERR_NO_JAIL: bubblewrap is required (apt-get install bubblewrap) but does not work here',
+    );
+  }
+  const shell = options.shell ?? 'bash';
+  const binds = options.readOnlyBinds ?? [];
+  const notice = jailed
+    ? undefined
+    : 'This shell is not jailed (bubblewrap is missing or disabled): single-user mode, for your own machine only.';
+
+  return {
+    name: 'local',
+    jailed,
+    notice,
+    attachTerminal(env: EnvironmentSpec, size): TerminalProcess {
+      mkdirSync(env.home, { recursive: true, mode: 0o700 });
+      const rc = join(env.home, '.bashrc');
+      if (!existsSync(rc)) writeFileSync(rc, DEFAULT_BASHRC);
+      const home = jailed ? JAIL_HOME : env.home;
+      const pathDirs = [...(options.path ?? []), '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+      // A clean environment: nothing of the gateway's own (tokens, secrets) leaks into the learner's shell.
+      const shellEnv: Record<string, string> = {
+        HOME: home,
+        USER: 'learner',
+        LOGNAME: 'learner',
+        SHELL: '/bin/bash',
+        TERM: 'xterm-256color',
+        COLORTERM: 'truecolor',
+        LANG: 'C.UTF-8',
+        PATH: pathDirs.join(':'),
+        ...env.env,
+      };
+      const argv = [shell, '--noprofile', '--rcfile', `${home}/.bashrc`, '-i'];
+      const [file, args] = jailed
+        ? [
+            'bwrap',
+            [
+              ...jailArgs(env.home, binds),
+              ...Object.entries(shellEnv).flatMap(([k, v]) => ['--setenv', k, v]),
+              ...argv,
+            ],
+          ]
+        : [shell, argv.slice(1)];
+      const p = pty.spawn(file, args, {
+        name: 'xterm-256color',
+        cols: size.cols,
+        rows: size.rows,
+        cwd: env.home,
+        env: shellEnv,
+        // Raw bytes, not strings: output goes to the browser as binary frames without a decode/encode round trip.
+        encoding: null,
+      });
+      let killed = false;
+      return {
+        pid: p.pid,
+        write: (data) => {
+          p.write(
+            typeof data === 'string'
+              ? data
+              : (Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string),
+          );
+        },
+        resize: (cols, rows) => {
+          if (!killed) p.resize(cols, rows);
+        },
+        pause: () => {
+          p.pause();
+        },
+        resume: () => {
+          p.resume();
+        },
+        kill: () => {
+          if (killed) return;
+          killed = true;
+          // destroy(), not kill(): kill() leaves the pty master fd open (a leak per terminal, node-pty #642);
+          // destroy() closes it and then SIGHUPs the shell. In the jail, bwrap's --die-with-parent takes down
+          // the whole pid namespace, including anything the learner left running with setsid/nohup.
+          (p as unknown as { destroy(): void }).destroy();
+        },
+        onData: (listener) => {
+          p.onData((d) => {
+            listener(d as unknown as Buffer);
+          });
+        },
+        onExit: (listener) => {
+          p.onExit(({ exitCode, signal }) => {
+            listener(signal ? null : exitCode);
+          });
+        },
+      };
+    },
+  };
+}

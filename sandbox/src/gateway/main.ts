@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLocalDriver } from '../drivers/local/index.js';
+import { createGateway } from './server.js';
+import type { Gateway } from './server.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root, seen from sandbox/dist/gateway (compiled) or sandbox/src/gateway (tests). */
+const repoRoot = resolve(here, '..', '..', '..');
+
+export interface ServeIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export const SERVE_HELP = `Usage: xenlab serve [--port N] [--host ADDR] [--data-dir DIR] [--site-dir DIR] [--jail auto|off|required]
+
+Runs the course site and the terminal gateway.
+  --port N        port to listen on (env PORT; default 4321; 0 picks a free port)
+  --host ADDR     address to bind (env HOST; default 127.0.0.1). Binding elsewhere exposes shells: set
+                  XENLAB_ALLOWED_ORIGINS to the public origin(s) learners use.
+  --data-dir DIR  learners' homes and state (env XENLAB_DATA_DIR; default ./.xenlab)
+  --site-dir DIR  the built site (default site/dist of this checkout)
+  --jail MODE     auto: jail shells with bubblewrap when it works here (default); off: plain shells;
+                  required: refuse to start without the jail (env XENLAB_JAIL)`;
+
+/** `xenlab serve`: parses flags and environment, starts the gateway, prints where it listens. */
+export async function serve(argv: readonly string[], io: ServeIo): Promise<Gateway | null> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'site-dir': { type: 'string' },
+        jail: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    io.err(`xenlab serve: ${(err as Error).message}\n\n${SERVE_HELP}`);
+    return null;
+  }
+  if (values.help) {
+    io.out(SERVE_HELP);
+    return null;
+  }
+  const portText = values.port ?? io.env.PORT ?? '4321';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    io.err(`xenlab serve: --port must be a number from 0 to 65535, not "${portText}"`);
+    return null;
+  }
+  const jail = values.jail ?? io.env.XENLAB_JAIL ?? 'auto';
+  if (jail !== 'auto' && jail !== 'off' && jail !== 'required') {
+    io.err(`xenlab serve: --jail must be auto, off or required, not "${jail}"`);
+    return null;
+  }
+  const siteDir = resolve(values['site-dir'] ?? resolve(repoRoot, 'site', 'dist'));
+  if (!existsSync(resolve(siteDir, 'index.html'))) {
+    io.err(`xenlab serve: no built site at ${siteDir} (run npm run build); serving the API only`);
+  }
+  const toolkitBin = resolve(repoRoot, 'toolkit', 'bin');
+  const driver = createLocalDriver({
+    jail,
+    readOnlyBinds: [resolve(repoRoot, 'toolkit'), resolve(repoRoot, 'node_modules')],
+    path: [toolkitBin],
+  });
+  const gateway = await createGateway({
+    host: values.host ?? io.env.HOST ?? '127.0.0.1',
+    port,
+    siteDir,
+    dataDir: resolve(values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab'),
+    driver,
+    allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
+  });
+  io.out(`xenlab listening on ${gateway.url}`);
+  if (driver.notice) io.err(`xenlab: ${driver.notice}`);
+  return gateway;
+}

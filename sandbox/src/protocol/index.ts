@@ -1,0 +1,153 @@
+/**
+ * The wire protocol between the course site (browser) and the gateway. Shared by both sides, so it imports
+ * nothing from Node. Terminal bytes travel in binary WebSocket frames (keystrokes up, output down); everything
+ * else is a JSON text frame validated by the schemas below. Message types are dotted lowercase.
+ * @module
+ */
+import { z } from 'zod';
+
+/** Bumped on any incompatible change; a client sends it in `term.hello` and the gateway refuses other versions. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame either side may send (bytes). Keystrokes and pastes are small; a bigger frame closes with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/**
+ * Flow control (xterm.js guide, "flowcontrol"): the client acknowledges output bytes after xterm.js has parsed
+ * them; the gateway pauses the pty while more than HIGH bytes are unacknowledged and resumes below LOW.
+ * ACK_EVERY must be ≤ LOW, or the pty could stay paused forever (VS Code's terminal.ts says the same).
+ */
+export const FLOW = { HIGH: 128 * 1024, LOW: 16 * 1024, ACK_EVERY: 8 * 1024 } as const;
+
+/** Terminal size limits: anything outside is clamped by the gateway, never passed through raw. */
+export const TERM_LIMITS = { minCols: 2, maxCols: 1000, minRows: 1, maxRows: 500 } as const;
+
+const dims = {
+  /** Columns of the terminal as laid out in the browser. */
+  cols: z.number().int().min(TERM_LIMITS.minCols).max(TERM_LIMITS.maxCols),
+  /** Rows of the terminal as laid out in the browser. */
+  rows: z.number().int().min(TERM_LIMITS.minRows).max(TERM_LIMITS.maxRows),
+};
+
+/** Messages the browser sends (text frames). */
+export const ClientMessage = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('term.hello'),
+      /** Protocol version the client speaks. */
+      v: z.number().int(),
+      ...dims,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('term.resize'),
+      ...dims,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('term.ack'),
+      /** Output bytes parsed by the terminal since the previous ack. */
+      bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(1 << 30),
+    })
+    .strict(),
+  z.object({ type: z.literal('ping'), /** Echoed back in `pong`. */ t: z.number() }).strict(),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** Messages the gateway sends (text frames). */
+export const ServerMessage = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('term.ready'),
+      v: z.number().int(),
+      /** Which sandbox driver runs the shell (e.g. `local`), so the page can say what the learner is in. */
+      driver: z.string(),
+      /** True when the shell runs in a jail; false in single-user mode. */
+      jailed: z.boolean(),
+      /** A notice to show the learner (e.g. why the shell is not jailed), if any. */
+      notice: z.string().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('term.exit'),
+      /** Exit code of the shell, or null if killed by a signal. */ code: z.number().nullable(),
+    })
+    .strict(),
+  z.object({ type: z.literal('pong'), t: z.number() }).strict(),
+  z
+    .object({
+      type: z.literal('error'),
+      /** Stable error code, e.g. `GATEWAY_ERR_BAD_MESSAGE`. */
+      code: z.string(),
+      message: z.string(),
+    })
+    .strict(),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** WebSocket close codes the gateway uses (4000-4999 are application codes). */
+export const CLOSE = {
+  /** RFC 6455: message too big (frame above MAX_FRAME_BYTES). */
+  TOO_BIG: 1009,
+  /** RFC 6455: policy violation (bad origin, bad token). Upgrade refusals happen before this, as HTTP 401/403. */
+  POLICY: 1008,
+  /** The client spoke an unknown protocol version or sent an invalid message. */
+  PROTOCOL: 4400,
+  /** The shell exited. */
+  EXITED: 4000,
+} as const;
+
+/** Stable error codes of the gateway (documented in CONTRIBUTING.md). */
+export const GatewayError = {
+  BAD_MESSAGE: 'GATEWAY_ERR_BAD_MESSAGE',
+  BAD_VERSION: 'GATEWAY_ERR_BAD_VERSION',
+  NO_TOKEN: 'GATEWAY_ERR_NO_TOKEN',
+  BAD_TOKEN: 'GATEWAY_ERR_BAD_TOKEN',
+  TOKEN_EXPIRED: 'GATEWAY_ERR_TOKEN_EXPIRED',
+  TOKEN_REUSED: 'GATEWAY_ERR_TOKEN_REUSED',
+  BAD_ORIGIN: 'GATEWAY_ERR_BAD_ORIGIN',
+  BAD_HOST: 'GATEWAY_ERR_BAD_HOST',
+  SPAWN_FAILED: 'GATEWAY_ERR_SPAWN_FAILED',
+} as const;
+export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
+
+/** Result of parsing a text frame: the message, or a readable reason. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function parseWith<T>(schema: z.ZodType<T>, text: string): Parsed<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'not JSON' };
+  }
+  const r = schema.safeParse(raw);
+  if (r.success) return { ok: true, value: r.data };
+  const issue = r.error.issues[0];
+  const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+  return { ok: false, error: `${issue?.message ?? 'invalid message'}${where}` };
+}
+
+/**
+ * Parses a text frame from the browser.
+ * @example
+ * parseClientMessage('{"type":"term.resize","cols":80,"rows":24}') // { ok: true, value: {...} }
+ */
+export const parseClientMessage = (text: string): Parsed<ClientMessage> => parseWith(ClientMessage, text);
+
+/** Parses a text frame from the gateway. */
+export const parseServerMessage = (text: string): Parsed<ServerMessage> => parseWith(ServerMessage, text);
+
+/** Path of the terminal WebSocket endpoint and of the ticket endpoint that authorises it. */
+export const PATHS = { terminal: '/ws/terminal', ticket: '/api/ticket' } as const;
+
+/** What `POST /api/ticket` returns: a short-lived, single-use token for one WebSocket upgrade. */
+export const TicketResponse = z.object({ token: z.string(), expiresInMs: z.number() }).strict();
+export type TicketResponse = z.infer<typeof TicketResponse>;

@@ -1,0 +1,167 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalDriver } from '../../../sandbox/src/drivers/local/index.js';
+import { createGateway, type Gateway } from '../../../sandbox/src/gateway/index.js';
+import { CLOSE, PATHS } from '../../../sandbox/src/protocol/index.js';
+import { fetchTicket, openTerminal, tryUpgrade } from '../../helpers/terminal-client.js';
+
+let gateway: Gateway;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'xenlab-gw-'));
+  gateway = await createGateway({
+    port: 0,
+    dataDir,
+    driver: createLocalDriver({ jail: 'auto' }),
+    ticketTtlMs: 1_000,
+  });
+});
+afterAll(async () => {
+  await gateway.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('a terminal through the gateway', () => {
+  it('echoes what the learner types, from a real shell', async () => {
+    const t = await openTerminal(gateway.url);
+    t.type('echo "sum=$((6*7))"\r');
+    await t.waitFor(/sum=42/);
+    t.close();
+  });
+
+  it('resizes the pty: stty size follows term.resize', async () => {
+    const t = await openTerminal(gateway.url, { cols: 80, rows: 24 });
+    t.type('stty size\r');
+    await t.waitFor(/^24 80$/m);
+    t.send({ type: 'term.resize', cols: 132, rows: 43 });
+    t.type('stty size\r');
+    await t.waitFor(/^43 132$/m);
+    t.close();
+  });
+
+  it('stops `yes` within 200 ms of Ctrl-C, with output kept in check by flow control', async () => {
+    const t = await openTerminal(gateway.url);
+    t.type('yes xenlab-flood\r');
+    await t.until((c) => c.bytes > 2_000_000, 15_000, '2 MB of yes output');
+    const sentAt = performance.now();
+    t.type('\x03');
+    t.output = '';
+    t.type('echo stopped-$((1+1))\r');
+    await t.waitFor(/stopped-2/, 5_000);
+    const elapsed = performance.now() - sentAt;
+    expect(elapsed).toBeLessThan(200);
+    t.close();
+  });
+
+  it('pauses the shell when the browser stops acknowledging output (memory stays bounded)', async () => {
+    const t = await openTerminal(gateway.url);
+    t.autoAck = false;
+    t.type('yes 0123456789\r');
+    // Without acks the gateway may have at most the high watermark plus one batch in flight.
+    await t.until((c) => c.bytes > 100_000, 10_000, 'some output');
+    const before = t.bytes;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(t.bytes - before).toBeLessThan(400_000);
+    expect(t.bytes).toBeLessThan(600_000);
+    t.autoAck = true;
+    t.ack();
+    await t.until((c) => c.bytes > before + 1_000_000, 10_000, 'output to resume after the ack');
+    t.type('\x03');
+    t.close();
+  });
+
+  it('answers a malformed control message with an error and keeps the terminal', async () => {
+    const t = await openTerminal(gateway.url);
+    t.ws.send('{"type":"term.resize","cols":"wide"}');
+    t.ws.send('not json at all');
+    await t.until((c) => c.messages.filter((m) => m.type === 'error').length >= 2, 5_000, 'two errors');
+    const err = t.messages.find((m) => m.type === 'error');
+    expect(err).toMatchObject({ code: 'GATEWAY_ERR_BAD_MESSAGE' });
+    t.type('echo still-$((2*3))\r');
+    await t.waitFor(/still-6/);
+    t.close();
+  });
+
+  it('closes an oversized frame with 1009 and frees its shell', async () => {
+    const t = await openTerminal(gateway.url);
+    expect(gateway.terminals).toBeGreaterThan(0);
+    const before = gateway.terminals;
+    t.ws.send(Buffer.alloc(200 * 1024, 0x61));
+    await t.until((c) => c.closed !== undefined, 5_000, 'close');
+    expect(t.closed?.code).toBe(CLOSE.TOO_BIG);
+    await expect.poll(() => gateway.terminals, { timeout: 5_000 }).toBeLessThan(before);
+  });
+
+  it('gives each browser its own home directory', async () => {
+    const a = await openTerminal(gateway.url);
+    const b = await openTerminal(gateway.url);
+    a.type('echo secret-a > ~/mine.txt; echo written\r');
+    await a.waitFor(/^written$/m);
+    b.type('cat ~/mine.txt 2>&1 | head -1; echo checked\r');
+    await b.waitFor(/^checked$/m);
+    expect(b.output).not.toContain('secret-a');
+    expect(b.output).toMatch(/No such file/);
+    a.close();
+    b.close();
+  });
+});
+
+describe('refusing upgrades before any shell exists', () => {
+  const wsUrl = (token: string) =>
+    `${gateway.url.replace(/^http/, 'ws')}${PATHS.terminal}?token=${encodeURIComponent(token)}`;
+
+  it('refuses a foreign Origin even with a valid ticket and cookie', async () => {
+    const { token, cookie } = await fetchTicket(gateway.url);
+    const before = gateway.terminals;
+    const r = await tryUpgrade(wsUrl(token), { Origin: 'https://evil.example', Cookie: cookie });
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'GATEWAY_ERR_BAD_ORIGIN' });
+    const nullOrigin = await tryUpgrade(wsUrl(token), { Origin: 'null', Cookie: cookie });
+    expect(nullOrigin.status).toBe(403);
+    expect(gateway.terminals).toBe(before);
+  });
+
+  it('refuses a missing token', async () => {
+    const { cookie } = await fetchTicket(gateway.url);
+    const r = await tryUpgrade(`${gateway.url.replace(/^http/, 'ws')}${PATHS.terminal}`, {
+      Origin: gateway.url,
+      Cookie: cookie,
+    });
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'GATEWAY_ERR_NO_TOKEN' });
+  });
+
+  it('refuses an expired token', async () => {
+    const { token, cookie } = await fetchTicket(gateway.url);
+    await new Promise((r) => setTimeout(r, 1_100)); // the test gateway's tickets live 1 s
+    const r = await tryUpgrade(wsUrl(token), { Origin: gateway.url, Cookie: cookie });
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'GATEWAY_ERR_TOKEN_EXPIRED' });
+  });
+
+  it('refuses a replayed token and one used with another browser session', async () => {
+    const { token, cookie } = await fetchTicket(gateway.url);
+    const other = await fetchTicket(gateway.url);
+    const stolen = await tryUpgrade(wsUrl(token), { Origin: gateway.url, Cookie: other.cookie });
+    expect(stolen.status).toBe(401);
+    expect(JSON.parse(stolen.body)).toMatchObject({ code: 'GATEWAY_ERR_BAD_TOKEN' });
+    const first = await tryUpgrade(wsUrl(token), { Origin: gateway.url, Cookie: cookie });
+    expect(first.status).toBe(101);
+    const again = await tryUpgrade(wsUrl(token), { Origin: gateway.url, Cookie: cookie });
+    expect(again.status).toBe(401);
+    expect(JSON.parse(again.body)).toMatchObject({ code: 'GATEWAY_ERR_TOKEN_REUSED' });
+  });
+
+  it('refuses a Host it does not serve (DNS rebinding)', async () => {
+    const { token, cookie } = await fetchTicket(gateway.url);
+    const r = await tryUpgrade(wsUrl(token), {
+      Origin: 'http://rebind.example',
+      Host: 'rebind.example',
+      Cookie: cookie,
+    });
+    expect(r.status).toBe(403);
+  });
+});
