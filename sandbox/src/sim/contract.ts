@@ -95,4 +95,53 @@ export interface SimBehaviour {
    * (e.g. refresh `allowed_operations` after anything touches a VM). Optional.
    */
   afterChange?(ctx: SimContext, cls: string, ref: string): void;
+  /** The metrics load model (see {@link SimMetrics}); core falls back to a flat idle model when none is given. */
+  readonly metrics?: SimMetrics;
+  /** Fault injection for the control API (see {@link SimFaults}). */
+  readonly faults?: SimFaults;
 }
+
+/** One sample of an object's data sources by name (NOTES §4 names: `cpu0`, `cpu_avg`, `memory`, `vif_0_rx`, …). */
+export type SimDataSources = Readonly<Record<string, number>>;
+
+/**
+ * The metrics load model. Core samples it every 5 s (the RRD step) into ring buffers and serves `/rrd_updates`,
+ * `/host_rrd` and `/vm_rrd` from them, so the model only says what the values are now.
+ */
+export interface SimMetrics {
+  /** Data sources of a host now: `cpu<N>` and `cpu_avg` (0..1), `loadavg`, `memory_total_kib`, `memory_free_kib`, `pif_<dev>_rx|tx` (B/s). */
+  host(ctx: SimContext, host: string, now: Date): SimDataSources;
+  /** Data sources of a running VM now: `cpu<N>` (0..1), `memory` (bytes), `memory_target`, `vif_<N>_rx|tx`, `vbd_<dev>_read|write` (B/s), `vbd_<dev>_iops_total`, `vbd_<dev>_latency`. */
+  vm(ctx: SimContext, vm: string, now: Date): SimDataSources;
+}
+
+/**
+ * Faults the out-of-band control API injects (`POST /_xenlab/fault/<name>`), for the HA, storage, networking and
+ * performance lessons. Core resolves the target (by uuid or name_label) and calls the behaviour; each returns when
+ * the visible effects (records, events) are in place. A missing function answers HTTP 501.
+ */
+export interface SimFaults {
+  /** The host dies (power loss): host_metrics.live=false, its VMs halt; HA restarts protected ones elsewhere. */
+  failHost?(ctx: SimContext, host: string): void | Promise<void>;
+  /** The host comes back (rebooted, empty). */
+  recoverHost?(ctx: SimContext, host: string): void | Promise<void>;
+  /** The SR's backend fails (PBDs report errors, VDI operations fail with SR_BACKEND_FAILURE_*). */
+  failSr?(ctx: SimContext, sr: string): void | Promise<void>;
+  /** The SR's PBDs become detached (currently_attached=false). */
+  detachSr?(ctx: SimContext, sr: string): void | Promise<void>;
+  /** The SR works again. */
+  recoverSr?(ctx: SimContext, sr: string): void | Promise<void>;
+  /** The PIF loses link (carrier false; bonds fail over; VLANs on it go down). */
+  pifLinkDown?(ctx: SimContext, pif: string): void | Promise<void>;
+  /** The PIF regains link. */
+  pifLinkUp?(ctx: SimContext, pif: string): void | Promise<void>;
+  /** A VM starts burning CPU or I/O (`level` 0..1 of its capacity; 0 stops the hog). */
+  vmHog?(ctx: SimContext, vm: string, kind: 'cpu' | 'io', level: number): void | Promise<void>;
+}
+
+/**
+ * Loading convention: `sandbox/src/sim/behaviour/index.ts` exports `behaviours: readonly SimBehaviour[]`. Core merges
+ * their `handlers` (later modules win), calls every `afterChange` (also once per object after a scenario is built),
+ * uses the first `metrics` it finds and the union of `faults`.
+ */
+export type SimBehaviourList = readonly SimBehaviour[];
