@@ -7,6 +7,7 @@
  *   (npm xen-api does the same, `_prepareXmlRpcParams.mjs`);
  * - untyped `<value>x</value>` (how XAPI sends strings *and* ints, ocaml-rpc xmlrpc.ml) decodes to a string; the
  *   datamodel normaliser turns it into a number where the type says `int`;
+ * - strings with markup are entity-escaped like XAPI does, not wrapped in CDATA as the package would;
  * - zone-less datetimes decode as UTC (the package would read them as local time).
  */
 import { createRequire } from 'node:module';
@@ -73,6 +74,8 @@ function toSerializable(value: unknown): unknown {
     if (Number.isInteger(value)) return value >= INT32_MIN && value <= INT32_MAX ? value : String(value);
     return tagged('double', formatDouble(value));
   }
+  // The package writes strings holding `<` or `&` as CDATA; XAPI itself escapes (xmlm), so do the same.
+  if (typeof value === 'string') return /[<&]/.test(value) ? tagged('string', value) : value;
   if (value === undefined) return null;
   if (Array.isArray(value)) return value.map(toSerializable);
   if (value !== null && typeof value === 'object') {
