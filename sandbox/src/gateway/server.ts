@@ -41,8 +41,10 @@ export interface Gateway {
   readonly url: string;
   readonly port: number;
   readonly server: Server;
-  /** Number of terminals (live sockets with a shell). */
+  /** Number of live terminals (shells running now). */
   readonly terminals: number;
+  /** Number of shells ever started: a refused upgrade must never change it. */
+  readonly spawned: number;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let policy = new OriginPolicy([]);
   const alive = new WeakMap<WebSocket, boolean>();
   let terminals = 0;
+  let spawned = 0;
 
   const server = createServer(
     { noDelay: true, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 },
@@ -201,6 +204,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             size,
           );
           terminals++;
+          spawned++;
           term.onExit(() => {
             terminals--;
           });
@@ -241,12 +245,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get terminals() {
       return terminals;
     },
+    get spawned() {
+      return spawned;
+    },
     close: async () => {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }

@@ -115,31 +115,35 @@ describe('refusing upgrades before any shell exists', () => {
 
   it('refuses a foreign Origin even with a valid ticket and cookie', async () => {
     const { token, cookie } = await fetchTicket(gateway.url);
-    const before = gateway.terminals;
+    const before = gateway.spawned;
     const r = await tryUpgrade(wsUrl(token), { Origin: 'https://evil.example', Cookie: cookie });
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'GATEWAY_ERR_BAD_ORIGIN' });
     const nullOrigin = await tryUpgrade(wsUrl(token), { Origin: 'null', Cookie: cookie });
     expect(nullOrigin.status).toBe(403);
-    expect(gateway.terminals).toBe(before);
+    expect(gateway.spawned).toBe(before);
   });
 
   it('refuses a missing token', async () => {
     const { cookie } = await fetchTicket(gateway.url);
+    const before = gateway.spawned;
     const r = await tryUpgrade(`${gateway.url.replace(/^http/, 'ws')}${PATHS.terminal}`, {
       Origin: gateway.url,
       Cookie: cookie,
     });
     expect(r.status).toBe(401);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'GATEWAY_ERR_NO_TOKEN' });
+    expect(gateway.spawned).toBe(before);
   });
 
   it('refuses an expired token', async () => {
     const { token, cookie } = await fetchTicket(gateway.url);
     await new Promise((r) => setTimeout(r, 1_100)); // the test gateway's tickets live 1 s
+    const before = gateway.spawned;
     const r = await tryUpgrade(wsUrl(token), { Origin: gateway.url, Cookie: cookie });
     expect(r.status).toBe(401);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'GATEWAY_ERR_TOKEN_EXPIRED' });
+    expect(gateway.spawned).toBe(before);
   });
 
   it('refuses a replayed token and one used with another browser session', async () => {
@@ -163,5 +167,38 @@ describe('refusing upgrades before any shell exists', () => {
       Cookie: cookie,
     });
     expect(r.status).toBe(403);
+  });
+});
+
+describe('the local jail', () => {
+  it('runs the shell as an unprivileged learner, with the system read-only and its own pid namespace', async () => {
+    const jailDir = mkdtempSync(join(tmpdir(), 'xenlab-jail-'));
+    const jailed = await createGateway({
+      port: 0,
+      dataDir: jailDir,
+      driver: createLocalDriver({ jail: 'required' }),
+    });
+    try {
+      const t = await openTerminal(jailed.url);
+      expect(t.messages.find((m) => m.type === 'term.ready')).toMatchObject({ jailed: true });
+      t.type(
+        'id -un; touch /usr/xenlab-probe 2>&1 | sed "s/^.*: //"; ls /proc | grep -c "^[0-9]"; ls ' +
+          jailDir +
+          ' 2>&1 | head -1; echo probe-done\r',
+      );
+      await t.waitFor(/^probe-done$/m);
+      const lines = t.plain.split('\n');
+      const at = lines.findIndex((l) => l === 'learner');
+      expect(at).toBeGreaterThan(-1);
+      expect(lines[at + 1]).toBe('Read-only file system');
+      // Only the jail's own processes are visible (bwrap, bash, the pipeline), not the host's.
+      expect(Number(lines[at + 2])).toBeLessThan(10);
+      // The gateway's data folder (other learners' homes) does not exist inside the jail.
+      expect(lines[at + 3]).toMatch(/No such file or directory/);
+      t.close();
+    } finally {
+      await jailed.close();
+      rmSync(jailDir, { recursive: true, force: true });
+    }
   });
 });

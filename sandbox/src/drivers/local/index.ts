@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from '@lydell/node-pty';
 import type { EnvironmentSpec, SandboxDriver, TerminalProcess } from '../types.js';
@@ -29,13 +30,28 @@ export function bubblewrapWorks(): boolean {
   return r.status === 0;
 }
 
-function jailArgs(home: string, binds: readonly string[]): string[] {
+/**
+ * The jail's own /etc/passwd and /etc/group, so uid 1000 is "learner" whatever this machine calls it
+ * (and the host's account names are not shown to learners).
+ */
+function jailIdentityFiles(): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'xenlab-jail-etc-'));
+  writeFileSync(
+    join(dir, 'passwd'),
+    `root:x:0:0:root:/root:/bin/bash\nlearner:x:1000:1000:xenlab learner:${JAIL_HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+  );
+  writeFileSync(join(dir, 'group'), 'root:x:0:\nlearner:x:1000:\nnogroup:x:65534:\n');
+  return ['--ro-bind', join(dir, 'passwd'), '/etc/passwd', '--ro-bind', join(dir, 'group'), '/etc/group'];
+}
+
+function jailArgs(home: string, binds: readonly string[], identity: readonly string[] = []): string[] {
   const ro = (p: string) => (existsSync(p) ? ['--ro-bind', p, p] : []);
   const link = (target: string, at: string) => (existsSync(at) ? ['--symlink', target, at] : []);
   return [
     // The system read-only; the learner's home and /tmp private. Debian has merged /usr, so /bin etc. are links.
     ...ro('/usr'),
     ...ro('/etc'),
+    ...identity,
     ...link('usr/bin', '/bin'),
     ...link('usr/sbin', '/sbin'),
     ...link('usr/lib', '/lib'),
@@ -80,6 +96,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       'SANDBOX_ERR_NO_JAIL: bubblewrap is required (apt-get install bubblewrap) but does not work here',
     );
   }
+  const identity = jailed ? jailIdentityFiles() : [];
   const shell = options.shell ?? 'bash';
   const binds = options.readOnlyBinds ?? [];
   const notice = jailed
@@ -113,7 +130,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
         ? [
             'bwrap',
             [
-              ...jailArgs(env.home, binds),
+              ...jailArgs(env.home, binds, identity),
               ...Object.entries(shellEnv).flatMap(([k, v]) => ['--setenv', k, v]),
               ...argv,
             ],
