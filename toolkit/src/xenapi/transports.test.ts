@@ -17,7 +17,11 @@ import { decodeMethodCall, encodeMethodResponse } from './xmlrpc-codec.js';
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void | Promise<void>;
 const servers: (http.Server | https.Server)[] = [];
 
-async function serve(handler: Handler, tls?: { key: Buffer; cert: Buffer }): Promise<string> {
+async function serve(
+  handler: Handler,
+  tls?: { key: Buffer; cert: Buffer },
+  at: { host: string; port: number } = { host: '127.0.0.1', port: 0 },
+): Promise<string> {
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -25,9 +29,9 @@ async function serve(handler: Handler, tls?: { key: Buffer; cert: Buffer }): Pro
   };
   const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(at.port, at.host, resolve));
   const { port } = server.address() as AddressInfo;
-  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}/`;
+  return `${tls ? 'https' : 'http'}://${at.host}:${port}/`;
 }
 
 afterEach(async () => {
@@ -59,6 +63,28 @@ describe('transports', () => {
     expect(await client.call('pool.get_all')).toEqual(['OpaqueRef:p1']);
     expect(client.transportKind).toBe('xml-rpc');
     expect(client.sessionId).toBe('OpaqueRef:s1');
+    await client.close();
+  });
+
+  it('follows HOST_IS_SLAVE from a pool member to the coordinator address it names', async () => {
+    // Real XAPI names the coordinator by IP only (NOTES §1.1), so the client keeps scheme and port: the coordinator
+    // listens on 127.0.0.1:P, the member on 127.0.0.2:P (both loopback).
+    const coordinator = await serve(oldHost);
+    const port = Number(new URL(coordinator).port);
+    const calls: string[] = [];
+    const member = await serve(
+      async (_req, body, res) => {
+        calls.push((await decodeMethodCall(body)).method);
+        const reply = { Status: 'Failure', ErrorDescription: ['HOST_IS_SLAVE', '127.0.0.1'] };
+        res.writeHead(200, { 'content-type': 'text/xml' }).end(encodeMethodResponse(reply));
+      },
+      undefined,
+      { host: '127.0.0.2', port },
+    );
+    const client = createClient({ url: member, user: 'root', password: 'pw', transport: 'xml-rpc' });
+    expect(await client.call('pool.get_all')).toEqual(['OpaqueRef:p1']);
+    expect(calls).toEqual(['session.login_with_password']);
+    expect(client.url.href).toBe(coordinator);
     await client.close();
   });
 
