@@ -21,7 +21,11 @@ export type MethodArgs<M extends MethodName> = Parameters<Methods[M]>;
 /** A method's normalised result. */
 export type MethodResult<M extends MethodName> = ReturnType<Methods[M]>;
 
-/** Options of {@link createClient}. */
+/**
+ * Options of {@link createClient}.
+ * @example
+ * const options: ClientOptions = { url: 'https://192.0.2.10', user: 'root', password: 's', allowUnauthorized: true };
+ */
 export interface ClientOptions {
   /** The pool coordinator, e.g. `https://192.0.2.10` or `http://127.0.0.1:8080`. */
   readonly url: string;
@@ -37,7 +41,13 @@ export interface ClientOptions {
   readonly originator?: string;
 }
 
-/** The client. Create it with {@link createClient}. */
+/**
+ * The client. Create it with {@link createClient}.
+ * @example
+ * const xapi = createClient({ url: 'http://127.0.0.1:8080', user: 'root', password: 'secret' });
+ * const [pool] = await xapi.call('pool.get_all');
+ * console.log(await xapi.call('pool.get_name_label', pool!));
+ */
 export interface XapiClient {
   /** The URL calls go to now (changes after a HOST_IS_SLAVE redirect). */
   readonly url: URL;

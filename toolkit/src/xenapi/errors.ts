@@ -63,6 +63,8 @@ function stringify(x: unknown): string {
  * - `XENAPI_ERR_ABORTED` — the call was cancelled (e.g. an event watcher was stopped);
  * - `XENAPI_ERR_BAD_ARGUMENT` — the client was given unusable options or arguments;
  * - `XENAPI_ERR_TOO_MANY_REDIRECTS` — HOST_IS_SLAVE redirects did not end at a coordinator.
+ * @example
+ * if (err instanceof XapiClientError && err.code === ClientErrorCode.CONNECTION) console.error('host unreachable');
  */
 export const ClientErrorCode = {
   HTTP: 'XENAPI_ERR_HTTP',

@@ -7,7 +7,11 @@ import { XapiError } from './errors.js';
 import type { CallOptions } from './http-post.js';
 import type { XapiEvent } from './types-base.js';
 
-/** Options of `XapiClient.watchEvents`. */
+/**
+ * Options of `XapiClient.watchEvents`.
+ * @example
+ * client.watchEvents(['task'], onTask, { timeoutS: 30, onError: (e) => console.warn('event loop:', e) });
+ */
 export interface WatchOptions {
   /** How long one `event.from` may block, in seconds (default 60). */
   readonly timeoutS?: number;
@@ -15,7 +19,13 @@ export interface WatchOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** A running watcher. */
+/**
+ * A running watcher.
+ * @example
+ * const w = client.watchEvents(['VM'], console.log);
+ * await w.ready; // changes from now on are seen
+ * await w.stop();
+ */
 export interface EventWatcher {
   /** Resolves once the start token is taken: changes made after this are seen. */
   readonly ready: Promise<void>;

@@ -102,6 +102,9 @@ for (const [cls, spec] of Object.entries(CLASSES)) {
 /**
  * The datamodel message for a wire method name (`VM.start`; also the `VM_start` alternative wire name and a
  * class spelled in any case), or undefined for methods outside the datamodel (`system.listMethods`).
+ * @example
+ * findMessage('VM.clone')?.r; // 'VM ref'
+ * findMessage('VM_clone')?.p; // [['session_id', 'session ref'], ['vm', 'VM ref'], ['new_name', 'string']]
  */
 export function findMessage(method: string): MessageSpec | undefined {
   const direct = messages.get(method);

@@ -21,8 +21,16 @@ export interface Transport {
   close(): void;
 }
 
-/** Which wire protocol to speak. */
+/**
+ * Which wire protocol to speak.
+ * @example
+ * createClient({ url, user, password, transport: 'xml-rpc' satisfies TransportKind });
+ */
 export type TransportKind = 'auto' | 'json-rpc' | 'xml-rpc';
 
-/** Options shared by every transport factory. */
+/**
+ * Options shared by every transport factory.
+ * @example
+ * createJsonRpcTransport(new URL('https://xcp-host/'), { allowUnauthorized: true, timeoutMs: 10_000 });
+ */
 export type TransportOptions = HttpOptions;
