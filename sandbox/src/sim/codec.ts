@@ -1,0 +1,498 @@
+/**
+ * Wire codecs: XML-RPC and JSON-RPC values to and from typed store values, driven by the datamodel types.
+ * Byte layout follows ocaml-rpc, which xapi uses (src/lib/xmlrpc.ml `add_value`, jsonrpc.ml via Yojson): strings and
+ * 64-bit ints as untyped `<value>…</value>`, floats as `<double>%.16g</double>`, `<boolean>1</boolean>`, datetimes as
+ * `<dateTime.iso8601>YYYYMMDDThh:mm:ssZ</dateTime.iso8601>`, sets as arrays, maps and records as structs.
+ */
+import { XapiFailure } from './contract.js';
+import { XmlParseError, escapeXml, parseXml } from './xml.js';
+import type { XmlElement } from './xml.js';
+import {
+  enumValues,
+  fieldDefault,
+  formatDateTime,
+  liveFields,
+  parseDateTime,
+  zeroValue,
+} from './wire-types.js';
+import type { WireType } from './wire-types.js';
+
+/** A dateTime.iso8601 value as received, kept apart from strings until a type says what it is. */
+export class WireDate {
+  constructor(readonly text: string) {}
+}
+
+/** A value as decoded from the wire before typing: XML-RPC and JSON-RPC both land here. */
+export type Loose =
+  string | number | boolean | null | WireDate | readonly Loose[] | ReadonlyMap<string, Loose>;
+
+/** A decoded XML-RPC call. */
+export interface WireCall {
+  readonly method: string;
+  readonly params: readonly Loose[];
+}
+
+/** Parses an XML-RPC `<methodCall>` (ocaml-rpc xmlrpc.ml `call_of_string` semantics). */
+export function parseXmlRpcCall(body: string): WireCall {
+  const root = parseXml(body);
+  if (root.name !== 'methodCall')
+    throw new XmlParseError(`got open_tag(${root.name}) while open_tag(methodCall) was expected`);
+  const nameEl = root.kids.find((k) => k.name === 'methodName');
+  if (!nameEl) throw new XmlParseError('missing methodName');
+  const paramsEl = root.kids.find((k) => k.name === 'params');
+  const params: Loose[] = [];
+  for (const p of paramsEl?.kids ?? []) {
+    if (p.name !== 'param')
+      throw new XmlParseError(`got open_tag(${p.name}) while open_tag(param) was expected`);
+    const v = p.kids[0];
+    if (!v) throw new XmlParseError('empty param');
+    params.push(xmlToLoose(v));
+  }
+  return { method: nameEl.text.trim(), params };
+}
+
+function xmlToLoose(el: XmlElement): Loose {
+  if (el.name !== 'value')
+    throw new XmlParseError(`got open_tag(${el.name}) while open_tag(value) was expected`);
+  const inner = el.kids[0];
+  if (!inner) return el.text; // untyped value: a string (XML-RPC spec; xapi sends ints like this too)
+  const text = inner.text;
+  switch (inner.name) {
+    case 'string':
+      return text;
+    case 'int':
+    case 'i4':
+    case 'i8': {
+      const t = text.trim();
+      if (!/^[+-]?\d+$/.test(t)) throw new XmlParseError(`bad integer ${t}`);
+      return Number(t);
+    }
+    case 'double': {
+      const d = Number(text.trim());
+      if (text.trim() === '' || Number.isNaN(d)) {
+        if (/^[+-]?nan$/i.test(text.trim())) return NaN;
+        throw new XmlParseError(`bad double ${text}`);
+      }
+      return d;
+    }
+    case 'boolean':
+      return text.trim() === '1'; // ocaml-rpc: "1" is true, anything else false
+    case 'dateTime.iso8601':
+      return new WireDate(text.trim());
+    case 'base64':
+      return Buffer.from(text.trim(), 'base64').toString('utf8');
+    case 'nil':
+      return null;
+    case 'array': {
+      const data = inner.kids[0];
+      if (data && data.name !== 'data') throw new XmlParseError('array without data');
+      return (data?.kids ?? []).map(xmlToLoose);
+    }
+    case 'struct': {
+      // A Map, never a plain object: member names like "__proto__" stay data (no prototype pollution).
+      const m = new Map<string, Loose>();
+      for (const member of inner.kids) {
+        const name = member.kids.find((k) => k.name === 'name');
+        const value = member.kids.find((k) => k.name === 'value');
+        if (member.name !== 'member' || !name || !value) throw new XmlParseError('malformed struct member');
+        m.set(name.text, xmlToLoose(value));
+      }
+      return m;
+    }
+    default:
+      throw new XmlParseError(
+        `got open_tag(${inner.name}) while open_tag(int/i8/i4/boolean/double/string/dateTime.iso8601/array/struct/nil) was expected`,
+      );
+  }
+}
+
+/** Converts parsed JSON (objects become Maps, so `__proto__` keys stay plain data). */
+export function jsonToLoose(v: unknown, depth = 0): Loose {
+  if (depth > 64) throw new SyntaxError('JSON nested too deeply');
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (Array.isArray(v)) return v.map((x) => jsonToLoose(x, depth + 1));
+  if (typeof v === 'object') {
+    const m = new Map<string, Loose>();
+    for (const k of Object.keys(v)) m.set(k, jsonToLoose((v as Record<string, unknown>)[k], depth + 1));
+    return m;
+  }
+  throw new SyntaxError('unsupported JSON value');
+}
+
+/** A record or map as stored: a null-prototype object, so any key (even `__proto__`) is an own data property. */
+export function newMap(): Record<string, unknown> {
+  return Object.create(null) as Record<string, unknown>;
+}
+
+function typeError(name: string): XapiFailure {
+  return new XapiFailure('FIELD_TYPE_ERROR', [name]);
+}
+
+/**
+ * Decodes a wire value to the typed store value for `t`. Accepts what xapi accepts: ints as numbers or digit strings,
+ * floats as numbers or numeric strings, datetimes as dateTime or string, enums case-insensitively. `name` names the
+ * parameter in `FIELD_TYPE_ERROR`.
+ */
+export function decodeValue(t: WireType, v: Loose, name: string): unknown {
+  switch (t.k) {
+    case 'string':
+    case 'ref':
+      if (typeof v === 'string') return v;
+      if (v instanceof WireDate) return v.text;
+      if (v === null && t.k === 'ref') return 'OpaqueRef:NULL';
+      throw typeError(name);
+    case 'enum': {
+      if (typeof v !== 'string') throw typeError(name);
+      const values = enumValues(t.name);
+      if (!values) return v;
+      const hit = values.find((e) => e.toLowerCase() === v.toLowerCase());
+      if (hit === undefined) throw new XapiFailure('INVALID_VALUE', [name, v]);
+      return hit;
+    }
+    case 'int': {
+      const n =
+        typeof v === 'number' ? v : typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
+      if (!Number.isFinite(n) || !Number.isInteger(n)) throw typeError(name);
+      return n;
+    }
+    case 'float': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (typeof v !== 'number' && Number.isNaN(n)) throw typeError(name);
+      return n;
+    }
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true' || v === '1') return true;
+      if (v === 'false' || v === '0') return false;
+      throw typeError(name);
+    case 'datetime': {
+      const text = v instanceof WireDate ? v.text : typeof v === 'string' ? v : undefined;
+      const d = text === undefined ? undefined : parseDateTime(text);
+      if (!d) throw typeError(name);
+      return d;
+    }
+    case 'set':
+      if (!Array.isArray(v)) throw typeError(name);
+      return (v as readonly Loose[]).map((x) => decodeValue(t.of, x, name));
+    case 'map': {
+      if (!(v instanceof Map)) throw typeError(name);
+      const out = newMap();
+      for (const [k, x] of v as ReadonlyMap<string, Loose>) out[k] = decodeValue(t.val, x, name);
+      return out;
+    }
+    case 'record': {
+      if (!(v instanceof Map)) throw typeError(name);
+      const m = v as ReadonlyMap<string, Loose>;
+      const out = newMap();
+      // Fields left out take their default (gen_server.ml `from_ctor_record`); unknown members are ignored.
+      for (const f of liveFields(t.cls)) {
+        const x = m.get(f.n);
+        out[f.n] = x === undefined ? fieldDefault(f) : decodeValue(f.type, x, f.n);
+      }
+      return out;
+    }
+    case 'void':
+    case 'batch':
+    case 'any':
+      return looseToPlain(v);
+  }
+}
+
+function looseToPlain(v: Loose): unknown {
+  if (v instanceof WireDate) return v.text;
+  if (Array.isArray(v)) return (v as readonly Loose[]).map(looseToPlain);
+  if (v instanceof Map) {
+    const out = newMap();
+    for (const [k, x] of v as ReadonlyMap<string, Loose>) out[k] = looseToPlain(x);
+    return out;
+  }
+  return v;
+}
+
+/** C's `%.16g`, which ocaml-rpc uses for doubles (xmlrpc.ml `Printf.sprintf "%.16g"`). */
+export function formatG16(x: number): string {
+  return formatG(x, 16);
+}
+
+/** C's `%.<precision>g`. */
+export function formatG(x: number, precision: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const [mant = '0', expText = '0'] = x.toExponential(precision - 1).split('e');
+  const exp = Number(expText);
+  if (exp < -4 || exp >= precision) {
+    const m = mant.includes('.') ? mant.replace(/0+$/, '').replace(/\.$/, '') : mant;
+    const e = Math.abs(exp);
+    return `${m}e${exp < 0 ? '-' : '+'}${e < 10 ? '0' : ''}${e}`;
+  }
+  const fixed = x.toFixed(Math.max(0, precision - 1 - exp));
+  return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
+}
+
+/** Yojson's float printing (what xapi's JSON-RPC sends): shortest of %.16g/%.17g that round-trips, with ".0" for integers. */
+export function formatJsonFloat(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'Infinity' : '-Infinity';
+  let s = formatG16(x);
+  if (Number(s) !== x)
+    s = x
+      .toPrecision(17)
+      .replace(/(\.\d*?)0+(e|$)/, '$1$2')
+      .replace(/\.(e|$)/, '$1');
+  return /^-?\d+$/.test(s) ? `${s}.0` : s;
+}
+
+function scalarText(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return formatDateTime(v);
+  return '';
+}
+
+function intText(v: unknown): string {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isFinite(n)) return '0';
+  const i = Math.trunc(n);
+  return Math.abs(i) < 1e21 ? String(i) : BigInt(i).toString();
+}
+
+function asDate(v: unknown): Date {
+  if (v instanceof Date) return v;
+  if (typeof v === 'string') return parseDateTime(v) ?? new Date(0);
+  if (typeof v === 'number') return new Date(v);
+  return new Date(0);
+}
+
+/** An `event.from` result before encoding. */
+export interface EventBatchValue {
+  readonly events: readonly {
+    readonly id: string;
+    readonly timestamp: string;
+    readonly class: string;
+    readonly operation: string;
+    readonly ref: string;
+    readonly snapshot?: { readonly cls: string; readonly record: Readonly<Record<string, unknown>> };
+  }[];
+  readonly valid_ref_counts: Readonly<Record<string, number>>;
+  readonly token: string;
+}
+
+/** Appends the XML-RPC encoding of `v` (typed by `t`) to `out`. */
+export function encodeXml(t: WireType, v: unknown, out: string[]): void {
+  switch (t.k) {
+    case 'string':
+    case 'ref':
+    case 'enum':
+      out.push(
+        '<value>',
+        escapeXml(typeof v === 'string' ? v : v === undefined || v === null ? '' : scalarText(v)),
+        '</value>',
+      );
+      return;
+    case 'int':
+      out.push('<value>', intText(v), '</value>');
+      return;
+    case 'float':
+      out.push('<value><double>', formatG16(typeof v === 'number' ? v : Number(v)), '</double></value>');
+      return;
+    case 'bool':
+      out.push(v === true ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>');
+      return;
+    case 'datetime':
+      out.push('<value><dateTime.iso8601>', formatDateTime(asDate(v)), '</dateTime.iso8601></value>');
+      return;
+    case 'void':
+      out.push('<value></value>');
+      return;
+    case 'set':
+      out.push('<value><array><data>');
+      if (Array.isArray(v)) for (const x of v) encodeXml(t.of, x, out);
+      out.push('</data></array></value>');
+      return;
+    case 'map':
+      out.push('<value><struct>');
+      if (v && typeof v === 'object') {
+        for (const k of Object.keys(v)) {
+          out.push('<member><name>', escapeXml(k), '</name>');
+          encodeXml(t.val, (v as Record<string, unknown>)[k], out);
+          out.push('</member>');
+        }
+      }
+      out.push('</struct></value>');
+      return;
+    case 'record':
+      encodeRecordXml(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>, out);
+      return;
+    case 'batch':
+      encodeBatchXml(v as EventBatchValue, out);
+      return;
+    case 'any':
+      encodeXml(guessType(v), v, out);
+      return;
+  }
+}
+
+function encodeRecordXml(cls: string, rec: Readonly<Record<string, unknown>>, out: string[]): void {
+  out.push('<value><struct>');
+  for (const f of liveFields(cls)) {
+    out.push('<member><name>', f.n, '</name>');
+    const x = rec[f.n];
+    encodeXml(f.type, x === undefined ? fieldDefault(f) : x, out);
+    out.push('</member>');
+  }
+  out.push('</struct></value>');
+}
+
+const STR: WireType = { k: 'string' };
+
+function encodeBatchXml(b: EventBatchValue, out: string[]): void {
+  out.push('<value><struct><member><name>events</name><value><array><data>');
+  for (const e of b.events) {
+    out.push('<value><struct>');
+    for (const key of ['id', 'timestamp', 'class', 'operation', 'ref'] as const) {
+      out.push('<member><name>', key, '</name>');
+      encodeXml(STR, e[key], out);
+      out.push('</member>');
+    }
+    if (e.snapshot) {
+      out.push('<member><name>snapshot</name>');
+      encodeRecordXml(e.snapshot.cls, e.snapshot.record, out);
+      out.push('</member>');
+    }
+    out.push('</struct></value>');
+  }
+  out.push('</data></array></value></member><member><name>valid_ref_counts</name><value><struct>');
+  // Int32 on purpose: event_types.ml `rpc_of_event_from` wraps counts in Rpc.Int32, which ocaml-rpc sends as <i4>.
+  for (const [k, n] of Object.entries(b.valid_ref_counts))
+    out.push('<member><name>', k, '</name><value><i4>', String(n), '</i4></value></member>');
+  out.push('</struct></value></member><member><name>token</name>');
+  encodeXml(STR, b.token, out);
+  out.push('</member></struct></value>');
+}
+
+function guessType(v: unknown): WireType {
+  if (typeof v === 'number') return Number.isInteger(v) ? { k: 'int' } : { k: 'float' };
+  if (typeof v === 'boolean') return { k: 'bool' };
+  if (v instanceof Date) return { k: 'datetime' };
+  if (Array.isArray(v)) return { k: 'set', of: { k: 'any' } };
+  if (v && typeof v === 'object') return { k: 'map', key: STR, val: { k: 'any' } };
+  return STR;
+}
+
+/** The JSON-RPC encoding of `v` (typed by `t`), as a JSON text (Yojson compact output). */
+export function encodeJson(t: WireType, v: unknown, out: string[]): void {
+  switch (t.k) {
+    case 'string':
+    case 'ref':
+    case 'enum':
+      out.push(
+        JSON.stringify(typeof v === 'string' ? v : v === undefined || v === null ? '' : scalarText(v)),
+      );
+      return;
+    case 'int':
+      out.push(intText(v));
+      return;
+    case 'float':
+      out.push(formatJsonFloat(typeof v === 'number' ? v : Number(v)));
+      return;
+    case 'bool':
+      out.push(v === true ? 'true' : 'false');
+      return;
+    case 'datetime':
+      out.push('"', formatDateTime(asDate(v)), '"');
+      return;
+    case 'void':
+      out.push('""');
+      return;
+    case 'set': {
+      out.push('[');
+      if (Array.isArray(v)) {
+        let first = true;
+        for (const x of v) {
+          if (!first) out.push(',');
+          first = false;
+          encodeJson(t.of, x, out);
+        }
+      }
+      out.push(']');
+      return;
+    }
+    case 'map': {
+      out.push('{');
+      if (v && typeof v === 'object') {
+        let first = true;
+        for (const k of Object.keys(v)) {
+          if (!first) out.push(',');
+          first = false;
+          out.push(JSON.stringify(k), ':');
+          encodeJson(t.val, (v as Record<string, unknown>)[k], out);
+        }
+      }
+      out.push('}');
+      return;
+    }
+    case 'record':
+      encodeRecordJson(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>, out);
+      return;
+    case 'batch': {
+      const b = v as EventBatchValue;
+      out.push('{"events":[');
+      b.events.forEach((e, i) => {
+        if (i) out.push(',');
+        out.push(
+          '{"id":',
+          JSON.stringify(e.id),
+          ',"timestamp":',
+          JSON.stringify(e.timestamp),
+          ',"class":',
+          JSON.stringify(e.class),
+          ',"operation":',
+          JSON.stringify(e.operation),
+          ',"ref":',
+          JSON.stringify(e.ref),
+        );
+        if (e.snapshot) {
+          out.push(',"snapshot":');
+          encodeRecordJson(e.snapshot.cls, e.snapshot.record, out);
+        }
+        out.push('}');
+      });
+      out.push('],"valid_ref_counts":{');
+      out.push(
+        Object.entries(b.valid_ref_counts)
+          .map(([k, n]) => `${JSON.stringify(k)}:${n}`)
+          .join(','),
+      );
+      out.push('},"token":', JSON.stringify(b.token), '}');
+      return;
+    }
+    case 'any':
+      encodeJson(guessType(v), v, out);
+      return;
+  }
+}
+
+function encodeRecordJson(cls: string, rec: Readonly<Record<string, unknown>>, out: string[]): void {
+  out.push('{');
+  let first = true;
+  for (const f of liveFields(cls)) {
+    if (!first) out.push(',');
+    first = false;
+    out.push('"', f.n, '":');
+    const x = rec[f.n];
+    encodeJson(f.type, x === undefined ? fieldDefault(f) : x, out);
+  }
+  out.push('}');
+}
+
+/** The XML-RPC value text of `v` (e.g. for `task.result`, which is an XML-RPC value even over JSON-RPC). */
+export function xmlValueString(t: WireType, v: unknown): string {
+  const out: string[] = [];
+  encodeXml(t, v, out);
+  return out.join('');
+}
+
+/** A typed value as a zero of its type when missing. */
+export function orZero(t: WireType, v: unknown): unknown {
+  return v === undefined ? zeroValue(t) : v;
+}

@@ -1,0 +1,197 @@
+/**
+ * The out-of-band control API, never part of the XenAPI: `/_xenlab/…` on the simulator's port, guarded by its own
+ * bearer token (compared in constant time). Instructors, graders and lab setup use it to snapshot, restore and reset
+ * a learner's pool and to inject faults through the behaviour modules.
+ *
+ * Routes (JSON in, JSON out):
+ * - `GET  /_xenlab/health` → `{ ok, generation }`
+ * - `GET  /_xenlab/state` → the whole state (a store dump)
+ * - `POST /_xenlab/snapshot` `{ name? }` → keeps a named in-memory snapshot (default "default")
+ * - `POST /_xenlab/restore` `{ name? }` or `{ state }` → restores it (clients see the changes as events)
+ * - `POST /_xenlab/reset` → rebuilds the scenario from scratch
+ * - `POST /_xenlab/fault/<name>` `{ uuid | name_label, kind?, level? }` where name is one of host-fail, host-recover,
+ *   sr-fail, sr-detach, sr-recover, pif-down, pif-up, vm-hog
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { XapiFailure } from './contract.js';
+import type { SimContext, SimFaults } from './contract.js';
+import { readBody } from './server.js';
+import type { ExtraRoute } from './server.js';
+import type { StoreDump } from './store.js';
+
+/** Control API error codes (stable strings). */
+export const CONTROL_ERRORS = {
+  unauthorized: 'SIM_ERR_CONTROL_UNAUTHORIZED',
+  notFound: 'SIM_ERR_CONTROL_NOT_FOUND',
+  badRequest: 'SIM_ERR_CONTROL_BAD_REQUEST',
+  notImplemented: 'SIM_ERR_FAULT_NOT_IMPLEMENTED',
+  noTarget: 'SIM_ERR_FAULT_TARGET_NOT_FOUND',
+} as const;
+
+/** What the control API needs from the simulator. */
+export interface ControlHost {
+  readonly token: string;
+  generation(): number;
+  dump(): StoreDump;
+  restore(dump: StoreDump): void;
+  reset(): void;
+  faults(): SimFaults;
+  context(): SimContext;
+  /** Finds an object by uuid or name_label; undefined when none. */
+  find(cls: string, key: { uuid?: string; name_label?: string }): string | undefined;
+}
+
+const FAULTS: Readonly<Record<string, readonly [cls: string, fn: keyof SimFaults]>> = {
+  'host-fail': ['host', 'failHost'],
+  'host-recover': ['host', 'recoverHost'],
+  'sr-fail': ['SR', 'failSr'],
+  'sr-detach': ['SR', 'detachSr'],
+  'sr-recover': ['SR', 'recoverSr'],
+  'pif-down': ['PIF', 'pifLinkDown'],
+  'pif-up': ['PIF', 'pifLinkUp'],
+  'vm-hog': ['VM', 'vmHog'],
+};
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function authorised(req: IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization ?? '';
+  if (!h.startsWith('Bearer ')) return false;
+  const given = Buffer.from(h.slice(7));
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/** The control API as an extra route of the API server. */
+export function controlRoute(host: ControlHost, prefix = '/_xenlab/'): ExtraRoute {
+  const snapshots = new Map<string, StoreDump>();
+  return async (req, res, url) => {
+    if (!url.pathname.startsWith(prefix)) return false;
+    if (!authorised(req, host.token)) {
+      send(res, 401, {
+        error: CONTROL_ERRORS.unauthorized,
+        message: 'send Authorization: Bearer <control token>',
+      });
+      return true;
+    }
+    const route = url.pathname.slice(prefix.length);
+    let body: Record<string, unknown> = {};
+    if (req.method === 'POST') {
+      const text = await readBody(req, res, 64 * 1024 * 1024);
+      if (text === undefined) return true;
+      try {
+        const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
+        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+          throw new Error('expected a JSON object');
+        body = parsed as Record<string, unknown>;
+      } catch (e) {
+        send(res, 400, { error: CONTROL_ERRORS.badRequest, message: (e as Error).message });
+        return true;
+      }
+    }
+    const name = typeof body.name === 'string' ? body.name : 'default';
+    if (req.method === 'GET' && route === 'health')
+      send(res, 200, { ok: true, generation: host.generation() });
+    else if (req.method === 'GET' && route === 'state') send(res, 200, host.dump());
+    else if (req.method === 'POST' && route === 'snapshot') {
+      snapshots.set(name, host.dump());
+      send(res, 200, { ok: true, name });
+    } else if (req.method === 'POST' && route === 'restore') {
+      const dump =
+        body.state && typeof body.state === 'object' ? (body.state as StoreDump) : snapshots.get(name);
+      if (dump?.version !== 1)
+        send(res, 404, { error: CONTROL_ERRORS.notFound, message: `no snapshot named ${name}` });
+      else {
+        host.restore(dump);
+        send(res, 200, { ok: true });
+      }
+    } else if (req.method === 'POST' && route === 'reset') {
+      host.reset();
+      send(res, 200, { ok: true });
+    } else if (req.method === 'POST' && route.startsWith('fault/')) {
+      await fault(host, route.slice(6), body, res);
+    } else
+      send(res, 404, {
+        error: CONTROL_ERRORS.notFound,
+        message: `no control route ${req.method ?? ''} ${url.pathname}`,
+      });
+    return true;
+  };
+}
+
+async function fault(
+  host: ControlHost,
+  kind: string,
+  body: Record<string, unknown>,
+  res: ServerResponse,
+): Promise<void> {
+  const spec = FAULTS[kind];
+  if (!spec) {
+    send(res, 404, {
+      error: CONTROL_ERRORS.notFound,
+      message: `unknown fault ${kind}; known: ${Object.keys(FAULTS).join(', ')}`,
+    });
+    return;
+  }
+  const [cls, fnName] = spec;
+  const faults = host.faults();
+  if (!faults[fnName]) {
+    send(res, 501, {
+      error: CONTROL_ERRORS.notImplemented,
+      message: `${kind} is not implemented by the behaviour modules`,
+    });
+    return;
+  }
+  const key: { uuid?: string; name_label?: string } = {};
+  if (typeof body.uuid === 'string') key.uuid = body.uuid;
+  if (typeof body.name_label === 'string') key.name_label = body.name_label;
+  const ref = host.find(cls, key);
+  if (!ref) {
+    send(res, 404, { error: CONTROL_ERRORS.noTarget, message: `no ${cls} with ${JSON.stringify(key)}` });
+    return;
+  }
+  try {
+    if (fnName === 'vmHog') {
+      const hogKind = body.kind === 'io' ? 'io' : 'cpu';
+      const level = typeof body.level === 'number' ? Math.max(0, Math.min(1, body.level)) : 1;
+      await host.faults().vmHog?.(host.context(), ref, hogKind, level);
+    } else await callFault(faults, fnName, host.context(), ref);
+    send(res, 200, { ok: true, ref });
+  } catch (e) {
+    if (e instanceof XapiFailure) send(res, 409, { error: e.code, params: e.params });
+    else throw e;
+  }
+}
+
+async function callFault(
+  faults: SimFaults,
+  name: Exclude<keyof SimFaults, 'vmHog'>,
+  ctx: SimContext,
+  ref: string,
+): Promise<void> {
+  switch (name) {
+    case 'failHost':
+      return faults.failHost?.(ctx, ref);
+    case 'recoverHost':
+      return faults.recoverHost?.(ctx, ref);
+    case 'failSr':
+      return faults.failSr?.(ctx, ref);
+    case 'detachSr':
+      return faults.detachSr?.(ctx, ref);
+    case 'recoverSr':
+      return faults.recoverSr?.(ctx, ref);
+    case 'pifLinkDown':
+      return faults.pifLinkDown?.(ctx, ref);
+    case 'pifLinkUp':
+      return faults.pifLinkUp?.(ctx, ref);
+  }
+}

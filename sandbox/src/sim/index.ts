@@ -1,0 +1,260 @@
+/**
+ * The XenAPI simulator: a faithful stand-in for an XCP-ng / XenServer pool, speaking XML-RPC and JSON-RPC with the
+ * real object model, error codes and events, so learners practise offline and tests run without a pool.
+ *
+ * @example
+ * ```ts
+ * import { startSimulator } from './sim/index.js';
+ * const sim = await startSimulator({ port: 0, fast: true });
+ * console.log(sim.url); // http://127.0.0.1:40123 — log in as root / xenlab
+ * await sim.close();
+ * ```
+ * @module
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { SimBehaviour, SimContext, SimFaults } from './contract.js';
+import { Engine } from './engine.js';
+import { StateSaver, readStateFile } from './persist.js';
+import { seededRandom, uuidFrom } from './random.js';
+import { Metrics } from './rrd.js';
+import { DEFAULT_SCENARIO, buildScenario, loadScenarioFile, parseScenario } from './scenario.js';
+import type { Scenario, ScenarioInput } from './scenario.js';
+import { createApiServer } from './server.js';
+import { controlRoute } from './control.js';
+import { Store } from './store.js';
+import type { StoreDump } from './store.js';
+
+export * from './contract.js';
+export {
+  DEFAULT_SCENARIO,
+  DEFAULT_TEMPLATES,
+  ScenarioError,
+  parseScenario,
+  loadScenarioFile,
+  scenarioSchema,
+} from './scenario.js';
+export type { Scenario, ScenarioInput } from './scenario.js';
+export type { Engine, CallResult } from './engine.js';
+export type { Store, StoreDump } from './store.js';
+
+/** Options of {@link startSimulator}. */
+export interface SimulatorOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  readonly port?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  readonly host?: string;
+  /** Login user (default root). */
+  readonly user?: string;
+  /** Login password (default xenlab). */
+  readonly password?: string;
+  /** A scenario object or the path of a YAML/JSON file (default {@link DEFAULT_SCENARIO}). */
+  readonly scenario?: ScenarioInput | string;
+  /** Seed for uuids and MACs (default: the scenario's seed). */
+  readonly seed?: string | number;
+  /** No simulated waits: every operation completes at once. */
+  readonly fast?: boolean;
+  /** Where to keep state across restarts; loaded on start when it exists. */
+  readonly stateFile?: string;
+  /** Bearer token of the control API (default: random, see `controlToken` on the result). */
+  readonly controlToken?: string;
+  /** Behaviour modules (default: the ones in ./behaviour, when present). */
+  readonly behaviours?: readonly SimBehaviour[];
+}
+
+/** A running simulator. */
+export interface RunningSimulator {
+  /** Base URL of the XenAPI (XML-RPC on `/`, JSON-RPC on `/jsonrpc`). */
+  readonly url: string;
+  /** Base URL of the control API (`<url>/_xenlab/`). */
+  readonly controlUrl: string;
+  /** Bearer token for the control API. */
+  readonly controlToken: string;
+  /** The simulator itself, for in-process tests and tools. */
+  readonly sim: Simulator;
+  /** Stops serving, wakes pending `event.from` calls and saves state. */
+  close(): Promise<void>;
+}
+
+/** The simulated pool: engine, store, scenario and the operations the control API offers. */
+export class Simulator {
+  readonly engine: Engine;
+  readonly scenario: Scenario;
+  readonly #seed: string;
+  readonly #behaviours: readonly SimBehaviour[];
+
+  constructor(
+    scenario: Scenario,
+    seed: string,
+    behaviours: readonly SimBehaviour[],
+    options: { user: string; password: string; fast: boolean },
+  ) {
+    this.scenario = scenario;
+    this.#seed = seed;
+    this.#behaviours = behaviours;
+    this.engine = new Engine({
+      user: options.user,
+      password: options.password,
+      fast: options.fast,
+      durations: scenario.durations,
+      random: seededRandom(seed),
+      behaviours,
+    });
+  }
+
+  /** The live store. */
+  get store(): Store {
+    return this.engine.store;
+  }
+
+  /** Builds the scenario into the (empty) live store. */
+  build(): void {
+    this.#buildInto(this.engine.store);
+  }
+
+  #buildInto(store: Store): void {
+    const created = buildScenario(store, this.scenario, () => this.engine.random(), new Date());
+    const ctx = this.engine.context(undefined, undefined, store);
+    for (const [cls, ref] of created) if (store.find(cls, ref)) this.engine.afterChange(ctx, cls, ref);
+  }
+
+  /** Loads a saved state quietly (start-up), re-seeding so new uuids cannot collide with saved ones. */
+  loadSaved(dump: StoreDump): void {
+    this.engine.random = seededRandom(`${this.#seed}:${dump.generation}`);
+    this.engine.store.load(dump, { quiet: true });
+  }
+
+  /** Replaces the state with a dump; logged-in sessions survive. Clients following events see the change. */
+  restore(dump: StoreDump): void {
+    const sessions = this.engine.store.dump().tables.session ?? [];
+    const tables = { ...dump.tables, session: sessions };
+    this.engine.random = seededRandom(`${this.#seed}:${dump.generation}:${this.engine.store.generation}`);
+    this.engine.store.load({ ...dump, tables });
+  }
+
+  /** Rebuilds the scenario from scratch (sessions survive). */
+  reset(): void {
+    this.engine.random = seededRandom(this.#seed);
+    const scratch = new Store(() => uuidFrom(() => this.engine.random()));
+    this.#buildInto(scratch);
+    this.restore(scratch.dump());
+  }
+
+  /** The union of the behaviours' fault functions. */
+  faults(): SimFaults {
+    const out: SimFaults = {};
+    for (const b of this.#behaviours) if (b.faults) Object.assign(out, b.faults);
+    return out;
+  }
+
+  /** The first behaviour metrics model, if any. */
+  metricsModel(): SimBehaviour['metrics'] {
+    return this.#behaviours.find((b) => b.metrics)?.metrics;
+  }
+
+  /** A context for out-of-band work (faults, metrics). */
+  context(): SimContext {
+    return this.engine.context();
+  }
+
+  /** Finds an object by uuid or name_label. */
+  find(cls: string, key: { uuid?: string; name_label?: string }): string | undefined {
+    const store = this.engine.store;
+    if (key.uuid !== undefined) return store.all(cls).find(([, r]) => r.uuid === key.uuid)?.[0];
+    if (key.name_label !== undefined)
+      return store.all(cls).find(([, r]) => r.name_label === key.name_label)?.[0];
+    return undefined;
+  }
+}
+
+/** Loads `./behaviour/index.js` when the behaviour modules are present. */
+async function defaultBehaviours(): Promise<readonly SimBehaviour[]> {
+  const specifier = './behaviour/index.js';
+  try {
+    const mod = (await import(specifier)) as { behaviours?: readonly SimBehaviour[] };
+    return mod.behaviours ?? [];
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = e instanceof Error ? e.message : '';
+    if (code === 'ERR_MODULE_NOT_FOUND' || /Failed to load url|Cannot find module/.test(message)) return [];
+    throw e;
+  }
+}
+
+/**
+ * Starts a simulator on an HTTP port.
+ * @example
+ * ```ts
+ * const { url, close } = await startSimulator({ port: 0, fast: true, stateFile: '/tmp/pool.json' });
+ * ```
+ */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const scenario =
+    typeof options.scenario === 'string'
+      ? loadScenarioFile(options.scenario)
+      : parseScenario(options.scenario ?? DEFAULT_SCENARIO);
+  const seed = String(options.seed ?? scenario.seed ?? randomUUID());
+  const behaviours = options.behaviours ?? (await defaultBehaviours());
+  const sim = new Simulator(scenario, seed, behaviours, {
+    user: options.user ?? 'root',
+    password: options.password ?? 'xenlab',
+    fast: options.fast ?? false,
+  });
+  const saved = options.stateFile ? readStateFile(options.stateFile) : undefined;
+  if (saved) sim.loadSaved(saved);
+  else sim.build();
+  const saver = options.stateFile ? new StateSaver(sim.store, options.stateFile) : undefined;
+  if (saver && !saved) await saver.flush();
+  const controlToken = options.controlToken ?? randomBytes(24).toString('base64url');
+  const metrics = new Metrics(sim.engine, sim.metricsModel(), () => sim.context());
+  const server = createApiServer(sim.engine, [
+    controlRoute({
+      token: controlToken,
+      generation: () => sim.store.generation,
+      dump: () => sim.store.dump(),
+      restore: (d) => {
+        sim.restore(d);
+      },
+      reset: () => {
+        sim.reset();
+      },
+      faults: () => sim.faults(),
+      context: () => sim.context(),
+      find: (cls, key) => sim.find(cls, key),
+    }),
+    metrics.route(),
+  ]);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${addr.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    controlUrl: `${url}/_xenlab/`,
+    controlToken,
+    sim,
+    close: () =>
+      (closing ??= (async () => {
+        metrics.close();
+        sim.engine.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve();
+          });
+          server.closeIdleConnections();
+          setImmediate(() => {
+            server.closeAllConnections();
+          });
+        });
+        await saver?.close();
+      })()),
+  };
+}

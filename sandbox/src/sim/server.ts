@@ -1,0 +1,299 @@
+/**
+ * The HTTP face of the simulator, laid out like xapi's (ocaml/xapi/xapi.ml `common_http_handlers`): XML-RPC on `/`,
+ * `/RPC2` and any unmatched POST path (xapi matches handlers by longest prefix), JSON-RPC v1/v2 on `/jsonrpc`, metrics
+ * on `/rrd_updates`, `/host_rrd`, `/vm_rrd`, CORS preflight, and our own control API under `/_xenlab/`.
+ * Hardening (perf-security.md §E): body cap before parsing, request and header time limits, XML depth/entity limits
+ * in xml.ts, Maps for struct members, and no input can throw past a handler.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { XapiFailure } from './contract.js';
+import { encodeJson, encodeXml, jsonToLoose, parseXmlRpcCall } from './codec.js';
+import type { Loose } from './codec.js';
+import type { CallResult, Engine } from './engine.js';
+import { XmlParseError, escapeXml } from './xml.js';
+
+/** Body size cap (xapi's own limit for XML-RPC bodies is larger; 1 MiB is plenty for any API call). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Time allowed to receive a whole request body (slow-drip defence). */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/** Extra routes mounted beside the XenAPI (metrics, control API). Return true when handled. */
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+/** Creates the HTTP server for an engine. */
+export function createApiServer(engine: Engine, extra: readonly ExtraRoute[]): Server {
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
+    (req, res) => {
+      handle(engine, extra, req, res).catch((e: unknown) => {
+        // Last line of defence: nothing a client sends may crash the process.
+        if (!res.headersSent) internalError(res, e instanceof Error ? e.message : String(e));
+        else res.destroy();
+      });
+    },
+  );
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+async function handle(
+  engine: Engine,
+  extra: readonly ExtraRoute[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://sim.invalid');
+  for (const route of extra) if (await route(req, res, url)) return;
+  const path = url.pathname;
+  if (req.method === 'OPTIONS') {
+    res.writeHead(200, {
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': 'POST, GET, OPTIONS',
+      'access-control-allow-headers': 'content-type, authorization',
+      'content-length': '0',
+    });
+    res.end();
+    return;
+  }
+  if (req.method === 'GET' && (path === '/' || path === '/RPC2')) {
+    const body =
+      '<html><head><title>XenServer</title></head><body>This is a xenlab XenAPI simulator.</body></html>';
+    res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  if (req.method !== 'POST') {
+    notFound(res);
+    return;
+  }
+  const body = await readBody(req, res);
+  if (body === undefined) return;
+  if (path === '/jsonrpc') await jsonRpc(engine, body, res);
+  else await xmlRpc(engine, body, res);
+}
+
+/** Reads the body with a size cap and a deadline; answers 413/408 itself and returns undefined then. */
+export function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  cap = MAX_BODY_BYTES,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > cap) {
+      tooLarge(res);
+      req.resume();
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (v: string | undefined): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const timer = setTimeout(() => {
+      if (!res.headersSent) {
+        res.writeHead(408, { connection: 'close', 'content-type': 'text/plain' });
+        res.end('request body too slow\n');
+      }
+      req.destroy();
+      finish(undefined);
+    }, BODY_TIMEOUT_MS);
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > cap) {
+        tooLarge(res);
+        req.destroy();
+        finish(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      finish(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', () => {
+      finish(undefined);
+    });
+    req.on('close', () => {
+      finish(undefined);
+    });
+  });
+}
+
+function tooLarge(res: ServerResponse): void {
+  if (res.headersSent) return;
+  res.writeHead(413, { connection: 'close', 'content-type': 'text/plain' });
+  res.end(`request body larger than ${MAX_BODY_BYTES} bytes\n`);
+}
+
+function notFound(res: ServerResponse): void {
+  const body =
+    '<html><body><h1>HTTP 404 not found</h1>The requested resource could not be found.</body></html>';
+  res.writeHead(404, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** xapi's answer to an unparseable request: HTTP 500 and an HTML page naming the exception (http_svr.ml). */
+export function internalError(res: ServerResponse, detail: string): void {
+  const body =
+    '<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. ' +
+    'If the problem persists, please contact your support representative.<h1> Additional information </h1>' +
+    `${escapeXml(detail)}</body></html>`;
+  res.writeHead(500, {
+    'content-type': 'text/html',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
+}
+
+const XML_HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
+const XML_TAIL = '</param></params></methodResponse>';
+
+/** The XML-RPC response bytes for a call result (ocaml-rpc xmlrpc.ml `add_response`). */
+export function xmlResponse(r: CallResult): string {
+  const out: string[] = [XML_HEAD];
+  if (r.ok) {
+    out.push(
+      '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>',
+    );
+    encodeXml(r.type, r.value, out);
+    out.push('</member></struct></value>');
+  } else {
+    out.push(
+      '<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name><value><array><data>',
+    );
+    for (const s of [r.code, ...r.params]) out.push('<value>', escapeXml(s), '</value>');
+    out.push('</data></array></value></member></struct></value>');
+  }
+  out.push(XML_TAIL);
+  return out.join('');
+}
+
+async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
+  let call;
+  try {
+    call = parseXmlRpcCall(body);
+  } catch (e) {
+    internalError(
+      res,
+      e instanceof XmlParseError ? `Xmlrpc.Parse_error("${e.message}")` : 'Xmlrpc.Parse_error',
+    );
+    return;
+  }
+  const r = await engine.call(call.method, call.params);
+  const text = xmlResponse(r);
+  if (res.destroyed) return;
+  res.writeHead(200, {
+    'content-type': 'text/xml',
+    'content-length': Buffer.byteLength(text),
+    'access-control-allow-origin': '*',
+  });
+  res.end(text);
+}
+
+/** The JSON-RPC response text (ocaml-rpc jsonrpc.ml `json_of_response`; v2 errors as xapi's api_server.ml). */
+export function jsonResponse(r: CallResult, version: 1 | 2, id: string): string {
+  const out: string[] = [];
+  if (version === 2) {
+    out.push('{"jsonrpc":"2.0",');
+    if (r.ok) {
+      out.push('"result":');
+      encodeJson(r.type, r.value, out);
+    } else {
+      out.push(
+        '"error":{"code":1,"message":',
+        JSON.stringify(r.code),
+        ',"data":',
+        JSON.stringify(r.params),
+        '}',
+      );
+    }
+    out.push(',"id":', id, '}');
+    return out.join('');
+  }
+  if (r.ok) {
+    out.push('{"result":');
+    encodeJson(r.type, r.value, out);
+    out.push(',"error":null');
+  } else {
+    out.push('{"result":null,"error":', JSON.stringify([r.code, ...r.params]));
+  }
+  out.push(',"id":', id, '}');
+  return out.join('');
+}
+
+async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
+  let method: string;
+  let params: readonly Loose[];
+  let version: 1 | 2;
+  let id: string;
+  try {
+    const parsed = jsonToLoose(JSON.parse(body));
+    if (!(parsed instanceof Map)) throw new Error('Invalid request body');
+    const req = parsed as ReadonlyMap<string, Loose>;
+    const m = req.get('method');
+    if (typeof m !== 'string') throw new Error("Invalid field 'method' in request body");
+    method = m;
+    const jv = req.get('jsonrpc');
+    if (jv !== undefined && jv !== '2.0') throw new Error("Invalid field 'jsonrpc' in request body");
+    version = jv === '2.0' ? 2 : 1;
+    const p = req.get('params');
+    if (Array.isArray(p)) params = p as readonly Loose[];
+    else if (version === 2 && p instanceof Map)
+      params = [p]; // rpclib: a v2 object is one Dict argument
+    else if (version === 2 && (p === undefined || p === null)) params = [];
+    else throw new Error("Invalid field 'params' in request body");
+    const rawId = req.get('id');
+    // Notifications (no id) are rejected (jsonrpc.ml version_id_and_call_of_string).
+    if (typeof rawId === 'number' && Number.isInteger(rawId)) id = String(rawId);
+    else if (typeof rawId === 'string') id = JSON.stringify(rawId);
+    else throw new Error("Invalid field 'id' in request body");
+  } catch (e) {
+    internalError(res, `Jsonrpc.Malformed_method_request("${e instanceof Error ? e.message : String(e)}")`);
+    return;
+  }
+  const r = await engine.call(method, params);
+  const text = jsonResponse(r, version, id);
+  if (res.destroyed) return;
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'access-control-allow-origin': '*',
+  });
+  res.end(text);
+}
+
+/**
+ * Authenticates a non-RPC request (metrics) as xapi does: `session_id` query parameter, or HTTP basic auth.
+ * Answers 401 itself and returns false when neither works.
+ */
+export function authorize(engine: Engine, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  const sid = url.searchParams.get('session_id');
+  try {
+    if (sid !== null) {
+      engine.checkSession(sid);
+      return true;
+    }
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Basic ')) {
+      const [user = '', ...rest] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
+      engine.checkPassword(user, rest.join(':'));
+      return true;
+    }
+  } catch (e) {
+    if (!(e instanceof XapiFailure)) throw e;
+  }
+  res.writeHead(401, { 'www-authenticate': 'Basic realm="xapi"', 'content-type': 'text/plain' });
+  res.end('unauthorised\n');
+  return false;
+}

@@ -1,0 +1,376 @@
+/**
+ * The simulator's object store: one table per class, a uuid index, inverse relations kept automatically, and a
+ * change log that `event.from` reads. Every mutation bumps the generation (xapi's db generation, which tokens carry).
+ */
+import { XapiFailure } from './contract.js';
+import type { SimRecord, SimStore } from './contract.js';
+import { newMap } from './codec.js';
+import { NULL_REF, STORED_CLASSES, fieldDefault, fieldSpec, liveFields } from './wire-types.js';
+
+/**
+ * One-to-many relations whose "many" side xapi maintains itself (ocaml/idl/datamodel.ml `all_relations`):
+ * [class with the ref field, ref field, class with the set field, set field].
+ */
+const RELATIONS: readonly (readonly [string, string, string, string])[] = [
+  ['VBD', 'VM', 'VM', 'VBDs'],
+  ['VIF', 'VM', 'VM', 'VIFs'],
+  ['console', 'VM', 'VM', 'consoles'],
+  ['VM', 'snapshot_of', 'VM', 'snapshots'],
+  ['VM', 'parent', 'VM', 'children'],
+  ['VM', 'resident_on', 'host', 'resident_VMs'],
+  ['PIF', 'host', 'host', 'PIFs'],
+  ['PBD', 'host', 'host', 'PBDs'],
+  ['host_cpu', 'host', 'host', 'host_CPUs'],
+  ['VDI', 'SR', 'SR', 'VDIs'],
+  ['PBD', 'SR', 'SR', 'PBDs'],
+  ['VBD', 'VDI', 'VDI', 'VBDs'],
+  ['VDI', 'snapshot_of', 'VDI', 'snapshots'],
+  ['PIF', 'network', 'network', 'PIFs'],
+  ['VIF', 'network', 'network', 'VIFs'],
+  ['Bond', 'master', 'PIF', 'bond_master_of'],
+  ['PIF', 'bond_slave_of', 'Bond', 'slaves'],
+  ['VLAN', 'tagged_PIF', 'PIF', 'VLAN_slave_of'],
+  ['task', 'subtask_of', 'task', 'subtasks'],
+];
+
+const forwardByClass = new Map<string, { field: string; target: string; inverse: string }[]>();
+for (const [cls, field, target, inverse] of RELATIONS) {
+  if (!fieldSpec(cls, field) || !fieldSpec(target, inverse)) continue;
+  const list = forwardByClass.get(cls) ?? [];
+  list.push({ field, target, inverse });
+  forwardByClass.set(cls, list);
+}
+
+/** What the change log knows about one object. */
+interface ObjectMeta {
+  readonly cls: string;
+  readonly ref: string;
+  created: number;
+  modified: number;
+  deleted: boolean;
+}
+
+/** One change as `event.from` reports it. */
+export interface Change {
+  readonly cls: string;
+  readonly ref: string;
+  readonly gen: number;
+  readonly operation: 'add' | 'mod' | 'del';
+}
+
+/** The whole state as JSON-able data (persistence and snapshots). */
+export interface StoreDump {
+  readonly version: 1;
+  readonly generation: number;
+  readonly tables: Readonly<Record<string, readonly (readonly [string, SimRecord])[]>>;
+}
+
+/** Creates uuids and refs (deterministic under a seed). */
+export type UuidSource = () => string;
+
+/** The in-memory store. */
+export class Store implements SimStore {
+  readonly #tables = new Map<string, Map<string, SimRecord>>();
+  readonly #byUuid = new Map<string, Map<string, string>>();
+  readonly #meta = new Map<string, ObjectMeta>();
+  #log: { gen: number; key: string }[] = [];
+  #deletedCount = 0;
+  #generation = 0;
+  #messageGeneration = 0;
+  readonly #listeners = new Set<(cls: string) => void>();
+  readonly #uuid: UuidSource;
+
+  constructor(uuid: UuidSource) {
+    this.#uuid = uuid;
+    for (const cls of STORED_CLASSES) this.#table(cls);
+  }
+
+  /** The current generation (bumped by every change). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** How many `message` changes happened (second half of an event token). */
+  get messageGeneration(): number {
+    return this.#messageGeneration;
+  }
+
+  /** Calls `fn(cls)` after every change; returns an unsubscribe function. */
+  subscribe(fn: (cls: string) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #table(cls: string): Map<string, SimRecord> {
+    let t = this.#tables.get(cls);
+    if (!t) {
+      t = new Map();
+      this.#tables.set(cls, t);
+      this.#byUuid.set(cls, new Map());
+    }
+    return t;
+  }
+
+  /** True when the class has a table here. */
+  hasClass(cls: string): boolean {
+    return this.#tables.has(cls);
+  }
+
+  /** A fresh `OpaqueRef:<uuid>`. */
+  newRef(): string {
+    return `OpaqueRef:${this.#uuid()}`;
+  }
+
+  #freshUuid(cls: string): string {
+    const idx = this.#byUuid.get(cls);
+    for (;;) {
+      const u = this.#uuid();
+      if (!idx?.has(u)) return u;
+    }
+  }
+
+  create(cls: string, fields: SimRecord, ref?: string): string {
+    const table = this.#table(cls);
+    let r = ref ?? this.newRef();
+    while (table.has(r)) r = this.newRef();
+    const rec: SimRecord = {};
+    for (const f of liveFields(cls)) {
+      const given = fields[f.n];
+      rec[f.n] = given === undefined ? fieldDefault(f) : cloneValue(given);
+    }
+    if (typeof rec.uuid !== 'string' || rec.uuid === '') rec.uuid = this.#freshUuid(cls);
+    table.set(r, rec);
+    this.#byUuid.get(cls)?.set(rec.uuid as string, r);
+    this.#touch(cls, r, 'add');
+    for (const rel of forwardByClass.get(cls) ?? []) this.#link(rel.target, rel.inverse, rec[rel.field], r);
+    return r;
+  }
+
+  get(cls: string, ref: string): Readonly<SimRecord> {
+    const rec = this.#tables.get(cls)?.get(ref);
+    if (!rec) throw new XapiFailure('HANDLE_INVALID', [cls, ref]);
+    return rec;
+  }
+
+  find(cls: string, ref: string): Readonly<SimRecord> | undefined {
+    return this.#tables.get(cls)?.get(ref);
+  }
+
+  update(cls: string, ref: string, patch: SimRecord): void {
+    const rec = this.#tables.get(cls)?.get(ref);
+    if (!rec) throw new XapiFailure('HANDLE_INVALID', [cls, ref]);
+    const rels = forwardByClass.get(cls);
+    for (const k of Object.keys(patch)) {
+      if (!fieldSpec(cls, k)) continue;
+      const old = rec[k];
+      const next = cloneValue(patch[k]);
+      rec[k] = next;
+      if (k === 'uuid' && typeof next === 'string' && typeof old === 'string') {
+        const idx = this.#byUuid.get(cls);
+        idx?.delete(old);
+        idx?.set(next, ref);
+      }
+      const rel = rels?.find((x) => x.field === k);
+      if (rel && old !== next) {
+        this.#unlink(rel.target, rel.inverse, old, ref);
+        this.#link(rel.target, rel.inverse, next, ref);
+      }
+    }
+    this.#touch(cls, ref, 'mod');
+  }
+
+  destroy(cls: string, ref: string): void {
+    const table = this.#tables.get(cls);
+    const rec = table?.get(ref);
+    if (!table || !rec) throw new XapiFailure('HANDLE_INVALID', [cls, ref]);
+    table.delete(ref);
+    this.#byUuid.get(cls)?.delete(rec.uuid as string);
+    for (const rel of forwardByClass.get(cls) ?? [])
+      this.#unlink(rel.target, rel.inverse, rec[rel.field], ref);
+    this.#touch(cls, ref, 'del');
+  }
+
+  all(cls: string): [string, Readonly<SimRecord>][] {
+    return [...(this.#tables.get(cls) ?? [])];
+  }
+
+  /** The number of objects of a class. */
+  count(cls: string): number {
+    return this.#tables.get(cls)?.size ?? 0;
+  }
+
+  byUuid(cls: string, uuid: string): string {
+    const ref = this.#byUuid.get(cls)?.get(uuid);
+    if (ref === undefined) throw new XapiFailure('UUID_INVALID', [cls, uuid]);
+    return ref;
+  }
+
+  /** Emits a `mod` on an object without changing it (`event.inject`). */
+  touch(cls: string, ref: string): void {
+    this.get(cls, ref);
+    this.#touch(cls, ref, 'mod');
+  }
+
+  #link(target: string, inverse: string, to: unknown, ref: string): void {
+    if (typeof to !== 'string' || to === NULL_REF) return;
+    const rec = this.#tables.get(target)?.get(to);
+    if (!rec) return;
+    const set = Array.isArray(rec[inverse]) ? (rec[inverse] as string[]) : [];
+    if (set.includes(ref)) return;
+    rec[inverse] = [...set, ref];
+    this.#touch(target, to, 'mod');
+  }
+
+  #unlink(target: string, inverse: string, from: unknown, ref: string): void {
+    if (typeof from !== 'string' || from === NULL_REF) return;
+    const rec = this.#tables.get(target)?.get(from);
+    if (!rec || !Array.isArray(rec[inverse])) return;
+    const set = rec[inverse] as string[];
+    if (!set.includes(ref)) return;
+    rec[inverse] = set.filter((x) => x !== ref);
+    this.#touch(target, from, 'mod');
+  }
+
+  #touch(cls: string, ref: string, op: 'add' | 'mod' | 'del'): void {
+    const gen = ++this.#generation;
+    if (cls === 'message') this.#messageGeneration++;
+    const key = `${cls}/${ref}`;
+    let meta = this.#meta.get(key);
+    if (!meta || op === 'add') {
+      meta = { cls, ref, created: gen, modified: gen, deleted: false };
+      this.#meta.set(key, meta);
+    }
+    meta.modified = gen;
+    if (op === 'del') {
+      meta.deleted = true;
+      this.#deletedCount++;
+    }
+    this.#log.push({ gen, key });
+    if (this.#log.length > 2 * this.#meta.size + 4096) this.#compact();
+    for (const fn of this.#listeners) fn(cls);
+  }
+
+  #compact(): void {
+    // Keep only the newest entry per object; forget the oldest deletions once there are many.
+    if (this.#deletedCount > 20_000) {
+      const dead = [...this.#meta.values()].filter((m) => m.deleted).sort((a, b) => a.modified - b.modified);
+      for (const m of dead.slice(0, dead.length - 10_000)) this.#meta.delete(`${m.cls}/${m.ref}`);
+      this.#deletedCount = 10_000;
+    }
+    this.#log = this.#log.filter((e) => this.#meta.get(e.key)?.modified === e.gen);
+  }
+
+  /** Changes after generation `since`, one per object (coalesced), oldest first. */
+  changesSince(since: number, wants: (cls: string, ref: string) => boolean): Change[] {
+    const log = this.#log;
+    let lo = 0;
+    let hi = log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((log[mid]?.gen ?? 0) <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Change[] = [];
+    for (let i = lo; i < log.length; i++) {
+      const e = log[i];
+      if (!e) continue;
+      const m = this.#meta.get(e.key);
+      if (m?.modified !== e.gen || !wants(m.cls, m.ref)) continue;
+      out.push({
+        cls: m.cls,
+        ref: m.ref,
+        gen: e.gen,
+        operation: m.deleted ? 'del' : m.created > since ? 'add' : 'mod',
+      });
+    }
+    return out;
+  }
+
+  /** The whole state as plain data (Dates as `{ $date }`), for persistence and control-API snapshots. */
+  dump(): StoreDump {
+    const tables: Record<string, (readonly [string, SimRecord])[]> = {};
+    for (const [cls, t] of this.#tables)
+      tables[cls] = [...t].map(([r, rec]) => [r, toPlain(rec) as SimRecord] as const);
+    return { version: 1, generation: this.#generation, tables };
+  }
+
+  /**
+   * Replaces the whole state with a dump. Objects that changed, appeared or vanished get `mod`/`add`/`del` events
+   * so that clients following `event.from` see the restored pool.
+   */
+  load(dump: StoreDump, options: { quiet?: boolean } = {}): void {
+    const before = new Set<string>();
+    for (const [cls, t] of this.#tables) for (const ref of t.keys()) before.add(`${cls}/${ref}`);
+    this.#generation = Math.max(this.#generation, dump.generation);
+    for (const [cls, t] of this.#tables) {
+      t.clear();
+      this.#byUuid.get(cls)?.clear();
+    }
+    for (const [cls, rows] of Object.entries(dump.tables)) {
+      if (!fieldSpec(cls, 'uuid')) continue;
+      const t = this.#table(cls);
+      for (const [ref, raw] of rows) {
+        const plain = fromPlain(raw) as SimRecord;
+        const rec: SimRecord = {};
+        for (const f of liveFields(cls)) rec[f.n] = plain[f.n] === undefined ? fieldDefault(f) : plain[f.n];
+        t.set(ref, rec);
+        this.#byUuid.get(cls)?.set(rec.uuid as string, ref);
+      }
+    }
+    if (options.quiet) {
+      this.#meta.clear();
+      this.#log = [];
+      for (const [cls, t] of this.#tables)
+        for (const ref of t.keys())
+          this.#meta.set(`${cls}/${ref}`, { cls, ref, created: 0, modified: 0, deleted: false });
+      return;
+    }
+    for (const [cls, t] of this.#tables) {
+      for (const ref of t.keys()) this.#touch(cls, ref, before.delete(`${cls}/${ref}`) ? 'mod' : 'add');
+    }
+    for (const key of before) {
+      const slash = key.indexOf('/');
+      this.#touch(key.slice(0, slash), key.slice(slash + 1), 'del');
+    }
+  }
+}
+
+/** Deep copy of a store value, keeping Dates and null-prototype maps. */
+export function cloneValue(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Date) return new Date(v.getTime());
+  if (Array.isArray(v)) return v.map(cloneValue);
+  const out = Object.getPrototypeOf(v) === null ? newMap() : ({} as Record<string, unknown>);
+  for (const k of Object.keys(v)) out[k] = cloneValue((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+function toPlain(v: unknown): unknown {
+  if (v instanceof Date) return { $date: v.getTime() };
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v))
+      Object.defineProperty(out, k, {
+        value: toPlain((v as Record<string, unknown>)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return out;
+  }
+  return v;
+}
+
+function fromPlain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(fromPlain);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === '$date' && typeof o.$date === 'number') return new Date(o.$date);
+    const out = newMap();
+    for (const k of keys) out[k] = fromPlain(o[k]);
+    return out;
+  }
+  return v;
+}

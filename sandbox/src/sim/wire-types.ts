@@ -1,0 +1,217 @@
+/**
+ * Parses the datamodel's type strings (`"VM ref set"`, `"(string -> string) map"`, `"enum vm_power_state"`) into a
+ * small tree the codecs walk. Grammar from the generated datamodel (toolkit/src/xenapi/generated/datamodel.ts), which
+ * follows xapi's datamodel_types.ml `string_of_ty`.
+ */
+import { CLASSES, ENUMS } from '@xenlab/toolkit/xenapi';
+import type { ClassSpec, FieldSpec, MessageSpec } from '@xenlab/toolkit/xenapi';
+
+/** A parsed datamodel type. */
+export type WireType =
+  | { readonly k: 'string' | 'int' | 'float' | 'bool' | 'datetime' | 'void' | 'batch' | 'any' }
+  | { readonly k: 'enum'; readonly name: string }
+  | { readonly k: 'ref'; readonly cls: string }
+  | { readonly k: 'record'; readonly cls: string }
+  | { readonly k: 'set'; readonly of: WireType }
+  | { readonly k: 'map'; readonly key: WireType; readonly val: WireType };
+
+const cache = new Map<string, WireType>();
+
+/** Parses (and caches) one datamodel type string. Unknown shapes become `any` (encoded structurally). */
+export function parseType(text: string): WireType {
+  const hit = cache.get(text);
+  if (hit) return hit;
+  const t = parse(text.trim());
+  cache.set(text, t);
+  return t;
+}
+
+function parse(s: string): WireType {
+  if (s.endsWith(' set')) return { k: 'set', of: parse(s.slice(0, -4).trim()) };
+  if (s.endsWith(' map') && s.startsWith('(')) {
+    const inner = s.slice(1, s.lastIndexOf(')'));
+    // split on the top-level "->"
+    let depth = 0;
+    for (let i = 0; i < inner.length; i++) {
+      const c = inner[i];
+      if (c === '(') depth++;
+      else if (c === ')') depth--;
+      else if (depth === 0 && inner.startsWith('->', i)) {
+        return { k: 'map', key: parse(inner.slice(0, i).trim()), val: parse(inner.slice(i + 2).trim()) };
+      }
+    }
+    return { k: 'any' };
+  }
+  if (s.endsWith(' ref')) return { k: 'ref', cls: s.slice(0, -4) };
+  if (s.endsWith(' record')) return { k: 'record', cls: s.slice(0, -7) };
+  if (s.startsWith('enum ')) return { k: 'enum', name: s.slice(5) };
+  switch (s) {
+    case 'string':
+    case 'int':
+    case 'float':
+    case 'bool':
+    case 'datetime':
+    case 'void':
+      return { k: s };
+    case 'an event batch':
+      return { k: 'batch' };
+    default:
+      return { k: 'any' };
+  }
+}
+
+/** The classes the simulator serves (NOTES §2 subset); `system.listMethods` and events cover these. */
+export const SIM_CLASSES = [
+  'session',
+  'pool',
+  'host',
+  'host_metrics',
+  'host_cpu',
+  'VM',
+  'VM_metrics',
+  'VM_guest_metrics',
+  'SR',
+  'PBD',
+  'VDI',
+  'VBD',
+  'network',
+  'PIF',
+  'PIF_metrics',
+  'VIF',
+  'Bond',
+  'VLAN',
+  'task',
+  'event',
+  'message',
+  'console',
+] as const;
+
+/** Classes that are stored as objects (event is not a table). */
+export const STORED_CLASSES: readonly string[] = SIM_CLASSES.filter((c) => c !== 'event');
+
+const classByLower = new Map<string, string>(Object.keys(CLASSES).map((c) => [c.toLowerCase(), c]));
+
+/** The datamodel spelling of a class name given in any case (`vm` → `VM`), or undefined. */
+export function canonicalClass(name: string): string | undefined {
+  return classByLower.get(name.toLowerCase());
+}
+
+/** The class spec, throwing for a class outside the datamodel. */
+export function classSpec(cls: string): ClassSpec {
+  const spec = CLASSES[cls];
+  if (!spec) throw new Error(`unknown XenAPI class ${cls}`);
+  return spec;
+}
+
+const liveFieldsCache = new Map<string, readonly (FieldSpec & { readonly type: WireType })[]>();
+
+/** The class's current (not removed) fields, in datamodel order, with parsed types. */
+export function liveFields(cls: string): readonly (FieldSpec & { readonly type: WireType })[] {
+  let hit = liveFieldsCache.get(cls);
+  if (!hit) {
+    hit = classSpec(cls)
+      .f.filter((f) => !f.removed)
+      .map((f) => ({ ...f, type: parseType(f.t) }));
+    liveFieldsCache.set(cls, hit);
+  }
+  return hit;
+}
+
+/** One field's spec, or undefined. */
+export function fieldSpec(cls: string, name: string): (FieldSpec & { readonly type: WireType }) | undefined {
+  return liveFields(cls).find((f) => f.n === name);
+}
+
+/** One message's spec, or undefined. */
+export function messageSpec(cls: string, name: string): MessageSpec | undefined {
+  return CLASSES[cls]?.m.find((m) => m.n === name && !m.removed);
+}
+
+/** The values of an enum, or undefined when unknown. */
+export function enumValues(name: string): readonly string[] | undefined {
+  return ENUMS[name];
+}
+
+/** The null reference. */
+export const NULL_REF = 'OpaqueRef:NULL';
+
+/** The zero value of a type (what xapi stores for a field without a default). */
+export function zeroValue(t: WireType): unknown {
+  switch (t.k) {
+    case 'string':
+    case 'any':
+    case 'void':
+      return '';
+    case 'int':
+    case 'float':
+      return 0;
+    case 'bool':
+      return false;
+    case 'datetime':
+      return new Date(0);
+    case 'enum':
+      return enumValues(t.name)?.[0] ?? '';
+    case 'ref':
+      return NULL_REF;
+    case 'set':
+      return [];
+    case 'map':
+    case 'record':
+    case 'batch':
+      return Object.create(null) as Record<string, unknown>;
+  }
+}
+
+/** The default of a field as the datamodel spells it (`"{}"`, `"\"\""`, `"OpaqueRef:NULL"`, `"0."`), typed. */
+export function fieldDefault(f: FieldSpec & { readonly type: WireType }): unknown {
+  const d = f.d;
+  if (d === undefined) return zeroValue(f.type);
+  const t = f.type;
+  switch (t.k) {
+    case 'int':
+    case 'float': {
+      const n = Number(d);
+      return Number.isFinite(n) ? n : 0;
+    }
+    case 'bool':
+      return d === 'true';
+    case 'datetime':
+      return parseDateTime(d) ?? new Date(0);
+    case 'string':
+      return d.startsWith('"') ? d.slice(1, -1) : d;
+    case 'enum':
+    case 'ref':
+      return d === 'Null' || d === 'None' ? zeroValue(t) : d;
+    default:
+      return zeroValue(t);
+  }
+}
+
+/**
+ * Parses a XenAPI datetime as xapi accepts it: `20250319T04:16:24Z`, RFC 3339 (`2025-03-19T04:16:24Z`, with offset
+ * or fraction), or zone-less (assumed UTC) — ocaml/libs/clock/date.ml `of_iso8601`.
+ */
+export function parseDateTime(s: string): Date | undefined {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+    s.trim(),
+  );
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, se, frac, zone] = m;
+  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se));
+  if (frac) ms += Math.round(Number(frac) * 1000);
+  if (zone && zone !== 'Z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+  }
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** Formats a datetime as xapi sends it: `YYYYMMDDThh:mm:ssZ`, seconds precision, UTC (ocaml/libs/clock/date.ml). */
+export function formatDateTime(d: Date): string {
+  const ms = d.getTime();
+  if (!Number.isFinite(ms)) return '19700101T00:00:00Z';
+  const iso = new Date(Math.floor(ms / 1000) * 1000).toISOString(); // 2025-03-19T04:16:24.000Z
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 19)}Z`;
+}
