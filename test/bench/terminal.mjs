@@ -52,8 +52,9 @@ async function measure(path) {
   return { p50: pct(lat, 50), p99: pct(lat, 99), mbps: got / 1e6 / secs, bytes: got };
 }
 
-function directPath(driver, home) {
-  const term = driver.attachTerminal({ id: 'bench-direct', home }, { cols: 120, rows: 40 });
+async function directPath(driver, home) {
+  const sandbox = await driver.create({ id: 'bench-direct', home });
+  const term = sandbox.attachTerminal({ cols: 120, rows: 40 });
   let listener = () => undefined;
   term.onData((d) => listener(d));
   return {
@@ -145,7 +146,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'xenlab-bench-'));
 const driver = createLocalDriver();
 const gateway = await createGateway({ port: 0, dataDir, driver });
 
-const direct = directPath(driver, join(dataDir, 'direct'));
+const direct = await directPath(driver, join(dataDir, 'direct'));
 await direct.settle();
 const d = await measure(direct);
 direct.close();

@@ -1,6 +1,6 @@
 /**
  * The seam between the gateway and the places shells run. Every driver (local jail, docker, qemu-xen, a real XCP
- * host over SSH) gives terminals through the same small interface, so lessons and checks never know which runs.
+ * host over SSH) gives environments through the same small interface, so lessons and checks never know which runs.
  */
 
 /** A running terminal process: bytes in, bytes out, a size, and an end. */
@@ -17,14 +17,79 @@ export interface TerminalProcess {
   onExit(listener: (code: number | null) => void): void;
 }
 
+/** Resource limits of one environment (each driver enforces what it can and documents the rest). */
+export interface SandboxLimits {
+  /** Memory for the whole environment, MiB. */
+  memoryMb?: number;
+  /** Most processes/threads at once (a fork bomb stops here). */
+  pids?: number;
+  /** CPU share, in cores (e.g. 0.5). */
+  cpus?: number;
+  /** Disk the learner may fill (home and /tmp), MiB. */
+  diskMb?: number;
+}
+
+/** One machine of a multi-node environment (e.g. two storage nodes and a client for a DRBD lab). */
+export interface NodeSpec {
+  /** Name, unique in the environment; also its hostname on the environment's private network. */
+  readonly name: string;
+  /** Image (docker) or profile (qemu-xen) of this node; the driver's default when absent. */
+  readonly image?: string;
+}
+
 /** What an environment is: where its files live and what its terminals see. */
 export interface EnvironmentSpec {
-  /** Stable id of the environment (e.g. derived from the browser session). */
+  /** Stable id of the environment (a learner × lab); creating the same id again re-attaches. */
   readonly id: string;
-  /** Host directory holding the learner's home. */
+  /** Host directory holding the learner's home (local driver; others may keep files inside the sandbox). */
   readonly home: string;
-  /** Extra environment variables for shells (e.g. the learner's XenAPI URL for `xe`). */
+  /** Extra environment variables for shells and `exec` (e.g. the learner's XenAPI endpoint for `xe`). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Nodes of a multi-node environment; one node named `main` when absent. */
+  readonly nodes?: readonly NodeSpec[];
+  readonly limits?: SandboxLimits;
+}
+
+/** Result of running a command in an environment (checks use this). */
+export interface ExecResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** True when the command was killed for running past its timeout. */
+  readonly timedOut: boolean;
+}
+
+export interface ExecOptions {
+  /** Node to run on; the first node when absent. */
+  readonly node?: string;
+  readonly timeoutMs?: number;
+  /** Text given on standard input. */
+  readonly input?: string;
+  /** Run as root inside the environment (checks that inspect the system); the learner's user otherwise. */
+  readonly root?: boolean;
+}
+
+/** A driver's opaque snapshot of an environment (files, container image, saved VM state…). */
+export interface SandboxSnapshot {
+  readonly driver: string;
+  readonly id: string;
+  /** Driver-specific handle: a tarball path, an image id, a QEMU state file. */
+  readonly ref: string;
+  readonly createdAt: string;
+}
+
+/** A live environment. */
+export interface Sandbox {
+  readonly id: string;
+  readonly nodes: readonly string[];
+  attachTerminal(size: { cols: number; rows: number }, node?: string): TerminalProcess;
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Back to a fresh environment (the learner's files and processes gone). */
+  reset(): Promise<void>;
+  snapshot(): Promise<SandboxSnapshot>;
+  restore(snapshot: SandboxSnapshot): Promise<void>;
+  /** Stops everything and frees every resource; the environment can not be used afterwards. */
+  destroy(): Promise<void>;
 }
 
 export interface SandboxDriver {
@@ -34,6 +99,8 @@ export interface SandboxDriver {
   readonly jailed: boolean;
   /** Why not, when not: shown in the terminal. */
   readonly notice: string | undefined;
-  /** Starts a shell in the environment at the given size. */
-  attachTerminal(env: EnvironmentSpec, size: { cols: number; rows: number }): TerminalProcess;
+  /** Creates the environment, or re-attaches to it when one with this id already runs (after a gateway restart). */
+  create(spec: EnvironmentSpec): Promise<Sandbox>;
+  /** Ids of environments this driver runs now (to re-attach after a restart); drivers without state return []. */
+  list(): Promise<string[]>;
 }

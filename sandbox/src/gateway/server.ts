@@ -198,11 +198,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       );
       linkTerminal(
         ws,
-        (size) => {
-          const term = options.driver.attachTerminal(
-            { id: sessionId, home, env: options.shellEnv?.(sessionId) ?? {} },
-            size,
-          );
+        async (size) => {
+          const sandbox = await options.driver.create({
+            id: sessionId,
+            home,
+            env: options.shellEnv?.(sessionId) ?? {},
+          });
+          const term = sandbox.attachTerminal(size);
           terminals++;
           spawned++;
           term.onExit(() => {

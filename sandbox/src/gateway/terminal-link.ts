@@ -32,20 +32,25 @@ const HELLO_TIMEOUT_MS = 10_000;
  */
 export function linkTerminal(
   ws: WebSocket,
-  spawn: (size: { cols: number; rows: number }) => TerminalProcess,
+  spawn: (size: { cols: number; rows: number }) => Promise<TerminalProcess>,
   info: TerminalLinkInfo,
 ): void {
   const send = (msg: ServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
   let term: TerminalProcess | undefined;
+  let starting = false;
   let exited = false;
   const helloTimer = setTimeout(() => {
     if (!term) ws.close(CLOSE.PROTOCOL, 'no hello');
   }, HELLO_TIMEOUT_MS);
 
-  const start = (cols: number, rows: number): TerminalProcess => {
-    const t = spawn({ cols, rows });
+  const start = async (cols: number, rows: number): Promise<TerminalProcess> => {
+    const t = await spawn({ cols, rows });
+    if (ws.readyState !== ws.OPEN) {
+      t.kill();
+      return t;
+    }
     const flow = new FlowControl(
       () => {
         t.pause();
@@ -116,29 +121,32 @@ export function linkTerminal(
           ws.close(CLOSE.PROTOCOL, 'protocol version');
           return;
         }
-        if (term) return;
+        if (starting) return;
+        starting = true;
         clearTimeout(helloTimer);
-        try {
-          term = start(
-            clamp(msg.cols, TERM_LIMITS.minCols, TERM_LIMITS.maxCols),
-            clamp(msg.rows, TERM_LIMITS.minRows, TERM_LIMITS.maxRows),
-          );
-        } catch (err) {
-          send({
-            type: 'error',
-            code: GatewayError.SPAWN_FAILED,
-            message: `could not start a shell: ${String(err)}`,
-          });
-          ws.close(CLOSE.EXITED, 'spawn failed');
-          return;
-        }
-        send({
-          type: 'term.ready',
-          v: PROTOCOL_VERSION,
-          driver: info.driver,
-          jailed: info.jailed,
-          ...(info.notice ? { notice: info.notice } : {}),
-        });
+        start(
+          clamp(msg.cols, TERM_LIMITS.minCols, TERM_LIMITS.maxCols),
+          clamp(msg.rows, TERM_LIMITS.minRows, TERM_LIMITS.maxRows),
+        ).then(
+          (t) => {
+            term = t;
+            send({
+              type: 'term.ready',
+              v: PROTOCOL_VERSION,
+              driver: info.driver,
+              jailed: info.jailed,
+              ...(info.notice ? { notice: info.notice } : {}),
+            });
+          },
+          (err: unknown) => {
+            send({
+              type: 'error',
+              code: GatewayError.SPAWN_FAILED,
+              message: `could not start a shell: ${String(err)}`,
+            });
+            ws.close(CLOSE.EXITED, 'spawn failed');
+          },
+        );
         return;
       case 'term.resize':
         term?.resize(msg.cols, msg.rows);

@@ -1,9 +1,17 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from '@lydell/node-pty';
-import type { EnvironmentSpec, SandboxDriver, TerminalProcess } from '../types.js';
+import type {
+  EnvironmentSpec,
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxDriver,
+  SandboxSnapshot,
+  TerminalProcess,
+} from '../types.js';
 
 /** Where the learner's home appears inside the jail. */
 export const JAIL_HOME = '/home/learner';
@@ -17,7 +25,12 @@ export interface LocalDriverOptions {
   readOnlyBinds?: readonly string[];
   /** Directories put first on PATH inside the shell. */
   path?: readonly string[];
+  /** Where snapshots of homes are kept (a folder per environment). */
+  snapshotDir?: string;
 }
+
+/** Longest output `exec` keeps per stream; a check never needs more, and a flood must not grow the gateway. */
+const EXEC_OUTPUT_CAP = 1024 * 1024;
 
 const DEFAULT_BASHRC = `# xenlab: your shell's settings. Edit freely; this file is yours.
 PS1='\\[\\e[1;32m\\]learner@xenlab\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$ '
@@ -84,6 +97,54 @@ function jailArgs(home: string, binds: readonly string[], identity: readonly str
   ];
 }
 
+/** Wraps a node-pty process as a TerminalProcess. */
+function wrapPty(p: pty.IPty): TerminalProcess {
+  let killed = false;
+  return {
+    pid: p.pid,
+    write: (data) => {
+      // node-pty's types say string, but it writes to a socket that takes bytes as they are.
+      p.write(
+        typeof data === 'string'
+          ? data
+          : (Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string),
+      );
+    },
+    resize: (cols, rows) => {
+      if (!killed) p.resize(cols, rows);
+    },
+    pause: () => {
+      p.pause();
+    },
+    resume: () => {
+      p.resume();
+    },
+    kill: () => {
+      if (killed) return;
+      killed = true;
+      // destroy(), not kill(): kill() leaves the pty master fd open (a leak per terminal, node-pty #642);
+      // destroy() closes it and then SIGHUPs the shell. In the jail, bwrap's --die-with-parent takes down
+      // the whole pid namespace, including anything the learner left running with setsid/nohup.
+      (p as unknown as { destroy(): void }).destroy();
+    },
+    onData: (listener) => {
+      p.onData((d) => {
+        listener(d as unknown as Buffer);
+      });
+    },
+    onExit: (listener) => {
+      p.onExit(({ exitCode, signal }) => {
+        listener(signal ? null : exitCode);
+      });
+    },
+  };
+}
+
+/** Empties a folder without removing it (the jail has it bind-mounted). */
+function emptyDir(dir: string): void {
+  for (const e of readdirSync(dir)) rmSync(join(dir, e), { recursive: true, force: true });
+}
+
 /**
  * The embedded default driver: a real bash on this machine, jailed with bubblewrap when possible.
  * Without bubblewrap the gateway still works for one person on their own laptop, and says so.
@@ -102,87 +163,158 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
   const notice = jailed
     ? undefined
     : 'This shell is not jailed (bubblewrap is missing or disabled): single-user mode, for your own machine only.';
+  const live = new Map<string, Sandbox>();
+
+  /** The command line that runs argv inside the environment (through bwrap when jailed). */
+  const command = (
+    spec: EnvironmentSpec,
+    argv: readonly string[],
+    env: Record<string, string>,
+  ): [string, string[]] =>
+    jailed
+      ? [
+          'bwrap',
+          [
+            ...jailArgs(spec.home, binds, identity),
+            ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
+            ...argv,
+          ],
+        ]
+      : [argv[0] ?? shell, argv.slice(1)];
+
+  const environment = (spec: EnvironmentSpec): Record<string, string> => {
+    const home = jailed ? JAIL_HOME : spec.home;
+    const pathDirs = [...(options.path ?? []), '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
+    // A clean environment: nothing of the gateway's own (tokens, secrets) leaks into the learner's shell.
+    return {
+      HOME: home,
+      USER: 'learner',
+      LOGNAME: 'learner',
+      SHELL: '/bin/bash',
+      TERM: 'xterm-256color',
+      COLORTERM: 'truecolor',
+      LANG: 'C.UTF-8',
+      PATH: pathDirs.join(':'),
+      ...spec.env,
+    };
+  };
+
+  const prepareHome = (spec: EnvironmentSpec) => {
+    mkdirSync(spec.home, { recursive: true, mode: 0o700 });
+    const rc = join(spec.home, '.bashrc');
+    if (!existsSync(rc)) writeFileSync(rc, DEFAULT_BASHRC);
+  };
+
+  const createSandbox = (spec: EnvironmentSpec): Sandbox => {
+    prepareHome(spec);
+    const terminals = new Set<TerminalProcess>();
+    const killAll = () => {
+      for (const t of terminals) t.kill();
+      terminals.clear();
+    };
+    let destroyed = false;
+    const sandbox: Sandbox = {
+      id: spec.id,
+      nodes: ['main'],
+      attachTerminal(size) {
+        if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
+        prepareHome(spec);
+        const env = environment(spec);
+        const [file, args] = command(
+          spec,
+          [shell, '--noprofile', '--rcfile', `${env.HOME ?? ''}/.bashrc`, '-i'],
+          env,
+        );
+        const p = pty.spawn(file, args, {
+          name: 'xterm-256color',
+          cols: size.cols,
+          rows: size.rows,
+          cwd: spec.home,
+          env,
+          // Raw bytes, not strings: output goes to the browser as binary frames without a decode/encode round trip.
+          encoding: null,
+        });
+        const t = wrapPty(p);
+        terminals.add(t);
+        t.onExit(() => terminals.delete(t));
+        return t;
+      },
+      exec(argv, opts: ExecOptions = {}) {
+        const env = environment(spec);
+        const [file, args] = command(spec, argv, env);
+        return new Promise<ExecResult>((resolve) => {
+          const child = spawn(file, args, { cwd: spec.home, env, stdio: ['pipe', 'pipe', 'pipe'] });
+          let stdout = '';
+          let stderr = '';
+          let timedOut = false;
+          const cap = (acc: string, d: Buffer) =>
+            acc.length >= EXEC_OUTPUT_CAP ? acc : acc + d.toString('utf8');
+          child.stdout.on('data', (d: Buffer) => (stdout = cap(stdout, d)));
+          child.stderr.on('data', (d: Buffer) => (stderr = cap(stderr, d)));
+          const timer = setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs ?? 30_000);
+          child.on('error', (err) => {
+            clearTimeout(timer);
+            resolve({ code: null, stdout, stderr: stderr + String(err), timedOut });
+          });
+          child.on('close', (code) => {
+            clearTimeout(timer);
+            resolve({ code, stdout, stderr, timedOut });
+          });
+          child.stdin.on('error', () => undefined);
+          child.stdin.end(opts.input ?? '');
+        });
+      },
+      reset() {
+        killAll();
+        emptyDir(spec.home);
+        prepareHome(spec);
+        return Promise.resolve();
+      },
+      snapshot() {
+        const base = options.snapshotDir ?? join(spec.home, '..', '.snapshots');
+        const createdAt = new Date().toISOString();
+        const ref = join(base, `${spec.id.replace(/[^A-Za-z0-9_-]/g, '_')}-${Date.now().toString(36)}`);
+        mkdirSync(ref, { recursive: true, mode: 0o700 });
+        cpSync(spec.home, ref, { recursive: true });
+        return Promise.resolve({ driver: 'local', id: spec.id, ref, createdAt });
+      },
+      restore(snapshot: SandboxSnapshot) {
+        if (snapshot.driver !== 'local' || !existsSync(snapshot.ref)) {
+          return Promise.reject(
+            new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snapshot.ref} is not a local snapshot`),
+          );
+        }
+        killAll();
+        emptyDir(spec.home);
+        cpSync(snapshot.ref, spec.home, { recursive: true });
+        return Promise.resolve();
+      },
+      destroy() {
+        destroyed = true;
+        killAll();
+        live.delete(spec.id);
+        return Promise.resolve();
+      },
+    };
+    return sandbox;
+  };
 
   return {
     name: 'local',
     jailed,
     notice,
-    attachTerminal(env: EnvironmentSpec, size): TerminalProcess {
-      mkdirSync(env.home, { recursive: true, mode: 0o700 });
-      const rc = join(env.home, '.bashrc');
-      if (!existsSync(rc)) writeFileSync(rc, DEFAULT_BASHRC);
-      const home = jailed ? JAIL_HOME : env.home;
-      const pathDirs = [...(options.path ?? []), '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
-      // A clean environment: nothing of the gateway's own (tokens, secrets) leaks into the learner's shell.
-      const shellEnv: Record<string, string> = {
-        HOME: home,
-        USER: 'learner',
-        LOGNAME: 'learner',
-        SHELL: '/bin/bash',
-        TERM: 'xterm-256color',
-        COLORTERM: 'truecolor',
-        LANG: 'C.UTF-8',
-        PATH: pathDirs.join(':'),
-        ...env.env,
-      };
-      const argv = [shell, '--noprofile', '--rcfile', `${home}/.bashrc`, '-i'];
-      const [file, args] = jailed
-        ? [
-            'bwrap',
-            [
-              ...jailArgs(env.home, binds, identity),
-              ...Object.entries(shellEnv).flatMap(([k, v]) => ['--setenv', k, v]),
-              ...argv,
-            ],
-          ]
-        : [shell, argv.slice(1)];
-      const p = pty.spawn(file, args, {
-        name: 'xterm-256color',
-        cols: size.cols,
-        rows: size.rows,
-        cwd: env.home,
-        env: shellEnv,
-        // Raw bytes, not strings: output goes to the browser as binary frames without a decode/encode round trip.
-        encoding: null,
-      });
-      let killed = false;
-      return {
-        pid: p.pid,
-        write: (data) => {
-          p.write(
-            typeof data === 'string'
-              ? data
-              : (Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string),
-          );
-        },
-        resize: (cols, rows) => {
-          if (!killed) p.resize(cols, rows);
-        },
-        pause: () => {
-          p.pause();
-        },
-        resume: () => {
-          p.resume();
-        },
-        kill: () => {
-          if (killed) return;
-          killed = true;
-          // destroy(), not kill(): kill() leaves the pty master fd open (a leak per terminal, node-pty #642);
-          // destroy() closes it and then SIGHUPs the shell. In the jail, bwrap's --die-with-parent takes down
-          // the whole pid namespace, including anything the learner left running with setsid/nohup.
-          (p as unknown as { destroy(): void }).destroy();
-        },
-        onData: (listener) => {
-          p.onData((d) => {
-            listener(d as unknown as Buffer);
-          });
-        },
-        onExit: (listener) => {
-          p.onExit(({ exitCode, signal }) => {
-            listener(signal ? null : exitCode);
-          });
-        },
-      };
+    create(spec) {
+      const existing = live.get(spec.id);
+      if (existing) return Promise.resolve(existing);
+      const s = createSandbox(spec);
+      live.set(spec.id, s);
+      return Promise.resolve(s);
+    },
+    list() {
+      return Promise.resolve([...live.keys()]);
     },
   };
 }
