@@ -1,6 +1,7 @@
 /**
  * The typed XenAPI client against the real simulator, over both transports: what a toolkit user relies on.
  */
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../../sandbox/src/sim/index.js';
 import {
@@ -184,6 +185,48 @@ describe.each(['json-rpc', 'xml-rpc'] as const)('XenAPI client over %s', (transp
 });
 
 describe('XenAPI client across transports', () => {
+  it.each(['json-rpc', 'xml-rpc'] as const)(
+    'over %s, moves from a pool member to the simulator when told HOST_IS_SLAVE',
+    async (transport) => {
+      // The simulator has one address, so a pool member is played by a stand-in on another loopback address with
+      // the same port, answering every call as a real member does: HOST_IS_SLAVE [coordinator IP] (NOTES §1.1).
+      const port = Number(new URL(sim.url).port);
+      const member = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          if (req.url === '/jsonrpc') {
+            const error = { code: 1, message: 'HOST_IS_SLAVE', data: ['127.0.0.1'] };
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ jsonrpc: '2.0', error, id: 1 }));
+          } else {
+            res.writeHead(200, { 'content-type': 'text/xml' });
+            res.end(
+              '<?xml version="1.0"?><methodResponse><params><param><value><struct><member><name>Status</name>' +
+                '<value>Failure</value></member><member><name>ErrorDescription</name><value><array><data>' +
+                '<value>HOST_IS_SLAVE</value><value>127.0.0.1</value></data></array></value></member></struct>' +
+                '</value></param></params></methodResponse>',
+            );
+          }
+        });
+      });
+      await new Promise<void>((resolve) => member.listen(port, '127.0.0.2', resolve));
+      try {
+        const xapi = createClient({
+          url: `http://127.0.0.2:${port}/`,
+          user: USER,
+          password: PASSWORD,
+          transport,
+        });
+        clients.push(xapi);
+        expect((await xapi.call('pool.get_all')).length).toBe(1);
+        expect(xapi.url.host).toBe(`127.0.0.1:${port}`);
+      } finally {
+        member.closeAllConnections();
+        await new Promise((resolve) => member.close(resolve));
+      }
+    },
+  );
+
   it('auto picks JSON-RPC on a current XAPI', async () => {
     const xapi = client('auto');
     await xapi.login();
