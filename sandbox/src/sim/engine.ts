@@ -185,8 +185,8 @@ export class Engine {
     const out: string[] = [];
     for (const d of this.#methods.values()) {
       if (d.source === 'missing') continue;
+      // Sync names only: clients (npm xen-api) derive class names from `<Class>.get_all_records` entries.
       out.push(d.full);
-      if (d.asyncAllowed) out.push(`${ASYNC_PREFIX}${d.full}`);
     }
     out.push('system.listMethods');
     return out;
