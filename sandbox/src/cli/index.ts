@@ -3,6 +3,7 @@
  * and one line in {@link COMMANDS}.
  * @module
  */
+import { serveCommand } from './serve.js';
 import { simCommand } from './sim.js';
 
 /** Where a command writes; injected so commands are testable in-process. */
@@ -20,6 +21,7 @@ export interface CliCommand {
 
 /** Every `xenlab` subcommand by name. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
+  serve: serveCommand,
   sim: simCommand,
 };
 

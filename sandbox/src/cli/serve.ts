@@ -1,0 +1,27 @@
+/** `xenlab serve`: the course site and the gateway, until interrupted. */
+import { SERVE_HELP, serve } from '../gateway/index.js';
+import type { CliCommand } from './index.js';
+
+/** The `serve` command. */
+export const serveCommand: CliCommand = {
+  summary: 'run the course site and the terminal gateway (what `npm start` runs)',
+  usage: SERVE_HELP,
+  async run(argv, io) {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      io.out(SERVE_HELP);
+      return 0;
+    }
+    const gateway = await serve(argv, { out: io.out, err: io.err, env: process.env });
+    if (!gateway) return 2;
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        void gateway.close().then(resolve);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  },
+};
