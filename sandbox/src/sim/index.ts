@@ -21,6 +21,7 @@ import { Metrics } from './rrd.js';
 import { DEFAULT_SCENARIO, buildScenario, loadScenarioFile, parseScenario } from './scenario.js';
 import type { Scenario, ScenarioInput } from './scenario.js';
 import { createApiServer } from './server.js';
+import type { ServerLimits } from './server.js';
 import { controlRoute } from './control.js';
 import { Store } from './store.js';
 import type { StoreDump } from './store.js';
@@ -60,6 +61,8 @@ export interface SimulatorOptions {
   readonly controlToken?: string;
   /** Behaviour modules (default: the ones in ./behaviour, when present). */
   readonly behaviours?: readonly SimBehaviour[];
+  /** Request limits (body size cap, body deadline); the defaults suit every real client. */
+  readonly limits?: ServerLimits;
 }
 
 /** A running simulator. */
@@ -207,23 +210,27 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   if (saver && !saved) await saver.flush();
   const controlToken = options.controlToken ?? randomBytes(24).toString('base64url');
   const metrics = new Metrics(sim.engine, sim.metricsModel(), () => sim.context());
-  const server = createApiServer(sim.engine, [
-    controlRoute({
-      token: controlToken,
-      generation: () => sim.store.generation,
-      dump: () => sim.store.dump(),
-      restore: (d) => {
-        sim.restore(d);
-      },
-      reset: () => {
-        sim.reset();
-      },
-      faults: () => sim.faults(),
-      context: () => sim.context(),
-      find: (cls, key) => sim.find(cls, key),
-    }),
-    metrics.route(),
-  ]);
+  const server = createApiServer(
+    sim.engine,
+    [
+      controlRoute({
+        token: controlToken,
+        generation: () => sim.store.generation,
+        dump: () => sim.store.dump(),
+        restore: (d) => {
+          sim.restore(d);
+        },
+        reset: () => {
+          sim.reset();
+        },
+        faults: () => sim.faults(),
+        context: () => sim.context(),
+        find: (cls, key) => sim.find(cls, key),
+      }),
+      metrics.route(),
+    ],
+    options.limits,
+  );
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -21,12 +21,22 @@ export const BODY_TIMEOUT_MS = 10_000;
 /** Extra routes mounted beside the XenAPI (metrics, control API). Return true when handled. */
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 
+/** Request limits (defaults: {@link MAX_BODY_BYTES}, {@link BODY_TIMEOUT_MS}). */
+export interface ServerLimits {
+  readonly maxBodyBytes?: number;
+  readonly bodyTimeoutMs?: number;
+}
+
 /** Creates the HTTP server for an engine. */
-export function createApiServer(engine: Engine, extra: readonly ExtraRoute[]): Server {
+export function createApiServer(
+  engine: Engine,
+  extra: readonly ExtraRoute[],
+  limits: ServerLimits = {},
+): Server {
   const server = createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
     (req, res) => {
-      handle(engine, extra, req, res).catch((e: unknown) => {
+      handle(engine, extra, limits, req, res).catch((e: unknown) => {
         // Last line of defence: nothing a client sends may crash the process.
         if (!res.headersSent) internalError(res, e instanceof Error ? e.message : String(e));
         else res.destroy();
@@ -43,6 +53,7 @@ export function createApiServer(engine: Engine, extra: readonly ExtraRoute[]): S
 async function handle(
   engine: Engine,
   extra: readonly ExtraRoute[],
+  limits: ServerLimits,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -70,7 +81,7 @@ async function handle(
     notFound(res);
     return;
   }
-  const body = await readBody(req, res);
+  const body = await readBody(req, res, limits.maxBodyBytes, limits.bodyTimeoutMs);
   if (body === undefined) return;
   if (path === '/jsonrpc') await jsonRpc(engine, body, res);
   else await xmlRpc(engine, body, res);
@@ -81,11 +92,12 @@ export function readBody(
   req: IncomingMessage,
   res: ServerResponse,
   cap = MAX_BODY_BYTES,
+  timeoutMs = BODY_TIMEOUT_MS,
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > cap) {
-      tooLarge(res);
+      tooLarge(res, cap);
       req.resume();
       resolve(undefined);
       return;
@@ -106,11 +118,11 @@ export function readBody(
       }
       req.destroy();
       finish(undefined);
-    }, BODY_TIMEOUT_MS);
+    }, timeoutMs);
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > cap) {
-        tooLarge(res);
+        tooLarge(res, cap);
         req.destroy();
         finish(undefined);
         return;
@@ -129,10 +141,10 @@ export function readBody(
   });
 }
 
-function tooLarge(res: ServerResponse): void {
+function tooLarge(res: ServerResponse, cap: number): void {
   if (res.headersSent) return;
   res.writeHead(413, { connection: 'close', 'content-type': 'text/plain' });
-  res.end(`request body larger than ${MAX_BODY_BYTES} bytes\n`);
+  res.end(`request body larger than ${cap} bytes\n`);
 }
 
 function notFound(res: ServerResponse): void {
