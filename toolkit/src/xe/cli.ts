@@ -2,7 +2,6 @@
  * The process entry of `xe`: real argv, stdout/stderr, files, and the toolkit's XenAPI client.
  */
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { createClient } from '../xenapi/client.js';
 import { main, type XeClient } from './main.js';
 
@@ -14,7 +13,9 @@ function readFile(path: string): string | undefined {
   }
 }
 
-function readLine(): Promise<string> {
+async function readLine(): Promise<string> {
+  // Loaded only when a command asks for confirmation: readline is not on the startup path.
+  const { createInterface } = await import('node:readline');
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin });
     let done = false;
@@ -31,8 +32,11 @@ function readLine(): Promise<string> {
   });
 }
 
-/** Runs `xe` with the process's arguments and exits with its code. Output is written before exiting. */
-export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<never> {
+/**
+ * Runs `xe` with the process's arguments and resolves to its exit code once its output has been handed to the
+ * streams (the caller exits with it).
+ */
+export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   const code = await main({
     argv,
     io: {
@@ -56,7 +60,7 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
         originator: o.originator,
       }),
   });
-  // Let queued output reach a pipe before exiting (process.exit could otherwise cut it short).
+  // Let queued output reach a pipe before the caller exits (process.exit could otherwise cut it short).
   await new Promise<void>((resolve) =>
     process.stderr.write('', () => {
       resolve();
@@ -67,5 +71,5 @@ export async function runCli(argv: readonly string[] = process.argv.slice(2)): P
       resolve();
     }),
   );
-  process.exit(code);
+  return code;
 }

@@ -219,7 +219,50 @@ async function vcpusUtilisation(db: Db, obj: Obj): Promise<[string, string][]> {
   return out;
 }
 
+/** record_util.ml `vdi_type_to_string` (capitalised, unlike the wire names). */
+const VDI_TYPES: Readonly<Record<string, string>> = {
+  system: 'System',
+  user: 'User',
+  ephemeral: 'Ephemeral',
+  suspend: 'Suspend',
+  crashdump: 'Crashdump',
+  ha_statefile: 'HA statefile',
+  metadata: 'Metadata',
+  redo_log: 'Redo log',
+  rrd: 'rrd',
+  pvs_cache: 'PVS cache',
+  cbt_metadata: 'CBT metadata',
+};
+
+/** `ha-statefiles`: refs kept as strings, shown as VDI uuids. */
+async function statefiles(db: Db, obj: Obj): Promise<string> {
+  const refs = Array.isArray(obj.rec.ha_statefiles) ? (obj.rec.ha_statefiles as unknown[]) : [];
+  return (await Promise.all(refs.map((r) => db.uuidOf('VDI', r)))).join('; ');
+}
+
 const COMPUTED: Readonly<Record<string, Computed>> = {
+  'sr.host': {
+    // records.ml: "<shared>" when plugged on several hosts, else the name of the one host (via its PBD).
+    async get(db, obj) {
+      const pbds = Array.isArray(obj.rec.PBDs) ? (obj.rec.PBDs as string[]) : [];
+      if (pbds.length > 1) return '<shared>';
+      const pbd = pbds.length === 1 ? (await db.all('PBD')).get(pbds[0] ?? '') : undefined;
+      return db.nameOf('host', pbd?.host ?? NULL_REF);
+    },
+  },
+  'vbd.vdi-name-label': {
+    async get(db, obj) {
+      return obj.rec.empty === true ? '<EMPTY>' : db.nameOf('VDI', obj.rec.VDI);
+    },
+  },
+  'vdi.type': {
+    get(_db, obj) {
+      const t = toText(obj.rec.type);
+      return Promise.resolve(VDI_TYPES[t] ?? t);
+    },
+  },
+  'pool.ha-statefiles': { get: statefiles },
+  'host.ha-statefiles': { get: statefiles },
   'vm.memory-target': {
     async get(db, obj) {
       try {
