@@ -66,7 +66,10 @@ const serializer = require('xmlrpc/lib/serializer.js') as {
 };
 const CustomType = require('xmlrpc/lib/customtype.js') as new (raw: string) => CustomTypeInstance;
 const Deserializer = require('xmlrpc/lib/deserializer.js') as new (encoding?: string) => DeserializerInstance;
-const sax = require('sax') as { parser(strict: boolean): SaxParser };
+// The sax the package itself depends on, resolved from the package's own location (not a dependency of ours).
+const sax = createRequire(require.resolve('xmlrpc/lib/deserializer.js'))('sax') as {
+  parser(strict: boolean): SaxParser;
+};
 
 function tagged(tagName: string, raw: string): CustomTypeInstance {
   const value = new CustomType(raw);
