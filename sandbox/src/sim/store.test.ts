@@ -1,0 +1,68 @@
+import { expect, test } from 'vitest';
+import { Store } from './store.js';
+import { seededRandom, uuidFrom } from './random.js';
+
+const makeStore = () => {
+  const r = seededRandom('store-test');
+  return new Store(() => uuidFrom(r));
+};
+
+test('inverse relations follow the forward ref: create, move, destroy', () => {
+  const s = makeStore();
+  const sr1 = s.create('SR', { name_label: 'a' });
+  const sr2 = s.create('SR', { name_label: 'b' });
+  const vdi = s.create('VDI', { SR: sr1 });
+  expect(s.get('SR', sr1).VDIs).toEqual([vdi]);
+  s.update('VDI', vdi, { SR: sr2 });
+  expect(s.get('SR', sr1).VDIs).toEqual([]);
+  expect(s.get('SR', sr2).VDIs).toEqual([vdi]);
+  s.destroy('VDI', vdi);
+  expect(s.get('SR', sr2).VDIs).toEqual([]);
+});
+
+test('changes coalesce per object and report add/mod/del relative to the token', () => {
+  const s = makeStore();
+  const net = s.create('network', { name_label: 'n' });
+  const t = s.generation;
+  s.update('network', net, { name_label: 'x' });
+  s.update('network', net, { name_label: 'y' });
+  const other = s.create('network', { name_label: 'o' });
+  s.destroy('network', other);
+  const all = () => true;
+  expect(s.changesSince(t, all).map((c) => [c.ref, c.operation])).toEqual([
+    [net, 'mod'],
+    [other, 'del'],
+  ]);
+  expect(s.changesSince(0, all).find((c) => c.ref === net)?.operation).toBe('add');
+  expect(s.changesSince(s.generation, all)).toEqual([]);
+});
+
+test('stale refs and uuids raise HANDLE_INVALID and UUID_INVALID with the class', () => {
+  const s = makeStore();
+  expect(() => s.get('VM', 'OpaqueRef:x')).toThrow(
+    expect.objectContaining({ code: 'HANDLE_INVALID', params: ['VM', 'OpaqueRef:x'] }),
+  );
+  expect(() => s.byUuid('VM', 'u')).toThrow(
+    expect.objectContaining({ code: 'UUID_INVALID', params: ['VM', 'u'] }),
+  );
+});
+
+test('records get every field with its datamodel default; unknown fields are ignored', () => {
+  const s = makeStore();
+  const vm = s.get('VM', s.create('VM', { name_label: 'v', nonsense: 1 }));
+  expect(vm.power_state).toBe('Halted');
+  expect(vm.resident_on).toBe('OpaqueRef:NULL');
+  expect(vm.other_config).toEqual({});
+  expect(vm).not.toHaveProperty('nonsense');
+});
+
+test('dump and load round-trip dates and emit events for what changed', () => {
+  const s = makeStore();
+  const t = s.create('task', { created: new Date(Date.UTC(2025, 0, 1)) });
+  const dump = JSON.parse(JSON.stringify(s.dump())) as ReturnType<Store['dump']>;
+  s.destroy('task', t);
+  const gen = s.generation;
+  s.load(dump);
+  expect((s.get('task', t).created as Date).toISOString()).toBe('2025-01-01T00:00:00.000Z');
+  expect(s.changesSince(gen, () => true).map((c) => c.operation)).toContain('add');
+});
