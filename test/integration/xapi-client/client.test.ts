@@ -182,6 +182,25 @@ describe.each(['json-rpc', 'xml-rpc'] as const)('XenAPI client over %s', (transp
     await watcher.stop();
     expect(errors).toEqual([]);
   });
+  it('stops at once, cancelling the event.from it is blocked in', async () => {
+    const xapi = client(transport);
+    const watcher = xapi.watchEvents(['VM'], () => undefined, { timeoutS: 60 });
+    await watcher.ready;
+    const started = Date.now();
+    await watcher.stop();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await xapi.call('pool.get_all')).toHaveLength(1); // the client stays usable
+  });
+
+  it('reports watch errors and keeps retrying until stopped', async () => {
+    const xapi = client(transport);
+    const errors: unknown[] = [];
+    const watcher = xapi.watchEvents(['no_such_class'], () => undefined, { onError: (e) => errors.push(e) });
+    await until(() => errors.length >= 2);
+    await watcher.stop();
+    expect(errors[0]).toBeInstanceOf(XapiError);
+    expect(errors[0]).toMatchObject({ code: 'EVENT_SUBSCRIPTION_PARSE_FAILURE', params: ['no_such_class'] });
+  });
 });
 
 describe('XenAPI client across transports', () => {
