@@ -67,6 +67,13 @@ describe.each(['json-rpc', 'xml-rpc'] as const)('XenAPI client over %s', (transp
     expect(xapi.transportKind).toBe(transport);
   });
 
+  it('refuses a wrong password with SESSION_AUTHENTICATION_FAILED', async () => {
+    const xapi = createClient({ url: sim.url, user: USER, password: 'wrong', transport });
+    await expect(xapi.login()).rejects.toMatchObject({ code: 'SESSION_AUTHENTICATION_FAILED' });
+    expect(xapi.sessionId).toBeUndefined();
+    await xapi.close();
+  });
+
   it('returns typed, normalised records: numbers, booleans, Dates, maps', async () => {
     const xapi = client(transport);
     const template = await someTemplate(xapi);

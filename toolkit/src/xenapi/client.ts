@@ -127,6 +127,24 @@ function redirectUrl(current: URL, master: string): URL {
   return next;
 }
 
+/**
+ * Decodes `task.result`: an XML-RPC `<value>` string whatever the transport (ocaml/xapi/taskHelper.ml stores
+ * `Xmlrpc.to_string`); text that is not XML is taken as a plain string value.
+ */
+async function decodeTaskResult(result: unknown, method: string): Promise<unknown> {
+  if (typeof result !== 'string') return result;
+  if (!result.trimStart().startsWith('<')) return result === '' ? undefined : result;
+  try {
+    return await decodeXmlRpcValue(result);
+  } catch (err) {
+    throw new XapiClientError(
+      ClientErrorCode.BAD_RESPONSE,
+      `task.result of ${method} is not an XML-RPC value: ${result.slice(0, 200)}`,
+      { cause: err },
+    );
+  }
+}
+
 class Client implements XapiClient {
   readonly #options: ClientOptions;
   readonly #kind: TransportKind;
@@ -229,7 +247,7 @@ class Client implements XapiClient {
     try {
       const record = await this.#waitForTask(task);
       if (record.status === 'success') {
-        const value = await decodeXmlRpcValue(typeof record.result === 'string' ? record.result : '');
+        const value = await decodeTaskResult(record.result, method);
         return (spec ? decodeValue(spec.r, value) : value) as MethodResult<M>;
       }
       const info =
