@@ -5,7 +5,7 @@
 import type { SimBehaviour, SimContext, SimStore } from '../contract.js';
 import { XapiFailure } from '../contract.js';
 import { dataSourceRecords, hostDataSources, queryDataSource, vmDataSources } from './metrics.js';
-import { bootHereError, hostFreeMemory, vmReservedMemory } from './placement.js';
+import { bootHereError, hostFreeMemory, schedule, vmReservedMemory } from './placement.js';
 import { arg, bool, fail, hostLive, map, num, ref, residentVms, str } from './util.js';
 import { haltDomain, migrateDomain } from './vm.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
@@ -93,7 +93,7 @@ async function evacuate(ctx: SimContext, host: string): Promise<void> {
     for (const [vm, target] of plan.moves) {
       assertVmOperation(store, vm, 'pool_migrate');
       await withOperation(ctx, 'VM', vm, 'pool_migrate', refreshVm, async () => {
-        store.update('VM', vm, { scheduled_to_be_resident_on: target });
+        schedule(store, vm, target);
         await ctx.clock.work('VM.pool_migrate', ctx.task);
         migrateDomain(ctx, vm, host, target);
       });

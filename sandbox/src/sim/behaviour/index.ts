@@ -5,10 +5,12 @@
  */
 import type { SimBehaviour } from '../contract.js';
 import { cloneBehaviour } from './clone.js';
+import { failHost, haBehaviour, installHaHooks, recoverHost } from './ha.js';
 import { hostBehaviour } from './host.js';
-import { metricsModel } from './metrics.js';
-import { networkBehaviour } from './network.js';
-import { storageBehaviour } from './storage.js';
+import { metricsModel, setHog } from './metrics.js';
+import { networkBehaviour, setLinkState } from './network.js';
+import { poolBehaviour } from './pool.js';
+import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
 import { vmBehaviour } from './vm.js';
 
 /** Every behaviour module, in the order core should merge them (later ones win on a name clash; there are none). */
@@ -18,8 +20,37 @@ export const behaviours: readonly SimBehaviour[] = [
   storageBehaviour,
   networkBehaviour,
   hostBehaviour,
-  { handlers: {}, metrics: metricsModel },
+  haBehaviour,
+  poolBehaviour,
+  {
+    handlers: {},
+    metrics: metricsModel,
+    faults: {
+      failHost,
+      recoverHost,
+      failSr: (ctx, sr) => {
+        setSrFailed(ctx.store, sr, true);
+      },
+      recoverSr: (ctx, sr) => {
+        setSrFailed(ctx.store, sr, false);
+      },
+      detachSr: (ctx, sr) => {
+        detachSr(ctx.store, sr);
+      },
+      pifLinkDown: (ctx, pif) => {
+        setLinkState(ctx, pif, false);
+      },
+      pifLinkUp: (ctx, pif) => {
+        setLinkState(ctx, pif, true);
+      },
+      vmHog: (ctx, vm, kind, level) => {
+        setHog(ctx.store, vm, kind, level);
+      },
+    },
+  },
 ];
+
+installHaHooks();
 
 export { vmOperationError, vmAllowedOperations, allowedPowerStates } from './vm-lifecycle.js';
 export { chooseHost, hostFreeMemory, bootHereError } from './placement.js';

@@ -6,6 +6,7 @@ import type { SimRecord, SimStore } from '../contract.js';
 import { XapiFailure } from '../contract.js';
 import {
   MiB,
+  NULL_REF,
   bool,
   hostLive,
   isNull,
@@ -56,7 +57,7 @@ export function hostFreeMemory(store: SimStore, host: string, except?: string): 
   let used = num(h, 'memory_overhead');
   const seen = new Set<string>();
   for (const vm of residentVms(store, host)) seen.add(vm);
-  for (const [vm, rec] of scheduledVms(store, host)) if (!bool(rec, 'is_control_domain')) seen.add(vm);
+  for (const [vm, on] of scheduled.get(store) ?? []) if (on === host) seen.add(vm);
   for (const vm of seen) {
     if (vm === except) continue;
     const rec = store.find('VM', vm);
@@ -65,9 +66,22 @@ export function hostFreeMemory(store: SimStore, host: string, except?: string): 
   return Math.max(0, hostMemoryTotal(store, host) - used);
 }
 
-function scheduledVms(store: SimStore, host: string): [string, Readonly<SimRecord>][] {
-  // Only VMs mid-start carry scheduled_to_be_resident_on; scanning is cheap because it is rare to be non-null.
-  return store.all('VM').filter(([, r]) => r.scheduled_to_be_resident_on === host && r.resident_on !== host);
+/** VMs being started or migrated, by target host: their memory is reserved before the domain exists. */
+const scheduled = new WeakMap<SimStore, Map<string, string>>();
+
+/**
+ * Sets (or clears, with NULL) VM.scheduled_to_be_resident_on and the reservation it implies, so two concurrent
+ * starts cannot both take the last free memory of a host (xapi's Helpers.with_global_lock + scheduled_to_be_resident_on).
+ */
+export function schedule(store: SimStore, vm: string, host: string): void {
+  let m = scheduled.get(store);
+  if (!m) {
+    m = new Map();
+    scheduled.set(store, m);
+  }
+  if (host === NULL_REF || host === '') m.delete(vm);
+  else m.set(vm, host);
+  store.update('VM', vm, { scheduled_to_be_resident_on: host === '' ? NULL_REF : host });
 }
 
 /** SRs a VM's disks live on (CD drives without media excluded). */
@@ -99,7 +113,7 @@ export function bootHereError(
   store: SimStore,
   vmRef: string,
   host: string,
-  opts: { ignoreSrs?: boolean; except?: string } = {},
+  opts: { ignoreSrs?: boolean; except?: string; free?: number } = {},
 ): XapiFailure | undefined {
   const h = store.get('host', host);
   if (!hostLive(store, host)) return new XapiFailure('HOST_OFFLINE', [host]);
@@ -125,7 +139,7 @@ export function bootHereError(
   }
   const vm = store.get('VM', vmRef);
   const needed = vmReservedMemory(vm);
-  const free = hostFreeMemory(store, host, opts.except ?? vmRef);
+  const free = opts.free ?? hostFreeMemory(store, host, opts.except ?? vmRef);
   if (needed > free) return new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [String(needed), String(free)]);
   return undefined;
 }
@@ -147,12 +161,12 @@ export function chooseHost(store: SimStore, vmRef: string, exclude: readonly str
   let bestFree = -1;
   let firstError: XapiFailure | undefined;
   for (const h of hosts) {
-    const err = bootHereError(store, vmRef, h);
+    const free = hostFreeMemory(store, h, vmRef);
+    const err = bootHereError(store, vmRef, h, { free });
     if (err) {
       firstError ??= err;
       continue;
     }
-    const free = hostFreeMemory(store, h);
     if (free > bestFree) [best, bestFree] = [h, free];
   }
   if (best !== undefined) return best;

@@ -81,6 +81,16 @@ export function refreshSrCapacity(store: SimStore, sr: string): void {
   }
 }
 
+/** Adds to an SR's physical_utilisation and virtual_allocation (one VDI came or went). */
+function adjustSrCapacity(store: SimStore, sr: string, physical: number, virtual: number): void {
+  const rec = store.find('SR', sr);
+  if (!rec || (physical === 0 && virtual === 0)) return;
+  store.update('SR', sr, {
+    physical_utilisation: Math.max(0, num(rec, 'physical_utilisation') + physical),
+    virtual_allocation: Math.max(0, num(rec, 'virtual_allocation') + virtual),
+  });
+}
+
 /** Fails like the SM does when `bytes` more do not fit on the SR (SR_BACKEND_FAILURE_44, "insufficient space"). */
 export function assertSpace(store: SimStore, sr: string, bytes: number): void {
   const rec = store.get('SR', sr);
@@ -160,7 +170,7 @@ export function createVdi(ctx: SimContext, sr: string, fields: SimRecord): strin
     physical_utilisation: physical,
     location: typeof fields.location === 'string' ? fields.location : uuid,
   });
-  refreshSrCapacity(ctx.store, sr);
+  adjustSrCapacity(ctx.store, sr, physical, size);
   refreshVdi(ctx.store, vdi);
   return vdi;
 }
@@ -227,7 +237,7 @@ export function destroyVdi(store: SimStore, vdi: string): void {
   for (const vbd of vbdsOfVdi(store, vdi)) store.destroy('VBD', vbd);
   const sr = ref(rec, 'SR');
   store.destroy('VDI', vdi);
-  refreshSrCapacity(store, sr);
+  adjustSrCapacity(store, sr, -num(rec, 'physical_utilisation'), -num(rec, 'virtual_size'));
 }
 
 /** Keeps VDI.allowed_operations true (xapi_vdi.ml `check_operation_error`, simplified to in-use and type). */

@@ -99,8 +99,7 @@ export function children(
   if (inverse) {
     const rec = store.find(inverse.cls, target);
     const v = rec?.[inverse.field];
-    if (Array.isArray(v))
-      return v.filter((x): x is string => typeof x === 'string' && store.find(cls, x) !== undefined);
+    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
   }
   return store
     .all(cls)

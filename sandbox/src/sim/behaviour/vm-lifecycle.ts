@@ -135,22 +135,45 @@ const CONTROL_DOMAIN_OPS = new Set([
  * PROVISION_ONLY_ALLOWED_ON_TEMPLATE / REVERT_ONLY_ALLOWED_ON_SNAPSHOT → control-domain restrictions.
  */
 export function vmOperationError(ref: string, vm: Readonly<SimRecord>, op: string): XapiFailure | undefined {
-  const blocked = map(vm, 'blocked_operations');
-  const reason = blocked[op];
-  if (reason !== undefined) return new XapiFailure('OPERATION_BLOCKED', [ref, reason]);
+  const e = operationProblem(ref, digest(vm), op);
+  return e ? new XapiFailure(e[0] ?? '', e.slice(1)) : undefined;
+}
 
-  const power = (str(vm, 'power_state') || 'Halted') as Power;
-  const allowed = allowedPowerStates(op, vm);
-  if (!allowed.includes(power)) {
+/** What the checks read from a VM record, extracted once per sweep. */
+interface VmFacts {
+  readonly vm: Readonly<SimRecord>;
+  readonly blocked: Record<string, string>;
+  readonly power: Power;
+  readonly current: [string, string][];
+  readonly isTemplate: boolean;
+  readonly isSnapshot: boolean;
+  readonly isDefault: boolean;
+  readonly isControl: boolean;
+}
+
+function digest(vm: Readonly<SimRecord>): VmFacts {
+  return {
+    vm,
+    blocked: map(vm, 'blocked_operations'),
+    power: (str(vm, 'power_state') || 'Halted') as Power,
+    current: Object.entries(map(vm, 'current_operations')),
+    isTemplate: bool(vm, 'is_a_template'),
+    isSnapshot: bool(vm, 'is_a_snapshot'),
+    isDefault: map(vm, 'other_config')['default_template'] === 'true' || bool(vm, 'is_default_template'),
+    isControl: bool(vm, 'is_control_domain'),
+  };
+}
+
+/** The same check as `[code, ...params]`: cheap (no Error and stack trace) for allowed_operations sweeps. */
+function operationProblem(ref: string, f: VmFacts, op: string): string[] | undefined {
+  const reason = f.blocked[op];
+  if (reason !== undefined) return ['OPERATION_BLOCKED', ref, reason];
+  const allowed = allowedPowerStates(op, f.vm);
+  if (!allowed.includes(f.power)) {
     // Record_util.power_state_to_lowercase_string, joined with ", " (report_power_state_error)
-    return new XapiFailure('VM_BAD_POWER_STATE', [
-      ref,
-      allowed.map((p) => p.toLowerCase()).join(', '),
-      power.toLowerCase(),
-    ]);
+    return ['VM_BAD_POWER_STATE', ref, allowed.map((p) => p.toLowerCase()).join(', '), f.power.toLowerCase()];
   }
-
-  const current = Object.entries(map(vm, 'current_operations'));
+  const current = f.current;
   if (
     current.length > 0 &&
     !allowedConcurrently(
@@ -162,22 +185,16 @@ export function vmOperationError(ref: string, vm: Readonly<SimRecord>, op: strin
     const [first] = current;
     const opStr = current.length === 1 && first ? first[1] : `{${current.map(([, o]) => o).join(',')}}`;
     const taskStr = current.map(([t]) => t).join(',');
-    return new XapiFailure('OTHER_OPERATION_IN_PROGRESS', ['VM', ref, opStr, taskStr]);
+    return ['OTHER_OPERATION_IN_PROGRESS', 'VM', ref, opStr, taskStr];
   }
-
-  const isTemplate = bool(vm, 'is_a_template');
-  const isSnapshot = bool(vm, 'is_a_snapshot');
-  if (isTemplate && !isSnapshot) {
-    const isDefault = map(vm, 'other_config').default_template === 'true' || bool(vm, 'is_default_template');
-    if (!(TEMPLATE_OPS.has(op) || (op === 'destroy' && !isDefault))) {
-      return new XapiFailure('VM_IS_TEMPLATE', [ref, op]);
-    }
+  if (f.isTemplate && !f.isSnapshot && !(TEMPLATE_OPS.has(op) || (op === 'destroy' && !f.isDefault))) {
+    return ['VM_IS_TEMPLATE', ref, op];
   }
-  if (isSnapshot && !SNAPSHOT_OPS.has(op)) return new XapiFailure('VM_IS_SNAPSHOT', [ref, op]);
-  if (op === 'provision' && !isTemplate) return new XapiFailure('PROVISION_ONLY_ALLOWED_ON_TEMPLATE', []);
-  if (op === 'revert' && !isSnapshot) return new XapiFailure('REVERT_ONLY_ALLOWED_ON_SNAPSHOT', []);
-  if (bool(vm, 'is_control_domain') && !CONTROL_DOMAIN_OPS.has(op)) {
-    return new XapiFailure('OPERATION_NOT_ALLOWED', ['This operation is not allowed on a control domain']);
+  if (f.isSnapshot && !SNAPSHOT_OPS.has(op)) return ['VM_IS_SNAPSHOT', ref, op];
+  if (op === 'provision' && !f.isTemplate) return ['PROVISION_ONLY_ALLOWED_ON_TEMPLATE'];
+  if (op === 'revert' && !f.isSnapshot) return ['REVERT_ONLY_ALLOWED_ON_SNAPSHOT'];
+  if (f.isControl && !CONTROL_DOMAIN_OPS.has(op)) {
+    return ['OPERATION_NOT_ALLOWED', 'This operation is not allowed on a control domain'];
   }
   return undefined;
 }
@@ -225,7 +242,8 @@ const LISTED_OPS = [
 
 /** The VM's `allowed_operations` as XAPI would compute it now. */
 export function vmAllowedOperations(ref: string, vm: Readonly<SimRecord>): string[] {
-  const ok = LISTED_OPS.filter((op) => vmOperationError(ref, vm, op) === undefined);
+  const facts = digest(vm);
+  const ok = LISTED_OPS.filter((op) => operationProblem(ref, facts, op) === undefined);
   // snapshot_with_quiesce needs the guest's VSS agent (VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED without it).
   return ok.filter((op) => op !== 'snapshot_with_quiesce');
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SimBehaviour, SimContext, SimRecord, SimStore } from '../contract.js';
-import { bootHereError, chooseHost, masterHost, refreshHostMemory } from './placement.js';
+import { bootHereError, chooseHost, masterHost, refreshHostMemory, schedule } from './placement.js';
 import { createVdi, destroyVdi, plugVbd, refreshVbd, unplugVbd } from './storage.js';
 import {
   MiB,
@@ -30,6 +30,8 @@ import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 export const vmHooks: {
   /** Throws HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN if `vm` starting on `host` would break the plan. */
   beforeStart?: (ctx: SimContext, vm: string, host: string) => void;
+  /** Called after a domain came up, went down or moved (HA recomputes its plan). */
+  afterStateChange?: (store: SimStore) => void;
 } = {};
 
 function nextDomid(store: SimStore, host: string): number {
@@ -87,10 +89,10 @@ export function bootDomain(ctx: SimContext, vm: string, host: string, paused: bo
   const now = ctx.clock.now();
   const domid = nextDomid(store, host);
   const pool = store.all('pool')[0]?.[1];
+  schedule(store, vm, NULL_REF);
   store.update('VM', vm, {
     power_state: paused ? 'Paused' : 'Running',
     resident_on: host,
-    scheduled_to_be_resident_on: NULL_REF,
     domid,
     ha_always_run: bool(pool, 'ha_enabled') && str(rec, 'ha_restart_priority') === 'restart',
   });
@@ -141,16 +143,17 @@ export function bootDomain(ctx: SimContext, vm: string, host: string, paused: bo
   store.update('VM', vm, { guest_metrics: gm });
   refreshVm(store, vm);
   refreshHostMemory(store, host);
+  vmHooks.afterStateChange?.(store);
 }
 
 /** Takes a domain down (VM becomes Halted or Suspended): XAPI's force_state_reset. */
 export function haltDomain(ctx: SimContext, vm: string, state: 'Halted' | 'Suspended' = 'Halted'): void {
   const { store } = ctx;
   const wasOn = ref(store.get('VM', vm), 'resident_on');
+  schedule(store, vm, NULL_REF);
   store.update('VM', vm, {
     power_state: state,
     resident_on: NULL_REF,
-    scheduled_to_be_resident_on: NULL_REF,
     domid: -1,
     ha_always_run: false,
   });
@@ -177,6 +180,7 @@ export function haltDomain(ctx: SimContext, vm: string, state: 'Halted' | 'Suspe
   }
   refreshVm(store, vm);
   if (!isNull(wasOn)) refreshHostMemory(store, wasOn);
+  vmHooks.afterStateChange?.(store);
 }
 
 /** Keeps VIF.allowed_operations true: plug when detached on a running VM, unplug when attached. */
@@ -211,11 +215,11 @@ async function start(
   }
   vmHooks.beforeStart?.(ctx, vm, target);
   await withOperation(ctx, 'VM', vm, op, refreshVm, async () => {
-    store.update('VM', vm, { scheduled_to_be_resident_on: target });
+    schedule(store, vm, target);
     try {
       await ctx.clock.work('VM.start', ctx.task);
     } catch (e) {
-      store.update('VM', vm, { scheduled_to_be_resident_on: NULL_REF });
+      schedule(store, vm, NULL_REF);
       throw e;
     }
     bootDomain(ctx, vm, target, paused);
@@ -454,7 +458,7 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
     const err = bootHereError(ctx.store, vm, host);
     if (err) throw err;
     await withOperation(ctx, 'VM', vm, 'pool_migrate', refreshVm, async () => {
-      ctx.store.update('VM', vm, { scheduled_to_be_resident_on: host });
+      schedule(ctx.store, vm, host);
       await ctx.clock.work('VM.pool_migrate', ctx.task);
       migrateDomain(ctx, vm, from, host);
     });
