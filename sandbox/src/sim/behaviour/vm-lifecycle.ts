@@ -159,7 +159,7 @@ function digest(vm: Readonly<SimRecord>): VmFacts {
     current: Object.entries(map(vm, 'current_operations')),
     isTemplate: bool(vm, 'is_a_template'),
     isSnapshot: bool(vm, 'is_a_snapshot'),
-    isDefault: map(vm, 'other_config')['default_template'] === 'true' || bool(vm, 'is_default_template'),
+    isDefault: map(vm, 'other_config').default_template === 'true' || bool(vm, 'is_default_template'),
     isControl: bool(vm, 'is_control_domain'),
   };
 }
