@@ -90,6 +90,16 @@ describe.each(['json-rpc', 'xml-rpc'] as const)('XenAPI client over %s', (transp
     expect(typeof (await xapi.call('host.get_record', master)).memory_overhead).toBe('number');
   });
 
+  it('callRaw skips the datamodel: wire values as decoded, no session for system.*', async () => {
+    const xapi = client(transport);
+    const template = await someTemplate(xapi);
+    const vcpus = await xapi.callRaw('VM.get_VCPUs_max', template);
+    const typed = await xapi.call('VM.get_VCPUs_max', template);
+    // XAPI sends ints untyped over XML-RPC (a string on the wire), as numbers over JSON-RPC.
+    expect(vcpus).toBe(transport === 'xml-rpc' ? String(typed) : typed);
+    expect(await xapi.callRaw('system.listMethods')).toContain('VM.start');
+  });
+
   it('sends a float argument so that XAPI reads it back as the same number', async () => {
     const xapi = client(transport);
     const vm = await newVm(xapi, `float-${transport}`);
