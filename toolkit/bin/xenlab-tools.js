@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+// `xenlab-tools` (toolkit/src/tools): thin on purpose — run the compiled CLI with this process's arguments.
+const { runToolsCli } = await import(new URL('../dist/tools/cli.js', import.meta.url).href);
+process.exitCode = await runToolsCli(process.argv.slice(2));

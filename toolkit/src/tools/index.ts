@@ -1,0 +1,19 @@
+/**
+ * `xenlab-tools`: provision, top, bottleneck, pxe, ha, net and report — each usable from the command line
+ * (`xenlab-tools <tool> --help`) or as functions over a {@link XapiClient}.
+ * @example
+ * ```ts
+ * import { runTools } from '@xenlab/toolkit/tools';
+ * ```
+ * @module
+ */
+export { TOOLS } from './table.js';
+export { runTools, toolsHelp, describeFailure } from './main.js';
+export { runToolsCli, localFiles } from './cli.js';
+export { defineTool, toolHelp, parseOptions, optionRows, kebab, POOL_OPTIONS } from './command.js';
+export type { Tool, ToolSpec, OptionSpec, OptionSpecs, OptionValues } from './command.js';
+export type { ToolContext, ToolHost, ToolIo, ToolFiles, PoolTarget } from './context.js';
+export { ToolError, ToolErrorCode } from './errors.js';
+export { createProgress, type Progress } from './progress.js';
+export { parseRrdUpdates, readMetrics, type MetricsWindow } from './rrd.js';
+export * from './provision/index.js';

@@ -1,0 +1,6 @@
+/** The command table of `xenlab-tools`: one entry per tool, in the order `--help` lists them. */
+import type { Tool } from './command.js';
+import { provisionTool } from './provision/index.js';
+
+/** Every tool. */
+export const TOOLS: readonly Tool[] = [provisionTool];
