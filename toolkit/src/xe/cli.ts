@@ -37,6 +37,13 @@ async function readLine(): Promise<string> {
  * streams (the caller exits with it).
  */
 export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  // A reader that went away (`xe vm-list | head -1`) ends the run quietly, like a closed pipe ends `cat`.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(1);
+      throw e;
+    });
+  }
   const code = await main({
     argv,
     io: {

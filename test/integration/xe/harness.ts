@@ -1,0 +1,65 @@
+/**
+ * Runs `xe` in-process against a real simulator: `main()` with captured stdout/stderr and the toolkit's client.
+ */
+import { startSimulator, type RunningSimulator } from '../../../sandbox/src/sim/index.js';
+import { createClient } from '../../../toolkit/src/xenapi/index.js';
+import { main } from '../../../toolkit/src/xe/main.js';
+
+/** The seed of the golden outputs: uuids and MACs depend on it. */
+export const SEED = 'xe-golden';
+
+/** What one `xe` run printed. */
+export interface XeResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A simulator plus an `xe(...)` function bound to it (`-s`/`-p`/`-u`/`-pw` given as the real xe reads them). */
+export interface XeHarness {
+  readonly sim: RunningSimulator;
+  readonly port: string;
+  xe(...args: string[]): Promise<XeResult>;
+  /** Like `xe`, but fails the test unless the exit code is 0; returns stdout. */
+  ok(...args: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startXe(
+  options: { seed?: string; files?: Record<string, string>; env?: Record<string, string> } = {},
+): Promise<XeHarness> {
+  const sim = await startSimulator({ port: 0, fast: true, seed: options.seed ?? SEED });
+  const port = new URL(sim.url).port;
+  const files = options.files ?? {};
+  const xe = async (...args: string[]): Promise<XeResult> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main({
+      argv: ['-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', 'xenlab', ...args],
+      io: {
+        stdout: (s) => {
+          stdout += s;
+        },
+        stderr: (s) => {
+          stderr += s;
+        },
+      },
+      env: { HOME: '/nonexistent-home', ...(options.env ?? {}) },
+      readFile: (p) => files[p],
+      readLine: () => Promise.resolve('yes'),
+      createClient: (o) => createClient(o),
+    });
+    return { code, stdout, stderr };
+  };
+  return {
+    sim,
+    port,
+    xe,
+    async ok(...args) {
+      const r = await xe(...args);
+      if (r.code !== 0) throw new Error(`xe ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
+      return r.stdout;
+    },
+    close: () => sim.close(),
+  };
+}
