@@ -88,6 +88,19 @@ describe('transports', () => {
     await client.close();
   });
 
+  it('logs in once for concurrent first calls', async () => {
+    const methods: string[] = [];
+    const url = await serve(async (req, body, res) => {
+      methods.push((await decodeMethodCall(body)).method);
+      await oldHost(req, body, res);
+    });
+    const client = createClient({ url, user: 'root', password: 'pw', transport: 'xml-rpc' });
+    await Promise.all(Array.from({ length: 5 }, () => client.call('pool.get_all')));
+    expect(methods.filter((m) => m === 'session.login_with_password')).toHaveLength(1);
+    expect(methods.filter((m) => m === 'pool.get_all')).toHaveLength(5);
+    await client.close();
+  });
+
   it('reports an HTTP 500 (XAPI on a malformed body) as XENAPI_ERR_HTTP with the status', async () => {
     const url = await serve((_req, _body, res) => {
       res.writeHead(500, { 'content-type': 'text/html' }).end('HTTP 500 internal server error');
