@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { XapiFailure } from './contract.js';
+import type { Loose } from './codec.js';
 import {
   WireDate,
   decodeValue,
@@ -132,7 +133,7 @@ describe('XML-RPC request parser', () => {
     const call = parseXmlRpcCall(
       '<methodCall><methodName>m</methodName><params><param><value><struct><member><name>__proto__</name><value>x</value></member></struct></value></param></params></methodCall>',
     );
-    const m = call.params[0] as Map<string, unknown>;
+    const m = call.params[0] as ReadonlyMap<string, Loose>;
     expect(m.get('__proto__')).toBe('x');
     const decoded = decodeValue(parseType('(string -> string) map'), m, 'value') as Record<string, unknown>;
     expect(Object.getPrototypeOf(decoded)).toBeNull();

@@ -263,6 +263,19 @@ function asDate(v: unknown): Date {
   return new Date(0);
 }
 
+/** Where encoders append text: a string array works; {@link TextSink} is faster (V8 string ropes, no join). */
+export interface Sink {
+  push(...parts: string[]): unknown;
+}
+
+/** Accumulates text by concatenation, which beats array push + join for the many small pieces of a response. */
+export class TextSink implements Sink {
+  text = '';
+  push(...parts: string[]): void {
+    for (const p of parts) this.text += p;
+  }
+}
+
 /** An `event.from` result before encoding. */
 export interface EventBatchValue {
   readonly events: readonly {
@@ -278,7 +291,7 @@ export interface EventBatchValue {
 }
 
 /** Appends the XML-RPC encoding of `v` (typed by `t`) to `out`. */
-export function encodeXml(t: WireType, v: unknown, out: string[]): void {
+export function encodeXml(t: WireType, v: unknown, out: Sink): void {
   switch (t.k) {
     case 'string':
     case 'ref':
@@ -332,7 +345,7 @@ export function encodeXml(t: WireType, v: unknown, out: string[]): void {
   }
 }
 
-function encodeRecordXml(cls: string, rec: Readonly<Record<string, unknown>>, out: string[]): void {
+function encodeRecordXml(cls: string, rec: Readonly<Record<string, unknown>>, out: Sink): void {
   out.push('<value><struct>');
   for (const f of liveFields(cls)) {
     out.push('<member><name>', f.n, '</name>');
@@ -345,7 +358,7 @@ function encodeRecordXml(cls: string, rec: Readonly<Record<string, unknown>>, ou
 
 const STR: WireType = { k: 'string' };
 
-function encodeBatchXml(b: EventBatchValue, out: string[]): void {
+function encodeBatchXml(b: EventBatchValue, out: Sink): void {
   out.push('<value><struct><member><name>events</name><value><array><data>');
   for (const e of b.events) {
     out.push('<value><struct>');
@@ -380,7 +393,7 @@ function guessType(v: unknown): WireType {
 }
 
 /** The JSON-RPC encoding of `v` (typed by `t`), as a JSON text (Yojson compact output). */
-export function encodeJson(t: WireType, v: unknown, out: string[]): void {
+export function encodeJson(t: WireType, v: unknown, out: Sink): void {
   switch (t.k) {
     case 'string':
     case 'ref':
@@ -472,7 +485,7 @@ export function encodeJson(t: WireType, v: unknown, out: string[]): void {
   }
 }
 
-function encodeRecordJson(cls: string, rec: Readonly<Record<string, unknown>>, out: string[]): void {
+function encodeRecordJson(cls: string, rec: Readonly<Record<string, unknown>>, out: Sink): void {
   out.push('{');
   let first = true;
   for (const f of liveFields(cls)) {
@@ -487,9 +500,9 @@ function encodeRecordJson(cls: string, rec: Readonly<Record<string, unknown>>, o
 
 /** The XML-RPC value text of `v` (e.g. for `task.result`, which is an XML-RPC value even over JSON-RPC). */
 export function xmlValueString(t: WireType, v: unknown): string {
-  const out: string[] = [];
+  const out = new TextSink();
   encodeXml(t, v, out);
-  return out.join('');
+  return out.text;
 }
 
 /** A typed value as a zero of its type when missing. */

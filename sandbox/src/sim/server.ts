@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { XapiFailure } from './contract.js';
-import { encodeJson, encodeXml, jsonToLoose, parseXmlRpcCall } from './codec.js';
+import { TextSink, encodeJson, encodeXml, jsonToLoose, parseXmlRpcCall } from './codec.js';
 import type { Loose } from './codec.js';
 import type { CallResult, Engine } from './engine.js';
 import { XmlParseError, escapeXml } from './xml.js';
@@ -173,7 +173,8 @@ const XML_TAIL = '</param></params></methodResponse>';
 
 /** The XML-RPC response bytes for a call result (ocaml-rpc xmlrpc.ml `add_response`). */
 export function xmlResponse(r: CallResult): string {
-  const out: string[] = [XML_HEAD];
+  const out = new TextSink();
+  out.push(XML_HEAD);
   if (r.ok) {
     out.push(
       '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>',
@@ -188,7 +189,7 @@ export function xmlResponse(r: CallResult): string {
     out.push('</data></array></value></member></struct></value>');
   }
   out.push(XML_TAIL);
-  return out.join('');
+  return out.text;
 }
 
 async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
@@ -215,7 +216,7 @@ async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promis
 
 /** The JSON-RPC response text (ocaml-rpc jsonrpc.ml `json_of_response`; v2 errors as xapi's api_server.ml). */
 export function jsonResponse(r: CallResult, version: 1 | 2, id: string): string {
-  const out: string[] = [];
+  const out = new TextSink();
   if (version === 2) {
     out.push('{"jsonrpc":"2.0",');
     if (r.ok) {
@@ -231,7 +232,7 @@ export function jsonResponse(r: CallResult, version: 1 | 2, id: string): string 
       );
     }
     out.push(',"id":', id, '}');
-    return out.join('');
+    return out.text;
   }
   if (r.ok) {
     out.push('{"result":');
@@ -241,7 +242,7 @@ export function jsonResponse(r: CallResult, version: 1 | 2, id: string): string 
     out.push('{"result":null,"error":', JSON.stringify([r.code, ...r.params]));
   }
   out.push(',"id":', id, '}');
-  return out.join('');
+  return out.text;
 }
 
 async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {

@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// XenAPI simulator benchmark (npm run bench:xapi): XML-RPC and JSON-RPC calls per second (VM.get_record) on
+// loopback, cloning + provisioning + starting 1000 VMs over the wire with 16 concurrent clients in fast mode, and
+// event.from wake-up latency after a change. Prints a table, then one line of JSON.
+// Targets (task h2-simcore): >= 3000 XML-RPC calls/s; 1000 clones + starts < 3 s; event wake-up p50 < 5 ms.
+import { Agent, request } from 'node:http';
+import { startSimulator } from '../../sandbox/dist/sim/index.js';
+
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function post(url, path, body, type) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+let id = 0;
+async function json(url, method, ...params) {
+  const text = await post(
+    url,
+    '/jsonrpc',
+    JSON.stringify({ jsonrpc: '2.0', method, params, id: ++id }),
+    'application/json',
+  );
+  const r = JSON.parse(text);
+  if (r.error) throw new Error(`${method}: ${JSON.stringify(r.error)}`);
+  return r.result;
+}
+
+const xmlBody = (method, ...params) =>
+  `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>${params.map((p) => `<param><value>${p}</value></param>`).join('')}</params></methodCall>`;
+
+async function rate(seconds, concurrency, once) {
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await once();
+        n++;
+      }
+    }),
+  );
+  return n / seconds;
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+const scenario = {
+  pool: { name: 'bench' },
+  seed: 'bench',
+  hosts: [1, 2, 3].map((i) => ({ name: `bench-0${i}`, cpus: 64, memoryGiB: 256 })),
+  sharedStorage: [{ name: 'NFS storage', type: 'nfs', sizeGiB: 100_000, default: true }],
+  templates: [{ name: 'Bench tiny', memoryMiB: 256, vcpus: 1, diskGiB: 1 }],
+};
+
+const sim = await startSimulator({ port: 0, fast: true, scenario });
+const url = sim.url;
+try {
+  const s = await json(url, 'session.login_with_password', 'root', 'xenlab', '2.21', 'bench');
+  const [template] = await json(url, 'VM.get_by_name_label', s, 'Bench tiny');
+
+  // 1. Calls per second.
+  const xml = xmlBody('VM.get_record', s, template);
+  await rate(0.5, 8, () => post(url, '/', xml, 'text/xml')); // warm-up (JIT)
+  const xmlRate = await rate(2, 8, () => post(url, '/', xml, 'text/xml'));
+  const jsonReq = JSON.stringify({ jsonrpc: '2.0', method: 'VM.get_record', params: [s, template], id: 1 });
+  const jsonRate = await rate(2, 8, () => post(url, '/jsonrpc', jsonReq, 'application/json'));
+
+  // 2. 1000 clones + provision + start, 16 clients.
+  const total = 1000;
+  let next = 0;
+  let failures = 0;
+  let firstError;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < total) {
+        const i = next++;
+        try {
+          const vm = await json(url, 'VM.clone', s, template, `bench-${i}`);
+          await json(url, 'VM.provision', s, vm);
+          await json(url, 'VM.start', s, vm, false, false);
+        } catch (e) {
+          failures++;
+          firstError ??= e.message;
+        }
+      }
+    }),
+  );
+  const cloneStartMs = performance.now() - t0;
+
+  // 3. event.from wake-up latency.
+  const [pool] = await json(url, 'pool.get_all', s);
+  let { token } = await json(url, 'event.from', s, ['pool'], '', 0);
+  const lat = [];
+  for (let i = 0; i < 200; i++) {
+    const waiting = json(url, 'event.from', s, ['pool'], token, 30.0);
+    await new Promise((r) => setTimeout(r, 2));
+    const t = performance.now();
+    await Promise.all([
+      json(url, 'pool.set_name_description', s, pool, `tick ${i}`),
+      waiting.then((b) => {
+        lat.push(performance.now() - t);
+        token = b.token;
+      }),
+    ]);
+  }
+
+  const result = {
+    xmlrpc_calls_per_s: Math.round(xmlRate),
+    jsonrpc_calls_per_s: Math.round(jsonRate),
+    clone_start_1000_ms: Math.round(cloneStartMs),
+    clone_start_failures: failures,
+    event_wakeup_p50_ms: Number(pct(lat, 50).toFixed(2)),
+    event_wakeup_p99_ms: Number(pct(lat, 99).toFixed(2)),
+  };
+  const rows = [
+    ['XML-RPC VM.get_record (8 conns)', `${result.xmlrpc_calls_per_s} calls/s`, '>= 3000'],
+    ['JSON-RPC VM.get_record (8 conns)', `${result.jsonrpc_calls_per_s} calls/s`, ''],
+    [
+      '1000 × clone+provision+start (16 clients)',
+      `${result.clone_start_1000_ms} ms${failures ? ` (${failures} failed: ${firstError})` : ''}`,
+      '< 3000 ms',
+    ],
+    ['event.from wake-up p50', `${result.event_wakeup_p50_ms} ms`, '< 5 ms'],
+    ['event.from wake-up p99', `${result.event_wakeup_p99_ms} ms`, ''],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  console.log(`${'measure'.padEnd(w)}  ${'result'.padEnd(24)}  target`);
+  for (const [a, b, c] of rows) console.log(`${a.padEnd(w)}  ${b.padEnd(24)}  ${c}`);
+  console.log(JSON.stringify(result));
+} finally {
+  agent.destroy();
+  await sim.close();
+}
