@@ -18,7 +18,11 @@ const HINT = "For usage run: 'xe help'\n";
 
 describe('xe errors', () => {
   test('an unknown command names it and points at help', async () => {
-    expect(await h.xe('vm-frobnicate')).toEqual({ code: 1, stdout: '', stderr: `Unknown command: vm-frobnicate\n${HINT}` });
+    expect(await h.xe('vm-frobnicate')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `Unknown command: vm-frobnicate\n${HINT}`,
+    });
   });
 
   test('a missing required parameter names the parameter', async () => {
@@ -27,7 +31,9 @@ describe('xe errors', () => {
       stdout: '',
       stderr: `Required parameter not found: new-name-label\n${HINT}`,
     });
-    expect((await h.xe('vm-param-get', 'uuid=x')).stderr).toBe(`Required parameter not found: param-name\n${HINT}`);
+    expect((await h.xe('vm-param-get', 'uuid=x')).stderr).toBe(
+      `Required parameter not found: param-name\n${HINT}`,
+    );
   });
 
   test('a command line without a command name is a syntax error', async () => {
@@ -36,7 +42,11 @@ describe('xe errors', () => {
   });
 
   test('filtering on a field the class does not have fails with "Unknown field"', async () => {
-    expect(await h.xe('vm-list', 'colour=blue')).toEqual({ code: 1, stdout: '', stderr: "Error: Unknown field 'colour'\n" });
+    expect(await h.xe('vm-list', 'colour=blue')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "Error: Unknown field 'colour'\n",
+    });
     expect((await h.xe('vm-start', 'colour=blue')).stderr).toBe("Error: Unknown field 'colour'\n");
     // Filters apply to what is left: nothing left, nothing to complain about (as the real CLI).
     expect((await h.xe('vm-start', 'vm=x', 'colour=blue')).stderr).toBe('Error: No matching VMs found\n');
@@ -66,12 +76,16 @@ describe('xe errors', () => {
 
   test('--multiple runs on every match and lists each failure on stdout', async () => {
     await h.ok('vm-start', 'name-label=twin', '--multiple');
-    expect(await h.ok('vm-list', 'name-label=twin', 'params=power-state', '--minimal')).toBe('running,running\n');
+    expect(await h.ok('vm-list', 'name-label=twin', 'params=power-state', '--minimal')).toBe(
+      'running,running\n',
+    );
     const r = await h.xe('vm-start', 'name-label=twin', '--multiple');
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^operation failed on [0-9a-f-]{36}: You attempted an operation on a VM that was not/);
+    expect(lines[0]).toMatch(
+      /^operation failed on [0-9a-f-]{36}: You attempted an operation on a VM that was not/,
+    );
     expect(r.stdout).toContain('expected: halted\nactual: running\n');
     expect(r.stdout.match(/operation failed on/g)).toHaveLength(2);
     await h.ok('vm-shutdown', 'name-label=twin', '--multiple', '--force');
@@ -104,9 +118,9 @@ describe('xe errors', () => {
       stdout: '',
       stderr: 'Error code: Missing parameter\nError parameters: colour\n',
     });
-    expect((await h.xe('vm-param-get', `uuid=${vm}`, 'param-name=other-config', 'param-key=nokey')).stderr).toBe(
-      'Error: Key nokey not found in map\n',
-    );
+    expect(
+      (await h.xe('vm-param-get', `uuid=${vm}`, 'param-name=other-config', 'param-key=nokey')).stderr,
+    ).toBe('Error: Key nokey not found in map\n');
     expect((await h.xe('vm-param-set', `uuid=${vm}`, 'power-state=halted')).stderr).toBe(
       "Error: Field 'power-state' is read-only.\n",
     );
@@ -168,7 +182,8 @@ describe('xe errors', () => {
   });
 
   test('destroying a control domain is refused with the real sentence', async () => {
-    const dom0 = (await h.ok('vm-list', 'is-control-domain=true', 'params=uuid', '--minimal')).split(',')[0] ?? '';
+    const dom0 =
+      (await h.ok('vm-list', 'is-control-domain=true', 'params=uuid', '--minimal')).split(',')[0] ?? '';
     expect(await h.xe('vm-destroy', `uuid=${dom0.trim()}`)).toEqual({
       code: 1,
       stdout: '',
@@ -197,6 +212,8 @@ describe('xe errors', () => {
   test('a bad port prints the usage (exit 0, as newcli does)', async () => {
     const r = await h.xe('-p', 'eighty', 'vm-list');
     expect(r.code).toBe(0);
-    expect(r.stderr.startsWith('Port number must be an integer (0-65535)\nUsage:\n  xe <command>\n')).toBe(true);
+    expect(r.stderr.startsWith('Port number must be an integer (0-65535)\nUsage:\n  xe <command>\n')).toBe(
+      true,
+    );
   });
 });

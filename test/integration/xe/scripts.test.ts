@@ -1,0 +1,95 @@
+/**
+ * Ordinary admin shell scripts, unchanged, run by real bash with the real `xe` executable (toolkit/bin/xe.js on
+ * PATH) against a real simulator — configured the way a lab terminal is: a `~/.xe` file (server, port, username,
+ * password, nossl) and no flags. Each test checks what the script printed and what it did to the pool.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../../sandbox/src/sim/index.js';
+import { createClient, type XapiClient } from '../../../toolkit/src/xenapi/index.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const root = resolve(here, '../../..');
+let sim: RunningSimulator;
+let client: XapiClient;
+let home: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  // The executable under test is the bundle, as installed: build it from the current sources.
+  execFileSync(process.execPath, [join(root, 'toolkit/scripts/build-xe.mjs')], { stdio: 'ignore' });
+  sim = await startSimulator({ port: 0, fast: true, seed: 'xe-scripts' });
+  const url = new URL(sim.url);
+  home = mkdtempSync(join(tmpdir(), 'xe-home-'));
+  writeFileSync(
+    join(home, '.xe'),
+    `server=${url.hostname}\nport=${url.port}\nusername=root\npassword=xenlab\nnossl=true\n`,
+  );
+  const bin = join(home, 'bin');
+  mkdirSync(bin);
+  symlinkSync(join(root, 'toolkit/bin/xe.js'), join(bin, 'xe'));
+  env = { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: home, LANG: 'C' };
+  client = createClient({ url: sim.url, user: 'root', password: 'xenlab' });
+});
+afterAll(async () => {
+  await client.close();
+  await sim.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+/** Runs a script from ./scripts with bash; resolves to its stdout (rejects with stderr on failure). */
+function bash(script: string, extraEnv: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      'bash',
+      [join(here, 'scripts', script)],
+      { env: { ...env, ...extraEnv }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${script} failed: ${err.message}\n${stderr}`));
+        else resolvePromise(stdout);
+      },
+    );
+  });
+}
+
+type Rec = Record<string, unknown>;
+async function vmsNamed(name: string): Promise<Rec[]> {
+  const all = (await client.callRaw('VM.get_all_records')) as Record<string, Rec>;
+  return Object.values(all).filter((r) => r.name_label === name);
+}
+
+describe('admin scripts written for the real xe run unchanged', () => {
+  test('a clone loop that reads --minimal output', async () => {
+    const out = await bash('clone-loop.sh', { N: '4' });
+    expect(out).toBe('running clones: 4\nhalted: base\n');
+    for (let i = 1; i <= 4; i++) {
+      const [vm] = await vmsNamed(`web-${i}`);
+      expect(vm?.power_state).toBe('Running');
+      expect(vm?.name_description).toBe(`clone ${i} of base`);
+    }
+  });
+
+  test('a suspend/resume check with vm-param-get', async () => {
+    expect(await bash('suspend-resume.sh')).toBe('suspended\nafter resume: running\n');
+    const [vm] = await vmsNamed('sr-vm');
+    expect(vm?.power_state).toBe('Running');
+  });
+
+  test('moving the management interface onto a bond', async () => {
+    const out = await bash('management-on-bond.sh');
+    expect(out).toBe(
+      'management before: eth0\nmanagement after: bond0\nbond mode: active-backup\nip: 10.0.0.21\n',
+    );
+    const pifs = Object.values((await client.callRaw('PIF.get_all_records')) as Record<string, Rec>);
+    const mgmt = pifs.filter((p) => p.management === true);
+    expect(mgmt.map((p) => p.device)).toContain('bond0');
+  });
+
+  test('an event-wait in the background returns once the VM is running', async () => {
+    expect(await bash('wait-for-running.sh')).toBe('saw running\n');
+  });
+});
