@@ -229,7 +229,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       }),
       metrics.route(),
     ],
-    options.limits,
+    { loopback: /^(127\.|::1$|localhost$)/.test(options.host ?? '127.0.0.1'), ...options.limits },
   );
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

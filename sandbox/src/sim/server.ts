@@ -25,6 +25,23 @@ export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) =
 export interface ServerLimits {
   readonly maxBodyBytes?: number;
   readonly bodyTimeoutMs?: number;
+  /**
+   * Host header names accepted besides IP literals. When undefined and the server listens on loopback, only
+   * `localhost` is accepted, so DNS rebinding cannot turn a web page into a client of a learner's simulator.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Set by startSimulator: whether the listening address is loopback. */
+  readonly loopback?: boolean;
+}
+
+/** DNS-rebinding defence: on loopback, the Host header must be an IP literal or an allowed name. */
+function hostAllowed(req: IncomingMessage, limits: ServerLimits): boolean {
+  if (!limits.loopback && limits.allowedHosts === undefined) return true;
+  const raw = req.headers.host;
+  if (raw === undefined) return true; // HTTP/1.0 clients send none; a browser always does
+  const name = raw.startsWith('[') ? raw.slice(1, raw.indexOf(']')) : raw.replace(/:\d+$/, '');
+  if (/^[\d.]+$/.test(name) || name.includes(':')) return true;
+  return (limits.allowedHosts ?? ['localhost']).includes(name.toLowerCase());
 }
 
 /** Creates the HTTP server for an engine. */
@@ -57,16 +74,18 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  if (!hostAllowed(req, limits)) {
+    res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' });
+    res.end('forbidden host\n');
+    return;
+  }
   const url = new URL(req.url ?? '/', 'http://sim.invalid');
   for (const route of extra) if (await route(req, res, url)) return;
   const path = url.pathname;
   if (req.method === 'OPTIONS') {
-    res.writeHead(200, {
-      'access-control-allow-origin': '*',
-      'access-control-allow-methods': 'POST, GET, OPTIONS',
-      'access-control-allow-headers': 'content-type, authorization',
-      'content-length': '0',
-    });
+    // Real xapi grants `Access-Control-Allow-Origin: *` here; we deliberately do not (perf-security.md §E): any web
+    // page could otherwise drive a learner's simulator with the well-known default password.
+    res.writeHead(204, { allow: 'GET, POST, OPTIONS' });
     res.end();
     return;
   }
@@ -209,7 +228,6 @@ async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promis
   res.writeHead(200, {
     'content-type': 'text/xml',
     'content-length': Buffer.byteLength(text),
-    'access-control-allow-origin': '*',
   });
   res.end(text);
 }
@@ -281,7 +299,6 @@ async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promi
   res.writeHead(200, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
-    'access-control-allow-origin': '*',
   });
   res.end(text);
 }

@@ -50,7 +50,7 @@ test('a 100 MB body is refused with 413 without reading it all', async () => {
     const url = new URL(sim.url);
     const sock = connect(Number(url.port), url.hostname, () => {
       sock.write(
-        `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+        `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
       );
       let sent = 0;
       const pump = (): void => {
@@ -138,7 +138,7 @@ test('a slow-drip body is cut off at the deadline and the server keeps serving',
   const t0 = Date.now();
   const closed = await new Promise<string>((resolve) => {
     const sock = connect(Number(url.port), url.hostname, () => {
-      sock.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<methodCall>');
+      sock.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n<methodCall>');
       const drip = setInterval(() => {
         if (sock.writable) sock.write(' ');
       }, 50);
@@ -153,6 +153,29 @@ test('a slow-drip body is cut off at the deadline and the server keeps serving',
   expect(closed).toMatch(/^HTTP\/1\.1 408/);
   expect(Date.now() - t0).toBeLessThan(5000);
   await stillServing();
+});
+
+test('DNS rebinding: a loopback simulator refuses foreign Host names', async () => {
+  const url = new URL(sim.url);
+  const answer = await new Promise<string>((resolve) => {
+    const sock = connect(Number(url.port), url.hostname, () => {
+      const body = xmlCall('pool.get_all', v(s));
+      sock.write(
+        `POST / HTTP/1.1\r\nHost: attacker.example:${url.port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+    let data = '';
+    sock.on('data', (d: Buffer) => (data += d.toString()));
+    sock.on('close', () => {
+      resolve(data);
+    });
+  });
+  expect(answer).toMatch(/^HTTP\/1\.1 403/);
+  const viaLocalhost = await fetch(`http://localhost:${url.port}/jsonrpc`, {
+    method: 'POST',
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'pool.get_all', params: [s], id: 1 }),
+  }).catch(() => undefined);
+  if (viaLocalhost) expect(viaLocalhost.status).toBe(200);
 });
 
 test('concurrent clients each get their own answers', async () => {

@@ -247,9 +247,12 @@ describe('JSON-RPC', () => {
     expect(r.error).toEqual({ code: 1, message: 'FIELD_TYPE_ERROR', data: ['value'] });
   });
 
-  test('OPTIONS preflight allows any origin', async () => {
-    const res = await fetch(`${sim.url}/jsonrpc`, { method: 'OPTIONS' });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  test('OPTIONS preflight does not grant other origins access (unlike real xapi, on purpose)', async () => {
+    const res = await fetch(`${sim.url}/jsonrpc`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
