@@ -178,9 +178,10 @@ export function chooseHost(store: SimStore, vmRef: string, exclude: readonly str
 export function refreshHostMemory(store: SimStore, host: string): void {
   const h = store.find('host', host);
   if (!h) return;
-  const m = ref(h, 'metrics');
-  if (store.find('host_metrics', m))
-    store.update('host_metrics', m, { memory_free: hostFreeMemory(store, host) });
+  const m = store.find('host_metrics', ref(h, 'metrics'));
+  // Only when the store keeps the field (the datamodel marks it removed; core may leave it out of records).
+  if (m && 'memory_free' in m)
+    store.update('host_metrics', ref(h, 'metrics'), { memory_free: hostFreeMemory(store, host) });
 }
 
 /** The pool master, falling back to the first host. */

@@ -144,6 +144,18 @@ export function vdiDataSize(store: SimStore, vdi: Readonly<SimRecord>): number {
   return Math.min(total, num(vdi, 'virtual_size'));
 }
 
+const VDI_CREATE_FIELDS = [
+  'name_label',
+  'name_description',
+  'type',
+  'sharable',
+  'read_only',
+  'other_config',
+  'xenstore_data',
+  'sm_config',
+  'tags',
+] as const;
+
 /** Creates a VDI on an SR, checking space; returns its ref. */
 export function createVdi(ctx: SimContext, sr: string, fields: SimRecord): string {
   const srRec = ctx.store.get('SR', sr);
@@ -168,7 +180,7 @@ export function createVdi(ctx: SimContext, sr: string, fields: SimRecord): strin
     SR: sr,
     virtual_size: size,
     physical_utilisation: physical,
-    location: typeof fields.location === 'string' ? fields.location : uuid,
+    location: typeof fields.location === 'string' && fields.location !== '' ? fields.location : uuid,
   });
   adjustSrCapacity(ctx.store, sr, physical, size);
   refreshVdi(ctx.store, vdi);
@@ -488,7 +500,9 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
     assertSrUsable(ctx.store, sr);
     const size = Number(rec.virtual_size ?? 0);
     if (!Number.isFinite(size) || size < 0) fail('INVALID_VALUE', 'virtual_size', String(rec.virtual_size));
-    const { SR: _sr, virtual_size: _vs, ...fields } = rec;
+    // Only what VDI.create takes (its constructor fields); runtime fields are the SM's to set.
+    const fields: SimRecord = {};
+    for (const k of VDI_CREATE_FIELDS) if (rec[k] !== undefined) fields[k] = rec[k];
     return createVdi(ctx, sr, { ...fields, virtual_size: size });
   },
   'VDI.destroy': (ctx, args) => {

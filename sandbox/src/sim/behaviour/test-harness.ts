@@ -4,9 +4,9 @@
  */
 import { XapiFailure } from '../contract.js';
 import type { SimContext, SimRecord } from '../contract.js';
-import { Engine } from '../engine.js';
-import { seededRandom, uuidFrom } from '../random.js';
-import { DEFAULT_SCENARIO, buildScenario, parseScenario, type ScenarioInput } from '../scenario.js';
+import type { Engine } from '../engine.js';
+import { Simulator } from '../index.js';
+import { DEFAULT_SCENARIO, parseScenario, type ScenarioInput } from '../scenario.js';
 import { behaviours } from './index.js';
 
 /** A simulated world for a test. */
@@ -37,21 +37,14 @@ function toLoose(v: unknown): unknown {
 
 /** Builds a world from a scenario (the built-in three-host pool by default), in fast mode. */
 export async function createTestWorld(input: ScenarioInput = DEFAULT_SCENARIO): Promise<TestWorld> {
-  const random = seededRandom('behaviour-tests');
-  const engine = new Engine({ user: 'root', password: 'xenlab', fast: true, random, behaviours });
-  const built = buildScenario(engine.store, parseScenario(input), random, engine.clock.now());
-  const ctx: SimContext = {
-    store: engine.store,
-    clock: engine.clock,
-    session: { ref: 'OpaqueRef:NULL', user: 'root' },
-    task: undefined,
-    random,
-    uuid: () => uuidFrom(random),
-    message: (name, priority, cls, objUuid, body) => {
-      engine.createMessage(name, priority, cls, objUuid, body);
-    },
-  };
-  for (const [cls, ref] of built) for (const b of behaviours) b.afterChange?.(ctx, cls, ref);
+  const sim = new Simulator(parseScenario(input), 'behaviour-tests', behaviours, {
+    user: 'root',
+    password: 'xenlab',
+    fast: true,
+  });
+  sim.build();
+  const engine = sim.engine;
+  const ctx: SimContext = engine.context();
   const login = await engine.call('session.login_with_password', ['root', 'xenlab']);
   if (!login.ok) throw new Error(`login failed: ${login.code}`);
   const session = login.value as string;
