@@ -56,4 +56,6 @@ if (!args.includes('--no-site')) {
     );
     writeFileSync(stamp, want);
   }
+  // The site's own TypeScript (terminal client, lab components) is checked against the types Astro generated.
+  run(process.execPath, [tsc, '-p', join(root, 'site'), '--noEmit']);
 }

@@ -113,3 +113,41 @@ describe('the Getting started lesson', () => {
     await page.close();
   });
 });
+
+describe('a dropped connection in the page', () => {
+  it('reconnects by itself, shows it, and keeps the screen and the shell as they were', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${gateway.url}/getting-started/`);
+    await page.locator('xenlab-terminal[data-state="open"]').waitFor({ timeout: 15_000 });
+    await page.locator('xenlab-terminal .xt-screen').click();
+    await page.keyboard.type('MARK=kept-$((20+22)); echo "before-$((1+1))"');
+    await page.keyboard.press('Enter');
+    await waitForLine(page, /^before-2\s*$/);
+
+    const states: string[] = [];
+    await page.exposeFunction('recordState', (s: string) => states.push(s));
+    await page.evaluate(() => {
+      const el = document.querySelector('xenlab-terminal') as unknown as HTMLElement & {
+        connection: { drop(): void };
+      };
+      new MutationObserver(() => {
+        void (window as unknown as { recordState(s: string): Promise<void> }).recordState(
+          el.dataset.state ?? '',
+        );
+      }).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+      el.connection.drop();
+    });
+    await expect
+      .poll(() => states.includes('closed') || states.includes('connecting'), { timeout: 5_000 })
+      .toBe(true);
+    await page.locator('xenlab-terminal[data-state="open"]').waitFor({ timeout: 15_000 });
+
+    await page.keyboard.type('echo "after-$MARK"');
+    await page.keyboard.press('Enter');
+    await waitForLine(page, /^after-kept-42\s*$/);
+    const lines = await screenLines(page);
+    // The output from before the drop is still on screen, once (not replayed a second time).
+    expect(lines.filter((l) => /^before-2\s*$/.test(l))).toHaveLength(1);
+    await page.close();
+  });
+});

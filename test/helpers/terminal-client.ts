@@ -37,6 +37,8 @@ export class TerminalClient {
   readonly messages: ServerMessage[] = [];
   closed: { code: number; reason: string } | undefined;
   autoAck = true;
+  /** The browser session cookie this client used (to come back as the same learner). */
+  cookie = '';
   #unacked = 0;
   #waiters: (() => void)[] = [];
 
@@ -64,6 +66,13 @@ export class TerminalClient {
       this.closed = { code, reason: reason.toString() };
       this.#wake();
     });
+  }
+
+  /** The `term.ready` message of this connection. */
+  get ready(): Extract<ServerMessage, { type: 'term.ready' }> {
+    const r = this.messages.find((m) => m.type === 'term.ready');
+    if (r?.type !== 'term.ready') throw new Error('no term.ready yet');
+    return r;
   }
 
   #wake(): void {
@@ -123,12 +132,23 @@ export class TerminalClient {
 /** Opens a terminal like the page does: ticket, upgrade with cookie and origin, hello; waits for `term.ready`. */
 export async function openTerminal(
   base: string,
-  opts: { cols?: number; rows?: number; cookie?: string; hello?: boolean } = {},
+  opts: {
+    cols?: number;
+    rows?: number;
+    cookie?: string;
+    hello?: boolean;
+    lab?: string;
+    terminal?: string;
+    resume?: { instance: string; offset: number };
+  } = {},
 ): Promise<TerminalClient> {
   const { token, cookie } = await fetchTicket(base, opts.cookie);
   const url = new URL(`${PATHS.terminal}?token=${encodeURIComponent(token)}`, base.replace(/^http/, 'ws'));
+  if (opts.lab) url.searchParams.set('lab', opts.lab);
+  if (opts.terminal) url.searchParams.set('terminal', opts.terminal);
   const ws = new WebSocket(url, { headers: { Origin: new URL(base).origin, Cookie: cookie } });
   const client = new TerminalClient(ws);
+  client.cookie = cookie;
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => {
       resolve();
@@ -136,7 +156,13 @@ export async function openTerminal(
     ws.once('error', reject);
   });
   if (opts.hello !== false) {
-    client.send({ type: 'term.hello', v: PROTOCOL_VERSION, cols: opts.cols ?? 80, rows: opts.rows ?? 24 });
+    client.send({
+      type: 'term.hello',
+      v: PROTOCOL_VERSION,
+      cols: opts.cols ?? 80,
+      rows: opts.rows ?? 24,
+      ...(opts.resume ? { resume: opts.resume } : {}),
+    });
     await client.until((c) => c.messages.some((m) => m.type === 'term.ready'), 10_000, 'term.ready');
   }
   return client;

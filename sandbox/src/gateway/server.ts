@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,9 +5,18 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { GatewayError, MAX_FRAME_BYTES, PATHS } from '../protocol/index.js';
-import type { TicketResponse } from '../protocol/index.js';
+import {
+  GatewayError,
+  JoinRequest,
+  MAX_FRAME_BYTES,
+  NAME_PATTERN,
+  PATHS,
+  PLAYGROUND_LAB,
+} from '../protocol/index.js';
+import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
+import { EnvironmentManager, type Provisioner } from '../sessions/index.js';
+import { Learners, openStore, type Db } from '../store/index.js';
 import { OriginPolicy } from './origins.js';
 import { createStaticSite } from './static-site.js';
 import { linkTerminal } from './terminal-link.js';
@@ -33,8 +41,17 @@ export interface GatewayOptions {
   ticketTtlMs?: number;
   /** Interval between WebSocket pings; a socket that missed the previous pong is terminated. */
   heartbeatMs?: number;
-  /** Extra environment for every shell (e.g. the learner's XenAPI endpoint). */
-  shellEnv?: (sessionId: string) => Record<string, string>;
+  /** The course code learners must enter to join; none (the default) = self-paced, everyone joins at once. */
+  courseCode?: string;
+  /** SQLite state file (default `<dataDir>/xenlab.db`). */
+  dbPath?: string;
+  /** How long a terminal keeps running with no page attached (default 30 min). */
+  graceMs?: number;
+  /** Idle time before an environment is culled (default 60 min), and the warning before it (default 5 min). */
+  idleMs?: number;
+  warnMs?: number;
+  /** Brings up an environment's parts (the default: the learner's own simulator and a driver sandbox). */
+  provision?: Provisioner;
 }
 
 export interface Gateway {
@@ -45,6 +62,8 @@ export interface Gateway {
   readonly terminals: number;
   /** Number of shells ever started: a refused upgrade must never change it. */
   readonly spawned: number;
+  readonly environments: EnvironmentManager;
+  readonly db: Db;
   close(): Promise<void>;
 }
 
@@ -87,6 +106,23 @@ function json(
   res.end(text);
 }
 
+/** Reads a small JSON body (at most 4 KiB); undefined when too big or not JSON. */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    const b = c as Buffer;
+    size += b.length;
+    if (size > 4096) return undefined;
+    chunks.push(b);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Starts the gateway: one HTTP server for the built site, the ticket API and the terminal WebSocket.
  *
@@ -107,6 +143,27 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const alive = new WeakMap<WebSocket, boolean>();
   let terminals = 0;
   let spawned = 0;
+  const db = openStore(options.dbPath ?? join(options.dataDir, 'xenlab.db'));
+  const learners = new Learners(db);
+  const environments = new EnvironmentManager({
+    db,
+    driver: options.driver,
+    dataDir: options.dataDir,
+    ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+    ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
+    ...(options.warnMs === undefined ? {} : { warnMs: options.warnMs }),
+    ...(options.provision ? { provision: options.provision } : {}),
+  });
+  const courseCode = options.courseCode ?? '';
+  /** The session cookie, set when the browser has none. */
+  const session = (req: IncomingMessage, headers: Record<string, string>): string => {
+    let sid = readCookie(req, COOKIE);
+    if (!sid) {
+      sid = newSessionId();
+      headers['Set-Cookie'] = `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000`;
+    }
+    return sid;
+  };
 
   const server = createServer(
     { noDelay: true, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 },
@@ -129,14 +186,77 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           });
           return;
         }
-        let sid = readCookie(req, COOKIE);
         const headers: Record<string, string> = {};
-        if (!sid) {
-          sid = newSessionId();
-          headers['Set-Cookie'] = `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000`;
+        const sid = session(req, headers);
+        // Self-paced (no course code): a browser becomes a learner the first time it asks, nothing to enter.
+        if (!learners.bySession(sid)) {
+          if (courseCode) {
+            json(
+              res,
+              403,
+              {
+                code: GatewayError.NOT_JOINED,
+                message: 'join the course first: enter the course code your instructor gave',
+              },
+              headers,
+            );
+            return;
+          }
+          learners.join(sid, null);
         }
         const body: TicketResponse = { token: tickets.issue(sid), expiresInMs: tickets.ttlMs };
         json(res, 200, body, headers);
+        return;
+      }
+      if (path === PATHS.me && req.method === 'GET') {
+        const headers: Record<string, string> = {};
+        const sid = session(req, headers);
+        const l = learners.bySession(sid);
+        const body: MeResponse = {
+          learner: l ? { id: l.id, name: l.displayName } : null,
+          courseCodeRequired: courseCode !== '',
+        };
+        json(res, 200, body, headers);
+        return;
+      }
+      if (path === PATHS.join) {
+        if (req.method !== 'POST') {
+          json(res, 405, { code: 'GATEWAY_ERR_METHOD', message: 'use POST' }, { Allow: 'POST' });
+          return;
+        }
+        if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
+          json(res, 403, {
+            code: GatewayError.BAD_ORIGIN,
+            message: 'joining is only possible from the course site',
+          });
+          return;
+        }
+        void readJson(req).then((raw) => {
+          const parsed = JoinRequest.safeParse(raw);
+          if (!parsed.success) {
+            json(res, 400, {
+              code: GatewayError.BAD_MESSAGE,
+              message: 'send {"code": "<course code>", "name": "<optional name>"}',
+            });
+            return;
+          }
+          if (courseCode && parsed.data.code.trim().toUpperCase() !== courseCode.toUpperCase()) {
+            json(res, 403, {
+              code: GatewayError.BAD_COURSE_CODE,
+              message: 'that course code is not right: check it with your instructor',
+            });
+            return;
+          }
+          const headers: Record<string, string> = {};
+          const sid = session(req, headers);
+          const l =
+            learners.bySession(sid) ?? learners.join(sid, courseCode || null, parsed.data.name ?? null);
+          const body: MeResponse = {
+            learner: { id: l.id, name: l.displayName },
+            courseCodeRequired: courseCode !== '',
+          };
+          json(res, 200, body, headers);
+        });
         return;
       }
       if (path === '/api/health') {
@@ -183,37 +303,59 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       refuseUpgrade(socket, 401, check.code, check.reason);
       return;
     }
-    const sessionId = check.sessionId;
+    const learner = learners.bySession(check.sessionId);
+    if (!learner) {
+      refuseUpgrade(socket, 403, GatewayError.NOT_JOINED, 'join the course first');
+      return;
+    }
+    const lab = url.searchParams.get('lab') ?? PLAYGROUND_LAB;
+    const name = url.searchParams.get('terminal') ?? 'main';
+    if (!NAME_PATTERN.test(lab) || !NAME_PATTERN.test(name)) {
+      refuseUpgrade(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => {
         // A broken client (bad frame, too big, reset) only ever ends its own socket; ws closes it with the
-        // matching code (1009 for an oversized frame) and the 'close' handler frees the shell.
+        // matching code (1009 for an oversized frame) and the 'close' handler detaches it from its terminal.
       });
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
-      const home = join(
-        options.dataDir,
-        'homes',
-        createHash('sha256').update(sessionId).digest('hex').slice(0, 24),
-      );
-      linkTerminal(
-        ws,
-        async (size) => {
-          const sandbox = await options.driver.create({
-            id: sessionId,
-            home,
-            env: options.shellEnv?.(sessionId) ?? {},
-          });
-          const term = sandbox.attachTerminal(size);
+      linkTerminal(ws, async (size) => {
+        const env = await environments.open(learner.id, lab);
+        const before = env.terminals.get(name);
+        const fresh = !before || before.exited;
+        const terminal = environments.terminal(env, name, size);
+        if (fresh) {
           terminals++;
           spawned++;
-          term.onExit(() => {
+          terminal.onEnd(() => {
             terminals--;
           });
-          return term;
-        },
-        { driver: options.driver.name, jailed: options.driver.jailed, notice: options.driver.notice },
-      );
+        }
+        const notices = [
+          options.driver.notice,
+          fresh && env.revived && !env.announced
+            ? 'Welcome back: this is a new shell. Your files and your pool are as you left them.'
+            : undefined,
+        ].filter(Boolean);
+        if (fresh) env.announced = true;
+        return {
+          terminal,
+          driver: options.driver.name,
+          jailed: options.driver.jailed,
+          lab,
+          name,
+          notice: notices.length ? notices.join(' ') : undefined,
+          activity: () => {
+            environments.activity(env);
+          },
+          subscribe: (l) => {
+            env.listeners.add(l);
+            return () => env.listeners.delete(l);
+          },
+        };
+      });
     });
   });
 
@@ -239,6 +381,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const port = (server.address() as AddressInfo).port;
   policy = OriginPolicy.forListen(host, port, options.allowedOrigins ?? []);
   const shown = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
 
   return {
     url: `http://${shown}:${port}`,
@@ -250,16 +393,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get spawned() {
       return spawned;
     },
-    close: async () => {
-      clearInterval(heartbeat);
-      for (const ws of wss.clients) ws.terminate();
-      wss.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) =>
-        server.close(() => {
-          resolve();
-        }),
-      );
-    },
+    environments,
+    db,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(heartbeat);
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        );
+        // Simulators save their pools; environment records stay active so learners get them back.
+        await environments.close();
+        db.close();
+      })()),
   };
 }

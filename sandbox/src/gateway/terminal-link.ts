@@ -1,103 +1,63 @@
 import type { WebSocket } from 'ws';
 import { CLOSE, GatewayError, PROTOCOL_VERSION, TERM_LIMITS, parseClientMessage } from '../protocol/index.js';
 import type { ServerMessage } from '../protocol/index.js';
-import type { TerminalProcess } from '../drivers/types.js';
-import { FlowControl } from './flow.js';
+import type { EnvironmentNotice, SharedTerminal, Viewer } from '../sessions/index.js';
 
-/** Largest batch of output sent as one frame; output is coalesced until the next turn of the event loop. */
-const MAX_BATCH = 256 * 1024;
-
-const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.trunc(n)));
-
-export interface TerminalLinkInfo {
-  driver: string;
-  jailed: boolean;
-  notice: string | undefined;
-}
-
-/**
- * Joins one WebSocket to one terminal process: keystrokes (binary frames) go in, output goes out in batched
- * binary frames under flow control, and JSON control messages resize the pty and acknowledge output.
- * Anything malformed is answered with an `error` message and, if it breaks the protocol, a close — the
- * terminal and the gateway carry on.
- */
 /** How long a client may take to say `term.hello` after the upgrade before the socket is closed. */
 const HELLO_TIMEOUT_MS = 10_000;
 
+const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.trunc(n)));
+
+/** What the link needs from the gateway once the page said hello: the terminal to watch, and its setting. */
+export interface LinkTarget {
+  readonly terminal: SharedTerminal;
+  readonly driver: string;
+  readonly jailed: boolean;
+  readonly lab: string;
+  readonly name: string;
+  /** Notice for the learner (not jailed; respawned after a restart…). */
+  readonly notice: string | undefined;
+  /** The learner typed: restarts the environment's idle clock. */
+  readonly activity: () => void;
+  /** Subscribes to the environment's notices; returns the unsubscribe function. */
+  readonly subscribe: (listener: (n: EnvironmentNotice) => void) => () => void;
+}
+
 /**
- * Joins one WebSocket to one terminal process: keystrokes (binary frames) go in, output goes out in batched
- * binary frames under flow control, and JSON control messages resize the pty and acknowledge output.
- * The shell is spawned on `term.hello`, at the browser's size. Anything malformed is answered with an `error`
- * message and, if it breaks the protocol, a close — the terminal and the gateway carry on.
+ * Joins one WebSocket to one shared terminal: keystrokes (binary frames) go in, output comes out (binary frames,
+ * batched and flow-controlled by the terminal), JSON control messages resize and acknowledge. The shell is found
+ * (or spawned) on `term.hello`, at the browser's size; a page coming back after a drop gets only what it missed.
+ * Anything malformed is answered with an `error` message — the terminal and the gateway carry on.
  */
 export function linkTerminal(
   ws: WebSocket,
-  spawn: (size: { cols: number; rows: number }) => Promise<TerminalProcess>,
-  info: TerminalLinkInfo,
+  resolve: (size: { cols: number; rows: number }) => Promise<LinkTarget>,
 ): void {
   const send = (msg: ServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
-  let term: TerminalProcess | undefined;
+  let target: LinkTarget | undefined;
+  let unsubscribe: (() => void) | undefined;
   let starting = false;
-  let exited = false;
-  const helloTimer = setTimeout(() => {
-    if (!term) ws.close(CLOSE.PROTOCOL, 'no hello');
-  }, HELLO_TIMEOUT_MS);
-
-  const start = async (cols: number, rows: number): Promise<TerminalProcess> => {
-    const t = await spawn({ cols, rows });
-    if (ws.readyState !== ws.OPEN) {
-      t.kill();
-      return t;
-    }
-    const flow = new FlowControl(
-      () => {
-        t.pause();
-      },
-      () => {
-        t.resume();
-      },
-    );
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    let scheduled = false;
-    const flush = () => {
-      scheduled = false;
-      if (batchBytes === 0) return;
-      const data = batch.length === 1 && batch[0] ? batch[0] : Buffer.concat(batch, batchBytes);
-      batch = [];
-      batchBytes = 0;
-      if (ws.readyState !== ws.OPEN) return;
-      ws.send(data, { binary: true });
-      flow.sent(data.length);
-    };
-    t.onData((chunk) => {
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= MAX_BATCH) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    });
-    t.onExit((code) => {
-      exited = true;
-      flush();
+  const viewer: Viewer = {
+    send: (data) => {
+      if (ws.readyState === ws.OPEN) ws.send(data, { binary: true });
+    },
+    exited: (code) => {
       send({ type: 'term.exit', code });
       if (ws.readyState === ws.OPEN) ws.close(CLOSE.EXITED, 'shell exited');
-    });
-    acked = (bytes) => {
-      flow.acked(bytes);
-    };
-    return t;
+    },
   };
-  let acked: (bytes: number) => void = () => undefined;
+  const helloTimer = setTimeout(() => {
+    if (!starting) ws.close(CLOSE.PROTOCOL, 'no hello');
+  }, HELLO_TIMEOUT_MS);
 
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) {
-      term?.write(buf);
+      if (!target) return;
+      target.terminal.write(buf);
+      target.activity();
       return;
     }
     const parsed = parseClientMessage(buf.toString('utf8'));
@@ -111,7 +71,7 @@ export function linkTerminal(
     }
     const msg = parsed.value;
     switch (msg.type) {
-      case 'term.hello':
+      case 'term.hello': {
         if (msg.v !== PROTOCOL_VERSION) {
           send({
             type: 'error',
@@ -124,18 +84,35 @@ export function linkTerminal(
         if (starting) return;
         starting = true;
         clearTimeout(helloTimer);
-        start(
-          clamp(msg.cols, TERM_LIMITS.minCols, TERM_LIMITS.maxCols),
-          clamp(msg.rows, TERM_LIMITS.minRows, TERM_LIMITS.maxRows),
-        ).then(
+        const cols = clamp(msg.cols, TERM_LIMITS.minCols, TERM_LIMITS.maxCols);
+        const rows = clamp(msg.rows, TERM_LIMITS.minRows, TERM_LIMITS.maxRows);
+        resolve({ cols, rows }).then(
           (t) => {
-            term = t;
-            send({
-              type: 'term.ready',
-              v: PROTOCOL_VERSION,
-              driver: info.driver,
-              jailed: info.jailed,
-              ...(info.notice ? { notice: info.notice } : {}),
+            if (ws.readyState !== ws.OPEN) return;
+            target = t;
+            t.terminal.resize(cols, rows);
+            const ready = (offset: number) => { send({
+                type: 'term.ready',
+                v: PROTOCOL_VERSION,
+                driver: t.driver,
+                jailed: t.jailed,
+                ...(t.notice ? { notice: t.notice } : {}),
+                instance: t.terminal.instance,
+                offset,
+                lab: t.lab,
+                terminal: t.name,
+              }); };
+            // Ready first (with the offset after the replay), then the replay, then live output.
+            const resume = msg.resume;
+            ready(t.terminal.total - replayLength(t.terminal, resume));
+            t.terminal.attach(viewer, resume);
+            unsubscribe = t.subscribe((n) => {
+              if (n.kind === 'idle') send({ type: 'env.idle', cullAt: n.cullAt });
+              else if (n.kind === 'active') send({ type: 'env.active' });
+              else {
+                send({ type: 'env.culled', reason: n.reason });
+                ws.close(CLOSE.EXITED, 'environment culled');
+              }
             });
           },
           (err: unknown) => {
@@ -148,20 +125,33 @@ export function linkTerminal(
           },
         );
         return;
+      }
       case 'term.resize':
-        term?.resize(msg.cols, msg.rows);
+        target?.terminal.resize(msg.cols, msg.rows);
         return;
       case 'term.ack':
-        acked(msg.bytes);
+        target?.terminal.ack(viewer, msg.bytes);
         return;
       case 'ping':
         send({ type: 'pong', t: msg.t });
+        return;
+      case 'env.extend':
+        target?.activity();
         return;
     }
   });
 
   ws.on('close', () => {
     clearTimeout(helloTimer);
-    if (term && !exited) term.kill();
+    unsubscribe?.();
+    target?.terminal.detach(viewer);
   });
+}
+
+/** How many bytes `attach` will replay for this resume request (so `term.ready` can say where the page starts). */
+function replayLength(
+  term: SharedTerminal,
+  resume: { instance: string; offset: number } | undefined,
+): number {
+  return term.replayLength(resume);
 }

@@ -37,6 +37,16 @@ export const ClientMessage = z.discriminatedUnion('type', [
       /** Protocol version the client speaks. */
       v: z.number().int(),
       ...dims,
+      /** What the page already shows of this terminal (after a dropped connection): only the rest is replayed. */
+      resume: z
+        .object({
+          /** The terminal instance the page saw (`term.ready.instance`). */
+          instance: z.string().max(64),
+          /** Output bytes of that instance the page has. */
+          offset: z.number().int().min(0),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   z
@@ -57,6 +67,8 @@ export const ClientMessage = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('ping'), /** Echoed back in `pong`. */ t: z.number() }).strict(),
+  /** The learner pressed "I'm still here" during an idle countdown. */
+  z.object({ type: z.literal('env.extend') }).strict(),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -70,8 +82,15 @@ export const ServerMessage = z.discriminatedUnion('type', [
       driver: z.string(),
       /** True when the shell runs in a jail; false in single-user mode. */
       jailed: z.boolean(),
-      /** A notice to show the learner (e.g. why the shell is not jailed), if any. */
+      /** A notice to show the learner (e.g. why the shell is not jailed, or that it was respawned), if any. */
       notice: z.string().optional(),
+      /** Identifies this shell; a page resuming after a drop sends it back in `term.hello.resume`. */
+      instance: z.string(),
+      /** Output bytes of this instance sent before the live stream (replay included): where the page now is. */
+      offset: z.number().int().min(0),
+      /** The lab and terminal name this socket is attached to. */
+      lab: z.string(),
+      terminal: z.string(),
     })
     .strict(),
   z
@@ -81,6 +100,12 @@ export const ServerMessage = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('pong'), t: z.number() }).strict(),
+  /** The environment has been idle: it will be culled at `cullAt` (ms since epoch) unless the learner is back. */
+  z.object({ type: z.literal('env.idle'), cullAt: z.number() }).strict(),
+  /** The learner is back: any idle countdown is called off. */
+  z.object({ type: z.literal('env.active') }).strict(),
+  /** The environment was stopped to free resources; files and pool are kept and come back on reconnect. */
+  z.object({ type: z.literal('env.culled'), reason: z.string() }).strict(),
   z
     .object({
       type: z.literal('error'),
@@ -115,6 +140,9 @@ export const GatewayError = {
   BAD_ORIGIN: 'GATEWAY_ERR_BAD_ORIGIN',
   BAD_HOST: 'GATEWAY_ERR_BAD_HOST',
   SPAWN_FAILED: 'GATEWAY_ERR_SPAWN_FAILED',
+  NOT_JOINED: 'GATEWAY_ERR_NOT_JOINED',
+  BAD_COURSE_CODE: 'GATEWAY_ERR_BAD_COURSE_CODE',
+  BAD_TARGET: 'GATEWAY_ERR_BAD_TARGET',
 } as const;
 export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
 
@@ -146,8 +174,40 @@ export const parseClientMessage = (text: string): Parsed<ClientMessage> => parse
 export const parseServerMessage = (text: string): Parsed<ServerMessage> => parseWith(ServerMessage, text);
 
 /** Path of the terminal WebSocket endpoint and of the ticket endpoint that authorises it. */
-export const PATHS = { terminal: '/ws/terminal', ticket: '/api/ticket' } as const;
+export const PATHS = {
+  terminal: '/ws/terminal',
+  ticket: '/api/ticket',
+  join: '/api/join',
+  me: '/api/me',
+} as const;
+
+/** Lab ids are kebab-case (they equal their folder and URL slug); terminal names likewise. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/** The lab whose environment a plain lesson page (not a lab) uses. */
+export const PLAYGROUND_LAB = 'playground';
+
+/** `POST /api/join` body: the course code the instructor gave (empty for self-paced), and an optional name. */
+export const JoinRequest = z
+  .object({
+    code: z.string().max(64).default(''),
+    name: z.string().max(80).optional(),
+  })
+  .strict();
+export type JoinRequest = z.infer<typeof JoinRequest>;
+
+/** `GET /api/me`: who this browser is, and whether joining needs a course code. */
+export const MeResponse = z
+  .object({
+    learner: z.object({ id: z.string(), name: z.string().nullable() }).strict().nullable(),
+    courseCodeRequired: z.boolean(),
+  })
+  .strict();
+export type MeResponse = z.infer<typeof MeResponse>;
 
 /** What `POST /api/ticket` returns: a short-lived, single-use token for one WebSocket upgrade. */
 export const TicketResponse = z.object({ token: z.string(), expiresInMs: z.number() }).strict();
 export type TicketResponse = z.infer<typeof TicketResponse>;
+
+// The lab channel (grading) protocol lives in its own file, owned by the labs engineer.
+export * from './lab.js';

@@ -8,19 +8,29 @@ import {
   type ServerMessage,
 } from '@xenlab/sandbox/protocol';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'join';
 
 export interface ConnectionEvents {
   /** Terminal output, to be written to xterm.js; call `done` once it is parsed (that acknowledges the bytes). */
   output(data: Uint8Array, done: () => void): void;
+  /** The page must start over (a new shell, or output it missed is no longer kept): clear the screen. */
+  reset(): void;
   message(msg: ServerMessage): void;
   state(state: ConnectionState, detail: string): void;
 }
 
+export interface TerminalTarget {
+  /** Lab whose environment to attach (a plain lesson uses the playground). */
+  readonly lab?: string;
+  /** Terminal name within the environment. */
+  readonly terminal?: string;
+}
+
 /**
  * One terminal's connection to the gateway: fetches a single-use ticket (the session cookie rides along), opens
- * the WebSocket, greets with the size, forwards keystrokes as binary frames, acknowledges output for flow control,
- * and reconnects with backoff when the link drops (not when the shell exits).
+ * the WebSocket, greets with the size and — after a dropped connection — with what it already shows, so only the
+ * missing output is replayed. Forwards keystrokes as binary frames, acknowledges output for flow control, and
+ * reconnects with backoff when the link drops (not when the shell exits).
  */
 export class TerminalConnection {
   #ws: WebSocket | undefined;
@@ -29,40 +39,58 @@ export class TerminalConnection {
   #retry = 0;
   #stopped = false;
   #exited = false;
+  /** What this page shows: the shell instance and how many of its output bytes. */
+  #instance: string | undefined;
+  #offset = 0;
+  readonly #target: TerminalTarget;
   readonly #events: ConnectionEvents;
   readonly #encoder = new TextEncoder();
 
-  constructor(size: { cols: number; rows: number }, events: ConnectionEvents) {
+  constructor(size: { cols: number; rows: number }, events: ConnectionEvents, target: TerminalTarget = {}) {
     this.#size = size;
     this.#events = events;
+    this.#target = target;
   }
 
   async connect(): Promise<void> {
-    this.#exited = false;
     this.#events.state('connecting', this.#retry ? 'Reconnecting…' : 'Connecting…');
     let ticket: TicketResponse;
     try {
       const res = await fetch(PATHS.ticket, { method: 'POST', credentials: 'same-origin' });
+      if (res.status === 403) {
+        const body = (await res.json().catch(() => ({}))) as { code?: string };
+        if (body.code === 'GATEWAY_ERR_NOT_JOINED') {
+          this.#events.state('join', 'Enter the course code to start.');
+          return;
+        }
+      }
       if (!res.ok) throw new Error(`ticket: HTTP ${res.status}`);
       ticket = TicketResponse.parse(await res.json());
     } catch {
-      this.#scheduleReconnect('The gateway is not answering.');
+      this.#scheduleReconnect('The lab server is not answering.');
       return;
     }
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(
-      `${scheme}//${location.host}${PATHS.terminal}?token=${encodeURIComponent(ticket.token)}`,
-    );
+    const url = new URL(`${scheme}//${location.host}${PATHS.terminal}`);
+    url.searchParams.set('token', ticket.token);
+    if (this.#target.lab) url.searchParams.set('lab', this.#target.lab);
+    if (this.#target.terminal) url.searchParams.set('terminal', this.#target.terminal);
+    const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     this.#unacked = 0;
     ws.onopen = () => {
-      this.#retry = 0;
-      this.#send({ type: 'term.hello', v: PROTOCOL_VERSION, ...this.#size });
+      this.#send({
+        type: 'term.hello',
+        v: PROTOCOL_VERSION,
+        ...this.#size,
+        ...(this.#instance ? { resume: { instance: this.#instance, offset: this.#offset } } : {}),
+      });
     };
     ws.onmessage = (ev: MessageEvent<ArrayBuffer | string>) => {
       if (typeof ev.data !== 'string') {
         const bytes = new Uint8Array(ev.data);
+        this.#offset += bytes.length;
         this.#events.output(bytes, () => {
           this.#ack(bytes.length);
         });
@@ -71,8 +99,15 @@ export class TerminalConnection {
       const parsed = parseServerMessage(ev.data);
       if (!parsed.ok) return;
       const msg = parsed.value;
-      if (msg.type === 'term.ready')
+      if (msg.type === 'term.ready') {
+        this.#retry = 0;
+        this.#exited = false;
+        // Same shell and nothing missed: carry on. Otherwise start the screen over and take the replay.
+        if (msg.instance !== this.#instance || msg.offset !== this.#offset) this.#events.reset();
+        this.#instance = msg.instance;
+        this.#offset = msg.offset;
         this.#events.state('open', msg.jailed ? 'Connected' : 'Connected (not jailed)');
+      }
       if (msg.type === 'term.exit') this.#exited = true;
       this.#events.message(msg);
     };
@@ -112,16 +147,43 @@ export class TerminalConnection {
   /** Keystrokes or pasted text from xterm.js. */
   input(data: string): void {
     if (this.#exited && !this.#ws) {
+      this.#instance = undefined;
       void this.connect();
       return;
     }
     if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(this.#encoder.encode(data));
   }
 
+  /** "I'm still here": calls off an idle countdown. */
+  extend(): void {
+    this.#send({ type: 'env.extend' });
+  }
+
+  /** Joins the course with the code the instructor gave, then connects. Resolves with an error text, if any. */
+  async join(code: string, name: string): Promise<string | undefined> {
+    const res = await fetch(PATHS.join, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code, ...(name ? { name } : {}) }),
+    });
+    if (!res.ok) {
+      const body = (await res.json().catch(() => ({}))) as { message?: string };
+      return body.message ?? `could not join (HTTP ${res.status})`;
+    }
+    await this.connect();
+    return undefined;
+  }
+
   resize(cols: number, rows: number): void {
     if (cols === this.#size.cols && rows === this.#size.rows) return;
     this.#size = { cols, rows };
     this.#send({ type: 'term.resize', cols, rows });
+  }
+
+  /** Drops the link as a network failure would (tests use it to prove the page recovers). */
+  drop(): void {
+    this.#ws?.close();
   }
 
   stop(): void {

@@ -4,7 +4,8 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
 import { TerminalConnection } from './connection.ts';
 
-const isMac = /Mac|iPhone|iPad/.test(navigator.platform);
+// userAgent rather than the deprecated navigator.platform; only used to pick the copy/paste keys.
+const isMac = /Macintosh|Mac OS X|iPhone|iPad/.test(navigator.userAgent);
 
 /**
  * Copy and paste with the keys people expect: on Linux and Windows Ctrl+Shift+C / Ctrl+Shift+V and
@@ -27,16 +28,31 @@ function clipboardKeys(term: Terminal, ev: KeyboardEvent): boolean {
   return true;
 }
 
+function need<K extends keyof HTMLElementTagNameMap>(
+  root: Element,
+  tag: K,
+  cls: string,
+): HTMLElementTagNameMap[K] {
+  const el = root.querySelector(`${tag}.${cls}`);
+  if (!el) throw new Error(`xenlab-terminal: missing ${tag}.${cls}`);
+  return el as HTMLElementTagNameMap[K];
+}
+
 /** `<xenlab-terminal>`: the terminal island of a lesson page. */
 class XenlabTerminal extends HTMLElement {
   #conn: TerminalConnection | undefined;
   #observer: ResizeObserver | undefined;
 
   connectedCallback(): void {
-    const screen = this.querySelector<HTMLElement>('.xt-screen');
-    const status = this.querySelector<HTMLElement>('.xt-status');
-    const srButton = this.querySelector<HTMLButtonElement>('.xt-sr');
-    if (!screen || !status || !srButton || this.#conn) return;
+    if (this.#conn) return;
+    const screen = need(this, 'div', 'xt-screen');
+    const status = need(this, 'span', 'xt-status');
+    const srButton = need(this, 'button', 'xt-sr');
+    const banner = need(this, 'div', 'xt-banner');
+    const bannerText = need(this, 'span', 'xt-banner-text');
+    const extend = need(this, 'button', 'xt-extend');
+    const joinForm = need(this, 'form', 'xt-join');
+    const joinError = need(this, 'span', 'xt-join-error');
 
     const term = new Terminal({
       cursorBlink: true,
@@ -69,26 +85,94 @@ class XenlabTerminal extends HTMLElement {
       setSr(term.options.screenReaderMode !== true);
     });
 
+    let countdown = 0;
+    const hideBanner = () => {
+      window.clearInterval(countdown);
+      banner.hidden = true;
+    };
+    const showBanner = (text: string, withExtend: boolean) => {
+      bannerText.textContent = text;
+      extend.hidden = !withExtend;
+      banner.hidden = false;
+    };
+    const showCountdown = (cullAt: number) => {
+      window.clearInterval(countdown);
+      const tick = () => {
+        const s = Math.max(0, Math.round((cullAt - Date.now()) / 1000));
+        const left = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+        showBanner(
+          `You have been away a while: this lab pauses in ${left} to free the machine. Your files are kept.`,
+          true,
+        );
+      };
+      tick();
+      countdown = window.setInterval(tick, 1000);
+    };
+
     const conn = new TerminalConnection(
       { cols: term.cols, rows: term.rows },
       {
         output: (data, done) => {
           term.write(data, done);
         },
+        reset: () => {
+          term.reset();
+        },
         message: (msg) => {
-          if (msg.type === 'term.ready' && msg.notice) term.write(`\x1b[33m${msg.notice}\x1b[0m\r\n`);
-          if (msg.type === 'error') term.write(`\r\n\x1b[31m[xenlab] ${msg.message}\x1b[0m\r\n`);
-          if (msg.type === 'term.exit')
-            term.write('\r\n\x1b[2m[shell exited — press Enter for a new one]\x1b[0m\r\n');
+          switch (msg.type) {
+            case 'term.ready':
+              if (extend.hidden) hideBanner();
+              if (msg.notice) term.write(`\x1b[33m${msg.notice}\x1b[0m\r\n`);
+              break;
+            case 'error':
+              term.write(`\r\n\x1b[31m[xenlab] ${msg.message}\x1b[0m\r\n`);
+              break;
+            case 'term.exit':
+              term.write('\r\n\x1b[2m[shell exited — press Enter for a new one]\x1b[0m\r\n');
+              break;
+            case 'env.idle':
+              showCountdown(msg.cullAt);
+              break;
+            case 'env.active':
+              hideBanner();
+              break;
+            case 'env.culled':
+              window.clearInterval(countdown);
+              showBanner('This lab was paused to free the machine. It comes back as you left it.', false);
+              break;
+            case 'pong':
+              break;
+          }
         },
         state: (state, detail) => {
           status.dataset.state = state;
           status.textContent = detail;
           this.dataset.state = state;
+          joinForm.hidden = state !== 'join';
         },
+      },
+      {
+        ...(this.dataset.lab ? { lab: this.dataset.lab } : {}),
+        ...(this.dataset.name ? { terminal: this.dataset.name } : {}),
       },
     );
     this.#conn = conn;
+    extend.addEventListener('click', () => {
+      conn.extend();
+      hideBanner();
+    });
+    joinForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const data = new FormData(joinForm);
+      joinError.textContent = '';
+      const field = (k: string) => {
+        const v = data.get(k);
+        return typeof v === 'string' ? v : '';
+      };
+      void conn.join(field('code'), field('name')).then((err) => {
+        if (err) joinError.textContent = err;
+      });
+    });
     term.onData((d) => {
       conn.input(d);
     });
@@ -106,8 +190,8 @@ class XenlabTerminal extends HTMLElement {
       });
     });
     this.#observer.observe(screen);
-    // For tests and curious learners: the terminal instance, to read its buffer.
-    (this as unknown as { terminal: Terminal }).terminal = term;
+    // For tests and curious learners: the terminal instance (to read its buffer) and the connection.
+    Object.assign(this, { terminal: term, connection: conn });
     void conn.connect();
   }
 

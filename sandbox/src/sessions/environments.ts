@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Sandbox, SandboxDriver } from '../drivers/types.js';
+import { startSimulator, type RunningSimulator } from '../sim/index.js';
+import { Environments, type Db, type EnvironmentRow } from '../store/index.js';
+import { SharedTerminal } from './shared-terminal.js';
+
+/** How a learner reaches their own pool. */
+export interface XapiEndpoint {
+  readonly url: string;
+  readonly user: string;
+  readonly password: string;
+}
+
+/** Something to tell the pages watching an environment (idle countdown, culled, back to active). */
+export type EnvironmentNotice =
+  | { readonly kind: 'idle'; readonly cullAt: number }
+  | { readonly kind: 'active' }
+  | { readonly kind: 'culled'; readonly reason: string };
+
+/** An environment brought up in this process. */
+export interface LiveEnvironment {
+  readonly row: EnvironmentRow;
+  readonly sandbox: Sandbox;
+  readonly xapi: XapiEndpoint | undefined;
+  readonly terminals: Map<string, SharedTerminal>;
+  /** True when this environment existed before this gateway process started it (a restart or a cull). */
+  readonly revived: boolean;
+  /** Whether the learner was told their shell is new after a revival. */
+  announced: boolean;
+  lastActivity: number;
+  warned: boolean;
+  readonly listeners: Set<(n: EnvironmentNotice) => void>;
+  readonly stop: () => Promise<void>;
+}
+
+/** What a provisioner brings up for an environment besides its record. */
+export interface Provisioned {
+  readonly sandbox: Sandbox;
+  readonly xapi?: XapiEndpoint;
+  readonly close: () => Promise<void>;
+}
+
+/** Brings up an environment's parts (sandbox, simulator…) from its record; labs plug in their own. */
+export type Provisioner = (row: EnvironmentRow) => Promise<Provisioned>;
+
+export interface EnvironmentManagerOptions {
+  readonly db: Db;
+  readonly driver: SandboxDriver;
+  readonly dataDir: string;
+  /** How long a terminal with no page attached keeps running (default 30 min). */
+  readonly graceMs?: number;
+  /** Idle time (no keystrokes) before an environment is culled (default 60 min). */
+  readonly idleMs?: number;
+  /** How long before culling the pages are warned, with a countdown the learner can stop (default 5 min). */
+  readonly warnMs?: number;
+  /** Overrides the default provisioner (own simulator with the default pool + the driver's sandbox). */
+  readonly provision?: Provisioner;
+  readonly now?: () => number;
+}
+
+/** Writes the learner's `~/.xe`, so `xe` in their shell reaches their own pool with no flags (as the real `xe` reads it). */
+export function writeXeConfig(home: string, xapi: XapiEndpoint): void {
+  const u = new URL(xapi.url);
+  const text =
+    `server=${u.hostname}\nport=${u.port || (u.protocol === 'https:' ? '443' : '80')}\n` +
+    `username=${xapi.user}\npassword=${xapi.password}\n${u.protocol === 'http:' ? 'nossl=true\n' : ''}`;
+  writeFileSync(join(home, '.xe'), text, { mode: 0o600 });
+}
+
+/**
+ * Environments of learners: one per learner × lab, durable in SQLite, brought up on first use and brought back
+ * after a restart (files and pool as they were; shells respawned with a notice), culled after idling.
+ */
+export class EnvironmentManager {
+  readonly #rows: Environments;
+  readonly #driver: SandboxDriver;
+  readonly #dataDir: string;
+  readonly #graceMs: number;
+  readonly #idleMs: number;
+  readonly #warnMs: number;
+  readonly #now: () => number;
+  readonly #provision: Provisioner;
+  readonly #live = new Map<string, LiveEnvironment>();
+  readonly #opening = new Map<string, Promise<LiveEnvironment>>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(options: EnvironmentManagerOptions) {
+    this.#rows = new Environments(options.db);
+    this.#driver = options.driver;
+    this.#dataDir = options.dataDir;
+    this.#graceMs = options.graceMs ?? 30 * 60_000;
+    this.#idleMs = options.idleMs ?? 60 * 60_000;
+    this.#warnMs = Math.min(options.warnMs ?? 5 * 60_000, this.#idleMs);
+    this.#now = options.now ?? Date.now;
+    this.#provision = options.provision ?? ((row) => this.#defaultProvision(row));
+    this.#sweeper = setInterval(
+      () => {
+        void this.sweep();
+      },
+      Math.max(1_000, Math.min(30_000, this.#warnMs / 4)),
+    );
+    this.#sweeper.unref();
+  }
+
+  get driver(): SandboxDriver {
+    return this.#driver;
+  }
+
+  /** Environments live in this process. */
+  get live(): number {
+    return this.#live.size;
+  }
+
+  /** The id of a learner's environment for a lab. */
+  static idFor(learnerId: string, labId: string): string {
+    return `${learnerId}~${labId}`;
+  }
+
+  /** The learner's environment for a lab: the live one, or brought up (created, or revived from its record). */
+  open(learnerId: string, labId: string): Promise<LiveEnvironment> {
+    const id = EnvironmentManager.idFor(learnerId, labId);
+    const live = this.#live.get(id);
+    if (live) return Promise.resolve(live);
+    let p = this.#opening.get(id);
+    if (!p) {
+      p = this.#bringUp(id, learnerId, labId).finally(() => this.#opening.delete(id));
+      this.#opening.set(id, p);
+    }
+    return p;
+  }
+
+  /** A live environment by id (no bring-up). */
+  find(id: string): LiveEnvironment | undefined {
+    return this.#live.get(id);
+  }
+
+  async #bringUp(id: string, learnerId: string, labId: string): Promise<LiveEnvironment> {
+    let row = this.#rows.get(id);
+    const revived = row !== undefined;
+    if (!row) {
+      const dir = join(this.#dataDir, 'envs', id);
+      row = {
+        id,
+        learnerId,
+        labId,
+        driver: this.#driver.name,
+        home: join(dir, 'home'),
+        xapiUser: 'root',
+        xapiPassword: randomBytes(18).toString('base64url'),
+        simState: join(dir, 'pool.json'),
+        status: 'active',
+        createdAt: this.#now(),
+        lastActiveAt: this.#now(),
+      };
+      mkdirSync(row.home, { recursive: true, mode: 0o700 });
+      this.#rows.insert(row);
+    } else if (row.status !== 'active') {
+      this.#rows.setStatus(id, 'active');
+      row = { ...row, status: 'active' };
+    }
+    const parts = await this.#provision(row);
+    const env: LiveEnvironment = {
+      row,
+      sandbox: parts.sandbox,
+      xapi: parts.xapi,
+      terminals: new Map(),
+      revived,
+      announced: false,
+      lastActivity: this.#now(),
+      warned: false,
+      listeners: new Set(),
+      stop: parts.close,
+    };
+    this.#live.set(id, env);
+    return env;
+  }
+
+  async #defaultProvision(row: EnvironmentRow): Promise<Provisioned> {
+    const sim: RunningSimulator = await startSimulator({
+      port: 0,
+      user: row.xapiUser,
+      password: row.xapiPassword,
+      stateFile: row.simState,
+      seed: row.id,
+    });
+    const xapi = { url: sim.url, user: row.xapiUser, password: row.xapiPassword };
+    mkdirSync(row.home, { recursive: true, mode: 0o700 });
+    writeXeConfig(row.home, xapi);
+    const sandbox = await this.#driver.create({
+      id: row.id,
+      home: row.home,
+      env: { XENLAB_XAPI_URL: xapi.url, XENLAB_XAPI_USER: xapi.user, XENLAB_XAPI_PASSWORD: xapi.password },
+    });
+    return {
+      sandbox,
+      xapi,
+      close: async () => {
+        await sandbox.destroy();
+        await sim.close();
+      },
+    };
+  }
+
+  /** The named terminal of an environment, spawned when missing (or when its shell exited). */
+  terminal(env: LiveEnvironment, name: string, size: { cols: number; rows: number }): SharedTerminal {
+    const existing = env.terminals.get(name);
+    if (existing && !existing.exited) return existing;
+    const term = new SharedTerminal(env.sandbox.attachTerminal(size));
+    env.terminals.set(name, term);
+    let grace: NodeJS.Timeout | undefined;
+    term.onIdle(() => {
+      grace = setTimeout(() => {
+        if (term.viewers === 0) term.kill();
+      }, this.#graceMs);
+      grace.unref();
+    });
+    term.onEnd(() => {
+      if (grace) clearTimeout(grace);
+      if (env.terminals.get(name) === term) env.terminals.delete(name);
+    });
+    return term;
+  }
+
+  /** The learner did something (typed): the idle clock restarts and any countdown is called off. */
+  activity(env: LiveEnvironment): void {
+    env.lastActivity = this.#now();
+    if (env.warned) {
+      env.warned = false;
+      for (const l of env.listeners) l({ kind: 'active' });
+    }
+  }
+
+  /** Culls idle environments (and warns those about to be). Runs periodically; callable from tests. */
+  async sweep(): Promise<void> {
+    const now = this.#now();
+    for (const env of [...this.#live.values()]) {
+      const idle = now - env.lastActivity;
+      if (idle >= this.#idleMs) {
+        await this.cull(env.row.id, 'idle');
+      } else if (idle >= this.#idleMs - this.#warnMs && !env.warned) {
+        env.warned = true;
+        for (const l of env.listeners) l({ kind: 'idle', cullAt: env.lastActivity + this.#idleMs });
+      }
+    }
+  }
+
+  /**
+   * Frees an environment's resources (shells, simulator). Its record, files and saved pool stay, so it comes back
+   * as it was on the next visit.
+   */
+  async cull(id: string, reason: string): Promise<void> {
+    const env = this.#live.get(id);
+    if (!env) return;
+    this.#live.delete(id);
+    for (const l of env.listeners) l({ kind: 'culled', reason });
+    for (const t of env.terminals.values()) t.kill();
+    this.#rows.touch(id, env.lastActivity);
+    this.#rows.setStatus(id, 'culled');
+    await env.stop();
+  }
+
+  /** Shuts down for a restart: simulators save their pools; records stay active so they come back. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all(
+      [...this.#live.values()].map(async (env) => {
+        for (const t of env.terminals.values()) t.kill();
+        this.#rows.touch(env.row.id, env.lastActivity);
+        await env.stop();
+      }),
+    );
+    this.#live.clear();
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * Learners' environments: durable, shared by a learner's tabs, surviving dropped connections and restarts.
+ * @module
+ */
+export {
+  EnvironmentManager,
+  writeXeConfig,
+  type EnvironmentManagerOptions,
+  type EnvironmentNotice,
+  type LiveEnvironment,
+  type Provisioned,
+  type Provisioner,
+  type XapiEndpoint,
+} from './environments.js';
+export { SharedTerminal, SCROLLBACK_BYTES, type Viewer } from './shared-terminal.js';

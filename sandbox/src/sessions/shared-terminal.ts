@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { TerminalProcess } from '../drivers/types.js';
+import { FlowControl } from '../gateway/flow.js';
+
+/** Output kept for replay on reconnect (bytes). A reconnecting page gets what it missed from here. */
+export const SCROLLBACK_BYTES = 256 * 1024;
+/** Largest batch of output sent as one frame; output is coalesced until the next turn of the event loop. */
+const MAX_BATCH = 256 * 1024;
+
+/** One browser tab watching a terminal. */
+export interface Viewer {
+  /** Sends a chunk of output (a binary frame). */
+  send(data: Buffer): void;
+  /** Tells the viewer the shell exited. */
+  exited(code: number | null): void;
+}
+
+interface ViewerState {
+  readonly flow: FlowControl;
+}
+
+/**
+ * A terminal that outlives its WebSockets: the shell keeps running when the page drops, output is kept in a ring
+ * buffer for replay, and several tabs can watch (and type into) the same shell. Output goes out in batches, one
+ * per turn of the event loop, under per-viewer flow control: the shell is paused while any viewer is too far behind.
+ */
+export class SharedTerminal {
+  /** Changes whenever the shell is (re)spawned; a page resuming another instance gets a full replay. */
+  readonly instance = randomBytes(6).toString('base64url');
+  readonly #term: TerminalProcess;
+  readonly #viewers = new Map<Viewer, ViewerState>();
+  #ring: Buffer[] = [];
+  #ringBytes = 0;
+  /** Total output bytes ever produced: the offset of the live stream. */
+  #total = 0;
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
+  #scheduled = false;
+  #pausedBy = 0;
+  #exitCode: number | null | undefined;
+  #onIdle: (() => void) | undefined;
+  #onEnd: (() => void) | undefined;
+
+  constructor(term: TerminalProcess) {
+    this.#term = term;
+    term.onData((chunk) => {
+      this.#batch.push(chunk);
+      this.#batchBytes += chunk.length;
+      if (this.#batchBytes >= MAX_BATCH) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#flush();
+        });
+      }
+    });
+    term.onExit((code) => {
+      this.#flush();
+      this.#exitCode = code;
+      for (const v of this.#viewers.keys()) v.exited(code);
+      this.#onEnd?.();
+    });
+  }
+
+  get exited(): boolean {
+    return this.#exitCode !== undefined;
+  }
+
+  get viewers(): number {
+    return this.#viewers.size;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Called when the last viewer leaves (to start a grace timer). */
+  onIdle(f: () => void): void {
+    this.#onIdle = f;
+  }
+
+  /** Called when the shell ends. */
+  onEnd(f: () => void): void {
+    this.#onEnd = f;
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#batchBytes === 0) return;
+    const data =
+      this.#batch.length === 1 && this.#batch[0]
+        ? this.#batch[0]
+        : Buffer.concat(this.#batch, this.#batchBytes);
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#total += data.length;
+    this.#ring.push(data);
+    this.#ringBytes += data.length;
+    while (this.#ringBytes - (this.#ring[0]?.length ?? 0) >= SCROLLBACK_BYTES) {
+      this.#ringBytes -= this.#ring.shift()?.length ?? 0;
+    }
+    for (const [v, s] of this.#viewers) {
+      v.send(data);
+      s.flow.sent(data.length);
+    }
+  }
+
+  /** The output offset a resuming page can continue from, or undefined when it must take the whole scrollback. */
+  #resumeOffset(resume?: { instance: string; offset: number }): number | undefined {
+    const start = this.#total - this.#ringBytes;
+    return resume?.instance === this.instance && resume.offset >= start && resume.offset <= this.#total
+      ? resume.offset
+      : undefined;
+  }
+
+  /** Bytes a viewer resuming from `resume` would be replayed (the whole kept scrollback unless it can resume). */
+  replayLength(resume?: { instance: string; offset: number }): number {
+    this.#flush();
+    const from = this.#resumeOffset(resume);
+    return from === undefined ? this.#ringBytes : this.#total - from;
+  }
+
+  /**
+   * Adds a viewer. With `resume` (the instance and byte offset the page already has), only the missing output is
+   * replayed; otherwise the whole kept scrollback. Returns the offset the viewer is at after the replay.
+   */
+  attach(
+    viewer: Viewer,
+    resume?: { instance: string; offset: number },
+  ): { offset: number; replayed: number } {
+    this.#flush();
+    const flow = new FlowControl(
+      () => {
+        if (this.#pausedBy++ === 0) this.#term.pause();
+      },
+      () => {
+        if (--this.#pausedBy === 0) this.#term.resume();
+      },
+    );
+    this.#viewers.set(viewer, { flow });
+    const kept = Buffer.concat(this.#ring, this.#ringBytes);
+    const resumeAt = this.#resumeOffset(resume);
+    const from = resumeAt === undefined ? 0 : resumeAt - (this.#total - kept.length);
+    const replay = kept.subarray(from);
+    if (replay.length > 0) {
+      viewer.send(replay);
+      flow.sent(replay.length);
+    }
+    if (this.#exitCode !== undefined) viewer.exited(this.#exitCode);
+    return { offset: this.#total, replayed: replay.length };
+  }
+
+  /** Output bytes the viewer's terminal has parsed. */
+  ack(viewer: Viewer, bytes: number): void {
+    this.#viewers.get(viewer)?.flow.acked(bytes);
+  }
+
+  detach(viewer: Viewer): void {
+    const s = this.#viewers.get(viewer);
+    if (!s) return;
+    // A viewer leaving must not hold the shell paused.
+    if (s.flow.paused) s.flow.acked(Number.MAX_SAFE_INTEGER);
+    this.#viewers.delete(viewer);
+    if (this.#viewers.size === 0) this.#onIdle?.();
+  }
+
+  write(data: Uint8Array): void {
+    if (this.#exitCode === undefined) this.#term.write(data);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.#exitCode === undefined) this.#term.resize(cols, rows);
+  }
+
+  kill(): void {
+    this.#term.kill();
+  }
+}

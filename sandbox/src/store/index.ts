@@ -1,0 +1,82 @@
+/**
+ * Durable state of the gateway in SQLite (better-sqlite3 12): learners, their browsers, environments; other
+ * modules (grading) add their own tables through {@link migrate}. WAL mode, so readers never block the writer and
+ * a crash loses at most the last transaction.
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/**
+ * Opens (creating if needed) the state database and applies the core schema.
+ * @example
+ * const db = openStore('.xenlab/xenlab.db');   // or ':memory:' in tests
+ */
+export function openStore(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, 'core', CORE_MIGRATIONS);
+  return db;
+}
+
+/**
+ * Applies a module's migrations in order, each once (tracked in `schema_migrations` by module name and index).
+ * Append new steps; never edit a step that has shipped.
+ */
+export function migrate(db: Db, module: string, steps: readonly string[]): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (module, step))',
+  );
+  const done = new Set(
+    (db.prepare('SELECT step FROM schema_migrations WHERE module = ?').all(module) as { step: number }[]).map(
+      (r) => r.step,
+    ),
+  );
+  const mark = db.prepare('INSERT INTO schema_migrations (module, step) VALUES (?, ?)');
+  steps.forEach((sql, i) => {
+    if (done.has(i)) return;
+    db.transaction(() => {
+      db.exec(sql);
+      mark.run(module, i);
+    })();
+  });
+}
+
+const CORE_MIGRATIONS = [
+  `CREATE TABLE learners (
+     id TEXT PRIMARY KEY,
+     display_name TEXT,
+     course_code TEXT,
+     created_at INTEGER NOT NULL,
+     last_seen_at INTEGER NOT NULL
+   );
+   CREATE TABLE browser_sessions (
+     sid_hash TEXT PRIMARY KEY,
+     learner_id TEXT NOT NULL REFERENCES learners(id) ON DELETE CASCADE,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE environments (
+     id TEXT PRIMARY KEY,
+     learner_id TEXT NOT NULL REFERENCES learners(id) ON DELETE CASCADE,
+     lab_id TEXT NOT NULL,
+     driver TEXT NOT NULL,
+     home TEXT NOT NULL,
+     xapi_user TEXT NOT NULL,
+     xapi_password TEXT NOT NULL,
+     sim_state TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('active', 'culled')),
+     created_at INTEGER NOT NULL,
+     last_active_at INTEGER NOT NULL
+   );
+   CREATE INDEX environments_by_learner ON environments (learner_id);`,
+];
+
+export { Learners, type Learner } from './learners.js';
+export { Environments, type EnvironmentRow } from './environments.js';
