@@ -3,6 +3,8 @@
  * and one line in {@link COMMANDS}.
  * @module
  */
+import { imageCommand } from './image.js';
+import { labCommand } from './lab.js';
 import { serveCommand } from './serve.js';
 import { simCommand } from './sim.js';
 
@@ -21,6 +23,8 @@ export interface CliCommand {
 
 /** Every `xenlab` subcommand by name. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
+  image: imageCommand,
+  lab: labCommand,
   serve: serveCommand,
   sim: simCommand,
 };

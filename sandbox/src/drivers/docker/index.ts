@@ -1,0 +1,439 @@
+/**
+ * The `docker` sandbox driver: each environment is one hardened container per node on its own private network,
+ * on a local or remote engine (dockerode), optionally from a warm pool, or as swarm services spread over several
+ * machines. See the files beside this one for each concept (client, image, hardening, networks, pool, swarm).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import type {
+  EnvironmentSpec,
+  ExecOptions,
+  Sandbox,
+  SandboxDriver,
+  SandboxLimits,
+  SandboxSnapshot,
+  TerminalProcess,
+} from '../types.js';
+import { LABEL_NODE, LABEL_POOL, connectEngine, containerName, encodeEnvId, pingEngine } from './client.js';
+import type { EngineOptions } from './client.js';
+import { findEnvironment, listEnvironments, removeContainers, startContainer } from './containers.js';
+import { attachTerminal, execRaw, execText } from './exec.js';
+import type { ExecTarget } from './exec.js';
+import { DOCKER_HOME, resolveLimits, updatableLimits } from './hardening.js';
+import { LAB_IMAGE } from './image.js';
+import { createEnvNetwork, hostFirewall, removeNetwork } from './networks.js';
+import { WarmPool } from './pool.js';
+import type { WarmPoolStats } from './pool.js';
+import {
+  createNodeService,
+  findSwarmEnvironment,
+  listSwarmEnvironments,
+  removeServices,
+  requireSwarmManager,
+  serviceContainer,
+} from './swarm.js';
+import type { SwarmOptions } from './swarm.js';
+
+export { buildImages, LAB_IMAGE, BASE_IMAGE, labImageCurrent } from './image.js';
+export { connectEngine, removeLabelled } from './client.js';
+export { hostFirewall } from './networks.js';
+export type { SwarmOptions } from './swarm.js';
+
+export interface DockerDriverOptions {
+  /** The engine (dockerode options); the local socket / `DOCKER_HOST` by default. */
+  engine?: EngineOptions;
+  /** Image of nodes that don't name one; {@link LAB_IMAGE} by default. */
+  image?: string;
+  /** Limits of environments that don't set their own. */
+  limits?: SandboxLimits;
+  /** Let environments reach beyond the host (package mirrors); off by default (internal networks). */
+  egress?: boolean;
+  /**
+   * The INPUT rules that stop containers reaching host services (see networks.ts): `require` (default) refuses
+   * to start without them, `apply` inserts them (root, engine on this host), `off` leaves them to the operator
+   * of a remote engine.
+   */
+  hostFirewall?: 'require' | 'apply' | 'off';
+  /** Warm containers kept ready for single-node environments (0 = none, the default). */
+  pool?: number;
+  /** /16 that environment networks are carved from (see networks.ts). */
+  subnetPool?: string;
+  /** Run environments as swarm services (this engine must be a manager). */
+  swarm?: boolean | SwarmOptions;
+  /** Extra labels on everything this driver creates (tests use one to clean up after themselves). */
+  labels?: Readonly<Record<string, string>>;
+  /** Where snapshots (tarballs of homes) are kept. */
+  snapshotDir?: string;
+  /** Longest a single check may run when the caller gives no timeout, ms. */
+  execTimeoutMs?: number;
+}
+
+/** The docker driver, with its pool and a way to let go of it. */
+export interface DockerDriver extends SandboxDriver {
+  readonly docker: Docker;
+  /** Warm-pool figures (undefined without a pool). */
+  readonly pool: WarmPoolStats | undefined;
+  /** Resolves once the warm pool is full. */
+  poolReady(ms?: number): Promise<void>;
+  /** Disposes of the warm pool. Environments keep running (a restarted gateway re-attaches to them). */
+  close(): Promise<void>;
+}
+
+/** One environment's containers and how they were placed. */
+interface Placement {
+  nodes: Map<string, Docker.Container>;
+  network: string;
+  /** Swarm services by node, in swarm mode. */
+  services?: Map<string, string>;
+}
+
+interface PooledContainer {
+  container: Docker.Container;
+  network: string;
+  dispose(): Promise<void>;
+}
+
+const nodeNames = (spec: EnvironmentSpec) =>
+  spec.nodes && spec.nodes.length > 0 ? spec.nodes.map((n) => n.name) : ['main'];
+
+/** Checks an environment's node list: unique DNS-label names. */
+function checkNodes(spec: EnvironmentSpec): void {
+  const seen = new Set<string>();
+  for (const n of nodeNames(spec)) {
+    if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(n)) {
+      throw new Error(`SANDBOX_ERR_BAD_NODE: node name '${n}' must be a lowercase DNS label (a-z, 0-9, -)`);
+    }
+    if (seen.has(n)) throw new Error(`SANDBOX_ERR_BAD_NODE: node '${n}' appears twice`);
+    seen.add(n);
+  }
+}
+
+/**
+ * Creates the docker driver after checking the engine answers and that containers can't reach host services
+ * (unless `hostFirewall: 'off'`).
+ *
+ * @example
+ * const driver = await createDockerDriver({ pool: 2 });
+ * const env = await driver.create({ id: 'alice:lab1', home: '/unused', nodes: [{ name: 'n1' }, { name: 'n2' }] });
+ * const r = await env.exec(['ping', '-c1', 'n2'], { node: 'n1' });
+ */
+export async function createDockerDriver(options: DockerDriverOptions = {}): Promise<DockerDriver> {
+  const docker = connectEngine(options.engine);
+  await pingEngine(docker);
+  const firewall = options.hostFirewall ?? 'require';
+  if (firewall !== 'off') {
+    const state = hostFirewall(firewall === 'apply');
+    if (!state.ok) {
+      throw new Error(
+        `SANDBOX_ERR_HOST_REACHABLE: ${state.message}; use hostFirewall: 'apply' (as root) or set the rules up yourself`,
+      );
+    }
+  }
+  const swarm = options.swarm === true ? {} : options.swarm === false ? undefined : options.swarm;
+  if (swarm) await requireSwarmManager(docker);
+  const image = options.image ?? LAB_IMAGE;
+  const defaults = resolveLimits(options.limits);
+  const labels = { ...options.labels };
+  const labelFilter = Object.entries(labels)[0];
+  const snapshotDir = options.snapshotDir ?? join(tmpdir(), 'xenlab-docker-snapshots');
+  const driverId = randomBytes(4).toString('hex');
+
+  const live = new Map<string, Sandbox>();
+  const creating = new Map<string, Promise<Sandbox>>();
+
+  const pool =
+    options.pool && options.pool > 0 && !swarm
+      ? new WarmPool<PooledContainer>(async () => {
+          const network = await createEnvNetwork(docker, {
+            egress: options.egress === true,
+            labels: { ...labels, [LABEL_POOL]: driverId },
+            ...(options.subnetPool ? { subnetPool: options.subnetPool } : {}),
+          });
+          try {
+            const container = await startContainer(docker, {
+              name: `xenlab-pool-${driverId}-${randomBytes(4).toString('hex')}`,
+              image,
+              hostname: 'xenlab',
+              network,
+              aliases: ['main'],
+              limits: defaults,
+              labels: { ...labels, [LABEL_POOL]: driverId },
+            });
+            return {
+              container,
+              network,
+              dispose: async () => {
+                await removeContainers([container]);
+                await removeNetwork(docker, network);
+              },
+            };
+          } catch (err) {
+            await removeNetwork(docker, network);
+            throw err;
+          }
+        }, options.pool)
+      : undefined;
+
+  /** Cold start: a network and one container (or service) per node. */
+  const place = async (spec: EnvironmentSpec, limits: Required<SandboxLimits>, network?: string) => {
+    const names = nodeNames(spec);
+    const single = spec.nodes === undefined || spec.nodes.length === 0;
+    const imageOf = (n: string) => spec.nodes?.find((x) => x.name === n)?.image ?? image;
+    const net =
+      network ??
+      (await createEnvNetwork(docker, {
+        egress: options.egress === true,
+        overlay: swarm !== undefined,
+        labels,
+        ...(options.subnetPool ? { subnetPool: options.subnetPool } : {}),
+      }));
+    const placement: Placement = { nodes: new Map(), network: net };
+    try {
+      if (swarm) {
+        placement.services = new Map();
+        for (const n of names) {
+          placement.services.set(
+            n,
+            await createNodeService(docker, {
+              envId: spec.id,
+              node: n,
+              image: imageOf(n),
+              hostname: single ? 'xenlab' : n,
+              network: net,
+              limits,
+              labels,
+            }),
+          );
+        }
+        for (const [n, s] of placement.services)
+          placement.nodes.set(n, await serviceContainer(docker, s, swarm));
+      } else {
+        const started = await Promise.allSettled(
+          names.map((n) =>
+            startContainer(docker, {
+              name: containerName(spec.id, n),
+              image: imageOf(n),
+              hostname: single ? 'xenlab' : n,
+              network: net,
+              aliases: [n],
+              limits,
+              labels: { ...labels, [LABEL_NODE]: n },
+            }).then((c) => placement.nodes.set(n, c)),
+          ),
+        );
+        const failed = started.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      }
+    } catch (err) {
+      await unplace(placement, network === undefined);
+      throw err;
+    }
+    return placement;
+  };
+
+  const unplace = async (p: Placement, withNetwork: boolean) => {
+    if (p.services) await removeServices(docker, p.services.values());
+    await removeContainers(p.nodes.values());
+    if (withNetwork) {
+      // Swarm removes a service's containers asynchronously; the network stays busy until they're gone.
+      for (let i = 0; i < 50; i++) {
+        try {
+          await docker.getNetwork(p.network).remove();
+          break;
+        } catch (err) {
+          if ((err as { statusCode?: number }).statusCode === 404) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    }
+  };
+
+  /** A warm container for this environment, renamed to it and fitted to its limits; undefined on a miss. */
+  const claim = async (
+    spec: EnvironmentSpec,
+    limits: Required<SandboxLimits>,
+  ): Promise<Placement | undefined> => {
+    if (!pool || (spec.nodes && spec.nodes.length > 0) || limits.diskMb !== defaults.diskMb) return undefined;
+    const warm = pool.take();
+    if (!warm) return undefined;
+    try {
+      await warm.container.rename({ name: containerName(spec.id, 'main') });
+      if (JSON.stringify(limits) !== JSON.stringify(defaults))
+        await warm.container.update(updatableLimits(limits));
+    } catch {
+      await warm.dispose();
+      return undefined;
+    }
+    return { nodes: new Map([['main', warm.container]]), network: warm.network };
+  };
+
+  /** Re-attaches to an environment left running by an earlier gateway; undefined when there is none. */
+  const adopt = async (spec: EnvironmentSpec): Promise<Placement | undefined> => {
+    if (swarm) {
+      const services = await findSwarmEnvironment(docker, spec.id);
+      if (services.size === 0) return undefined;
+      const nodes = new Map<string, Docker.Container>();
+      for (const [n, s] of services) nodes.set(n, await serviceContainer(docker, s, swarm));
+      const info = await [...nodes.values()][0]?.inspect();
+      const network = Object.keys(info?.NetworkSettings.Networks ?? {}).find((n) =>
+        n.startsWith('xenlab-net-'),
+      );
+      return { nodes, network: network ?? '', services };
+    }
+    const found = await findEnvironment(docker, spec.id);
+    const want = nodeNames(spec);
+    if (found.stopped.length > 0 || (found.nodes.size > 0 && !want.every((n) => found.nodes.has(n)))) {
+      // Half an environment (a node died, or the gateway crashed mid-create): start it afresh.
+      await removeContainers([...found.nodes.values(), ...found.stopped]);
+      if (found.network) await removeNetwork(docker, found.network);
+      return undefined;
+    }
+    return found.nodes.size > 0 && found.network ? { nodes: found.nodes, network: found.network } : undefined;
+  };
+
+  const shellEnv = (spec: EnvironmentSpec): Record<string, string> => ({
+    HOME: DOCKER_HOME,
+    USER: 'learner',
+    LOGNAME: 'learner',
+    SHELL: '/bin/bash',
+    TERM: 'xterm-256color',
+    COLORTERM: 'truecolor',
+    LANG: 'C.UTF-8',
+    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+    ...spec.env,
+  });
+
+  const makeSandbox = (
+    spec: EnvironmentSpec,
+    limits: Required<SandboxLimits>,
+    initial: Placement,
+  ): Sandbox => {
+    let placement = initial;
+    let destroyed = false;
+    const terminals = new Set<TerminalProcess>();
+    const env = shellEnv(spec);
+    const names = nodeNames(spec);
+    const target = (node: string | undefined): ExecTarget => {
+      if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
+      const name = node ?? names[0] ?? 'main';
+      const container = placement.nodes.get(name);
+      if (!container) throw new Error(`SANDBOX_ERR_NO_NODE: environment ${spec.id} has no node '${name}'`);
+      return { container, env };
+    };
+    const hangupAll = () => {
+      for (const t of terminals) t.kill();
+      terminals.clear();
+    };
+    const sandbox: Sandbox = {
+      id: spec.id,
+      nodes: names,
+      attachTerminal(size, node) {
+        const t = attachTerminal(target(node), size, () => terminals.delete(t));
+        terminals.add(t);
+        return t;
+      },
+      exec(argv, opts: ExecOptions = {}) {
+        return execText(target(opts.node), argv, {
+          user: opts.root ? 'root' : 'learner',
+          timeoutMs: opts.timeoutMs ?? options.execTimeoutMs ?? 30_000,
+          ...(opts.input === undefined ? {} : { input: opts.input }),
+        });
+      },
+      async reset() {
+        target(undefined);
+        hangupAll();
+        // Fresh containers on the same network: files, processes and any damage the learner did all go.
+        const old = placement;
+        await unplace({ ...old, nodes: old.nodes }, false);
+        placement = await place(spec, limits, old.network);
+      },
+      async snapshot() {
+        target(undefined);
+        const createdAt = new Date().toISOString();
+        const ref = join(snapshotDir, `${encodeEnvId(spec.id)}-${Date.now().toString(36)}`);
+        mkdirSync(ref, { recursive: true, mode: 0o700 });
+        for (const n of names) {
+          const r = await execRaw(target(n), ['tar', '-C', DOCKER_HOME, '-cf', '-', '.'], {
+            timeoutMs: 120_000,
+            cap: (limits.diskMb + 16) * 1048576,
+          });
+          if (r.code !== 0) {
+            throw new Error(`SANDBOX_ERR_SNAPSHOT: tar of ${n}'s home failed: ${r.stderr.toString().trim()}`);
+          }
+          writeFileSync(join(ref, `${n}.tar`), r.stdout, { mode: 0o600 });
+        }
+        return { driver: 'docker', id: spec.id, ref, createdAt };
+      },
+      async restore(snap: SandboxSnapshot) {
+        if (snap.driver !== 'docker' || !existsSync(snap.ref)) {
+          throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snap.ref} is not a docker snapshot`);
+        }
+        hangupAll();
+        for (const f of readdirSync(snap.ref)) {
+          const n = f.replace(/\.tar$/, '');
+          if (!names.includes(n)) continue;
+          const r = await execRaw(
+            target(n),
+            ['sh', '-c', `find ${DOCKER_HOME} -mindepth 1 -delete 2>/dev/null; tar -C ${DOCKER_HOME} -xf -`],
+            { timeoutMs: 120_000, input: readFileSync(join(snap.ref, f)) },
+          );
+          if (r.code !== 0) {
+            throw new Error(
+              `SANDBOX_ERR_SNAPSHOT: restoring ${n}'s home failed: ${r.stderr.toString().trim()}`,
+            );
+          }
+        }
+      },
+      async destroy() {
+        if (destroyed) return;
+        destroyed = true;
+        live.delete(spec.id);
+        terminals.clear();
+        await unplace(placement, true);
+      },
+    };
+    return sandbox;
+  };
+
+  const createOnce = async (spec: EnvironmentSpec): Promise<Sandbox> => {
+    checkNodes(spec);
+    const limits = resolveLimits({ ...defaults, ...spec.limits });
+    const placement = (await adopt(spec)) ?? (await claim(spec, limits)) ?? (await place(spec, limits));
+    const sandbox = makeSandbox(spec, limits, placement);
+    live.set(spec.id, sandbox);
+    return sandbox;
+  };
+
+  return {
+    name: 'docker',
+    jailed: true,
+    notice: undefined,
+    docker,
+    get pool() {
+      return pool?.stats;
+    },
+    poolReady: (ms) => pool?.ready(ms) ?? Promise.resolve(),
+    create(spec) {
+      const existing = live.get(spec.id);
+      if (existing) return Promise.resolve(existing);
+      // Two tabs opening the same environment at once share one start.
+      let p = creating.get(spec.id);
+      if (!p) {
+        p = createOnce(spec).finally(() => creating.delete(spec.id));
+        creating.set(spec.id, p);
+      }
+      return p;
+    },
+    async list() {
+      const label = labelFilter ? `${labelFilter[0]}=${labelFilter[1]}` : undefined;
+      return swarm ? listSwarmEnvironments(docker, label) : listEnvironments(docker, label);
+    },
+    async close() {
+      await pool?.close();
+    },
+  };
+}
