@@ -1,0 +1,155 @@
+/** `xenlab lab`: author tools — new, validate, test, schema, hash. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { hashAnswer } from '../grading/checks.js';
+import { createLabLocalDriver } from '../labs/environment.js';
+import { labJsonSchemaText } from '../labs/json-schema.js';
+import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
+import { proveLab } from '../labs/prove.js';
+import { scaffoldLab } from '../labs/scaffold.js';
+import type { CliCommand, CliIo } from './index.js';
+
+const USAGE = `usage: xenlab lab <new|validate|test|schema|hash> [args]
+
+  xenlab lab new <id> [--title T]   scaffold labs/<id>/ (lab.yaml, guide.mdx, solve.sh)
+  xenlab lab validate [id…]         validate manifests (schema, XenAPI names, files, placeholders) and lab.schema.json
+  xenlab lab test [id…] [--rounds N] prove labs: every check red, solve.sh, every check green — twice from scratch
+  xenlab lab schema                 write labs/lab.schema.json (editors validate lab.yaml with it)
+  xenlab lab hash <answer>          the sha256 an answer check stores
+
+--labs DIR selects another labs folder (default: this checkout's labs/).`;
+
+function labsDir(argv: string[]): string {
+  const i = argv.indexOf('--labs');
+  if (i < 0) return LABS_DIR;
+  const dir = argv[i + 1];
+  argv.splice(i, 2);
+  return resolve(dir ?? LABS_DIR);
+}
+
+function validate(root: string, ids: readonly string[], io: CliIo): number {
+  let bad = 0;
+  const { labs, errors } = ids.length
+    ? (() => {
+        const out = { labs: [] as ReturnType<typeof loadLab>[], errors: [] as LabError[] };
+        for (const id of ids) {
+          try {
+            out.labs.push(loadLab(join(root, id)));
+          } catch (e) {
+            if (e instanceof LabError) out.errors.push(e);
+            else throw e;
+          }
+        }
+        return out;
+      })()
+    : loadAllLabs(root);
+  for (const lab of labs) io.out(`ok   ${lab.id} (${String(lab.manifest.tasks.length)} tasks)`);
+  for (const e of errors) {
+    bad++;
+    io.err(`${e.code}\n${e.message}`);
+  }
+  const schemaFile = join(root, 'lab.schema.json');
+  if (!existsSync(schemaFile) || readFileSync(schemaFile, 'utf8') !== labJsonSchemaText()) {
+    bad++;
+    io.err(`LAB_ERR_STALE_SCHEMA: ${schemaFile} is missing or out of date: run npx xenlab lab schema`);
+  }
+  if (labs.length === 0 && errors.length === 0) io.out('no labs found');
+  return bad === 0 ? 0 : 1;
+}
+
+async function test(root: string, argv: string[], io: CliIo): Promise<number> {
+  let rounds = 2;
+  const ri = argv.indexOf('--rounds');
+  if (ri >= 0) {
+    rounds = Number(argv[ri + 1]);
+    argv.splice(ri, 2);
+    if (!Number.isInteger(rounds) || rounds < 1) {
+      io.err('xenlab lab test: --rounds must be a positive integer');
+      return 2;
+    }
+  }
+  const { labs, errors } = loadAllLabs(root);
+  for (const e of errors) io.err(`${e.code}\n${e.message}`);
+  const chosen = argv.length ? labs.filter((l) => argv.includes(l.id)) : labs;
+  for (const id of argv)
+    if (!labs.some((l) => l.id === id) && !errors.some((e) => e.message.includes(`labs/${id}/`))) {
+      io.err(`LAB_ERR_NOT_FOUND: no lab "${id}" in ${root}`);
+      return 1;
+    }
+  const driver = createLabLocalDriver({ jail: 'auto' });
+  let failed = errors.length;
+  const rows: string[] = [];
+  for (const lab of chosen) {
+    if (lab.manifest.environment.driver !== 'local') {
+      io.out(`skip ${lab.id}: needs the ${lab.manifest.environment.driver} driver`);
+      continue;
+    }
+    io.out(`test ${lab.id}`);
+    const r = await proveLab(lab, driver, { rounds, log: io.out });
+    rows.push(
+      `${r.ok ? 'PASS' : 'FAIL'}  ${lab.id.padEnd(28)} ${String(r.checks).padStart(3)} checks  ${String(r.rounds)} rounds  ${(r.ms / 1000).toFixed(1)} s`,
+    );
+    if (!r.ok) {
+      failed++;
+      for (const p of r.problems)
+        io.err(`  round ${String(p.round)} ${p.phase}${p.check ? ` ${p.check}` : ''}: ${p.message}`);
+    }
+  }
+  for (const row of rows) io.out(row);
+  return failed === 0 ? 0 : 1;
+}
+
+/** The `lab` command. */
+export const labCommand: CliCommand = {
+  summary: 'author labs: new, validate, test (prove solvable, every check able to fail), schema, hash',
+  usage: USAGE,
+  async run(argvIn, io) {
+    const argv = [...argvIn];
+    const root = labsDir(argv);
+    const [sub, ...rest] = argv;
+    switch (sub) {
+      case 'new': {
+        const ti = rest.indexOf('--title');
+        const title = ti >= 0 ? rest[ti + 1] : undefined;
+        if (ti >= 0) rest.splice(ti, 2);
+        const id = rest[0];
+        if (id === undefined) {
+          io.err('usage: xenlab lab new <id> [--title T]');
+          return 2;
+        }
+        try {
+          const dir = scaffoldLab(root, id, title);
+          io.out(`created ${dir}: edit lab.yaml and guide.mdx, then run npx xenlab lab test ${id}`);
+          return 0;
+        } catch (e) {
+          io.err((e as Error).message);
+          return 1;
+        }
+      }
+      case 'validate':
+        return validate(root, rest, io);
+      case 'test':
+        return test(root, rest, io);
+      case 'schema':
+        writeFileSync(join(root, 'lab.schema.json'), labJsonSchemaText());
+        io.out(`wrote ${join(root, 'lab.schema.json')}`);
+        return 0;
+      case 'hash':
+        if (rest.length === 0) {
+          io.err('usage: xenlab lab hash <answer>');
+          return 2;
+        }
+        io.out(hashAnswer(rest.join(' ')));
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        io.out(USAGE);
+        return sub === undefined ? 2 : 0;
+      default:
+        io.err(`xenlab lab: unknown subcommand '${sub}'\n\n${USAGE}`);
+        return 2;
+    }
+  },
+};

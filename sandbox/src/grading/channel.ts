@@ -1,0 +1,131 @@
+/**
+ * The lab channel: one WebSocket per lab page, speaking `protocol/lab.ts`. The gateway authenticates the upgrade
+ * (ticket, origin, host) and hands the socket and the learner's environment here.
+ * @module
+ */
+import type { WebSocket } from 'ws';
+import { CLOSE } from '../protocol/index.js';
+import { LAB_PROTOCOL_VERSION, LabChannelError, parseLabClientMessage } from '../protocol/lab.js';
+import type { LabServerMessage, Trigger } from '../protocol/lab.js';
+import type { Grader } from './engine.js';
+import { GradingRequestError } from './engine.js';
+
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * Speaks the lab protocol on an accepted WebSocket: after `lab.hello` it sends the current state, then every
+ * change (pushed as the grader sees it), and answers Check presses, hint and solution requests and answers.
+ * Malformed or refused requests get an `error` message; the channel and the grader carry on. Returns a function
+ * that detaches (the socket's close does it too).
+ * @example
+ * wss.handleUpgrade(req, socket, head, (ws) => attachLabChannel(ws, env));
+ */
+export function attachLabChannel(ws: WebSocket, env: { readonly grader: Grader }): () => void {
+  const { grader } = env;
+  let seq = 0;
+  let hello = false;
+  let unsubscribe: (() => void) | undefined;
+  const send = (msg: LabServerMessage) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+  };
+  const sendState = (trigger: Trigger, at = Date.now()) => {
+    send({ type: 'lab.state', v: LAB_PROTOCOL_VERSION, view: grader.view(), trigger, seq: ++seq, at });
+  };
+  const fail = (e: unknown) => {
+    if (e instanceof GradingRequestError) send({ type: 'error', code: e.code, message: e.message });
+    else
+      send({
+        type: 'error',
+        code: LabChannelError.GRADER_FAILED,
+        message: `grading failed: ${(e as Error).message}`,
+      });
+  };
+  const helloTimer = setTimeout(() => {
+    if (!hello) ws.close(CLOSE.PROTOCOL, 'no hello');
+  }, HELLO_TIMEOUT_MS);
+
+  const detach = () => {
+    clearTimeout(helloTimer);
+    unsubscribe?.();
+    unsubscribe = undefined;
+  };
+
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) {
+      send({
+        type: 'error',
+        code: LabChannelError.BAD_MESSAGE,
+        message: 'the lab channel takes text frames only',
+      });
+      return;
+    }
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const parsed = parseLabClientMessage(buf.toString('utf8'));
+    if (!parsed.ok) {
+      send({
+        type: 'error',
+        code: LabChannelError.BAD_MESSAGE,
+        message: `ignored a malformed message: ${parsed.error}`,
+      });
+      return;
+    }
+    const msg = parsed.value;
+    if (msg.type === 'ping') {
+      send({ type: 'pong', t: msg.t });
+      return;
+    }
+    if (msg.type === 'lab.hello') {
+      if (msg.v !== LAB_PROTOCOL_VERSION) {
+        send({
+          type: 'error',
+          code: LabChannelError.BAD_VERSION,
+          message: `lab protocol v${String(msg.v)} is not supported (gateway speaks v${String(LAB_PROTOCOL_VERSION)}); reload the page`,
+        });
+        ws.close(CLOSE.PROTOCOL, 'bad version');
+        return;
+      }
+      if (hello) return;
+      hello = true;
+      clearTimeout(helloTimer);
+      unsubscribe = grader.onChange((_view, trigger, at) => {
+        sendState(trigger, at);
+      });
+      sendState('initial');
+      return;
+    }
+    if (!hello) {
+      send({ type: 'error', code: LabChannelError.BAD_MESSAGE, message: 'say lab.hello first' });
+      return;
+    }
+    switch (msg.type) {
+      case 'lab.check':
+        // The grader publishes the new state to every listener (this socket included).
+        grader.check(msg.task).catch(fail);
+        return;
+      case 'lab.hint':
+        try {
+          grader.hint(msg.task);
+        } catch (e) {
+          fail(e);
+        }
+        return;
+      case 'lab.solution':
+        try {
+          grader.solution(msg.task);
+        } catch (e) {
+          fail(e);
+        }
+        return;
+      case 'lab.answer':
+        grader
+          .answer(msg.check, msg.answer)
+          .then((r) => {
+            send({ type: 'lab.answer.result', check: msg.check, correct: r.correct, message: r.message });
+          })
+          .catch(fail);
+        return;
+    }
+  });
+  ws.on('close', detach);
+  return detach;
+}

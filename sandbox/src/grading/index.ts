@@ -1,0 +1,16 @@
+/**
+ * Grading: check kinds, the engine that runs them continuously, per-learner parameters, durable progress, and the
+ * lab channel that speaks to the page.
+ * @module
+ */
+export { createGrader, GraderError, GradingRequestError } from './engine.js';
+export type { Grader, GraderOptions, ViewListener } from './engine.js';
+export { hashAnswer, normaliseAnswer } from './checks.js';
+export type { CheckOutcome } from './checks.js';
+export { deriveParams, paramEnv, render } from './params.js';
+export type { Params } from './params.js';
+export { evaluateQuery, selectRefs } from './query.js';
+export type { PoolSnapshot } from './query.js';
+export { migrateGrading, gradingHistory, checkTimeline } from './store.js';
+export type { InstructorRow } from './store.js';
+export { attachLabChannel } from './channel.js';

@@ -1,0 +1,253 @@
+/**
+ * Durable grading state in the gateway's SQLite database (better-sqlite3): the learner's current progress (so a
+ * reload or a restart shows the same panel) and the instructor's history — every change of every check, and when
+ * each task was first achieved (Labtainers' "ever achieved" goals next to the learner's current state).
+ * @module
+ */
+import type Database from 'better-sqlite3';
+
+type Db = Database.Database;
+
+const STEPS = [
+  `CREATE TABLE grading_checks (
+     learner TEXT NOT NULL, lab TEXT NOT NULL, check_id TEXT NOT NULL,
+     pass INTEGER NOT NULL, message TEXT, first_passed_at INTEGER, updated_at INTEGER NOT NULL,
+     PRIMARY KEY (learner, lab, check_id)
+   );
+   CREATE TABLE grading_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     learner TEXT NOT NULL, lab TEXT NOT NULL, task TEXT NOT NULL, check_id TEXT NOT NULL,
+     pass INTEGER NOT NULL, message TEXT, trigger TEXT NOT NULL, at INTEGER NOT NULL
+   );
+   CREATE INDEX grading_events_by_learner ON grading_events (learner, lab, at);
+   CREATE TABLE grading_tasks (
+     learner TEXT NOT NULL, lab TEXT NOT NULL, task TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0, hints TEXT NOT NULL DEFAULT '[]', solution_shown INTEGER NOT NULL DEFAULT 0,
+     first_passed_at INTEGER, points INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+     PRIMARY KEY (learner, lab, task)
+   );
+   CREATE TABLE grading_answers (
+     learner TEXT NOT NULL, lab TEXT NOT NULL, check_id TEXT NOT NULL,
+     answer_sha256 TEXT NOT NULL, correct INTEGER NOT NULL, at INTEGER NOT NULL,
+     PRIMARY KEY (learner, lab, check_id)
+   );`,
+];
+
+/**
+ * Creates or upgrades the `grading_*` tables (each step once, tracked in `grading_schema`). Safe to call on
+ * every start.
+ * @example
+ * const db = openStore('.xenlab/xenlab.db'); migrateGrading(db);
+ */
+export function migrateGrading(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS grading_schema (step INTEGER PRIMARY KEY)');
+  const done = new Set(
+    (db.prepare('SELECT step FROM grading_schema').all() as { step: number }[]).map((r) => r.step),
+  );
+  STEPS.forEach((sql, i) => {
+    if (done.has(i)) return;
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO grading_schema (step) VALUES (?)').run(i);
+    })();
+  });
+}
+
+/** A learner's saved progress on one lab. */
+export interface SavedProgress {
+  readonly checks: Map<string, { pass: boolean; firstPassedAt: number | null }>;
+  readonly tasks: Map<
+    string,
+    { attempts: number; hints: number[]; solutionShown: boolean; firstPassedAt: number | null }
+  >;
+  readonly answers: Map<string, boolean>;
+}
+
+/** One learner × lab's grading records. Without a database everything is kept in memory only. */
+export class GradingStore {
+  readonly #db: Db | undefined;
+  readonly #learner: string;
+  readonly #lab: string;
+
+  constructor(db: Db | undefined, learner: string, lab: string) {
+    this.#db = db;
+    this.#learner = learner;
+    this.#lab = lab;
+    if (db) migrateGrading(db);
+  }
+
+  /** What was saved before (empty without a database). */
+  load(): SavedProgress {
+    const out: SavedProgress = { checks: new Map(), tasks: new Map(), answers: new Map() };
+    const db = this.#db;
+    if (!db) return out;
+    const k = [this.#learner, this.#lab];
+    for (const r of db
+      .prepare('SELECT check_id, pass, first_passed_at FROM grading_checks WHERE learner = ? AND lab = ?')
+      .all(...k) as { check_id: string; pass: number; first_passed_at: number | null }[])
+      out.checks.set(r.check_id, { pass: r.pass === 1, firstPassedAt: r.first_passed_at });
+    for (const r of db
+      .prepare(
+        'SELECT task, attempts, hints, solution_shown, first_passed_at FROM grading_tasks WHERE learner = ? AND lab = ?',
+      )
+      .all(...k) as {
+      task: string;
+      attempts: number;
+      hints: string;
+      solution_shown: number;
+      first_passed_at: number | null;
+    }[])
+      out.tasks.set(r.task, {
+        attempts: r.attempts,
+        hints: JSON.parse(r.hints) as number[],
+        solutionShown: r.solution_shown === 1,
+        firstPassedAt: r.first_passed_at,
+      });
+    for (const r of db
+      .prepare('SELECT check_id, correct FROM grading_answers WHERE learner = ? AND lab = ?')
+      .all(...k) as { check_id: string; correct: number }[])
+      out.answers.set(r.check_id, r.correct === 1);
+    return out;
+  }
+
+  /** Records a check whose result changed (history) and its current state. */
+  checkChanged(
+    task: string,
+    check: string,
+    pass: boolean,
+    message: string | undefined,
+    trigger: string,
+    at: number,
+  ): void {
+    const db = this.#db;
+    if (!db) return;
+    db.transaction(() => {
+      db.prepare(
+        `INSERT INTO grading_events (learner, lab, task, check_id, pass, message, trigger, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(this.#learner, this.#lab, task, check, pass ? 1 : 0, message ?? null, trigger, at);
+      db.prepare(
+        `INSERT INTO grading_checks (learner, lab, check_id, pass, message, first_passed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (learner, lab, check_id) DO UPDATE SET pass = excluded.pass, message = excluded.message,
+           first_passed_at = COALESCE(grading_checks.first_passed_at, excluded.first_passed_at), updated_at = excluded.updated_at`,
+      ).run(this.#learner, this.#lab, check, pass ? 1 : 0, message ?? null, pass ? at : null, at);
+    })();
+  }
+
+  /** Saves a task's attempts, revealed hints, solution flag and first pass. */
+  saveTask(
+    task: string,
+    t: {
+      attempts: number;
+      hints: readonly number[];
+      solutionShown: boolean;
+      firstPassedAt: number | null;
+      points: number;
+    },
+  ): void {
+    this.#db
+      ?.prepare(
+        `INSERT INTO grading_tasks (learner, lab, task, attempts, hints, solution_shown, first_passed_at, points, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (learner, lab, task) DO UPDATE SET attempts = excluded.attempts, hints = excluded.hints,
+           solution_shown = excluded.solution_shown, first_passed_at = COALESCE(grading_tasks.first_passed_at, excluded.first_passed_at),
+           points = excluded.points, updated_at = excluded.updated_at`,
+      )
+      .run(
+        this.#learner,
+        this.#lab,
+        task,
+        t.attempts,
+        JSON.stringify(t.hints),
+        t.solutionShown ? 1 : 0,
+        t.firstPassedAt,
+        t.points,
+        Date.now(),
+      );
+  }
+
+  /** Saves an answer as its hash (never the text) and whether it was right. */
+  saveAnswer(check: string, sha256: string, correct: boolean, at: number): void {
+    this.#db
+      ?.prepare(
+        `INSERT INTO grading_answers (learner, lab, check_id, answer_sha256, correct, at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (learner, lab, check_id) DO UPDATE SET answer_sha256 = excluded.answer_sha256, correct = excluded.correct, at = excluded.at`,
+      )
+      .run(this.#learner, this.#lab, check, sha256, correct ? 1 : 0, at);
+  }
+}
+
+/** One row of the instructor's view: a learner's task, when first achieved, attempts and hints used. */
+export interface InstructorRow {
+  readonly learner: string;
+  readonly lab: string;
+  readonly task: string;
+  readonly firstPassedAt: number | null;
+  readonly points: number;
+  readonly attempts: number;
+  readonly hintsUsed: number;
+  readonly solutionShown: boolean;
+}
+
+/**
+ * The instructor's view of history: what every learner ever achieved, and when.
+ * @example
+ * gradingHistory(db, { lab: 'anatomy-of-a-pool' }).filter((r) => r.firstPassedAt !== null)
+ */
+export function gradingHistory(db: Db, filter: { lab?: string; learner?: string } = {}): InstructorRow[] {
+  migrateGrading(db);
+  const rows = db
+    .prepare(
+      `SELECT learner, lab, task, first_passed_at, points, attempts, hints, solution_shown FROM grading_tasks
+       WHERE (? IS NULL OR lab = ?) AND (? IS NULL OR learner = ?) ORDER BY learner, lab, task`,
+    )
+    .all(filter.lab ?? null, filter.lab ?? null, filter.learner ?? null, filter.learner ?? null) as {
+    learner: string;
+    lab: string;
+    task: string;
+    first_passed_at: number | null;
+    points: number;
+    attempts: number;
+    hints: string;
+    solution_shown: number;
+  }[];
+  return rows.map((r) => ({
+    learner: r.learner,
+    lab: r.lab,
+    task: r.task,
+    firstPassedAt: r.first_passed_at,
+    points: r.points,
+    attempts: r.attempts,
+    hintsUsed: (JSON.parse(r.hints) as number[]).length,
+    solutionShown: r.solution_shown === 1,
+  }));
+}
+
+/** Every recorded change of a learner's checks on a lab, oldest first (the evidence timeline). */
+export function checkTimeline(
+  db: Db,
+  learner: string,
+  lab: string,
+): { task: string; check: string; pass: boolean; message: string | null; trigger: string; at: number }[] {
+  migrateGrading(db);
+  return (
+    db
+      .prepare(
+        'SELECT task, check_id, pass, message, trigger, at FROM grading_events WHERE learner = ? AND lab = ? ORDER BY id',
+      )
+      .all(learner, lab) as {
+      task: string;
+      check_id: string;
+      pass: number;
+      message: string | null;
+      trigger: string;
+      at: number;
+    }[]
+  ).map((r) => ({
+    task: r.task,
+    check: r.check_id,
+    pass: r.pass === 1,
+    message: r.message,
+    trigger: r.trigger,
+    at: r.at,
+  }));
+}

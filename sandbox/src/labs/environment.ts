@@ -1,0 +1,216 @@
+/**
+ * A lab environment: the learner's sandbox, their own simulated pool (own random password), their parameters and
+ * the grader watching both. Used by `xenlab lab test` and by the gateway (one per learner × lab).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '@xenlab/toolkit/xenapi';
+import type Database from 'better-sqlite3';
+import { createLocalDriver } from '../drivers/local/index.js';
+import type { LocalDriverOptions } from '../drivers/local/index.js';
+import type { Sandbox, SandboxDriver } from '../drivers/types.js';
+import { createGrader } from '../grading/engine.js';
+import type { Grader } from '../grading/engine.js';
+import { deriveParams, paramEnv } from '../grading/params.js';
+import type { Params } from '../grading/params.js';
+import { DEFAULT_SCENARIO, startSimulator } from '../sim/index.js';
+import type { RunningSimulator } from '../sim/index.js';
+import { LABS_DIR, loadLab } from './loader.js';
+import type { Lab } from './loader.js';
+
+/** The toolkit folder of this checkout (sandbox/src/labs or sandbox/dist/labs → toolkit). */
+export const TOOLKIT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'toolkit');
+
+/**
+ * The folder that puts `xe` on the learner's PATH: npm's `node_modules/.bin` (its `xe` links to
+ * toolkit/bin/xe.js). Not a folder under /tmp: the jail mounts its own empty /tmp over it.
+ */
+export function labToolsBinDir(toolkitDir: string = TOOLKIT_DIR): string {
+  return resolve(toolkitDir, '..', 'node_modules', '.bin');
+}
+
+/**
+ * The local driver set up for labs: the toolkit and its dependencies visible read-only in the jail and `xe` on
+ * PATH.
+ * @example
+ * const driver = createLabLocalDriver({ jail: 'auto' });
+ */
+export function createLabLocalDriver(options: LocalDriverOptions = {}): SandboxDriver {
+  const bin = labToolsBinDir();
+  return createLocalDriver({
+    ...options,
+    readOnlyBinds: [
+      ...(options.readOnlyBinds ?? []),
+      TOOLKIT_DIR,
+      resolve(TOOLKIT_DIR, '..', 'node_modules'),
+    ],
+    path: [bin, ...(options.path ?? [])],
+  });
+}
+
+/** Options of {@link createLabEnvironment}. */
+export interface LabEnvironmentOptions {
+  /** The lab, or its id (loaded from `labs/`). */
+  readonly lab: Lab | string;
+  readonly driver: SandboxDriver;
+  readonly learnerId: string;
+  /** Host folder of the learner's home for this lab. */
+  readonly home: string;
+  /** Seed of the learner's parameters; default `<learnerId>:<lab id>`. */
+  readonly seed?: string;
+  /** Gateway database for durable grading progress (memory only without). */
+  readonly db?: Database.Database;
+  /** Keep the simulated pool here across restarts (loaded when it exists; setup runs only when it does not). */
+  readonly stateFile?: string;
+  /** Grader poll interval (ms). */
+  readonly pollMs?: number;
+  /** Instant simulator operations even when the lab asks for realistic timings (tests). */
+  readonly fast?: boolean;
+  /** Toolkit folder to link into the home (default: this checkout's). */
+  readonly toolkitDir?: string;
+}
+
+/** A running lab environment. */
+export interface LabEnvironment {
+  readonly lab: Lab;
+  readonly sandbox: Sandbox;
+  /** The learner's own pool: what `xe` in their terminal reaches. */
+  readonly xapi: { readonly url: string; readonly user: string; readonly password: string };
+  readonly params: Params;
+  readonly grader: Grader;
+  /** The simulator (control API for faults, in-process access for tools). */
+  readonly sim: RunningSimulator;
+  /** Environment variables of the learner's shells (what the gateway passes when it attaches terminals). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Stops the grader and the simulator and destroys the sandbox (the home folder stays). */
+  close(): Promise<void>;
+}
+
+/** Failed to build an environment (bad lab, setup script failed); `code` is stable. */
+export class LabEnvironmentError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'LabEnvironmentError';
+    this.code = code;
+  }
+}
+
+/** Lets `import { createClient } from '@xenlab/toolkit/xenapi'` work in the learner's scripts. */
+function linkToolkit(home: string, toolkitDir: string): void {
+  const scope = join(home, 'node_modules', '@xenlab');
+  const link = join(scope, 'toolkit');
+  mkdirSync(scope, { recursive: true });
+  try {
+    if (lstatSync(link).isSymbolicLink()) rmSync(link);
+  } catch {
+    // Not there yet.
+  }
+  if (!existsSync(link)) symlinkSync(toolkitDir, link);
+}
+
+/**
+ * Builds a learner's lab environment: simulator, sandbox with `xe` pointed at it, parameters, setup, grader.
+ * @example
+ * const env = await createLabEnvironment({ lab: 'anatomy-of-a-pool', driver, learnerId: 'l-1', home: '/srv/homes/l-1' });
+ * const term = env.sandbox.attachTerminal({ cols: 80, rows: 24 });
+ * env.grader.onChange((view) => console.log(view.score));
+ */
+export async function createLabEnvironment(options: LabEnvironmentOptions): Promise<LabEnvironment> {
+  const lab = typeof options.lab === 'string' ? loadLab(join(LABS_DIR, options.lab)) : options.lab;
+  const m = lab.manifest;
+  const params = deriveParams(m.params, options.seed ?? `${options.learnerId}:${lab.id}`);
+  const user = 'root';
+  const password = randomBytes(18).toString('base64url');
+  const fresh = options.stateFile === undefined || !existsSync(options.stateFile);
+  const sim = await startSimulator({
+    port: 0,
+    host: '127.0.0.1',
+    fast: options.fast ?? !m.environment.realisticTimings,
+    seed: lab.id,
+    user,
+    password,
+    scenario: lab.scenarioFile ?? DEFAULT_SCENARIO,
+    ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
+  });
+  const port = new URL(sim.url).port;
+  const env: Record<string, string> = {
+    // xe reads XE_EXTRA_ARGS after ~/.xe (ocaml/xe-cli/newcli.ml), so no flags are needed in the terminal.
+    XE_EXTRA_ARGS: `server=127.0.0.1,port=${port},username=${user},password=${password},nossl=true`,
+    XENLAB_XAPI_URL: sim.url,
+    XENLAB_XAPI_USER: user,
+    XENLAB_XAPI_PASSWORD: password,
+    XENLAB_LAB: lab.id,
+    ...paramEnv(params),
+  };
+  let sandbox: Sandbox | undefined;
+  try {
+    mkdirSync(options.home, { recursive: true, mode: 0o700 });
+    linkToolkit(options.home, options.toolkitDir ?? TOOLKIT_DIR);
+    // The same settings as a file, for programs that do not inherit the shell's environment.
+    writeFileSync(
+      join(options.home, '.xe'),
+      `server=127.0.0.1\nport=${port}\nusername=${user}\npassword=${password}\nnossl=true\n`,
+      {
+        mode: 0o600,
+      },
+    );
+    sandbox = await options.driver.create({
+      id: `${options.learnerId}--${lab.id}`,
+      home: options.home,
+      env,
+      ...(m.environment.nodes === undefined
+        ? {}
+        : {
+            nodes: m.environment.nodes.map((n) =>
+              n.image === undefined ? { name: n.name } : { name: n.name, image: n.image },
+            ),
+          }),
+    });
+    if (fresh && m.environment.setup !== undefined) {
+      const r = await sandbox.exec(['bash', '-s'], {
+        input: `set -euo pipefail\n${m.environment.setup}`,
+        timeoutMs: 120_000,
+      });
+      if (r.code !== 0)
+        throw new LabEnvironmentError(
+          'LAB_ERR_SETUP_FAILED',
+          `the setup of lab ${lab.id} failed (exit ${String(r.code)}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim() || r.stdout.trim()}`,
+        );
+    }
+  } catch (e) {
+    await sandbox?.destroy();
+    await sim.close();
+    throw e;
+  }
+  const client = createClient({ url: sim.url, user, password, originator: 'xenlab-grader' });
+  const grader = createGrader({
+    lab,
+    params,
+    xapi: client,
+    sandbox,
+    learnerId: options.learnerId,
+    ...(options.db === undefined ? {} : { db: options.db }),
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+  });
+  await grader.start();
+  const box = sandbox;
+  return {
+    lab,
+    sandbox: box,
+    xapi: { url: sim.url, user, password },
+    params,
+    grader,
+    sim,
+    env,
+    async close() {
+      await grader.close();
+      await client.close();
+      await box.destroy();
+      await sim.close();
+    },
+  };
+}

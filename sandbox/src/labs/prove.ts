@@ -1,0 +1,117 @@
+/**
+ * Proving a lab (`xenlab lab test`): in a fresh environment every check must fail, then the solve script runs,
+ * then every check must pass — twice from scratch, to catch flaky checks (iximiuz vets community challenges the
+ * same way: a scripted solution, run twice).
+ * @module
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SandboxDriver } from '../drivers/types.js';
+import { createLabEnvironment } from './environment.js';
+import type { Lab } from './loader.js';
+
+/** One problem found while proving a lab. */
+export interface ProveProblem {
+  readonly round: number;
+  readonly phase: 'before' | 'solve' | 'after' | 'environment';
+  readonly check?: string;
+  readonly message: string;
+}
+
+/** The result of proving one lab. */
+export interface ProveResult {
+  readonly lab: string;
+  readonly ok: boolean;
+  readonly checks: number;
+  readonly rounds: number;
+  readonly ms: number;
+  readonly problems: readonly ProveProblem[];
+}
+
+/**
+ * Proves one lab in `rounds` fresh environments.
+ * @example
+ * const r = await proveLab(loadLab('labs/anatomy-of-a-pool'), driver);
+ * if (!r.ok) console.log(r.problems);
+ */
+export async function proveLab(
+  lab: Lab,
+  driver: SandboxDriver,
+  options: { rounds?: number; log?: (line: string) => void } = {},
+): Promise<ProveResult> {
+  const rounds = options.rounds ?? 2;
+  const started = Date.now();
+  const problems: ProveProblem[] = [];
+  const solve = readFileSync(join(lab.dir, lab.manifest.solve), 'utf8');
+  const checkCount = lab.manifest.tasks.reduce((n, t) => n + t.checks.length, 0);
+  for (let round = 1; round <= rounds; round++) {
+    const home = mkdtempSync(join(tmpdir(), `xenlab-labtest-${lab.id}-`));
+    const learnerId = `lab-test-${String(round)}-${String(process.pid)}`;
+    let env;
+    try {
+      env = await createLabEnvironment({ lab, driver, learnerId, home, pollMs: 3_600_000, fast: true });
+    } catch (e) {
+      problems.push({ round, phase: 'environment', message: (e as Error).message });
+      rmSync(home, { recursive: true, force: true });
+      continue;
+    }
+    try {
+      const before = await env.grader.evaluate('check', true);
+      for (const t of before.tasks)
+        for (const c of t.checks)
+          if (c.pass)
+            problems.push({
+              round,
+              phase: 'before',
+              check: c.id,
+              message: `passes before the solve script ran: it can never fail (task ${t.id})`,
+            });
+      options.log?.(`  round ${String(round)}: ${String(checkCount)} checks red before solving`);
+      const r = await env.sandbox.exec(['bash', '-s'], { input: solve, timeoutMs: 300_000 });
+      if (r.code !== 0) {
+        problems.push({
+          round,
+          phase: 'solve',
+          message: `${lab.manifest.solve} exited ${String(r.code)}${r.timedOut ? ' (timed out)' : ''}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`,
+        });
+      }
+      for (const line of r.stdout.split('\n')) {
+        const mm = /^ANSWER\s+(\S+)\s+(.*)$/.exec(line);
+        if (!mm) continue;
+        const res = await env.grader.answer(mm[1] ?? '', mm[2] ?? '');
+        if (!res.correct)
+          problems.push({
+            round,
+            phase: 'solve',
+            check: mm[1] ?? '',
+            message: `the solve script's answer "${mm[2] ?? ''}" is wrong`,
+          });
+      }
+      const after = await env.grader.evaluate('check', true);
+      for (const t of after.tasks)
+        for (const c of t.checks)
+          if (!c.pass)
+            problems.push({
+              round,
+              phase: 'after',
+              check: c.id,
+              message: `still fails after the solve script: ${c.message ?? ''} (task ${t.id})`,
+            });
+      options.log?.(
+        `  round ${String(round)}: solved, ${String(after.tasks.filter((t) => t.pass).length)}/${String(after.tasks.length)} tasks green`,
+      );
+    } finally {
+      await env.close();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }
+  return {
+    lab: lab.id,
+    ok: problems.length === 0,
+    checks: checkCount,
+    rounds,
+    ms: Date.now() - started,
+    problems,
+  };
+}

@@ -1,0 +1,346 @@
+/**
+ * The lab manifest (`labs/<id>/lab.yaml`): what an author writes. Zod is the single source of truth; the JSON
+ * schema editors use (`labs/lab.schema.json`) is generated from it (`xenlab lab schema`).
+ *
+ * Strings in tasks, checks, hints and solutions may use `{{param}}` placeholders: they are filled with the
+ * learner's own parameters (see `params`) before anything is shown or run.
+ * @module
+ */
+import { z } from 'zod';
+
+/** Lab ids are kebab-case and equal their folder and URL slug (STYLE.md). */
+export const LAB_ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const idString = (what: string) =>
+  z
+    .string()
+    .regex(ID, `${what} must be kebab-case (lowercase letters, digits and dashes, e.g. "count-hosts")`);
+
+/** A comparison on a number (a count, a field). A bare number means "equal to". */
+export const NumberMatch = z.union([
+  z.number(),
+  z
+    .object({
+      eq: z.number().optional(),
+      ne: z.number().optional(),
+      gt: z.number().optional(),
+      gte: z.number().optional(),
+      lt: z.number().optional(),
+      lte: z.number().optional(),
+    })
+    .strict(),
+]);
+export type NumberMatch = z.infer<typeof NumberMatch>;
+
+/**
+ * A condition on one field of a XenAPI record. A scalar compares for equality (strings after `{{param}}`
+ * substitution); an object picks an operator. On a Ref field, `is` matches the referenced record; on a Ref set,
+ * `any`/`all`/`none` match its members and `size` counts them.
+ */
+export type FieldMatch =
+  | string
+  | number
+  | boolean
+  | null
+  | {
+      eq?: string | number | boolean | undefined;
+      ne?: string | number | boolean | undefined;
+      gt?: number | undefined;
+      gte?: number | undefined;
+      lt?: number | undefined;
+      lte?: number | undefined;
+      /** Shell-style pattern: `web-*`, `db-?`. */
+      glob?: string | undefined;
+      /** JavaScript regular expression. */
+      regex?: string | undefined;
+      in?: (string | number | boolean)[] | undefined;
+      /** Map fields (`other_config`): a key and, optionally, what its value must match. */
+      key?: string | undefined;
+      value?: FieldMatch | undefined;
+      /** Ref field: the referenced record matches. */
+      is?: Where | undefined;
+      /** Ref-set field: at least one / every / no member matches. */
+      any?: Where | undefined;
+      all?: Where | undefined;
+      none?: Where | undefined;
+      /** Set/map field: number of members. */
+      size?: NumberMatch | undefined;
+      /** Ref field: set (not OpaqueRef:NULL) or not. */
+      exists?: boolean | undefined;
+    };
+
+/** Field name → condition; every condition must hold. */
+// An index signature, not Record: Record<string, FieldMatch> would make the two recursive types circular.
+// eslint-disable-next-line @typescript-eslint/consistent-indexed-object-style
+export type Where = { [field: string]: FieldMatch };
+
+const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+export const FieldMatch: z.ZodType<FieldMatch> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z
+      .object({
+        eq: Scalar.optional(),
+        ne: Scalar.optional(),
+        gt: z.number().optional(),
+        gte: z.number().optional(),
+        lt: z.number().optional(),
+        lte: z.number().optional(),
+        glob: z.string().optional(),
+        regex: z.string().optional(),
+        in: z.array(Scalar).optional(),
+        key: z.string().optional(),
+        value: FieldMatch.optional(),
+        is: Where.optional(),
+        any: Where.optional(),
+        all: Where.optional(),
+        none: Where.optional(),
+        size: NumberMatch.optional(),
+        exists: z.boolean().optional(),
+      })
+      .strict(),
+  ]),
+);
+export const Where: z.ZodType<Where> = z.lazy(() => z.record(z.string(), FieldMatch));
+
+/**
+ * A query over the pool: the records of one class that match `where`, and what must be true of them.
+ * @example
+ * { select: 'VM', where: { power_state: 'Running', name_label: { glob: 'web-*' } },
+ *   expect: { count: { gte: 3 }, distinct: { field: 'resident_on', gte: 2 } } }
+ */
+export const Query = z
+  .object({
+    /** XenAPI class as XAPI spells it: `VM`, `host`, `SR`, `PIF`, `network`… */
+    select: z.string().min(1),
+    /** Conditions on the records' fields. Templates and control domains are kept unless `where` says otherwise. */
+    where: Where.default({}),
+    /** What the matching records must satisfy; at least one match when absent. */
+    expect: z
+      .object({
+        /** How many records match (default: at least 1). */
+        count: NumberMatch.optional(),
+        /** How many distinct values a field takes over the matches (e.g. hosts the VMs run on). */
+        distinct: z
+          .object({ field: z.string().min(1) })
+          .and(
+            z
+              .object({
+                eq: z.number().optional(),
+                gte: z.number().optional(),
+                lte: z.number().optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+export type Query = z.infer<typeof Query>;
+
+const checkBase = {
+  /** Unique in the lab; also the "cause" a hint can follow. */
+  id: idString('a check id'),
+  /** What the learner sees when this check fails; `{{param}}` placeholders allowed. A default is derived. */
+  fail: z.string().optional(),
+};
+
+/** Declarative assertion over the pool's XenAPI state, re-evaluated on every XenAPI event. */
+export const XapiCheck = z.object({ ...checkBase, kind: z.literal('xapi'), ...Query.shape }).strict();
+
+/**
+ * A script run inside the environment (bash). Exit 0 passes; stdout lines `FAIL: text` become the learner's
+ * feedback and `CAUSE: id` picks the hint (Instruqt's and Katacoda's conventions).
+ */
+export const ScriptCheck = z
+  .object({
+    ...checkBase,
+    kind: z.literal('script'),
+    /** Bash source, run as the learner unless `root`. */
+    run: z.string().min(1),
+    /** Killed and failed after this long (default 10 s; Instruqt allows 60 s). */
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    /** Node of a multi-node environment. */
+    node: z.string().optional(),
+    root: z.boolean().default(false),
+    /** `CAUSE:` codes this script may print, so hints can follow them (`when: [code]`). */
+    causes: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+/**
+ * A question the learner answers in the task panel. The expected answer is never stored in plain text: a
+ * sha256 of the normalised answer (`xenlab lab hash "text"`), a per-learner parameter, or a live query whose
+ * count is the answer.
+ */
+export const AnswerCheck = z
+  .object({
+    ...checkBase,
+    kind: z.literal('answer'),
+    /** The question, shown in the task panel. */
+    question: z.string().min(1),
+    expect: z.union([
+      z
+        .object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits') })
+        .strict(),
+      z.object({ param: z.string().min(1) }).strict(),
+      z.object({ count: Query.omit({ expect: true }) }).strict(),
+    ]),
+  })
+  .strict();
+
+/**
+ * A condition over time, followed through the XenAPI event stream: once `while` has held, `always` must have
+ * held at every state seen while it did (Labtainers' "during" goals). Passes after one such window.
+ * @example
+ * { kind: 'temporal', id: 'vms-kept-running',
+ *   while: { select: 'host', where: { name_label: 'xcp-ng-03', enabled: false } },
+ *   always: { select: 'VM', where: { power_state: 'Running', name_label: { glob: 'app-*' } }, expect: { count: 2 } } }
+ */
+export const TemporalCheck = z
+  .object({
+    ...checkBase,
+    kind: z.literal('temporal'),
+    while: Query,
+    always: Query,
+    /** Feedback while `while` has not held yet. */
+    waiting: z.string().optional(),
+  })
+  .strict();
+
+export const Check = z.discriminatedUnion('kind', [XapiCheck, ScriptCheck, AnswerCheck, TemporalCheck]);
+export type Check = z.infer<typeof Check>;
+export type XapiCheck = z.infer<typeof XapiCheck>;
+export type ScriptCheck = z.infer<typeof ScriptCheck>;
+export type AnswerCheck = z.infer<typeof AnswerCheck>;
+export type TemporalCheck = z.infer<typeof TemporalCheck>;
+
+/** A hint. Without `when` it is general; with it, it is offered when one of those checks (causes) fails. */
+export const Hint = z.union([
+  z.string().min(1),
+  z
+    .object({
+      text: z.string().min(1),
+      /** Check ids (or `CAUSE:` codes of script checks) this hint answers. */
+      when: z.array(z.string().min(1)).default([]),
+    })
+    .strict(),
+]);
+export type Hint = z.infer<typeof Hint>;
+
+export const Task = z
+  .object({
+    id: idString('a task id'),
+    /** Short imperative title: "Count the hosts of the pool". */
+    title: z.string().min(1),
+    /** Longer instructions (markdown), shown in the task panel; `{{param}}` placeholders allowed. */
+    text: z.string().default(''),
+    /** Points for passing every check of the task. */
+    points: z.number().int().min(0).max(1000).default(10),
+    checks: z.array(Check).min(1, 'a task needs at least one check, or it can never turn green'),
+    hints: z.array(Hint).default([]),
+    /** Shown after `solutionAfter` failed Check presses (markdown). */
+    solution: z.string().optional(),
+  })
+  .strict();
+export type Task = z.infer<typeof Task>;
+
+/** A per-learner parameter, derived from the learner's seed so one learner's answers don't fit another's lab. */
+export const Param = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('int'), min: z.number().int(), max: z.number().int() }).strict(),
+  /** One of the values. */
+  z.object({ kind: z.literal('pick'), from: z.array(z.string()).min(1) }).strict(),
+  /** `prefix` followed by a short random word, e.g. `web-kiwi`. */
+  z.object({ kind: z.literal('name'), prefix: z.string().default('') }).strict(),
+  /** A free VLAN id (2–4094, or within min/max). */
+  z
+    .object({
+      kind: z.literal('vlan'),
+      min: z.number().int().min(2).default(100),
+      max: z.number().int().max(4094).default(3999),
+    })
+    .strict(),
+  /** A private /24: `10.A.B.0/24`; `{{p}}` is the CIDR, `{{p.network}}`, `{{p.gateway}}`, `{{p.first}}`, `{{p.last}}` its parts. */
+  z.object({ kind: z.literal('subnet'), base: z.literal('10').default('10') }).strict(),
+  /** A fixed value (documents a name the lab uses everywhere). */
+  z.object({ kind: z.literal('const'), value: z.string() }).strict(),
+]);
+export type Param = z.infer<typeof Param>;
+
+export const Terminal = z
+  .object({
+    /** Name used in URLs (`&terminal=<name>`) and by code blocks that send to a terminal. */
+    name: idString('a terminal name'),
+    /** Tab title. */
+    title: z.string().optional(),
+    /** Node of a multi-node environment this terminal opens on. */
+    node: z.string().optional(),
+  })
+  .strict();
+
+export const Environment = z
+  .object({
+    /** Sandbox driver the lab needs (`local` runs everywhere; `qemu-xen` for labs about the hypervisor). */
+    driver: z.enum(['local', 'docker', 'qemu-xen', 'xcp']).default('local'),
+    /** The simulated pool: `default` (3 hosts) or a scenario file in the lab folder (YAML/JSON, see sim/scenario.ts). */
+    scenario: z.string().default('default'),
+    /** Real operation durations in the simulator (VM.start takes seconds); instant when false. */
+    realisticTimings: z.boolean().default(false),
+    /** Nodes of a multi-node environment (docker, qemu-xen). */
+    nodes: z.array(z.object({ name: z.string().min(1), image: z.string().optional() }).strict()).optional(),
+    /** Terminals shown beside the guide. */
+    terminals: z
+      .array(Terminal)
+      .min(1)
+      .default([{ name: 'shell', title: 'Shell' }]),
+    /** Bash run once in a fresh environment before the learner arrives (as the learner). */
+    setup: z.string().optional(),
+  })
+  .strict();
+
+/** The whole manifest, `labs/<id>/lab.yaml`. */
+export const LabManifest = z
+  .object({
+    /** Optional editor hint: `$schema: ../lab.schema.json`. */
+    $schema: z.string().optional(),
+    /** Must equal the folder name. */
+    id: z.string().regex(LAB_ID, 'the lab id must be kebab-case and equal its folder name'),
+    title: z.string().min(1),
+    /** One sentence for the course list. */
+    summary: z.string().min(1),
+    /** Position in the course (sidebar order). */
+    order: z.number().int().min(0).default(100),
+    /** Expected minutes. */
+    minutes: z.number().int().positive().default(30),
+    environment: Environment.default({
+      driver: 'local',
+      scenario: 'default',
+      realisticTimings: false,
+      terminals: [{ name: 'shell', title: 'Shell' }],
+    }),
+    params: z.record(z.string().regex(/^[a-z][a-zA-Z0-9]*$/, 'param names are camelCase'), Param).default({}),
+    tasks: z.array(Task).min(1, 'a lab needs at least one task'),
+    /** Failed Check presses on a task before its solution can be revealed. */
+    solutionAfter: z.number().int().min(0).default(3),
+    /** The solve script, run by `xenlab lab test` (bash, in the lab folder). */
+    solve: z.string().default('solve.sh'),
+    /** The guide, rendered by the site. */
+    guide: z.string().default('guide.mdx'),
+  })
+  .strict();
+export type LabManifest = z.infer<typeof LabManifest>;
+export type LabManifestInput = z.input<typeof LabManifest>;
+
+/**
+ * Author-facing helper with types, for manifests written in TypeScript.
+ * @example
+ * export default defineLab({ id: 'my-lab', title: 'My lab', summary: '…', tasks: [...] });
+ */
+export function defineLab(lab: LabManifestInput): LabManifestInput {
+  return lab;
+}
