@@ -31,7 +31,9 @@ describe('VM lifecycle over the wire (fast mode)', () => {
     await ok(sim.url, 'VM.start', s, vm, false, false);
     const running = await ok<Record<string, unknown>>(sim.url, 'VM.get_record', s, vm);
     expect(running).toMatchObject({ power_state: 'Running', current_operations: {} });
-    expect(running.allowed_operations).toEqual(expect.arrayContaining(['clean_shutdown', 'hard_reboot', 'suspend']));
+    expect(running.allowed_operations).toEqual(
+      expect.arrayContaining(['clean_shutdown', 'hard_reboot', 'suspend']),
+    );
     expect(running.allowed_operations).not.toContain('start');
     const metrics = await ok<Record<string, unknown>>(sim.url, 'VM_metrics.get_record', s, running.metrics);
     expect(metrics).toMatchObject({ VCPUs_number: 2, memory_actual: 2 * 1024 ** 3 });
@@ -42,7 +44,16 @@ describe('VM lifecycle over the wire (fast mode)', () => {
   it('sends VM_BAD_POWER_STATE over XML-RPC as [code, vm, expected, actual], lowercase', async () => {
     const vm = await install('wire-2');
     await ok(sim.url, 'VM.start', s, vm, false, false);
-    const r = await post(sim.url, xmlCall('VM.start', v(s), v(vm), '<value><boolean>0</boolean></value>', '<value><boolean>0</boolean></value>'));
+    const r = await post(
+      sim.url,
+      xmlCall(
+        'VM.start',
+        v(s),
+        v(vm),
+        '<value><boolean>0</boolean></value>',
+        '<value><boolean>0</boolean></value>',
+      ),
+    );
     expect(r.status).toBe(200);
     expect(r.text).toContain(
       `<member><name>ErrorDescription</name><value><array><data><value>VM_BAD_POWER_STATE</value><value>${vm}</value><value>halted</value><value>running</value></data></array></value></member>`,
@@ -97,8 +108,17 @@ describe('operations take time and hold current_operations (timed mode)', () => 
     });
     expect(ops).toEqual({ [task]: 'start' });
     expect(await ok(sim.url, 'VM.get_allowed_operations', s, vm)).not.toContain('start');
-    expect(await fails(sim.url, 'VM.start', s, vm, false, false)).toEqual(['OTHER_OPERATION_IN_PROGRESS', 'VM', vm, 'start', task]);
-    await eventually(async () => (await ok<string>(sim.url, 'task.get_status', s, task)) === 'success', 10_000);
+    expect(await fails(sim.url, 'VM.start', s, vm, false, false)).toEqual([
+      'OTHER_OPERATION_IN_PROGRESS',
+      'VM',
+      vm,
+      'start',
+      task,
+    ]);
+    await eventually(
+      async () => (await ok<string>(sim.url, 'task.get_status', s, task)) === 'success',
+      10_000,
+    );
     expect(await ok(sim.url, 'VM.get_power_state', s, vm)).toBe('Running');
     expect(await ok(sim.url, 'VM.get_current_operations', s, vm)).toEqual({});
   });
@@ -132,7 +152,9 @@ describe('faults through the control API', () => {
     const before = await ok<number>(sim.url, 'host.query_data_source', s, host, 'cpu_avg');
     expect((await control('vm-hog', { name_label: 'noisy', kind: 'cpu', level: 1 })).status).toBe(200);
     expect(await ok<number>(sim.url, 'VM.query_data_source', s, vm, 'cpu0')).toBeGreaterThan(0.95);
-    expect(await ok<number>(sim.url, 'host.query_data_source', s, host, 'cpu_avg')).toBeGreaterThan(before + 0.08);
+    expect(await ok<number>(sim.url, 'host.query_data_source', s, host, 'cpu_avg')).toBeGreaterThan(
+      before + 0.08,
+    );
   });
 
   it('a failed host with HA on: protected VMs come back on a survivor, an alert is raised', async () => {
