@@ -93,3 +93,37 @@ describe('admin scripts written for the real xe run unchanged', () => {
     expect(await bash('wait-for-running.sh')).toBe('saw running\n');
   });
 });
+
+describe('bash completion', () => {
+  /** Completes the command line (cursor at its end) with toolkit/completion/xe.bash; returns the candidates. */
+  async function complete(line: string): Promise<string[]> {
+    const words = line.split(/\s+/);
+    const script = [
+      `source ${JSON.stringify(join(root, 'toolkit/completion/xe.bash'))}`,
+      `COMP_LINE=${JSON.stringify(line)}; COMP_POINT=${line.length}`,
+      // bash splits at '=' too (COMP_WORDBREAKS): the word under the cursor is only the value after it.
+      `COMP_WORDS=(${words.map((w) => JSON.stringify(w.includes('=') ? w.slice(w.indexOf('=') + 1) : w)).join(' ')})`,
+      `COMP_CWORD=${words.length - 1}`,
+      '_xe',
+      'printf "%s\\n" "${COMPREPLY[@]}"',
+    ].join('\n');
+    // Asynchronously: the simulator answering the completion's `xe` runs in this process.
+    const out = await new Promise<string>((resolvePromise, reject) => {
+      execFile('bash', ['-c', script], { env, timeout: 30_000 }, (err, stdout) => {
+        if (err) reject(err);
+        else resolvePromise(stdout);
+      });
+    });
+    return out.split('\n').filter(Boolean);
+  }
+
+  test('completes command names, their parameters, and uuids from the pool', async () => {
+    expect(await complete('xe vm-sta')).toEqual(['vm-start']);
+    expect(await complete('xe vm-start pa')).toEqual(['paused=']);
+    expect(await complete('xe bond-create pif')).toEqual(['pif-uuids=']);
+    const hosts = Object.values((await client.callRaw('host.get_all_records')) as Record<string, Rec>).map((r) =>
+      String(r.uuid),
+    );
+    expect((await complete('xe host-param-list uuid=')).sort()).toEqual(hosts.sort());
+  });
+});

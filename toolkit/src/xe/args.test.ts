@@ -8,11 +8,18 @@ describe('the thin client reads settings like newcli.ml', () => {
       ['username', 'root'],
       ['server', '10.0.0.2'],
     ]);
-    expect(parseRc('server=x\nnonsense\n')).toEqual({ pairs: [], error: 'Error parsing rc file. No defaults loaded' });
+    expect(parseRc('server=x\nnonsense\n')).toEqual({
+      pairs: [],
+      error: 'Error parsing rc file. No defaults loaded',
+    });
   });
 
   test('XE_EXTRA_ARGS is comma-separated with \\, for a literal comma', () => {
-    expect(splitExtraArgs('server=h,password=a\\,b,,port=8080')).toEqual(['server=h', 'password=a,b', 'port=8080']);
+    expect(splitExtraArgs('server=h,password=a\\,b,,port=8080')).toEqual([
+      'server=h',
+      'password=a,b',
+      'port=8080',
+    ]);
   });
 
   test('the command line beats XE_EXTRA_ARGS, which beats ~/.xe', () => {
@@ -23,7 +30,13 @@ describe('the thin client reads settings like newcli.ml', () => {
     );
     expect(r.kind).toBe('run');
     if (r.kind !== 'run') return;
-    expect(r.conn).toMatchObject({ server: 'cli-host', port: 8080, username: 'admin', password: 'envpw', ssl: false });
+    expect(r.conn).toMatchObject({
+      server: 'cli-host',
+      port: 8080,
+      username: 'admin',
+      password: 'envpw',
+      ssl: false,
+    });
     expect(r.args).toEqual(['vm-list']);
     expect(connectionUrl(r.conn)).toBe('http://cli-host:8080');
   });
@@ -56,7 +69,9 @@ describe('the thin client reads settings like newcli.ml', () => {
 
 describe('the server parses the command like cli_frontend.ml', () => {
   test('key=value (the value may hold "="), --flag = flag=true, dyadic switches', () => {
-    expect(parseCommandLine(['vm-param-set', 'uuid=u', 'other-config:a=b=c', '--force', '--minimal']).params).toEqual([
+    expect(
+      parseCommandLine(['vm-param-set', 'uuid=u', 'other-config:a=b=c', '--force', '--minimal']).params,
+    ).toEqual([
       ['uuid', 'u'],
       ['other-config:a', 'b=c'],
       ['force', 'true'],

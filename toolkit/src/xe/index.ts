@@ -8,6 +8,7 @@ export { runCli } from './cli.js';
 export { commandTable } from './commands/index.js';
 export type { CommandDef, CmdSpec, CommandContext } from './command-types.js';
 export { helpDescription, helpOptional } from './help.js';
+export { renderCompletion, renderReference, sortedCommands } from './docs.js';
 export { formatRecord, escapeCommas, Printer, type CliIo, type PrintedRecord } from './printer.js';
 export { parseClientArgs, parseCommandLine, connectionUrl, type Connection } from './args.js';
 export { serverErrorLines } from './errors.js';
