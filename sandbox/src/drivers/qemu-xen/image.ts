@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where `xenlab image build --xen` puts images unless told otherwise (survives between CI runs on one machine). */
+export const DEFAULT_XEN_CACHE = process.env.XENLAB_XEN_CACHE ?? '/var/cache/xenlab/xen';
+
+/** A built Xen lab image: absolute paths of its boot files, and what is in it. */
+export interface XenImage {
+  /** Folder of this image (`<cache>/<key>`). */
+  readonly dir: string;
+  /** Hash of the build inputs; saved VM states are only valid for the image with the same key. */
+  readonly key: string;
+  /** The hypervisor, a multiboot ELF. */
+  readonly xen: string;
+  /** dom0 kernel, uncompressed ELF (fast to load under TCG). */
+  readonly vmlinux: string;
+  /** dom0 kernel as Debian ships it (bzImage; smaller to send over TFTP). */
+  readonly vmlinuz: string;
+  /** dom0 root filesystem as an uncompressed initramfs. */
+  readonly rootfs: string;
+  /** The same, gzipped (for TFTP). */
+  readonly rootfsGz: string;
+  /** Xen version, e.g. `4.17.7`. */
+  readonly xenVersion: string;
+  /** Kernel release, e.g. `6.1.0-56-amd64`. */
+  readonly kernelRelease: string;
+}
+
+interface Manifest {
+  key: string;
+  xenVersion: string;
+  kernelRelease: string;
+  files: Record<'xen' | 'vmlinux' | 'vmlinuz' | 'rootfs' | 'rootfsGz', string>;
+}
+
+/** The build script, found relative to this module (same depth under src/ and dist/). */
+export function xenImageBuildScript(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../images/xen/build.sh');
+}
+
+/**
+ * Loads the current image of a cache folder (`<cache>/current/manifest.json`).
+ * @throws Error `SANDBOX_ERR_NO_XEN_IMAGE` when none is built, with the command that builds one.
+ */
+export function findXenImage(cacheDir: string = DEFAULT_XEN_CACHE): XenImage {
+  const current = join(cacheDir, 'current');
+  const manifestPath = join(current, 'manifest.json');
+  if (!existsSync(manifestPath)) {
+    throw new Error(
+      `SANDBOX_ERR_NO_XEN_IMAGE: no Xen lab image in ${cacheDir}; build one with \`sudo npx xenlab image build --xen\``,
+    );
+  }
+  const dir = realpathSync(current);
+  const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+  const file = (name: keyof Manifest['files']) => {
+    const p = join(dir, m.files[name]);
+    if (!existsSync(p)) throw new Error(`SANDBOX_ERR_NO_XEN_IMAGE: ${p} is missing; rebuild with --force`);
+    return p;
+  };
+  return {
+    dir,
+    key: m.key,
+    xen: file('xen'),
+    vmlinux: file('vmlinux'),
+    vmlinuz: file('vmlinuz'),
+    rootfs: file('rootfs'),
+    rootfsGz: file('rootfsGz'),
+    xenVersion: m.xenVersion,
+    kernelRelease: m.kernelRelease,
+  };
+}
+
+export interface BuildXenImageOptions {
+  /** Cache folder; {@link DEFAULT_XEN_CACHE} when absent. */
+  readonly out?: string;
+  /** Rebuild even when an image with the same inputs exists. */
+  readonly force?: boolean;
+  /** Each line the build prints. */
+  readonly onLine?: (line: string) => void;
+}
+
+/** Runs sandbox/images/xen/build.sh (needs root); resolves with its exit code. */
+export function buildXenImage(options: BuildXenImageOptions = {}): Promise<number> {
+  const args = [xenImageBuildScript(), '--out', options.out ?? DEFAULT_XEN_CACHE];
+  if (options.force) args.push('--force');
+  return new Promise((resolvePromise) => {
+    const child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let rest = '';
+    const onData = (d: Buffer) => {
+      const lines = (rest + d.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) options.onLine?.(l);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => {
+      options.onLine?.(`xenlab: cannot run bash: ${err.message}`);
+      resolvePromise(1);
+    });
+    child.on('close', (code) => {
+      if (rest) options.onLine?.(rest);
+      resolvePromise(code ?? 1);
+    });
+  });
+}

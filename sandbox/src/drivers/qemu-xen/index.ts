@@ -1,0 +1,504 @@
+/**
+ * The `qemu-xen` sandbox driver: each environment is a real Xen host (Xen 4.17 and a Debian dom0) inside QEMU, with
+ * KVM when this machine offers it and software emulation (TCG) otherwise. The learner's terminal is dom0's console;
+ * `exec` runs in dom0 through a small agent on a virtio-serial port. A new environment starts from a saved machine
+ * state (a template saved after the first cold boot), so the learner waits seconds instead of a boot.
+ *
+ * Node kinds (the `image` of a {@link NodeSpec}): `xen` (default) boots the prepared image; `pxe` is a bare machine
+ * that PXE-boots from the learner's `~/pxe/dnsmasq.conf` when its console is opened or a check runs on it; `local`
+ * is a shell on this machine (the local driver's jail) where the learner writes that configuration.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalDriver, JAIL_HOME } from '../local/index.js';
+import type {
+  EnvironmentSpec,
+  ExecOptions,
+  ExecResult,
+  Sandbox,
+  SandboxDriver,
+  SandboxSnapshot,
+  TerminalProcess,
+} from '../types.js';
+import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
+import { readPxeConfig } from './pxe.js';
+import { detectAccel, HOSTNAME_RE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
+
+export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
+export { readPxeConfig, PXE_CONFIG } from './pxe.js';
+export { detectAccel, qemuArgs, xenCommandLine, XenVm, type Accel, type VmConfig } from './vm.js';
+
+export interface QemuXenDriverOptions {
+  /** Image cache folder ({@link DEFAULT_XEN_CACHE}); its `current` image is used unless `image` is given. */
+  readonly cacheDir?: string;
+  readonly image?: XenImage;
+  /** Saved machine states (templates, snapshots); `<cacheDir>/states` by default. */
+  readonly stateDir?: string;
+  /** `auto` (default): KVM when /dev/kvm is usable, else TCG. */
+  readonly accel?: 'auto' | Accel;
+  /** Guest RAM in MiB (default 2048: dom0 gets 1024, the rest is for domUs). */
+  readonly memoryMb?: number;
+  /** Virtual CPUs (default 2). */
+  readonly cpus?: number;
+  /** Longest a cold boot may take before it counts as hung (default 240 s; measured 30–75 s under TCG). */
+  readonly bootTimeoutMs?: number;
+  /** Start from (and save) a template state instead of booting every time (default true). */
+  readonly warm?: boolean;
+  /** dom0's hostname on `xen` nodes (default `xenhost`). */
+  readonly hostname?: string;
+}
+
+type NodeKind = 'xen' | 'pxe' | 'local';
+
+/** Boots share two cores with everything else here: one at a time (a queue, not a failure). */
+class BootQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function qemuVersion(): string {
+  const r = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
+  if (r.error)
+    throw new Error(
+      'SANDBOX_ERR_NO_QEMU: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)',
+    );
+  return r.stdout.split('\n')[0] ?? '';
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/** A VM node: its current VM (replaced on reset/restore/power-on) and the terminals that follow it. */
+class VmNode {
+  vm: XenVm | undefined;
+  private starting: Promise<XenVm> | undefined;
+  private readonly listeners = new Set<(d: Buffer) => void>();
+  private unsub: (() => void) | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly kind: 'xen' | 'pxe',
+    private readonly boot: (node: VmNode, incoming?: string) => Promise<XenVm>,
+  ) {}
+
+  get running(): boolean {
+    return this.vm !== undefined && !this.vm.exited;
+  }
+
+  /** Shows text on every terminal of this node (driver messages, never sent to the guest). */
+  say(text: string): void {
+    const b = Buffer.from(`\r\n\x1b[33m[xenlab] ${text.replace(/\n/g, '\r\n')}\x1b[0m\r\n`);
+    for (const l of this.listeners) l(b);
+  }
+
+  subscribe(listener: (d: Buffer) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The running, ready VM; boots (or restores) one when there is none. */
+  ensure(incoming?: string): Promise<XenVm> {
+    if (this.vm && !this.vm.exited && incoming === undefined) return Promise.resolve(this.vm);
+    this.starting ??= this.boot(this, incoming)
+      .then((vm) => {
+        this.attach(vm);
+        return vm;
+      })
+      .finally(() => {
+        this.starting = undefined;
+      });
+    return this.starting;
+  }
+
+  private attach(vm: XenVm): void {
+    this.unsub?.();
+    this.vm = vm;
+    const off = vm.onConsole((d) => {
+      for (const l of this.listeners) l(d);
+    });
+    const offExit = vm.onExit(() => {
+      if (this.vm === vm) this.say(`${this.name} is powered off. Press Enter to power it on.`);
+    });
+    this.unsub = () => {
+      off();
+      offExit();
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const vm = this.vm;
+    this.unsub?.();
+    this.unsub = undefined;
+    this.vm = undefined;
+    await vm?.stop();
+  }
+}
+
+/**
+ * Creates the qemu-xen driver.
+ * @throws Error `SANDBOX_ERR_NO_XEN_IMAGE` when no image is built, `SANDBOX_ERR_NO_QEMU` without QEMU.
+ * @example
+ * const driver = createQemuXenDriver();
+ * const env = await driver.create({ id: 'alice/xen-under-the-hood', home: '/srv/homes/alice' });
+ * const r = await env.exec(['xl', 'list']);   // runs in dom0
+ */
+export function createQemuXenDriver(options: QemuXenDriverOptions = {}): SandboxDriver {
+  const cacheDir = options.cacheDir ?? DEFAULT_XEN_CACHE;
+  const image = options.image ?? findXenImage(cacheDir);
+  const stateDir = options.stateDir ?? join(cacheDir, 'states');
+  const autoAccel = options.accel === undefined || options.accel === 'auto';
+  let accel: Accel = autoAccel ? detectAccel() : options.accel;
+  const memoryMb = options.memoryMb ?? 2048;
+  const cpus = options.cpus ?? 2;
+  const bootTimeoutMs = options.bootTimeoutMs ?? 240_000;
+  const warm = options.warm ?? true;
+  const hostname = options.hostname ?? 'xenhost';
+  if (!HOSTNAME_RE.test(hostname))
+    throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${hostname}' is not a hostname`);
+  const version = qemuVersion();
+  const queue = new BootQueue();
+  const live = new Map<string, Sandbox>();
+  let local: SandboxDriver | undefined;
+  mkdirSync(join(stateDir, 'templates'), { recursive: true });
+  mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
+
+  /** A saved state loads only into the same QEMU, machine and image: the template's name hashes all three. */
+  const stateKey = (cfg: VmConfig) =>
+    createHash('sha256')
+      .update(JSON.stringify([version, image.key, qemuArgs({ ...cfg, runDir: '/' })]))
+      .digest('hex')
+      .slice(0, 16);
+
+  const vmConfig = (runDir: string, boot: VmConfig['boot']): VmConfig => ({
+    image,
+    runDir,
+    accel,
+    memoryMb,
+    cpus,
+    boot,
+  });
+
+  /** Starts a VM from a state file, or boots it cold and waits for dom0; sets dom0's clock after a restore. */
+  const startVm = async (cfg: VmConfig, incoming: string | undefined, node: VmNode): Promise<XenVm> => {
+    try {
+      return await startVmOnce(cfg, incoming, node);
+    } catch (err) {
+      // /dev/kvm can exist and still not run Xen (nested KVM without the CPU features: "KVM internal error"):
+      // in auto mode fall back to TCG once, for good.
+      if (!autoAccel || cfg.accel !== 'kvm' || incoming !== undefined) throw err;
+      accel = 'tcg';
+      node.say(
+        `KVM did not run Xen here (${(err as Error).message.split('\n')[0] ?? ''}); using software emulation`,
+      );
+      return startVmOnce({ ...cfg, accel }, undefined, node);
+    }
+  };
+
+  const startVmOnce = async (cfg: VmConfig, incoming: string | undefined, node: VmNode): Promise<XenVm> => {
+    if (incoming !== undefined) {
+      const vm = await XenVm.start(cfg, { incoming, timeoutMs: 60_000 });
+      const agent = await vm.waitReady(30_000);
+      await agent.setTime(Date.now() / 1000);
+      return vm;
+    }
+    node.say(
+      cfg.boot.kind === 'pxe'
+        ? `powering on ${node.name}: PXE boot from ${cfg.boot.tftpRoot}/${cfg.boot.bootfile}`
+        : `booting Xen on ${node.name} (${accel === 'kvm' ? 'KVM' : 'software emulation, about a minute'})`,
+    );
+    const vm = await XenVm.start(cfg, { timeoutMs: 30_000 });
+    const off = vm.onConsole(() => undefined);
+    try {
+      await vm.waitReady(bootTimeoutMs);
+    } catch (err) {
+      await vm.stop();
+      throw err;
+    } finally {
+      off();
+    }
+    return vm;
+  };
+
+  const makeNode = (spec: EnvironmentSpec, name: string, kind: 'xen' | 'pxe', runDir: string): VmNode =>
+    new VmNode(name, kind, (node, incoming) =>
+      queue.run(async () => {
+        if (node.vm && !node.vm.exited) await node.vm.stop();
+        if (kind === 'pxe') {
+          const pxe = readPxeConfig(spec.home, JAIL_HOME);
+          return startVm(vmConfig(runDir, { kind: 'pxe', ...pxe }), incoming, node);
+        }
+        const cfg = vmConfig(runDir, { kind: 'image', hostname });
+        if (incoming !== undefined || !warm) return startVm(cfg, incoming, node);
+        const template = join(stateDir, 'templates', `${stateKey(cfg)}.state`);
+        if (existsSync(template)) {
+          try {
+            return await startVm(cfg, template, node);
+          } catch {
+            // A template that no longer loads (QEMU upgraded in place, a torn file): boot cold and save a new one.
+            rmSync(template, { force: true });
+          }
+        }
+        const vm = await startVm(cfg, undefined, node);
+        // Named after the config it really booted with (auto mode may have fallen back from KVM to TCG).
+        await vm.saveState(join(stateDir, 'templates', `${stateKey(vm.config)}.state`), true);
+        return vm;
+      }),
+    );
+
+  const createSandbox = async (spec: EnvironmentSpec): Promise<Sandbox> => {
+    const specs = spec.nodes && spec.nodes.length > 0 ? spec.nodes : [{ name: 'main' }];
+    const runBase = mkdtempSync(join(tmpdir(), 'xlq-'));
+    const vms = new Map<string, VmNode>();
+    const kinds = new Map<string, NodeKind>();
+    for (const n of specs) {
+      const image = n.image ?? 'xen';
+      if (image !== 'xen' && image !== 'pxe' && image !== 'local') {
+        throw new Error(
+          `SANDBOX_ERR_BAD_NODE: node ${n.name}: image must be xen, pxe or local, not ${image}`,
+        );
+      }
+      const kind: NodeKind = image;
+      if (kinds.has(n.name)) throw new Error(`SANDBOX_ERR_BAD_NODE: two nodes are named ${n.name}`);
+      kinds.set(n.name, kind);
+      if (kind !== 'local') {
+        const runDir = join(runBase, String(vms.size));
+        mkdirSync(runDir);
+        vms.set(n.name, makeNode(spec, n.name, kind, runDir));
+      }
+    }
+    let localSandbox: Sandbox | undefined;
+    if ([...kinds.values()].includes('local')) {
+      local ??= createLocalDriver({ readOnlyBinds: [image.dir] });
+      localSandbox = await local.create({
+        ...spec,
+        env: { XENLAB_XEN_IMAGE: image.dir, ...spec.env },
+        nodes: [{ name: 'main' }],
+      });
+    }
+    const nodeNames = specs.map((n) => n.name);
+    const pick = (node: string | undefined) => {
+      const name = node ?? nodeNames[0] ?? 'main';
+      const kind = kinds.get(name);
+      if (!kind) throw new Error(`SANDBOX_ERR_NO_NODE: no node ${name} in environment ${spec.id}`);
+      return { name, kind, vm: vms.get(name) };
+    };
+    let destroyed = false;
+    const alive = () => {
+      if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
+    };
+
+    // xen nodes run from the start; pxe nodes wait to be powered on.
+    try {
+      await Promise.all([...vms.values()].filter((n) => n.kind === 'xen').map((n) => n.ensure()));
+    } catch (err) {
+      await Promise.all([...vms.values()].map((n) => n.stop()));
+      rmSync(runBase, { recursive: true, force: true });
+      throw err;
+    }
+
+    const consoleTerminal = (node: VmNode, size: { cols: number; rows: number }): TerminalProcess => {
+      const dataListeners = new Set<(d: Buffer) => void>();
+      const exitListeners = new Set<(code: number | null) => void>();
+      let killed = false;
+      let paused = false;
+      let pending: Buffer[] = [];
+      const emit = (d: Buffer) => {
+        if (paused) pending.push(d);
+        else for (const l of dataListeners) l(d);
+      };
+      const unsub = node.subscribe(emit);
+      const setSize = (cols: number, rows: number) => {
+        // The serial line has no size of its own; tell dom0's tty so full-screen programs fit the browser.
+        const agent = node.running ? node.vm?.agent : undefined;
+        void agent?.exec(['stty', '-F', '/dev/hvc0', 'rows', String(rows), 'cols', String(cols)], {
+          timeoutMs: 5000,
+        });
+      };
+      const powerOn = () => {
+        node.ensure().then(
+          (vm) => {
+            setSize(size.cols, size.rows);
+            vm.writeConsole('\r');
+          },
+          (err: unknown) => {
+            node.say(`${node.name} did not start: ${(err as Error).message}`);
+          },
+        );
+      };
+      // Replay what the console showed (the boot log, the prompt), so a new tab is not blank.
+      queueMicrotask(() => {
+        if (killed) return;
+        if (node.running && node.vm) {
+          const history = node.vm.consoleHistory();
+          if (history.length > 0) emit(history);
+          else node.vm.writeConsole('\r');
+          setSize(size.cols, size.rows);
+        } else powerOn();
+      });
+      return {
+        pid: node.vm?.pid ?? 0,
+        write(data) {
+          if (killed) return;
+          if (node.running) node.vm?.writeConsole(data);
+          else if (/[\r\n]/.test(typeof data === 'string' ? data : Buffer.from(data).toString('latin1')))
+            powerOn();
+        },
+        resize(cols, rows) {
+          size = { cols, rows };
+          if (!killed) setSize(cols, rows);
+        },
+        pause() {
+          paused = true;
+        },
+        resume() {
+          paused = false;
+          const p = pending;
+          pending = [];
+          for (const d of p) for (const l of dataListeners) l(d);
+        },
+        kill() {
+          if (killed) return;
+          killed = true;
+          unsub();
+          for (const l of exitListeners) l(null);
+          exitListeners.clear();
+        },
+        onData(listener) {
+          dataListeners.add(listener);
+        },
+        onExit(listener) {
+          exitListeners.add(listener);
+        },
+      };
+    };
+
+    const sandbox: Sandbox = {
+      id: spec.id,
+      nodes: nodeNames,
+      attachTerminal(size, node) {
+        alive();
+        const n = pick(node);
+        if (n.kind === 'local') {
+          if (!localSandbox) throw new Error('SANDBOX_ERR_NO_NODE: no local node');
+          return localSandbox.attachTerminal(size);
+        }
+        if (!n.vm) throw new Error(`SANDBOX_ERR_NO_NODE: ${n.name}`);
+        return consoleTerminal(n.vm, size);
+      },
+      async exec(argv, opts: ExecOptions = {}): Promise<ExecResult> {
+        alive();
+        const n = pick(opts.node);
+        if (n.kind === 'local') {
+          if (!localSandbox) throw new Error('SANDBOX_ERR_NO_NODE: no local node');
+          return localSandbox.exec(argv, { ...opts, node: 'main' });
+        }
+        if (!n.vm) throw new Error(`SANDBOX_ERR_NO_NODE: ${n.name}`);
+        let vm: XenVm;
+        try {
+          // A pxe node powers on for a check, so "did the host come up from your configuration?" is answerable.
+          vm = await n.vm.ensure();
+        } catch (err) {
+          return { code: null, stdout: '', stderr: `${(err as Error).message}\n`, timedOut: false };
+        }
+        const agent = vm.agent;
+        if (!agent)
+          return { code: null, stdout: '', stderr: 'AGENT_ERR_CLOSED: no agent\n', timedOut: false };
+        // dom0 is the learner's machine and runs everything as root, so `root` changes nothing here.
+        return agent.exec(argv, {
+          timeoutMs: opts.timeoutMs ?? 30_000,
+          ...(opts.input !== undefined ? { input: opts.input } : {}),
+          ...(spec.env ? { env: spec.env } : {}),
+        });
+      },
+      async reset() {
+        alive();
+        await localSandbox?.reset();
+        for (const n of vms.values()) {
+          await n.stop();
+          n.say(`${n.name} was reset`);
+          if (n.kind === 'xen') await n.ensure();
+        }
+      },
+      async snapshot() {
+        alive();
+        const createdAt = new Date().toISOString();
+        const ref = join(stateDir, 'snapshots', `${safe(spec.id)}-${Date.now().toString(36)}`);
+        mkdirSync(ref, { recursive: true });
+        const running: string[] = [];
+        for (const n of vms.values()) {
+          if (!n.running || !n.vm) continue;
+          await n.vm.saveState(join(ref, `${safe(n.name)}.state`), true);
+          running.push(n.name);
+        }
+        const local = localSandbox ? await localSandbox.snapshot() : undefined;
+        writeFileSync(
+          join(ref, 'snapshot.json'),
+          JSON.stringify({ id: spec.id, running, local, image: image.key }),
+        );
+        return { driver: 'qemu-xen', id: spec.id, ref, createdAt };
+      },
+      async restore(snapshot: SandboxSnapshot) {
+        alive();
+        const metaFile = join(snapshot.ref, 'snapshot.json');
+        if (snapshot.driver !== 'qemu-xen' || !existsSync(metaFile)) {
+          throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snapshot.ref} is not a qemu-xen snapshot`);
+        }
+        const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as {
+          running: string[];
+          local?: SandboxSnapshot;
+          image: string;
+        };
+        if (meta.image !== image.key) {
+          throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snapshot.ref} was taken with another Xen image`);
+        }
+        if (meta.local && localSandbox) await localSandbox.restore(meta.local);
+        for (const n of vms.values()) {
+          if (meta.running.includes(n.name)) await n.ensure(join(snapshot.ref, `${safe(n.name)}.state`));
+          else await n.stop();
+        }
+      },
+      async destroy() {
+        if (destroyed) return;
+        destroyed = true;
+        live.delete(spec.id);
+        await Promise.all([...vms.values()].map((n) => n.stop()));
+        await localSandbox?.destroy();
+        rmSync(runBase, { recursive: true, force: true });
+      },
+    };
+    return sandbox;
+  };
+
+  const creating = new Map<string, Promise<Sandbox>>();
+  return {
+    name: 'qemu-xen',
+    jailed: true,
+    notice: undefined,
+    create(spec) {
+      const existing = live.get(spec.id);
+      if (existing) return Promise.resolve(existing);
+      let p = creating.get(spec.id);
+      if (!p) {
+        p = createSandbox(spec)
+          .then((s) => {
+            live.set(spec.id, s);
+            return s;
+          })
+          .finally(() => creating.delete(spec.id));
+        creating.set(spec.id, p);
+      }
+      return p;
+    },
+    list() {
+      return Promise.resolve([...live.keys()]);
+    },
+  };
+}

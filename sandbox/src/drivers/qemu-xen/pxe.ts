@@ -1,0 +1,63 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+
+/** Where the learner's PXE server configuration lives, relative to their home. */
+export const PXE_CONFIG = 'pxe/dnsmasq.conf';
+
+/** What a PXE boot needs from the learner's dnsmasq configuration. */
+export interface PxeSettings {
+  /** Host folder served over TFTP. */
+  readonly tftpRoot: string;
+  /** File the DHCP answer names (option 67), relative to the TFTP root. */
+  readonly bootfile: string;
+}
+
+/**
+ * Reads the two settings of a dnsmasq PXE configuration that QEMU's built-in DHCP/TFTP server honours:
+ * `tftp-root=DIR` and `dhcp-boot=[tag:…,]FILE[,server…]` (dnsmasq(8) syntax), plus `enable-tftp`. Paths are as the
+ * learner sees them (`/home/learner/…` or `~/…` inside the jail, `homeInJail`) and must stay inside their home.
+ * @throws Error `SANDBOX_ERR_PXE_CONFIG` saying what is missing or wrong, in words a learner can act on.
+ */
+export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
+  const file = join(home, PXE_CONFIG);
+  const fail = (why: string): never => {
+    throw new Error(`SANDBOX_ERR_PXE_CONFIG: ~/${PXE_CONFIG}: ${why}`);
+  };
+  if (!existsSync(file)) fail('not found; write your dnsmasq configuration there');
+  let tftpRoot: string | undefined;
+  let bootfile: string | undefined;
+  let tftpEnabled = false;
+  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const eq = line.indexOf('=');
+    const key = (eq < 0 ? line : line.slice(0, eq)).trim();
+    const value = eq < 0 ? '' : line.slice(eq + 1).trim();
+    if (key === 'enable-tftp') tftpEnabled = true;
+    else if (key === 'tftp-root') tftpRoot = value.split(',')[0]?.trim();
+    else if (key === 'dhcp-boot') {
+      // dhcp-boot=[tag:<tag>,]<filename>[,<servername>[,<server address>]]; the first field that is not a tag.
+      bootfile = value
+        .split(',')
+        .map((f) => f.trim())
+        .find((f) => f && !f.startsWith('tag:') && !f.startsWith('net:'));
+    }
+  }
+  if (!tftpEnabled) fail('`enable-tftp` is missing, so nothing would serve the boot files');
+  if (!tftpRoot) return fail('`tftp-root=` is missing');
+  if (!bootfile) return fail('`dhcp-boot=` is missing (the file the host asks for first)');
+  const mapped = tftpRoot.startsWith('~/')
+    ? join(home, tftpRoot.slice(2))
+    : tftpRoot === homeInJail || tftpRoot.startsWith(`${homeInJail}/`)
+      ? join(home, tftpRoot.slice(homeInJail.length))
+      : isAbsolute(tftpRoot)
+        ? fail(`tftp-root ${tftpRoot} is outside your home (${homeInJail})`)
+        : join(home, tftpRoot);
+  const rel = relative(resolve(home), resolve(mapped));
+  if (rel.startsWith('..')) fail(`tftp-root ${tftpRoot} is outside your home`);
+  if (!existsSync(mapped) || !statSync(mapped).isDirectory()) fail(`tftp-root ${tftpRoot} is not a folder`);
+  if (/[,\s]/.test(mapped) || /[,\s]/.test(bootfile)) fail('paths may not contain commas or spaces');
+  if (bootfile.includes('..')) fail(`dhcp-boot ${bootfile} leaves the TFTP root`);
+  if (!existsSync(join(mapped, bootfile))) fail(`dhcp-boot names ${bootfile}, which is not in ${tftpRoot}`);
+  return { tftpRoot: resolve(mapped), bootfile };
+}

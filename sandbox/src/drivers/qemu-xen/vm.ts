@@ -1,0 +1,392 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants, accessSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AgentClient } from './agent.js';
+import type { XenImage } from './image.js';
+import { QmpClient } from './qmp.js';
+
+/** How QEMU runs the guest: KVM when this machine offers it, else TCG (software emulation). */
+export type Accel = 'kvm' | 'tcg';
+
+/** KVM when /dev/kvm can be opened read-write; TCG otherwise. `XENLAB_XEN_ACCEL=tcg|kvm` overrides. */
+export function detectAccel(): Accel {
+  const forced = process.env.XENLAB_XEN_ACCEL;
+  if (forced === 'kvm' || forced === 'tcg') return forced;
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return 'kvm';
+  } catch {
+    return 'tcg';
+  }
+}
+
+/** How a VM boots: the prepared image (QEMU loads Xen, dom0 and its initramfs), or PXE from a TFTP folder. */
+export type VmBoot =
+  | { readonly kind: 'image'; readonly hostname: string }
+  | { readonly kind: 'pxe'; readonly tftpRoot: string; readonly bootfile: string };
+
+/** Everything that decides a VM's QEMU command line (a saved state only loads into the same one). */
+export interface VmConfig {
+  readonly image: XenImage;
+  /** Folder for this VM's sockets; keep it short (unix socket paths stop at 107 bytes). */
+  readonly runDir: string;
+  readonly accel: Accel;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly boot: VmBoot;
+}
+
+/** Hostnames go on a kernel command line that QEMU splits at commas: letters, digits and dashes only. */
+export const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Name of the virtio-serial port dom0's agent listens on (sandbox/images/xen/dom0/agent.py). */
+export const AGENT_PORT = 'org.xenlab.agent';
+
+/**
+ * Xen's command line. Measured in /work/shared/reference/nested-xen-in-qemu.md: `bootscrub=false` keeps Xen from
+ * touching all RAM (QEMU's RSS would grow to the full -m, and boot is slower); an initramfs-only dom0 needs
+ * dom0_mem >= ~1 GB; `noreboot` with QEMU's -no-reboot turns a crash into an exit instead of a boot loop.
+ */
+export function xenCommandLine(memoryMb: number): string {
+  const dom0 = Math.min(1024, Math.max(768, memoryMb - 1024));
+  return [
+    `dom0_mem=${String(dom0)}M,max:${String(dom0)}M`,
+    'dom0_max_vcpus=2',
+    'console=com1',
+    'com1=115200,8n1',
+    'bootscrub=false',
+    'noreboot',
+  ].join(' ');
+}
+
+/** The QEMU command line of a VM (without -incoming). */
+export function qemuArgs(cfg: VmConfig): string[] {
+  const sock = (name: string) => join(cfg.runDir, name);
+  const args = [
+    '-name',
+    'xenlab-xen',
+    '-machine',
+    'q35',
+    '-accel',
+    cfg.accel,
+    // TCG: -smap, because SMAP crashes dom0 at its first instruction (#PF in create_bounce_frame); -rdtscp, because
+    // Xen without NRIPS can not emulate RDTSCP for PVH guests. Both measured in nested-xen-in-qemu.md. KVM: the
+    // host's CPU (`max` under KVM fails on some hosts: "failed to set MSR 0x10a", seen in a nested Firecracker VM).
+    '-cpu',
+    cfg.accel === 'tcg' ? 'max,-smap,-rdtscp' : 'host',
+    '-m',
+    String(cfg.memoryMb),
+    '-smp',
+    String(cfg.cpus),
+    '-nodefaults',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-chardev',
+    `socket,id=con,path=${sock('console.sock')},server=on,wait=off`,
+    '-serial',
+    'chardev:con',
+    '-chardev',
+    `socket,id=qmp,path=${sock('qmp.sock')},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
+    '-device',
+    'virtio-serial-pci,id=vser',
+    '-chardev',
+    `socket,id=agent,path=${sock('agent.sock')},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=vser.0,chardev=agent,name=${AGENT_PORT}`,
+  ];
+  if (cfg.boot.kind === 'image') {
+    if (!HOSTNAME_RE.test(cfg.boot.hostname)) {
+      throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${cfg.boot.hostname}' is not a hostname`);
+    }
+    // QEMU's -initrd takes multiboot modules separated by commas, each "file args".
+    args.push(
+      '-kernel',
+      cfg.image.xen,
+      '-append',
+      xenCommandLine(cfg.memoryMb),
+      '-initrd',
+      `${cfg.image.vmlinux} console=hvc0 quiet xenlab.hostname=${cfg.boot.hostname},${cfg.image.rootfs}`,
+    );
+  } else {
+    // QEMU's user-mode network answers DHCP and serves TFTP itself (the `bootfile` is DHCP option 67), and the
+    // iPXE ROM in the virtio NIC runs what it gets: the same two settings a dnsmasq PXE server is given.
+    args.push(
+      '-netdev',
+      `user,id=n0,tftp=${cfg.boot.tftpRoot},bootfile=${cfg.boot.bootfile}`,
+      '-device',
+      'virtio-net-pci,netdev=n0',
+      '-boot',
+      'n',
+    );
+  }
+  return args;
+}
+
+/** Single-quotes a path for the `sh -c` that QEMU's exec: migration URI runs. */
+function shellQuote(p: string): string {
+  return `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+async function connectUnix(path: string, deadline: number, exited: () => boolean): Promise<Socket> {
+  for (;;) {
+    try {
+      return await new Promise<Socket>((resolve, reject) => {
+        const s = connect(path);
+        s.once('connect', () => {
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
+    } catch (err) {
+      if (exited()) throw new Error('QEMU_ERR_EXITED: QEMU exited while starting');
+      if (Date.now() > deadline) throw err;
+      await delay(50);
+    }
+  }
+}
+
+async function retryConnect<T>(open: () => Promise<T>, deadline: number, exited: () => boolean): Promise<T> {
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      if (exited()) throw new Error('QEMU_ERR_EXITED: QEMU exited while starting');
+      if (Date.now() > deadline) throw err;
+      await delay(50);
+    }
+  }
+}
+
+/** Most console output kept for a terminal that attaches later (the boot log, the last screens). */
+const CONSOLE_KEEP = 128 * 1024;
+
+/**
+ * One QEMU process running Xen: its console (the serial line dom0's hvc0 is on), its monitor (QMP) and the exec
+ * agent in dom0. Created by {@link XenVm.start}; ends with {@link XenVm.stop} or when the guest powers off.
+ */
+export class XenVm {
+  private consoleChunks: Buffer[] = [];
+  private consoleSize = 0;
+  private readonly consoleListeners = new Set<(d: Buffer) => void>();
+  private readonly exitListeners = new Set<(code: number | null) => void>();
+  private agentClient: AgentClient | undefined;
+  private exitCode: number | null | undefined;
+  private stderr = '';
+  private pausedBy = 0;
+
+  private constructor(
+    readonly config: VmConfig,
+    private readonly child: ChildProcess,
+    private readonly qmp: QmpClient,
+    private readonly console: Socket,
+  ) {
+    console.on('data', (d: Buffer) => {
+      this.consoleChunks.push(d);
+      this.consoleSize += d.length;
+      while (this.consoleSize > CONSOLE_KEEP && this.consoleChunks.length > 1) {
+        this.consoleSize -= this.consoleChunks.shift()?.length ?? 0;
+      }
+      for (const l of this.consoleListeners) l(d);
+    });
+    console.on('error', () => undefined);
+  }
+
+  /** QEMU's pid (what a terminal on this VM reports as its pid). */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** True once QEMU has exited. */
+  get exited(): boolean {
+    return this.exitCode !== undefined;
+  }
+
+  /**
+   * Starts QEMU. With `incoming`, loads a saved state file instead of booting (the state must come from a VM with
+   * the same config) and resumes it; the agent is then ready at once.
+   */
+  static async start(cfg: VmConfig, opts: { incoming?: string; timeoutMs?: number } = {}): Promise<XenVm> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (const s of ['console.sock', 'qmp.sock', 'agent.sock']) rmSync(join(cfg.runDir, s), { force: true });
+    const args = qemuArgs(cfg);
+    if (opts.incoming !== undefined) args.push('-incoming', 'defer');
+    const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let exitCode: number | null | undefined;
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 16_384) stderr += d.toString('utf8');
+    });
+    child.on('exit', (code) => {
+      exitCode = code;
+    });
+    child.on('error', (err) => {
+      exitCode = null;
+      stderr += `${err.message}\n`;
+    });
+    const exited = () => exitCode !== undefined;
+    try {
+      const qmp = await retryConnect(() => QmpClient.connect(join(cfg.runDir, 'qmp.sock')), deadline, exited);
+      const consoleSocket = await connectUnix(join(cfg.runDir, 'console.sock'), deadline, exited);
+      const vm = new XenVm(cfg, child, qmp, consoleSocket);
+      vm.stderr = stderr;
+      child.stderr.on('data', (d: Buffer) => {
+        if (vm.stderr.length < 16_384) vm.stderr += d.toString('utf8');
+      });
+      const onExit = (code: number | null) => {
+        vm.exitCode = code;
+        qmp.close();
+        consoleSocket.destroy();
+        vm.agentClient?.close();
+        for (const l of vm.exitListeners) l(code);
+      };
+      if (exitCode !== undefined) onExit(exitCode);
+      else child.on('exit', onExit);
+      if (opts.incoming !== undefined) await vm.loadState(opts.incoming, deadline);
+      return vm;
+    } catch (err) {
+      child.kill('SIGKILL');
+      const why = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : '';
+      throw new Error(`${(err as Error).message}${why}`);
+    }
+  }
+
+  private async loadState(file: string, deadline: number): Promise<void> {
+    if (!existsSync(file)) throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${file} does not exist`);
+    await this.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(file)}` });
+    for (;;) {
+      if (this.exited) throw new Error(`QEMU_ERR_EXITED: loading ${file} failed: ${this.stderr.trim()}`);
+      const s = await this.qmp.execute<{ status: string }>('query-status');
+      if (s.status === 'paused' || s.status === 'running') break;
+      if (Date.now() > deadline) throw new Error(`QEMU_ERR_TIMEOUT: loading ${file} took too long`);
+      await delay(20);
+    }
+    await this.qmp.execute('cont');
+  }
+
+  /**
+   * Waits until dom0's agent answers (the boot is done: xenstored runs, the bridge is up). A restored VM answers at
+   * once; a cold boot takes 30–60 s under TCG.
+   * @throws Error `QEMU_ERR_BOOT_TIMEOUT` with the last console lines, or `QEMU_ERR_EXITED` when the guest died.
+   */
+  async waitReady(timeoutMs: number): Promise<AgentClient> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.agentClient && !this.agentClient.isClosed) {
+      if (await this.agentClient.ping(Math.max(1, Math.min(5000, deadline - Date.now()))))
+        return this.agentClient;
+      this.agentClient.close();
+    }
+    const agent = await retryConnect(
+      () => AgentClient.connect(join(this.config.runDir, 'agent.sock')),
+      deadline,
+      () => this.exited,
+    );
+    this.agentClient = agent;
+    while (Date.now() < deadline) {
+      if (this.exited)
+        throw new Error(`QEMU_ERR_EXITED: the VM stopped while booting\n${this.consoleTail(1500)}`);
+      if (await agent.ping(1000)) return agent;
+      // A guest that can not go on (KVM internal error, a panic QEMU noticed) would otherwise wait out the timeout.
+      const st = await this.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'gone' }));
+      if (['internal-error', 'guest-panicked', 'shutdown', 'io-error'].includes(st.status)) {
+        throw new Error(
+          `QEMU_ERR_GUEST_STOPPED: the VM stopped (${st.status}): ${this.stderr.trim()}\n${this.consoleTail(800)}`,
+        );
+      }
+    }
+    throw new Error(
+      `QEMU_ERR_BOOT_TIMEOUT: dom0 did not come up in ${String(timeoutMs)} ms\n${this.consoleTail(1500)}`,
+    );
+  }
+
+  /** The agent, once {@link waitReady} has succeeded. */
+  get agent(): AgentClient | undefined {
+    return this.agentClient;
+  }
+
+  /** The last `chars` characters the console printed. */
+  consoleTail(chars: number): string {
+    const all = Buffer.concat(this.consoleChunks).toString('utf8');
+    return all.slice(-chars);
+  }
+
+  /** Everything the console printed that is still kept (up to 128 KiB). */
+  consoleHistory(): Buffer {
+    return Buffer.concat(this.consoleChunks);
+  }
+
+  onConsole(listener: (d: Buffer) => void): () => void {
+    this.consoleListeners.add(listener);
+    return () => this.consoleListeners.delete(listener);
+  }
+
+  onExit(listener: (code: number | null) => void): () => void {
+    if (this.exitCode !== undefined) {
+      const code = this.exitCode;
+      queueMicrotask(() => {
+        listener(code);
+      });
+    } else this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /** Types into the console (the serial line). */
+  writeConsole(data: string | Uint8Array): void {
+    if (!this.exited) this.console.write(data);
+  }
+
+  /** Flow control of the shared console: paused while any terminal asks for it. */
+  pauseConsole(): void {
+    if (this.pausedBy++ === 0) this.console.pause();
+  }
+
+  resumeConsole(): void {
+    if (this.pausedBy > 0 && --this.pausedBy === 0) this.console.resume();
+  }
+
+  /**
+   * Saves the whole machine (RAM and devices) to `file`. The VM is paused meanwhile, so the state is consistent;
+   * with `resume` it runs on afterwards, otherwise it stays paused (about to be stopped).
+   */
+  async saveState(file: string, resume: boolean, timeoutMs = 120_000): Promise<void> {
+    const tmp = `${file}.tmp-${String(process.pid)}`;
+    const deadline = Date.now() + timeoutMs;
+    await this.qmp.execute('stop');
+    try {
+      // QEMU caps migration at 128 MiB/s by default (MAX_THROTTLE in migration.c); a local file needs no cap.
+      await this.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 64 * 1024 * 1024 * 1024 });
+      await this.qmp.execute('migrate', { uri: `exec:cat > ${shellQuote(tmp)}` });
+      for (;;) {
+        const m = await this.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+        if (m.status === 'completed') break;
+        if (m.status === 'failed' || m.status === 'cancelled') {
+          throw new Error(`QEMU_ERR_SAVE: saving the VM failed: ${m['error-desc'] ?? m.status}`);
+        }
+        if (Date.now() > deadline) throw new Error('QEMU_ERR_SAVE: saving the VM took too long');
+        await delay(50);
+      }
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    } finally {
+      if (resume && !this.exited) await this.qmp.execute('cont');
+    }
+  }
+
+  /** Ends QEMU (at once: the guest's state is thrown away) and waits for it to exit. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((resolve) => {
+      this.onExit(() => {
+        resolve();
+      });
+    });
+    this.child.kill('SIGKILL');
+    await done;
+  }
+}
