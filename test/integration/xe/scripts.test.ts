@@ -110,7 +110,7 @@ describe('bash completion', () => {
     // Asynchronously: the simulator answering the completion's `xe` runs in this process.
     const out = await new Promise<string>((resolvePromise, reject) => {
       execFile('bash', ['-c', script], { env, timeout: 30_000 }, (err, stdout) => {
-        if (err) reject(err);
+        if (err) reject(new Error(`completion failed: ${err.message}`));
         else resolvePromise(stdout);
       });
     });
