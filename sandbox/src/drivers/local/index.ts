@@ -3,11 +3,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from '@lydell/node-pty';
+import { DEFAULT_LOCAL_LIMITS, EnvironmentCgroup, MAX_FILE_MB, cgroupVersion } from './limits.js';
 import type {
   EnvironmentSpec,
   ExecOptions,
   ExecResult,
   Sandbox,
+  SandboxLimits,
   SandboxDriver,
   SandboxSnapshot,
   TerminalProcess,
@@ -27,6 +29,21 @@ export interface LocalDriverOptions {
   path?: readonly string[];
   /** Where snapshots of homes are kept (a folder per environment). */
   snapshotDir?: string;
+  /** How often a home's size is checked against its quota while shells run (default 15 s). */
+  quotaCheckMs?: number;
+  /** Limits for environments whose spec sets none (default {@link DEFAULT_LOCAL_LIMITS}). */
+  limits?: SandboxLimits;
+}
+
+/** Bytes used by a folder (du; resolves 0 when it can not tell). */
+function homeBytes(dir: string): Promise<number> {
+  return new Promise((resolve) => {
+    const du = spawn('du', ['-sxb', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    du.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    du.on('error', () => resolve(0));
+    du.on('close', () => resolve(Number.parseInt(out, 10) || 0));
+  });
 }
 
 /** Longest output `exec` keeps per stream; a check never needs more, and a flood must not grow the gateway. */
@@ -57,7 +74,12 @@ function jailIdentityFiles(): string[] {
   return ['--ro-bind', join(dir, 'passwd'), '/etc/passwd', '--ro-bind', join(dir, 'group'), '/etc/group'];
 }
 
-function jailArgs(home: string, binds: readonly string[], identity: readonly string[] = []): string[] {
+function jailArgs(
+  home: string,
+  binds: readonly string[],
+  identity: readonly string[] = [],
+  tmpMb = 64,
+): string[] {
   const ro = (p: string) => (existsSync(p) ? ['--ro-bind', p, p] : []);
   const link = (target: string, at: string) => (existsSync(at) ? ['--symlink', target, at] : []);
   return [
@@ -74,6 +96,9 @@ function jailArgs(home: string, binds: readonly string[], identity: readonly str
     '/proc',
     '--dev',
     '/dev',
+    // A sized /tmp: filling it gives the learner "No space left on device", nothing more.
+    '--size',
+    String(tmpMb * 1024 * 1024),
     '--tmpfs',
     '/tmp',
     '--bind',
@@ -97,10 +122,20 @@ function jailArgs(home: string, binds: readonly string[], identity: readonly str
   ];
 }
 
+/** A terminal process of the local driver: can also show the learner a notice from xenlab. */
+interface LocalTerminal extends TerminalProcess {
+  notify(text: string): void;
+}
+
 /** Wraps a node-pty process as a TerminalProcess. */
-function wrapPty(p: pty.IPty): TerminalProcess {
+function wrapPty(p: pty.IPty): LocalTerminal {
   let killed = false;
+  const listeners: ((d: Buffer) => void)[] = [];
   return {
+    notify: (text) => {
+      const b = Buffer.from(`\r\n\x1b[1;33m[xenlab] ${text}\x1b[0m\r\n`);
+      for (const l of listeners) l(b);
+    },
     pid: p.pid,
     write: (data) => {
       // node-pty's types say string, but it writes to a socket that takes bytes as they are.
@@ -128,6 +163,7 @@ function wrapPty(p: pty.IPty): TerminalProcess {
       (p as unknown as { destroy(): void }).destroy();
     },
     onData: (listener) => {
+      listeners.push(listener);
       p.onData((d) => {
         listener(d as unknown as Buffer);
       });
@@ -165,22 +201,43 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     : 'This shell is not jailed (bubblewrap is missing or disabled): single-user mode, for your own machine only.';
   const live = new Map<string, Sandbox>();
 
-  /** The command line that runs argv inside the environment (through bwrap when jailed). */
+  const cgroups = cgroupVersion();
+
+  /**
+   * The command line that runs argv inside the environment: a tiny sh joins the environment's cgroups (it runs
+   * as root on the host, before the jail), prlimit caps the size of any one file, then bwrap builds the jail.
+   */
   const command = (
     spec: EnvironmentSpec,
     argv: readonly string[],
     env: Record<string, string>,
-  ): [string, string[]] =>
-    jailed
+    cgroup: EnvironmentCgroup,
+    limits: Required<SandboxLimits>,
+  ): [string, string[]] => {
+    const inner = jailed
       ? [
           'bwrap',
-          [
-            ...jailArgs(spec.home, binds, identity),
-            ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
-            ...argv,
-          ],
+          ...jailArgs(spec.home, binds, identity, Math.max(1, Math.min(64, Math.floor(limits.diskMb / 2)))),
+          ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
+          ...argv,
         ]
-      : [argv[0] ?? shell, argv.slice(1)];
+      : [...argv];
+    const fsize = String(Math.min(MAX_FILE_MB, limits.diskMb) * 1024 * 1024);
+    return [
+      'sh',
+      [
+        '-c',
+        'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"',
+        'xenlab-enter',
+        String(cgroup.procsFiles.length),
+        ...cgroup.procsFiles,
+        'prlimit',
+        `--fsize=${fsize}`,
+        '--',
+        ...inner,
+      ],
+    ];
+  };
 
   const environment = (spec: EnvironmentSpec): Record<string, string> => {
     const home = jailed ? JAIL_HOME : spec.home;
@@ -207,12 +264,31 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
 
   const createSandbox = (spec: EnvironmentSpec): Sandbox => {
     prepareHome(spec);
-    const terminals = new Set<TerminalProcess>();
+    const limits = { ...DEFAULT_LOCAL_LIMITS, ...options.limits, ...spec.limits };
+    const cgroup = new EnvironmentCgroup(cgroups, spec.id, limits);
+    const terminals = new Set<LocalTerminal>();
     const killAll = () => {
       for (const t of terminals) t.kill();
       terminals.clear();
     };
     let destroyed = false;
+    // The home has a quota: checked while shells run (du is cheap next to what a learner types); over it, the
+    // environment's processes are stopped and the learner told why. Single files are capped by RLIMIT_FSIZE.
+    const quota = setInterval(() => {
+      if (terminals.size === 0) return;
+      void homeBytes(spec.home).then((bytes) => {
+        if (bytes <= limits.diskMb * 1024 * 1024) return;
+        for (const t of terminals) {
+          t.notify(
+            `Your home folder holds ${Math.round(bytes / 1048576)} MB, over its ${limits.diskMb} MB quota. ` +
+              'Your programs were stopped; delete some files (ls -la ~, du -sh ~/*) and carry on.',
+          );
+        }
+        cgroup.destroy();
+        killAll();
+      });
+    }, options.quotaCheckMs ?? 15_000);
+    quota.unref();
     const sandbox: Sandbox = {
       id: spec.id,
       nodes: ['main'],
@@ -224,6 +300,8 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
           spec,
           [shell, '--noprofile', '--rcfile', `${env.HOME ?? ''}/.bashrc`, '-i'],
           env,
+          cgroup,
+          limits,
         );
         const p = pty.spawn(file, args, {
           name: 'xterm-256color',
@@ -241,7 +319,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       },
       exec(argv, opts: ExecOptions = {}) {
         const env = environment(spec);
-        const [file, args] = command(spec, argv, env);
+        const [file, args] = command(spec, argv, env, cgroup, limits);
         return new Promise<ExecResult>((resolve) => {
           const child = spawn(file, args, { cwd: spec.home, env, stdio: ['pipe', 'pipe', 'pipe'] });
           let stdout = '';
@@ -294,7 +372,9 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       },
       destroy() {
         destroyed = true;
+        clearInterval(quota);
         killAll();
+        cgroup.destroy();
         live.delete(spec.id);
         return Promise.resolve();
       },
