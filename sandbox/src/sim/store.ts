@@ -5,7 +5,14 @@
 import { XapiFailure } from './contract.js';
 import type { SimRecord, SimStore } from './contract.js';
 import { newMap } from './codec.js';
-import { NULL_REF, STORED_CLASSES, fieldDefault, fieldSpec, liveFields } from './wire-types.js';
+import {
+  NULL_REF,
+  STORED_CLASSES,
+  classDefaults,
+  fieldDefault,
+  fieldSpec,
+  liveFields,
+} from './wire-types.js';
 
 /**
  * One-to-many relations whose "many" side xapi maintains itself (ocaml/idl/datamodel.ml `all_relations`):
@@ -134,9 +141,9 @@ export class Store implements SimStore {
     let r = ref ?? this.newRef();
     while (table.has(r)) r = this.newRef();
     const rec: SimRecord = {};
-    for (const f of liveFields(cls)) {
-      const given = fields[f.n];
-      rec[f.n] = given === undefined ? fieldDefault(f) : cloneValue(given);
+    for (const [name, d, mutable] of classDefaults(cls)) {
+      const given = fields[name];
+      rec[name] = given !== undefined ? cloneValue(given) : mutable ? cloneValue(d) : d;
     }
     if (typeof rec.uuid !== 'string' || rec.uuid === '') rec.uuid = this.#freshUuid(cls);
     table.set(r, rec);

@@ -117,9 +117,31 @@ export function liveFields(cls: string): readonly (FieldSpec & { readonly type: 
   return hit;
 }
 
-/** One field's spec, or undefined. */
+const fieldIndexCache = new Map<string, ReadonlyMap<string, FieldSpec & { readonly type: WireType }>>();
+
+/** One field's spec, or undefined (indexed: the store looks fields up on every update). */
 export function fieldSpec(cls: string, name: string): (FieldSpec & { readonly type: WireType }) | undefined {
-  return liveFields(cls).find((f) => f.n === name);
+  let idx = fieldIndexCache.get(cls);
+  if (!idx) {
+    idx = new Map(CLASSES[cls] ? liveFields(cls).map((f) => [f.n, f] as const) : []);
+    fieldIndexCache.set(cls, idx);
+  }
+  return idx.get(name);
+}
+
+const defaultsCache = new Map<string, readonly (readonly [string, unknown, boolean])[]>();
+
+/** Every live field's default value, computed once per class: `[name, value, isMutable]` (objects need a copy). */
+export function classDefaults(cls: string): readonly (readonly [string, unknown, boolean])[] {
+  let hit = defaultsCache.get(cls);
+  if (!hit) {
+    hit = liveFields(cls).map((f) => {
+      const d = fieldDefault(f);
+      return [f.n, d, d !== null && typeof d === 'object'] as const;
+    });
+    defaultsCache.set(cls, hit);
+  }
+  return hit;
 }
 
 /** One message's spec, or undefined. */
