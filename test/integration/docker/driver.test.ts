@@ -14,7 +14,7 @@ beforeAll(async () => {
 }, 360_000);
 
 afterAll(async () => {
-  await driver.close();
+  await (driver as DockerDriver | undefined)?.close();
   await cleanup(label);
 }, 120_000);
 
