@@ -1,7 +1,8 @@
 /** The command table of `xenlab-tools`: one entry per tool, in the order `--help` lists them. */
 import type { Tool } from './command.js';
+import { haTool } from './ha/index.js';
 import { provisionTool } from './provision/index.js';
 import { pxeTool } from './pxe/index.js';
 
 /** Every tool. */
-export const TOOLS: readonly Tool[] = [provisionTool, pxeTool];
+export const TOOLS: readonly Tool[] = [provisionTool, pxeTool, haTool];
