@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hashAnswer } from '../grading/checks.js';
 import { createLabLocalDriver } from '../labs/environment.js';
-import { labJsonSchemaText } from '../labs/json-schema.js';
+import { labJsonSchema, labJsonSchemaText } from '../labs/json-schema.js';
 import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
 import { proveLab } from '../labs/prove.js';
 import { scaffoldLab } from '../labs/scaffold.js';
@@ -49,7 +49,9 @@ function validate(root: string, ids: readonly string[], io: CliIo): number {
     io.err(`${e.code}\n${e.message}`);
   }
   const schemaFile = join(root, 'lab.schema.json');
-  if (!existsSync(schemaFile) || readFileSync(schemaFile, 'utf8') !== labJsonSchemaText()) {
+  // Compared as data, not text: a formatter (prettier) may re-indent the file.
+  const current = existsSync(schemaFile) ? JSON.stringify(JSON.parse(readFileSync(schemaFile, 'utf8'))) : '';
+  if (current !== JSON.stringify(labJsonSchema())) {
     bad++;
     io.err(`LAB_ERR_STALE_SCHEMA: ${schemaFile} is missing or out of date: run npx xenlab lab schema`);
   }
