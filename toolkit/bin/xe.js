@@ -1,35 +1,41 @@
 #!/usr/bin/env node
 // `xe`, the XCP command line (toolkit/src/xe). Thin on purpose: load the CLI and run it with this process's
-// arguments, environment and streams. The bundle (toolkit/scripts/build-xe.mjs) is compiled with a V8 code cache
-// beside it, written on the first run that finds none; without a bundle the tsc output is used.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+// arguments, environment and streams. CommonJS (see ./package.json): a CommonJS entry starts without Node's ES
+// module loader, a measurable part of an `xe` call. The bundle (toolkit/scripts/build-xe.mjs) is compiled with a
+// V8 code cache kept beside it, written by the first run that finds none; without a bundle, the tsc output runs.
+'use strict';
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+const Module = require('node:module');
+const { dirname, join } = require('node:path');
+const { Script } = require('node:vm');
 
-const bundle = fileURLToPath(new URL('../dist/xe/xe.bundle.cjs', import.meta.url));
-let runCli;
-let saveCache = () => {};
-if (existsSync(bundle)) {
+async function start() {
+  const bundle = join(__dirname, '../dist/xe/xe.bundle.cjs');
+  if (!existsSync(bundle)) {
+    const { runCli } = await import(join(__dirname, '../dist/xe/cli.js'));
+    return runCli(process.argv.slice(2));
+  }
   const cacheFile = `${bundle}.cache`;
   const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
   const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
-  const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
-  ({ runCli } = module.exports);
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, Module.createRequire(bundle), mod, bundle, dirname(bundle));
+  const code = await mod.exports.runCli(process.argv.slice(2));
   if (cachedData === undefined || script.cachedDataRejected) {
-    saveCache = () => {
-      try {
-        writeFileSync(cacheFile, script.createCachedData());
-      } catch {
-        // A read-only install just runs without the cache.
-      }
-    };
+    try {
+      // After the run, so the functions it compiled are in the cache too.
+      writeFileSync(cacheFile, script.createCachedData());
+    } catch {
+      // A read-only install runs without the cache.
+    }
   }
-} else {
-  ({ runCli } = await import(new URL('../dist/xe/cli.js', import.meta.url).href));
+  return code;
 }
-const code = await runCli(process.argv.slice(2));
-saveCache();
-process.exit(code);
+
+start().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`xe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -20,11 +20,23 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // Packages stay external: they resolve from node_modules at run time like any dependency.
-  packages: 'external',
-  // The client's XML-RPC codec uses createRequire(import.meta.url); in CommonJS that is this file's URL.
-  define: { 'import.meta.url': '__xe_bundle_url' },
-  banner: { js: 'const __xe_bundle_url = require("node:url").pathToFileURL(__filename).href;' },
+  // Dependencies are bundled too (only `xmlrpc` and what it needs). The client loads that package through
+  // createRequire, which esbuild cannot follow: a stand-in for node:module serves it from the bundle (see the
+  // shim's header), so it is compiled into the code cache instead of resolved and compiled file by file.
+  plugins: [
+    {
+      name: 'xe-node-module-shim',
+      setup(b) {
+        const shim = join(toolkit, 'src/xe/bundle/node-module-shim.cjs');
+        b.onResolve({ filter: /^(node:)?module$/ }, (args) =>
+          args.importer === shim ? { path: 'node:module', external: true } : { path: shim },
+        );
+      },
+    },
+  ],
+  // The client's XML-RPC codec calls createRequire(import.meta.url); in CommonJS, this file's path does the same
+  // (and spares loading node:url at start-up).
+  define: { 'import.meta.url': '__filename' },
   legalComments: 'none',
   logLevel: 'warning',
 });
