@@ -179,10 +179,12 @@ export function internalError(res: ServerResponse, detail: string): void {
     '<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; please wait a while and try again. ' +
     'If the problem persists, please contact your support representative.<h1> Additional information </h1>' +
     `${escapeXml(detail)}</body></html>`;
-  res.writeHead(500, {
+  // Status line and headers as xapi's http_svr.ml sends them (doc/content/xen-api/wire-protocol.md "Errors").
+  res.writeHead(500, 'Internal Error', {
     'content-type': 'text/html',
     'content-length': Buffer.byteLength(body),
     connection: 'close',
+    'cache-control': 'no-cache, no-store',
   });
   res.end(body);
 }
@@ -282,7 +284,7 @@ async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promi
     if (Array.isArray(p)) params = p as readonly Loose[];
     else if (version === 2 && p instanceof Map)
       params = [p]; // rpclib: a v2 object is one Dict argument
-    else if (version === 2 && (p === undefined || p === null)) params = [];
+    // A v2 call without params is a 500 Malformed_method_request in xapi (wire-protocol.md "Errors").
     else throw new Error("Invalid field 'params' in request body");
     const rawId = req.get('id');
     // Notifications (no id) are rejected (jsonrpc.ml version_id_and_call_of_string).

@@ -155,7 +155,9 @@ describe('XML-RPC', () => {
     expect(r.status).toBe(500);
     expect(r.type).toBe('text/html');
     expect(r.text).toContain('HTTP 500 internal server error');
-    expect(r.text).toContain('Xmlrpc.Parse_error');
+    expect(r.text).toMatch(
+      /^<html><body><h1>HTTP 500 internal server error<\/h1>An unexpected error occurred; please wait a while and try again\. If the problem persists, please contact your support representative\.<h1> Additional information <\/h1>Xmlrpc\.Parse_error\(&quot;.*&quot;\)<\/body><\/html>$/,
+    );
   });
 
   test('an unknown value tag is a parse error too', async () => {
@@ -239,6 +241,11 @@ describe('JSON-RPC', () => {
       (await raw(JSON.stringify({ jsonrpc: '2.0', method: 'pool.get_all', params: [session] }))).status,
     ).toBe(500);
     expect((await raw(JSON.stringify({ method: 'pool.get_all', params: 'x', id: 1 }))).status).toBe(500);
+    const noParams = await raw(
+      JSON.stringify({ jsonrpc: '2.0', method: 'session.login_with_password', id: 0 }),
+    );
+    expect(noParams.status).toBe(500);
+    expect(noParams.text).toContain('Jsonrpc.Malformed_method_request(&quot;');
   });
 
   test('wrong JSON types for a parameter are FIELD_TYPE_ERROR', async () => {
