@@ -39,8 +39,8 @@ async function bystanderEcho(tag: string): Promise<number> {
   return performance.now() - t0;
 }
 
-function homeOf(t: TerminalClient): string {
-  void t;
+/** The home of the newest environment (the learner who just connected). */
+function newestHome(): string {
   const rows = gateway.db.prepare('SELECT home FROM environments ORDER BY created_at DESC LIMIT 1').get() as {
     home: string;
   };
@@ -79,8 +79,10 @@ describe('containment in the local jail', () => {
 
   it('caps one file, /tmp, and the whole home, each with a clear message', async () => {
     const t = await openTerminal(gateway.url);
-    const home = homeOf(t);
-    t.type('dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>&1 | grep -o "No space left on device"; echo tmp-done\r');
+    const home = newestHome();
+    t.type(
+      'dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>&1 | grep -o "No space left on device"; echo tmp-done\r',
+    );
     await t.waitFor(/^tmp-done$/m, 20_000);
     expect(t.plain).toMatch(/No space left on device/);
     t.type('dd if=/dev/zero of=~/one bs=1M count=100; echo "dd=$?"\r');

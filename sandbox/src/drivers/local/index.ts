@@ -41,8 +41,12 @@ function homeBytes(dir: string): Promise<number> {
     const du = spawn('du', ['-sxb', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     du.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    du.on('error', () => resolve(0));
-    du.on('close', () => resolve(Number.parseInt(out, 10) || 0));
+    du.on('error', () => {
+      resolve(0);
+    });
+    du.on('close', () => {
+      resolve(Number.parseInt(out, 10) || 0);
+    });
   });
 }
 
