@@ -116,8 +116,8 @@ export function defineXapiConformance(): void {
       expect(await err('VM.get_record', s)).toEqual([
         'MESSAGE_PARAMETER_COUNT_MISMATCH',
         'VM.get_record',
-        '2',
         '1',
+        '0',
       ]);
     });
 

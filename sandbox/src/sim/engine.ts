@@ -218,12 +218,15 @@ export class Engine {
       const { def } = hit;
       const total = def.params.length + (def.needsSession ? 1 : 0);
       const required = def.params.filter((p) => !p[2]).length + (def.needsSession ? 1 : 0);
-      if (params.length < required || params.length > total)
+      if (params.length < required || params.length > total) {
+        // Both counts leave out the session; "expected" counts only mandatory parameters (gen_server.ml).
+        const skip = def.needsSession ? 1 : 0;
         throw new XapiFailure('MESSAGE_PARAMETER_COUNT_MISMATCH', [
           wire,
-          String(total),
-          String(params.length),
+          String(required - skip),
+          String(params.length - skip),
         ]);
+      }
       let session = { ref: NULL_REF, user: '' };
       if (def.needsSession) session = this.#checkSession(params[0]);
       const rest = def.needsSession ? params.slice(1) : params;
