@@ -3,6 +3,7 @@ import type { Tool } from './command.js';
 import { haTool } from './ha/index.js';
 import { provisionTool } from './provision/index.js';
 import { pxeTool } from './pxe/index.js';
+import { reportTool } from './report/index.js';
 
 /** Every tool. */
-export const TOOLS: readonly Tool[] = [provisionTool, pxeTool, haTool];
+export const TOOLS: readonly Tool[] = [provisionTool, pxeTool, haTool, reportTool];
