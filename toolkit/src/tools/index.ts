@@ -17,3 +17,6 @@ export { ToolError, ToolErrorCode } from './errors.js';
 export { createProgress, type Progress } from './progress.js';
 export { parseRrdUpdates, readMetrics, type MetricsWindow } from './rrd.js';
 export * from './provision/index.js';
+export * from './pxe/index.js';
+export * from './ha/index.js';
+export * from './report/index.js';

@@ -126,9 +126,7 @@ export async function collectReport(client: XapiClient): Promise<PoolReport> {
       .sort((a, b) => a.name.localeCompare(b.name)),
     vms: guestVms
       .map((v) => {
-        const disks = v.VBDs.map((b) => vbds[b]).filter(
-          (b) => b !== undefined && b.type === 'Disk' && !b.empty,
-        );
+        const disks = v.VBDs.map((b) => vbds[b]).filter((b) => b?.type === 'Disk' && !b.empty);
         const g = v.guest_metrics === OPAQUE_REF_NULL ? undefined : guests[v.guest_metrics];
         return {
           name: v.name_label,
