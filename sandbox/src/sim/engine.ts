@@ -480,13 +480,13 @@ export class Engine {
     };
     if (since < 0) {
       const events: EventBatchValue['events'][number][] = [];
-      const gen = String(store.generation);
       for (const c of SIM_CLASSES) {
         if (c === 'event' || !wantsClass(c)) continue;
         for (const [ref, rec] of store.all(c)) {
           if (!wants(c, ref)) continue;
           events.push({
-            id: gen,
+            // xapi_event.ml `event_of`: an add carries the creation generation; messages carry 0.
+            id: c === 'message' ? '0' : String(store.createdAt(c, ref)),
             timestamp: '0.0',
             class: c.toLowerCase(),
             operation: 'add',
@@ -505,7 +505,7 @@ export class Engine {
         const events = changes.map((ch) => {
           const rec = ch.operation === 'del' ? undefined : store.find(ch.cls, ch.ref);
           return {
-            id: String(ch.gen),
+            id: ch.cls === 'message' ? '0' : String(ch.operation === 'add' ? ch.created : ch.gen),
             timestamp: '0.0',
             class: ch.cls.toLowerCase(),
             operation: ch.operation,

@@ -62,6 +62,8 @@ export interface Change {
   readonly cls: string;
   readonly ref: string;
   readonly gen: number;
+  /** Generation at which the object was created (0 for objects loaded from saved state). */
+  readonly created: number;
   readonly operation: 'add' | 'mod' | 'del';
 }
 
@@ -212,6 +214,11 @@ export class Store implements SimStore {
     return ref;
   }
 
+  /** The generation at which an object was created (0 when loaded from saved state or unknown). */
+  createdAt(cls: string, ref: string): number {
+    return this.#meta.get(`${cls}/${ref}`)?.created ?? 0;
+  }
+
   /** Emits a `mod` on an object without changing it (`event.inject`). */
   touch(cls: string, ref: string): void {
     this.get(cls, ref);
@@ -287,6 +294,7 @@ export class Store implements SimStore {
         cls: m.cls,
         ref: m.ref,
         gen: e.gen,
+        created: m.created,
         operation: m.deleted ? 'del' : m.created > since ? 'add' : 'mod',
       });
     }

@@ -57,6 +57,9 @@ test('create then destroy: add, then del without a snapshot', async () => {
   const task = await ok<string>(sim.url, 'task.create', s, 'lab task', 'made by a test');
   const b1 = await from(['task'], t0);
   expect(b1.events).toMatchObject([{ operation: 'add', ref: task, class: 'task' }]);
+  // id: the generation at which the object was created (xapi_event.ml event_of), within the batch's token.
+  expect(Number(b1.events[0]?.id)).toBeGreaterThan(Number(t0.split(',')[0]));
+  expect(Number(b1.events[0]?.id)).toBeLessThanOrEqual(Number(b1.token.split(',')[0]));
   await ok(sim.url, 'task.destroy', s, task);
   const b2 = await from(['task'], b1.token);
   expect(b2.events).toHaveLength(1);
@@ -145,6 +148,7 @@ test('messages are a class of their own: created by message.create, seen by even
     },
   ]);
   expect(b.token.split(',')[1]).not.toBe(t.split(',')[1]);
+  expect(b.events[0]?.id).toBe('0'); // message events carry id 0 in xapi
   const since = await ok<Record<string, unknown>>(sim.url, 'message.get_since', s, '19700101T00:00:00Z');
   expect(Object.keys(since)).toContain(m);
 });
