@@ -54,16 +54,56 @@ export function hostMemoryTotal(store: SimStore, host: string): number {
  */
 export function hostFreeMemory(store: SimStore, host: string, except?: string): number {
   const h = store.get('host', host);
-  let used = num(h, 'memory_overhead');
-  const seen = new Set<string>();
-  for (const vm of residentVms(store, host)) seen.add(vm);
-  for (const [vm, on] of scheduled.get(store) ?? []) if (on === host) seen.add(vm);
-  for (const vm of seen) {
-    if (vm === except) continue;
+  let used = num(h, 'memory_overhead') + residentReserved(store, host, except);
+  for (const [vm, on] of scheduled.get(store) ?? []) {
+    if (on !== host || vm === except) continue;
     const rec = store.find('VM', vm);
-    if (rec) used += vmReservedMemory(rec);
+    // A migrating VM is scheduled on its target while still resident on its source.
+    if (rec && rec.resident_on !== host) used += vmReservedMemory(rec);
   }
   return Math.max(0, hostMemoryTotal(store, host) - used);
+}
+
+/**
+ * Σ reserved memory of a host's resident domains, cached per host: while the resident list only grows (starts,
+ * migrations in) the sum is extended; any other change of the list, or of a VM's memory settings
+ * ({@link memoryChanged}), recomputes it. Keeps placement linear for a pool of 1000 VMs.
+ */
+function residentReserved(store: SimStore, host: string, except?: string): number {
+  const list = residentVms(store, host);
+  let perStore = reservedCache.get(store);
+  if (!perStore) {
+    perStore = new Map();
+    reservedCache.set(store, perStore);
+  }
+  let entry = perStore.get(host);
+  const stamp = memoryStamps.get(store) ?? 0;
+  const cached = entry;
+  const prefixOk =
+    cached?.stamp === stamp &&
+    cached.refs.length <= list.length &&
+    cached.refs.every((r, i) => list[i] === r);
+  if (!entry || !prefixOk) entry = { refs: [], sum: 0, stamp };
+  for (let i = entry.refs.length; i < list.length; i++) {
+    const vm = list[i] ?? '';
+    const rec = store.find('VM', vm);
+    entry.sum += rec ? vmReservedMemory(rec) : 0;
+    entry.refs.push(vm);
+  }
+  perStore.set(host, entry);
+  if (except !== undefined && entry.refs.includes(except)) {
+    const rec = store.find('VM', except);
+    return entry.sum - (rec ? vmReservedMemory(rec) : 0);
+  }
+  return entry.sum;
+}
+
+const reservedCache = new WeakMap<SimStore, Map<string, { refs: string[]; sum: number; stamp: number }>>();
+const memoryStamps = new WeakMap<SimStore, number>();
+
+/** Invalidates cached memory sums: call after a VM's memory settings (or overhead) changed. */
+export function memoryChanged(store: SimStore): void {
+  memoryStamps.set(store, (memoryStamps.get(store) ?? 0) + 1);
 }
 
 /** VMs being started or migrated, by target host: their memory is reserved before the domain exists. */

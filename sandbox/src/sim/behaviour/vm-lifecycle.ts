@@ -243,10 +243,30 @@ const LISTED_OPS = [
 /** The VM's `allowed_operations` as XAPI would compute it now. */
 export function vmAllowedOperations(ref: string, vm: Readonly<SimRecord>): string[] {
   const facts = digest(vm);
+  // The answer depends only on these facts (not on the ref or task refs), and most VMs share them: memoise.
+  const key = [
+    facts.power,
+    facts.isTemplate ? 'T' : '',
+    facts.isSnapshot ? 'S' : '',
+    facts.isDefault ? 'D' : '',
+    facts.isControl ? 'C' : '',
+    Object.keys(facts.blocked).sort().join(','),
+    facts.current
+      .map(([, o]) => o)
+      .sort()
+      .join(','),
+  ].join('|');
+  const hit = allowedCache.get(key);
+  if (hit) return [...hit];
   const ok = LISTED_OPS.filter((op) => operationProblem(ref, facts, op) === undefined);
   // snapshot_with_quiesce needs the guest's VSS agent (VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED without it).
-  return ok.filter((op) => op !== 'snapshot_with_quiesce');
+  const out = ok.filter((op) => op !== 'snapshot_with_quiesce');
+  if (allowedCache.size > 1000) allowedCache.clear();
+  allowedCache.set(key, out);
+  return [...out];
 }
+
+const allowedCache = new Map<string, readonly string[]>();
 
 /** Recomputes `allowed_operations` of a VM when it changed (one `mod` event only when different). */
 export function refreshVm(store: SimStore, ref: string): void {

@@ -5,7 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { SimBehaviour, SimContext, SimRecord, SimStore } from '../contract.js';
-import { bootHereError, chooseHost, masterHost, refreshHostMemory, schedule } from './placement.js';
+import {
+  bootHereError,
+  chooseHost,
+  masterHost,
+  memoryChanged,
+  refreshHostMemory,
+  schedule,
+} from './placement.js';
 import { createVdi, destroyVdi, plugVbd, refreshVbd, unplugVbd } from './storage.js';
 import {
   MiB,
@@ -34,18 +41,22 @@ export const vmHooks: {
   afterStateChange?: (store: SimStore) => void;
 } = {};
 
+/** The last domid handed out per host: Xen does not reuse one until it wraps (per world, not persisted). */
+const lastDomid = new WeakMap<SimStore, Map<string, number>>();
+
 function nextDomid(store: SimStore, host: string): number {
-  let max = 0;
-  for (const vm of residentVms(store, host)) max = Math.max(max, num(store.find('VM', vm), 'domid'));
-  const h = store.find('host', host);
-  // Xen never reuses a domid until it wraps; remember the highest one handed out on this host.
-  const last = Number(map(h, 'other_config').xenlab_last_domid ?? 0);
-  const next = Math.max(max, last) + 1;
-  if (h)
-    store.update('host', host, {
-      other_config: { ...map(h, 'other_config'), xenlab_last_domid: String(next) },
-    });
-  return next;
+  let m = lastDomid.get(store);
+  if (!m) {
+    m = new Map();
+    lastDomid.set(store, m);
+  }
+  let last = m.get(host);
+  if (last === undefined) {
+    last = 0;
+    for (const vm of residentVms(store, host)) last = Math.max(last, num(store.find('VM', vm), 'domid'));
+  }
+  m.set(host, last + 1);
+  return last + 1;
 }
 
 /** A stable guest IP for a VIF: inside the subnet of a statically configured PIF on its network, else 10.x.y.z. */
@@ -322,6 +333,7 @@ function setMemory(
   const rec = assertVmOperation(ctx.store, vm, op);
   const next = { ...memoryOf(rec), ...patch };
   assertMemoryConstraints(rec, next);
+  memoryChanged(ctx.store);
   ctx.store.update('VM', vm, {
     memory_static_min: next.static_min,
     memory_dynamic_min: next.dynamic_min,
@@ -575,8 +587,11 @@ export function migrateDomain(ctx: SimContext, vm: string, from: string, to: str
 export const vmBehaviour: SimBehaviour = {
   handlers,
   afterChange(ctx, cls, r) {
-    if (cls === 'VM') refreshVm(ctx.store, r);
-    else if (cls === 'VIF') refreshVif(ctx.store, r);
+    if (cls === 'VM') {
+      // A generic setter or create may have touched memory or vCPU fields.
+      memoryChanged(ctx.store);
+      refreshVm(ctx.store, r);
+    } else if (cls === 'VIF') refreshVif(ctx.store, r);
     else if (cls === 'VBD') refreshVbd(ctx.store, r);
   },
 };
