@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,7 +25,39 @@ Runs the course site and the terminal gateway.
   --data-dir DIR  learners' homes and state (env XENLAB_DATA_DIR; default ./.xenlab)
   --site-dir DIR  the built site (default site/dist of this checkout)
   --jail MODE     auto: jail shells with bubblewrap when it works here (default); off: plain shells;
-                  required: refuse to start without the jail (env XENLAB_JAIL)`;
+                  required: refuse to start without the jail (env XENLAB_JAIL)
+  --course-code C learners must enter C to join (env XENLAB_COURSE_CODE); without it everyone joins at once
+Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
+XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.`;
+
+/**
+ * A folder with just the toolkit's commands (`xe`, `xenlab-tools`), put on the learners' PATH: their shells get
+ * the tools without the rest of the repository's development binaries.
+ */
+export function learnerToolBin(dataDir: string): string {
+  const dir = resolve(dataDir, 'bin');
+  mkdirSync(dir, { recursive: true });
+  for (const [name, file] of [
+    ['xe', 'xe.js'],
+    ['xenlab-tools', 'xenlab-tools.js'],
+  ] as const) {
+    const target = resolve(repoRoot, 'toolkit', 'bin', file);
+    rmSync(resolve(dir, name), { force: true });
+    if (existsSync(target)) symlinkSync(target, resolve(dir, name));
+  }
+  return dir;
+}
+
+/** An optional duration in minutes from the environment, as gateway options in ms. */
+function minutes<K extends 'idleMs' | 'graceMs'>(
+  key: K,
+  text: string | undefined,
+): Partial<Record<K, number>> {
+  const n = Number(text);
+  return text !== undefined && Number.isFinite(n) && n > 0
+    ? ({ [key]: n * 60_000 } as Partial<Record<K, number>>)
+    : {};
+}
 
 /** `xenlab serve`: parses flags and environment, starts the gateway, prints where it listens. */
 export async function serve(argv: readonly string[], io: ServeIo): Promise<Gateway | null> {
@@ -39,6 +71,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
         'data-dir': { type: 'string' },
         'site-dir': { type: 'string' },
         jail: { type: 'string' },
+        'course-code': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -66,18 +99,22 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   if (!existsSync(resolve(siteDir, 'index.html'))) {
     io.err(`xenlab serve: no built site at ${siteDir} (run npm run build); serving the API only`);
   }
-  const toolkitBin = resolve(repoRoot, 'toolkit', 'bin');
+  const dataDir = resolve(values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab');
+  const toolBin = learnerToolBin(dataDir);
   const driver = createLocalDriver({
     jail,
-    readOnlyBinds: [resolve(repoRoot, 'toolkit'), resolve(repoRoot, 'node_modules')],
-    path: [toolkitBin],
+    readOnlyBinds: [resolve(repoRoot, 'toolkit'), resolve(repoRoot, 'node_modules'), toolBin],
+    path: [toolBin],
   });
   const gateway = await createGateway({
     host: values.host ?? io.env.HOST ?? '127.0.0.1',
     port,
     siteDir,
-    dataDir: resolve(values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab'),
+    dataDir,
     driver,
+    courseCode: values['course-code'] ?? io.env.XENLAB_COURSE_CODE ?? '',
+    ...minutes('idleMs', io.env.XENLAB_IDLE_MINUTES),
+    ...minutes('graceMs', io.env.XENLAB_GRACE_MINUTES),
     allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
   });
   io.out(`xenlab listening on ${gateway.url}`);

@@ -91,7 +91,8 @@ export function linkTerminal(
             if (ws.readyState !== ws.OPEN) return;
             target = t;
             t.terminal.resize(cols, rows);
-            const ready = (offset: number) => { send({
+            const ready = (offset: number) => {
+              send({
                 type: 'term.ready',
                 v: PROTOCOL_VERSION,
                 driver: t.driver,
@@ -101,7 +102,8 @@ export function linkTerminal(
                 offset,
                 lab: t.lab,
                 terminal: t.name,
-              }); };
+              });
+            };
             // Ready first (with the offset after the replay), then the replay, then live output.
             const resume = msg.resume;
             ready(t.terminal.total - replayLength(t.terminal, resume));

@@ -95,7 +95,6 @@ function jailArgs(
     ...link('usr/sbin', '/sbin'),
     ...link('usr/lib', '/lib'),
     ...link('usr/lib64', '/lib64'),
-    ...binds.flatMap(ro),
     '--proc',
     '/proc',
     '--dev',
@@ -105,6 +104,8 @@ function jailArgs(
     String(tmpMb * 1024 * 1024),
     '--tmpfs',
     '/tmp',
+    // After /tmp, so tools kept under a temporary folder (tests) are not hidden by the jail's own /tmp.
+    ...binds.flatMap(ro),
     '--bind',
     home,
     JAIL_HOME,
