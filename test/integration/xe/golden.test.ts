@@ -3,7 +3,7 @@
  * code) per area, compared with the checked-in files under __golden__/. uuids come from the seed, so they are
  * stable; timestamps are masked. A last test fails when a command of the table appears in no transcript.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createClient } from '../../../toolkit/src/xenapi/index.js';
 import { commandTable } from '../../../toolkit/src/xe/commands/index.js';
 import { startXe, type XeHarness } from './harness.js';
@@ -11,10 +11,11 @@ import { startXe, type XeHarness } from './harness.js';
 let h: XeHarness;
 const seen = new Set<string>();
 
-beforeAll(async () => {
+// A fresh simulator from the same seed for each transcript: each one reads on its own.
+beforeEach(async () => {
   h = await startXe();
 });
-afterAll(async () => {
+afterEach(async () => {
   await h.close();
 });
 

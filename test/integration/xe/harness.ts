@@ -25,32 +25,44 @@ export interface XeHarness {
   close(): Promise<void>;
 }
 
+/** Runs `xe` in-process with exactly these arguments, files and environment (no connection flags added). */
+export async function runXe(
+  argv: readonly string[],
+  options: { files?: Record<string, string>; env?: Record<string, string>; input?: string } = {},
+): Promise<XeResult> {
+  let stdout = '';
+  let stderr = '';
+  const files = options.files ?? {};
+  const code = await main({
+    argv,
+    io: {
+      stdout: (s) => {
+        stdout += s;
+      },
+      stderr: (s) => {
+        stderr += s;
+      },
+    },
+    env: options.env ?? {},
+    readFile: (p) => files[p],
+    readLine: () => Promise.resolve(options.input ?? ''),
+    createClient: (o) => createClient(o),
+  });
+  return { code, stdout, stderr };
+}
+
 export async function startXe(
   options: { seed?: string; files?: Record<string, string>; env?: Record<string, string> } = {},
 ): Promise<XeHarness> {
   const sim = await startSimulator({ port: 0, fast: true, seed: options.seed ?? SEED });
   const port = new URL(sim.url).port;
   const files = options.files ?? {};
-  const xe = async (...args: string[]): Promise<XeResult> => {
-    let stdout = '';
-    let stderr = '';
-    const code = await main({
-      argv: ['-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', 'xenlab', ...args],
-      io: {
-        stdout: (s) => {
-          stdout += s;
-        },
-        stderr: (s) => {
-          stderr += s;
-        },
-      },
+  const xe = (...args: string[]): Promise<XeResult> =>
+    runXe(['-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', 'xenlab', ...args], {
+      files,
       env: { HOME: '/nonexistent-home', ...(options.env ?? {}) },
-      readFile: (p) => files[p],
-      readLine: () => Promise.resolve('yes'),
-      createClient: (o) => createClient(o),
+      input: 'yes\n',
     });
-    return { code, stdout, stderr };
-  };
   return {
     sim,
     port,

@@ -121,8 +121,8 @@ describe('bash completion', () => {
     expect(await complete('xe vm-sta')).toEqual(['vm-start']);
     expect(await complete('xe vm-start pa')).toEqual(['paused=']);
     expect(await complete('xe bond-create pif')).toEqual(['pif-uuids=']);
-    const hosts = Object.values((await client.callRaw('host.get_all_records')) as Record<string, Rec>).map((r) =>
-      String(r.uuid),
+    const hosts = Object.values((await client.callRaw('host.get_all_records')) as Record<string, Rec>).map(
+      (r) => String(r.uuid),
     );
     expect((await complete('xe host-param-list uuid=')).sort()).toEqual(hosts.sort());
   });
