@@ -124,7 +124,18 @@ export class Simulator {
   /** Loads a saved state quietly (start-up), re-seeding so new uuids cannot collide with saved ones. */
   loadSaved(dump: StoreDump): void {
     this.engine.random = seededRandom(`${this.#seed}:${dump.generation}`);
-    this.engine.store.load(dump, { quiet: true });
+    const store = this.engine.store;
+    store.load(dump, { quiet: true });
+    // Work in flight died with the old process: its tasks end as failures rather than staying pending forever.
+    for (const [ref, t] of store.all('task')) {
+      if (t.status !== 'pending' && t.status !== 'cancelling') continue;
+      store.update('task', ref, {
+        status: 'failure',
+        finished: new Date(),
+        allowed_operations: [],
+        error_info: ['INTERNAL_ERROR', 'the simulator restarted while this task was running'],
+      });
+    }
   }
 
   /** Replaces the state with a dump; logged-in sessions survive. Clients following events see the change. */

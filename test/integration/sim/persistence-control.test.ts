@@ -19,6 +19,7 @@ describe('persistence', () => {
     const s = await login(first.url);
     const [pool] = await ok<string[]>(first.url, 'pool.get_all', s);
     await ok(first.url, 'pool.set_name_label', s, pool, 'my pool');
+    const pending = await ok<string>(first.url, 'task.create', s, 'long job', '');
     const net = await ok<string>(first.url, 'network.create', s, {
       name_label: 'lab net',
       name_description: '',
@@ -32,6 +33,7 @@ describe('persistence', () => {
     try {
       expect(await ok(second.url, 'pool.get_name_label', s, pool)).toBe('my pool');
       expect(await ok(second.url, 'network.get_MTU', s, net)).toBe(9000);
+      expect(await ok(second.url, 'task.get_status', s, pending)).toBe('failure');
       // New objects never reuse a saved uuid, even though the seed is the same.
       const again = await ok<string>(second.url, 'network.create', s, {
         name_label: 'second',
