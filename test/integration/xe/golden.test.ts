@@ -73,6 +73,11 @@ const CLASSES = [
 describe('xe golden output', () => {
   test('generated class commands: list, param-list/get/set/add/remove/clear', async () => {
     const t = new Transcript();
+    // A running VM with a disk and a NIC, so VBDs, VIFs (and consoles, where the simulator has them) exist.
+    const vm = (await t.run('vm-install', 'template=Debian Bookworm 12', 'new-name-label=golden')).trim();
+    const net = await t.first('network-list', 'params=uuid');
+    await t.run('vif-create', `vm-uuid=${vm}`, `network-uuid=${net}`, 'device=0', 'mac=02:00:00:00:00:01');
+    await t.run('vm-start', `uuid=${vm}`);
     for (const c of CLASSES) {
       await t.run(`${c}-list`);
       const uuid = await t.first(`${c}-list`, 'params=uuid');

@@ -8,7 +8,6 @@ import {
   fieldLookup,
   fieldType,
   isHidden,
-  isExpensive,
   parseValue,
   recordClass,
   RecordView,
@@ -371,5 +370,3 @@ export function classCommands(): CommandDef[] {
   }
   return out;
 }
-
-export { isExpensive };
