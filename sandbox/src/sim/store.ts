@@ -82,6 +82,7 @@ export class Store implements SimStore {
   readonly #tables = new Map<string, Map<string, SimRecord>>();
   readonly #byUuid = new Map<string, Map<string, string>>();
   readonly #meta = new Map<string, ObjectMeta>();
+  readonly #entries = new Map<string, [string, SimRecord][]>();
   #log: { gen: number; key: string }[] = [];
   #deletedCount = 0;
   #generation = 0;
@@ -149,6 +150,7 @@ export class Store implements SimStore {
     }
     if (typeof rec.uuid !== 'string' || rec.uuid === '') rec.uuid = this.#freshUuid(cls);
     table.set(r, rec);
+    this.#entries.delete(cls);
     this.#byUuid.get(cls)?.set(rec.uuid as string, r);
     this.#touch(cls, r, 'add');
     for (const rel of forwardByClass.get(cls) ?? []) this.#link(rel.target, rel.inverse, rec[rel.field], r);
@@ -193,6 +195,7 @@ export class Store implements SimStore {
     const rec = table?.get(ref);
     if (!table || !rec) throw new XapiFailure('HANDLE_INVALID', [cls, ref]);
     table.delete(ref);
+    this.#entries.delete(cls);
     this.#byUuid.get(cls)?.delete(rec.uuid as string);
     for (const rel of forwardByClass.get(cls) ?? [])
       this.#unlink(rel.target, rel.inverse, rec[rel.field], ref);
@@ -200,7 +203,14 @@ export class Store implements SimStore {
   }
 
   all(cls: string): [string, Readonly<SimRecord>][] {
-    return [...(this.#tables.get(cls) ?? [])];
+    // Records are updated in place, so the [ref, record] pairs stay valid until an object is created or destroyed:
+    // cache them per class and hand out copies of the array (behaviours call this on every placement decision).
+    let entries = this.#entries.get(cls);
+    if (!entries) {
+      entries = [...(this.#tables.get(cls) ?? [])];
+      this.#entries.set(cls, entries);
+    }
+    return entries.slice();
   }
 
   /** The number of objects of a class. */
@@ -319,6 +329,7 @@ export class Store implements SimStore {
     this.#generation = Math.max(this.#generation, dump.generation);
     for (const [cls, t] of this.#tables) {
       t.clear();
+      this.#entries.delete(cls);
       this.#byUuid.get(cls)?.clear();
     }
     for (const [cls, rows] of Object.entries(dump.tables)) {
@@ -329,6 +340,7 @@ export class Store implements SimStore {
         const rec: SimRecord = {};
         for (const f of liveFields(cls)) rec[f.n] = plain[f.n] === undefined ? fieldDefault(f) : plain[f.n];
         t.set(ref, rec);
+        this.#entries.delete(cls);
         this.#byUuid.get(cls)?.set(rec.uuid as string, ref);
       }
     }
