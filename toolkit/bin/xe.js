@@ -4,14 +4,17 @@
 // module loader, a measurable part of an `xe` call. The bundle (toolkit/scripts/build-xe.mjs) is compiled with a
 // V8 code cache kept beside it, written by the first run that finds none; without a bundle, the tsc output runs.
 'use strict';
-const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+const { existsSync, readFileSync, statSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
 const { dirname, join } = require('node:path');
 const { Script } = require('node:vm');
 
 async function start() {
   const bundle = join(__dirname, '../dist/xe/xe.bundle.cjs');
-  if (!existsSync(bundle)) {
+  // A bundle older than the last tsc build of the toolkit is stale (sources changed since): run the tsc output.
+  const mtime = (p) => statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const built = mtime(bundle);
+  if (built === 0 || built < mtime(join(__dirname, '../tsconfig.tsbuildinfo'))) {
     const { runCli } = await import(join(__dirname, '../dist/xe/cli.js'));
     return runCli(process.argv.slice(2));
   }
