@@ -20,8 +20,14 @@ const HELLO_TIMEOUT_MS = 10_000;
  * @example
  * wss.handleUpgrade(req, socket, head, (ws) => attachLabChannel(ws, env));
  */
-export function attachLabChannel(ws: WebSocket, env: { readonly grader: Grader }): () => void {
-  const { grader } = env;
+export function attachLabChannel(
+  ws: WebSocket,
+  envOrPending: { readonly grader: Grader } | Promise<{ readonly grader: Grader }>,
+): () => void {
+  // The environment may still be coming up (the page opens the channel and its terminals at once): messages
+  // wait for it, in order.
+  const ready = Promise.resolve(envOrPending);
+  let grader: Grader | undefined;
   let seq = 0;
   let hello = false;
   let unsubscribe: (() => void) | undefined;
@@ -29,7 +35,8 @@ export function attachLabChannel(ws: WebSocket, env: { readonly grader: Grader }
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
   const sendState = (trigger: Trigger, at = Date.now()) => {
-    send({ type: 'lab.state', v: LAB_PROTOCOL_VERSION, view: grader.view(), trigger, seq: ++seq, at });
+    if (grader)
+      send({ type: 'lab.state', v: LAB_PROTOCOL_VERSION, view: grader.view(), trigger, seq: ++seq, at });
   };
   const fail = (e: unknown) => {
     if (e instanceof GradingRequestError) send({ type: 'error', code: e.code, message: e.message });
@@ -50,7 +57,30 @@ export function attachLabChannel(ws: WebSocket, env: { readonly grader: Grader }
     unsubscribe = undefined;
   };
 
+  ready.then(
+    (env) => {
+      grader = env.grader;
+    },
+    (e: unknown) => {
+      send({
+        type: 'error',
+        code: LabChannelError.GRADER_FAILED,
+        message: `the lab did not start: ${(e as Error).message}`,
+      });
+      ws.close(1011, 'lab failed');
+    },
+  );
+
   ws.on('message', (data, isBinary) => {
+    void ready.then(
+      (env) => {
+        handle(env.grader, data, isBinary);
+      },
+      () => undefined,
+    );
+  });
+
+  const handle = (grader: Grader, data: WebSocket.RawData, isBinary: boolean) => {
     if (isBinary) {
       send({
         type: 'error',
@@ -125,7 +155,7 @@ export function attachLabChannel(ws: WebSocket, env: { readonly grader: Grader }
           .catch(fail);
         return;
     }
-  });
+  };
   ws.on('close', detach);
   return detach;
 }

@@ -71,6 +71,11 @@ export interface LabEnvironmentOptions {
   readonly fast?: boolean;
   /** Toolkit folder to link into the home (default: this checkout's). */
   readonly toolkitDir?: string;
+  /** The pool's login (default root and a fresh random password), e.g. kept in the gateway's database. */
+  readonly xapiUser?: string;
+  readonly xapiPassword?: string;
+  /** Id of the sandbox (default `<learnerId>--<lab id>`). */
+  readonly sandboxId?: string;
 }
 
 /** A running lab environment. */
@@ -123,8 +128,8 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const lab = typeof options.lab === 'string' ? loadLab(join(LABS_DIR, options.lab)) : options.lab;
   const m = lab.manifest;
   const params = deriveParams(m.params, options.seed ?? `${options.learnerId}:${lab.id}`);
-  const user = 'root';
-  const password = randomBytes(18).toString('base64url');
+  const user = options.xapiUser ?? 'root';
+  const password = options.xapiPassword ?? randomBytes(18).toString('base64url');
   const fresh = options.stateFile === undefined || !existsSync(options.stateFile);
   const sim = await startSimulator({
     port: 0,
@@ -159,7 +164,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
       },
     );
     sandbox = await options.driver.create({
-      id: `${options.learnerId}--${lab.id}`,
+      id: options.sandboxId ?? `${options.learnerId}--${lab.id}`,
       home: options.home,
       env,
       ...(m.environment.nodes === undefined

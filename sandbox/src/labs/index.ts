@@ -27,3 +27,5 @@ export {
 export type { LabEnvironment, LabEnvironmentOptions } from './environment.js';
 export { proveLab } from './prove.js';
 export type { ProveResult } from './prove.js';
+export { createLabProvisioner } from './provisioner.js';
+export type { LabProvisioner, LabProvisionerOptions } from './provisioner.js';

@@ -1,0 +1,153 @@
+import type { LabServerMessage, LabView, TaskView } from '@xenlab/sandbox/protocol';
+import { LabConnection } from './connection.ts';
+import { renderMarkdown } from './markdown.ts';
+import { saveProgress } from './progress.ts';
+
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function taskHtml(t: TaskView): string {
+  const checks = t.checks
+    .map((c) => {
+      const question =
+        c.question === undefined
+          ? ''
+          : `<form class="lab-answer" data-check="${esc(c.id)}">
+               <label>${esc(c.question)} <input name="answer" autocomplete="off" maxlength="200" ${c.pass ? 'disabled' : ''} /></label>
+               <button type="submit" ${c.pass ? 'disabled' : ''}>Answer</button>
+             </form>`;
+      const msg = c.pass ? '' : `<span class="lab-check-msg">${esc(c.message ?? '')}</span>`;
+      return `<li class="lab-check" data-check="${esc(c.id)}" data-pass="${String(c.pass)}">
+        <span class="lab-mark" aria-hidden="true">${c.pass ? '✓' : '•'}</span>${question}${msg}</li>`;
+    })
+    .join('');
+  const hints = t.hints.map((h) => `<div class="lab-hint">${renderMarkdown(h)}</div>`).join('');
+  const solution =
+    t.solution === undefined
+      ? ''
+      : `<div class="lab-solution"><strong>Solution</strong>${renderMarkdown(t.solution)}</div>`;
+  const solutionButton =
+    t.solution !== undefined
+      ? ''
+      : t.solutionAvailable
+        ? `<button type="button" class="lab-solution-btn" data-task="${esc(t.id)}">Show the solution</button>`
+        : t.attemptsUntilSolution > 0 && !t.pass
+          ? `<span class="lab-solution-later">Solution after ${t.attemptsUntilSolution} more Check${t.attemptsUntilSolution === 1 ? '' : 's'}</span>`
+          : '';
+  return `<li class="lab-task" data-task="${esc(t.id)}" data-pass="${String(t.pass)}">
+    <div class="lab-task-head">
+      <span class="lab-status" role="img" aria-label="${t.pass ? 'done' : 'not done yet'}">${t.pass ? '✓' : '○'}</span>
+      <span class="lab-task-title">${esc(t.title)}</span>
+      <span class="lab-points">${t.points} pts</span>
+    </div>
+    <div class="lab-task-text">${renderMarkdown(t.text)}</div>
+    <ul class="lab-checks">${checks}</ul>
+    ${hints}${solution}
+    <div class="lab-task-actions">
+      ${t.pass ? '' : `<button type="button" class="lab-check-btn" data-task="${esc(t.id)}">Check</button>`}
+      ${!t.pass && t.moreHints ? `<button type="button" class="lab-hint-btn" data-task="${esc(t.id)}">Hint</button>` : ''}
+      ${solutionButton}
+    </div>
+  </li>`;
+}
+
+/** `<xenlab-lab data-lab="id">`: the task panel of a lab page, live from the grader. */
+class XenlabLab extends HTMLElement {
+  #conn: LabConnection | undefined;
+  view: LabView | undefined;
+
+  connectedCallback(): void {
+    const lab = this.dataset.lab;
+    const list = this.querySelector<HTMLElement>('.lab-tasks');
+    const status = this.querySelector<HTMLElement>('.lab-live');
+    const score = this.querySelector<HTMLElement>('.lab-score');
+    const checkAll = this.querySelector<HTMLButtonElement>('.lab-check-all');
+    const notice = this.querySelector<HTMLElement>('.lab-notice');
+    if (!lab || !list || !status || !score || !checkAll || !notice || this.#conn) return;
+
+    const render = (view: LabView) => {
+      // Keep what the learner is typing in answer boxes across re-renders.
+      const typed = new Map<string, string>();
+      for (const f of list.querySelectorAll<HTMLFormElement>('.lab-answer')) {
+        const input = f.querySelector('input');
+        if (input?.value) typed.set(f.dataset.check ?? '', input.value);
+      }
+      const focused = (document.activeElement?.closest('.lab-answer') as HTMLElement | null)?.dataset.check;
+      list.innerHTML = view.tasks.map(taskHtml).join('');
+      for (const [check, value] of typed) {
+        const input = list.querySelector<HTMLInputElement>(
+          `.lab-answer[data-check="${CSS.escape(check)}"] input`,
+        );
+        if (input && !input.disabled) input.value = value;
+      }
+      if (focused)
+        list
+          .querySelector<HTMLInputElement>(`.lab-answer[data-check="${CSS.escape(focused)}"] input`)
+          ?.focus();
+      score.textContent = `${view.score} / ${view.maxScore} points`;
+      this.dataset.score = String(view.score);
+      saveProgress(view);
+    };
+
+    const conn = new LabConnection(
+      lab,
+      (msg: LabServerMessage) => {
+        switch (msg.type) {
+          case 'lab.state':
+            this.view = msg.view;
+            render(msg.view);
+            // For tests and the grading benchmark: when the result reached the page.
+            this.dispatchEvent(
+              new CustomEvent('lab-state', {
+                detail: { view: msg.view, trigger: msg.trigger, at: msg.at, seq: msg.seq },
+              }),
+            );
+            break;
+          case 'lab.answer.result':
+            notice.textContent = msg.correct ? 'Correct!' : msg.message;
+            notice.dataset.kind = msg.correct ? 'ok' : 'bad';
+            break;
+          case 'error':
+            notice.textContent = msg.message;
+            notice.dataset.kind = 'bad';
+            break;
+          case 'pong':
+            break;
+        }
+      },
+      (state, detail) => {
+        status.dataset.state = state;
+        status.textContent = detail;
+      },
+    );
+    this.#conn = conn;
+    checkAll.addEventListener('click', () => {
+      notice.textContent = '';
+      conn.send({ type: 'lab.check' });
+    });
+    list.addEventListener('click', (ev) => {
+      const button = (ev.target as HTMLElement).closest('button');
+      const task = button?.dataset.task;
+      if (!button || task === undefined) return;
+      notice.textContent = '';
+      if (button.classList.contains('lab-check-btn')) conn.send({ type: 'lab.check', task });
+      if (button.classList.contains('lab-hint-btn')) conn.send({ type: 'lab.hint', task });
+      if (button.classList.contains('lab-solution-btn')) conn.send({ type: 'lab.solution', task });
+    });
+    list.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const form = (ev.target as HTMLElement).closest<HTMLFormElement>('.lab-answer');
+      const input = form?.querySelector('input');
+      if (!form?.dataset.check || !input) return;
+      conn.send({ type: 'lab.answer', check: form.dataset.check, answer: input.value });
+    });
+    void conn.connect();
+  }
+
+  disconnectedCallback(): void {
+    this.#conn?.stop();
+    this.#conn = undefined;
+  }
+}
+
+if (!customElements.get('xenlab-lab')) customElements.define('xenlab-lab', XenlabLab);

@@ -1,0 +1,180 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
+import { startLabGateway, type LabGateway } from './lab-harness.js';
+
+let lg: LabGateway;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+let page: Page;
+
+beforeAll(async () => {
+  lg = await startLabGateway();
+  ({ browser, close: closeBrowser } = await launchBrowser());
+  page = await browser.newPage();
+});
+afterAll(async () => {
+  await closeBrowser();
+  await lg.close();
+});
+
+/** The terminal's visible lines (xterm.js's buffer), as the learner sees them. */
+function screenText(p: Page): Promise<string> {
+  return p.evaluate(() => {
+    const el = document.querySelector('.lab-terminal-panel:not([hidden]) xenlab-terminal') as unknown as {
+      terminal: {
+        buffer: {
+          active: {
+            length: number;
+            getLine(i: number): { translateToString(t: boolean): string } | undefined;
+          };
+        };
+      };
+    };
+    const buf = el.terminal.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  });
+}
+
+/** Types a command into the terminal, as a learner does, and presses Enter. */
+async function type(p: Page, command: string): Promise<void> {
+  await p.locator('.lab-terminal-panel:not([hidden]) .xt-screen').click();
+  await p.keyboard.type(command);
+  await p.keyboard.press('Enter');
+}
+
+const task = (id: string) => page.locator(`.lab-task[data-task="${id}"]`);
+const check = (id: string) => page.locator(`.lab-check[data-check="${id}"]`);
+
+describe('a learner working through lab 1 (Anatomy of a pool)', () => {
+  it('shows the guide beside a live terminal and every task not done yet', async () => {
+    await page.goto(`${lg.gateway.url}/labs/anatomy-of-a-pool/`);
+    await expect
+      .poll(() => page.locator('xenlab-terminal').getAttribute('data-state'), { timeout: 30_000 })
+      .toBe('open');
+    await expect
+      .poll(() => page.locator('.lab-live').getAttribute('data-state'), { timeout: 30_000 })
+      .toBe('open');
+    await expect.poll(() => page.locator('.lab-task').count(), { timeout: 30_000 }).toBe(5);
+    expect(await page.locator('.lab-task[data-pass="true"]').count()).toBe(0);
+    expect(await page.locator('.lab-score').textContent()).toBe('0 / 90 points');
+    expect(await page.locator('.lab-guide h2').allTextContents()).toEqual(
+      expect.arrayContaining(['Hosts', 'Storage: SR, PBD, VDI, VBD', 'Networks: network, PIF, VIF']),
+    );
+  });
+
+  it('runs a guide code block in the terminal with its Run button', async () => {
+    await page.locator('.lab-guide .lab-run').first().click();
+    await expect.poll(() => screenText(page), { timeout: 15_000 }).toMatch(/name-label \( RW\): xcp-ng-0\d/);
+  });
+
+  it('turns a task green as the learner types, without pressing anything', async () => {
+    await type(page, 'xe pool-param-set uuid=$(xe pool-list --minimal) name-label=$LAB_POOL_NAME');
+    await expect
+      .poll(() => task('name-the-pool').getAttribute('data-pass'), { timeout: 15_000 })
+      .toBe('true');
+    expect(await page.locator('.lab-score').textContent()).toBe('10 / 90 points');
+  });
+
+  it('explains a disk created on local storage, and offers the hint about that cause', async () => {
+    const env = await lg.environmentOf('anatomy-of-a-pool');
+    const vdi = env.params.vdiName ?? '';
+    await type(
+      page,
+      "xe vdi-create sr-uuid=$(xe sr-list name-label='Local storage' --minimal | cut -d, -f1) name-label=$LAB_VDI_NAME type=user virtual-size=512MiB",
+    );
+    await expect.poll(() => check('vdi-exists').getAttribute('data-pass'), { timeout: 15_000 }).toBe('true');
+    expect(await check('vdi-on-shared-sr').locator('.lab-check-msg').textContent()).toBe(
+      `${vdi} is not on a shared SR: create it on NFS storage.`,
+    );
+    expect(await check('vdi-big-enough').locator('.lab-check-msg').textContent()).toBe(
+      `${vdi} is smaller than 1 GiB.`,
+    );
+    await task('create-a-disk').locator('.lab-hint-btn').click();
+    await expect
+      .poll(() => task('create-a-disk').locator('.lab-hint').textContent(), { timeout: 10_000 })
+      .toBe(
+        'Local storage belongs to one host. Destroy the VDI and create it again on the SR named NFS storage.',
+      );
+  });
+
+  it('counts Check presses and unlocks the solution after three', async () => {
+    for (let i = 3; i >= 1; i--) {
+      await expect
+        .poll(() => task('create-a-disk').locator('.lab-solution-later').textContent())
+        .toBe(`Solution after ${i} more Check${i === 1 ? '' : 's'}`);
+      await task('create-a-disk').locator('.lab-check-btn').click();
+    }
+    await task('create-a-disk').locator('.lab-solution-btn').click();
+    await expect
+      .poll(() => task('create-a-disk').locator('.lab-solution code').textContent(), { timeout: 10_000 })
+      .toContain('xe vdi-create sr-uuid=$(xe sr-list name-label=');
+  });
+
+  it('turns the storage and network tasks green as the pool gets right', async () => {
+    await type(page, 'xe vdi-destroy uuid=$(xe vdi-list name-label=$LAB_VDI_NAME --minimal)');
+    await type(
+      page,
+      "vdi=$(xe vdi-create sr-uuid=$(xe sr-list name-label='NFS storage' --minimal) name-label=$LAB_VDI_NAME type=user virtual-size=1GiB)",
+    );
+    await expect
+      .poll(() => task('create-a-disk').getAttribute('data-pass'), { timeout: 15_000 })
+      .toBe('true');
+    await type(
+      page,
+      'xe vbd-create vm-uuid=$(xe vm-list name-label=scratch --minimal) vdi-uuid=$vdi device=1',
+    );
+    await expect
+      .poll(() => task('attach-the-disk').getAttribute('data-pass'), { timeout: 15_000 })
+      .toBe('true');
+    await type(page, 'net=$(xe network-create name-label=$LAB_NET_NAME)');
+    await expect
+      .poll(() => check('network-exists').getAttribute('data-pass'), { timeout: 15_000 })
+      .toBe('true');
+    expect(await check('vif-on-network').locator('.lab-check-msg').textContent()).toMatch(
+      /^scratch has no VIF on storage-/,
+    );
+    await type(
+      page,
+      'xe vif-create vm-uuid=$(xe vm-list name-label=scratch --minimal) network-uuid=$net device=1',
+    );
+    await expect
+      .poll(() => task('network-for-the-vm').getAttribute('data-pass'), { timeout: 15_000 })
+      .toBe('true');
+  });
+
+  it('checks answers typed in the task panel', async () => {
+    const answer = async (id: string, text: string) => {
+      const form = page.locator(`.lab-answer[data-check="${id}"]`);
+      await form.locator('input').fill(text);
+      await form.locator('button').click();
+    };
+    await answer('how-many-pifs', '4');
+    await expect
+      .poll(() => page.locator('.lab-notice').textContent(), { timeout: 10_000 })
+      .toBe('Not quite: count the PIFs of every host (`xe pif-list physical=true`).');
+    expect(await check('how-many-pifs').getAttribute('data-pass')).toBe('false');
+    await answer('how-many-pifs', ' 6 ');
+    await expect
+      .poll(() => check('how-many-pifs').getAttribute('data-pass'), { timeout: 10_000 })
+      .toBe('true');
+    await answer('nfs-pbds', '3');
+    await expect
+      .poll(() => task('count-the-parts').getAttribute('data-pass'), { timeout: 10_000 })
+      .toBe('true');
+    expect(await page.locator('.lab-score').textContent()).toBe('90 / 90 points');
+  });
+
+  it('shows the lab as complete in the course sidebar', async () => {
+    await page.reload();
+    await expect
+      .poll(() => page.locator('nav a[href$="/labs/anatomy-of-a-pool/"] .lab-progress').textContent(), {
+        timeout: 15_000,
+      })
+      .toBe('✓');
+    // The grader's progress outlives the page: every task is still green after the reload.
+    await expect.poll(() => page.locator('.lab-task[data-pass="true"]').count(), { timeout: 15_000 }).toBe(5);
+  });
+});
