@@ -7,7 +7,8 @@ const USAGE = `usage: xenlab sim [--port N] [--host ADDR] [--user U --password P
                   [--state FILE] [--fast] [--control-token T]
 
 Runs a simulated XCP-ng pool (XML-RPC on /, JSON-RPC on /jsonrpc). Defaults: port 0 (any), 127.0.0.1,
-root / xenlab, the built-in 3-host pool. --state keeps the pool across restarts.`;
+root / xenlab, the built-in 3-host pool. --state keeps the pool across restarts. The control API token comes
+from --control-token or XENLAB_SIM_CONTROL_TOKEN, else a random one is printed.`;
 
 /** The `sim` command. */
 export const simCommand: CliCommand = {
@@ -45,6 +46,8 @@ export const simCommand: CliCommand = {
       io.err(`xenlab sim: --port must be a number from 0 to 65535, got '${values.port}'`);
       return 2;
     }
+    // XENLAB_SIM_CONTROL_TOKEN keeps the token out of `ps` output.
+    const tokenOption = values['control-token'] ?? process.env.XENLAB_SIM_CONTROL_TOKEN;
     let running;
     try {
       running = await startSimulator({
@@ -56,15 +59,16 @@ export const simCommand: CliCommand = {
         ...(values.scenario !== undefined ? { scenario: values.scenario } : {}),
         ...(values.seed !== undefined ? { seed: values.seed } : {}),
         ...(values.state !== undefined ? { stateFile: values.state } : {}),
-        ...(values['control-token'] !== undefined ? { controlToken: values['control-token'] } : {}),
+        ...(tokenOption !== undefined ? { controlToken: tokenOption } : {}),
       });
     } catch (e) {
       io.err(e instanceof ScenarioError ? e.message : `xenlab sim: ${(e as Error).message}`);
       return 1;
     }
     io.out(`xenlab sim listening on ${running.url}`);
+    // The control API can reset this pool; its token is printed only when we made it up (the caller knows theirs).
     io.out(
-      `control API on ${running.controlUrl}${values['control-token'] === undefined ? '' : ' (bearer token as given)'}`,
+      `control API on ${running.controlUrl}${tokenOption === undefined ? ` (bearer token ${running.controlToken})` : ''}`,
     );
     const sim = running;
     return new Promise<number>((resolve) => {

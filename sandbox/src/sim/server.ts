@@ -30,6 +30,8 @@ export interface ServerLimits {
    * `localhost` is accepted, so DNS rebinding cannot turn a web page into a client of a learner's simulator.
    */
   readonly allowedHosts?: readonly string[];
+  /** Concurrent connections (default 512); more are refused. */
+  readonly maxConnections?: number;
   /** Set by startSimulator: whether the listening address is loopback. */
   readonly loopback?: boolean;
 }
@@ -60,6 +62,8 @@ export function createApiServer(
       });
     },
   );
+  // Bound file descriptors per simulator (200 of them may share a box); real clients use a handful each.
+  server.maxConnections = limits.maxConnections ?? 512;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();

@@ -130,6 +130,7 @@ test('`xenlab sim` prints its URL and serves until SIGTERM', async () => {
   expect(existsSync(dist), 'sandbox/dist is missing: run `npm run build` (npm test does) first').toBe(true);
   const child = spawn(process.execPath, [bin, 'sim', '--port', '0', '--fast', '--password', 'pw'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, XENLAB_SIM_CONTROL_TOKEN: 'from-env' },
   });
   try {
     const url = await new Promise<string>((resolve, reject) => {
@@ -144,6 +145,8 @@ test('`xenlab sim` prints its URL and serves until SIGTERM', async () => {
       });
     });
     const s = await login(url, 'root', 'pw');
+    const health = await fetch(`${url}/_xenlab/health`, { headers: { authorization: 'Bearer from-env' } });
+    expect(health.status).toBe(200);
     expect(await ok<string[]>(url, 'host.get_all', s)).toHaveLength(3);
   } finally {
     child.kill('SIGTERM');
