@@ -202,6 +202,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             );
             return;
           }
+          // Without a jail, shells are not kept apart: one learner only (the laptop owner), said plainly.
+          if (!options.driver.jailed && learners.count() > 0) {
+            json(
+              res,
+              403,
+              {
+                code: GatewayError.SINGLE_USER,
+                message:
+                  'this xenlab runs without a jail (bubblewrap is missing), so it serves one learner only; ' +
+                  'install bubblewrap to open it to others',
+              },
+              headers,
+            );
+            return;
+          }
           learners.join(sid, null);
         }
         const body: TicketResponse = { token: tickets.issue(sid), expiresInMs: tickets.ttlMs };
@@ -249,8 +264,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           }
           const headers: Record<string, string> = {};
           const sid = session(req, headers);
-          const l =
-            learners.bySession(sid) ?? learners.join(sid, courseCode || null, parsed.data.name ?? null);
+          const known = learners.bySession(sid);
+          if (!known && !options.driver.jailed && learners.count() > 0) {
+            json(
+              res,
+              403,
+              {
+                code: GatewayError.SINGLE_USER,
+                message: 'this xenlab runs without a jail and serves one learner only',
+              },
+              headers,
+            );
+            return;
+          }
+          const l = known ?? learners.join(sid, courseCode || null, parsed.data.name ?? null);
           const body: MeResponse = {
             learner: { id: l.id, name: l.displayName },
             courseCodeRequired: courseCode !== '',

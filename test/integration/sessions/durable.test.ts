@@ -201,3 +201,26 @@ describe('learners are kept apart', () => {
     t.close();
   });
 });
+
+describe('without a jail', () => {
+  it('serves one learner only, and says why to the next one', async () => {
+    const g = await createGateway({
+      port: 0,
+      dataDir: tempDir(),
+      driver: createLocalDriver({ jail: 'off' }),
+    });
+    cleanups.push(() => g.close());
+    const owner = await openTerminal(g.url);
+    expect(owner.ready.jailed).toBe(false);
+    expect(owner.ready.notice).toMatch(/not jailed/);
+    const res = await fetch(`${g.url}/api/ticket`, { method: 'POST', headers: { Origin: g.url } });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ code: 'GATEWAY_ERR_SINGLE_USER' });
+    // The owner keeps working, from another tab too.
+    const again = await openTerminal(g.url, { cookie: owner.cookie });
+    again.type('echo "owner-$((4+4))"\r');
+    await again.waitFor(/^owner-8$/m);
+    owner.close();
+    again.close();
+  });
+});
