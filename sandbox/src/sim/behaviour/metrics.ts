@@ -22,6 +22,7 @@ export function setHog(store: SimStore, vm: string, kind: 'cpu' | 'io', level: n
     hogs.set(store, m);
   }
   const uuid = str(rec, 'uuid');
+  memos.delete(store);
   const cur = m.get(uuid) ?? { cpu: 0, io: 0 };
   cur[kind] = level;
   if (cur.cpu === 0 && cur.io === 0) m.delete(uuid);
@@ -61,8 +62,41 @@ function vmDemand(store: SimStore, vm: Readonly<SimRecord>, t: number): VmDemand
   return { perVcpu, io: hog.io };
 }
 
+/**
+ * Per-sample memo: core samples every host and every VM at one instant, and each VM's share depends on its host's
+ * total demand; without it a sample of 1000 VMs would recompute each host's demand 1000 times.
+ */
+interface Memo {
+  readonly t: number;
+  readonly share: Map<string, { share: number; demand: number; pcpus: number }>;
+  readonly vm: Map<string, SimDataSources>;
+}
+const memos = new WeakMap<SimStore, Memo>();
+
+function memoFor(store: SimStore, t: number): Memo {
+  let m = memos.get(store);
+  if (m?.t !== t) {
+    m = { t, share: new Map(), vm: new Map() };
+    memos.set(store, m);
+  }
+  return m;
+}
+
 /** CPU share guests get on a host: 1 unless the vCPU demand exceeds the physical CPUs. */
 function hostShare(
+  store: SimStore,
+  host: string,
+  t: number,
+  memo?: Memo,
+): { share: number; demand: number; pcpus: number } {
+  const hit = memo?.share.get(host);
+  if (hit) return hit;
+  const computed = computeHostShare(store, host, t);
+  memo?.share.set(host, computed);
+  return computed;
+}
+
+function computeHostShare(
   store: SimStore,
   host: string,
   t: number,
@@ -89,14 +123,17 @@ function deviceOf(store: SimStore, vbd: string): string {
 }
 
 /** Data sources of a running VM now. */
-export function vmDataSources(store: SimStore, vmRef: string, now: Date): SimDataSources {
+export function vmDataSources(store: SimStore, vmRef: string, now: Date, memo?: Memo): SimDataSources {
+  const cached = memo?.vm.get(vmRef);
+  if (cached) return cached;
   const vm = store.get('VM', vmRef);
   const t = now.getTime();
   const uuid = str(vm, 'uuid');
   const out: Record<string, number> = {};
   const host = ref(vm, 'resident_on');
   const running = str(vm, 'power_state') === 'Running';
-  const { share } = !isNull(host) && store.find('host', host) ? hostShare(store, host, t) : { share: 1 };
+  const { share } =
+    !isNull(host) && store.find('host', host) ? hostShare(store, host, t, memo) : { share: 1 };
   const d = vmDemand(store, vm, t);
   d.perVcpu.forEach((c, i) => {
     out[`cpu${String(i)}`] = running ? c * share : 0;
@@ -133,16 +170,18 @@ export function vmDataSources(store: SimStore, vmRef: string, now: Date): SimDat
     out[`vbd_${dev}_latency`] = running ? 0.4 + 25 * d.io + 2 * noise(`${uuid}:${dev}:l`, t) : 0;
     out[`vbd_${dev}_avgqu_sz`] = running ? 0.05 + 30 * d.io : 0;
   }
+  memo?.vm.set(vmRef, out);
   return out;
 }
 
 /** Data sources of a host now. */
-export function hostDataSources(store: SimStore, host: string, now: Date): SimDataSources {
+export function hostDataSources(store: SimStore, host: string, now: Date, given?: Memo): SimDataSources {
   const h = store.get('host', host);
   const t = now.getTime();
+  const memo = given ?? { t, share: new Map(), vm: new Map() };
   const out: Record<string, number> = {};
   const live = bool(store.find('host_metrics', ref(h, 'metrics')), 'live');
-  const { share, demand, pcpus } = hostShare(store, host, t);
+  const { share, demand, pcpus } = hostShare(store, host, t, memo);
   const used = Math.min(pcpus, demand * share);
   let sum = 0;
   for (let i = 0; i < pcpus; i++) {
@@ -176,7 +215,7 @@ export function hostDataSources(store: SimStore, host: string, now: Date): SimDa
       for (const vm of residentVms(store, host)) {
         const rec = store.find('VM', vm);
         if (!rec || bool(rec, 'is_control_domain')) continue;
-        const ds = vmDataSources(store, vm, now);
+        const ds = vmDataSources(store, vm, now, memo);
         for (const vif of vifsOf(store, vm)) {
           const v = store.find('VIF', vif);
           if (v?.network !== net) continue;
@@ -235,6 +274,8 @@ export function queryDataSource(values: SimDataSources, name: string): number {
 
 /** The metrics model core samples for the RRD endpoints. */
 export const metricsModel: SimMetrics = {
-  host: (ctx: SimContext, host: string, now: Date) => hostDataSources(ctx.store, host, now),
-  vm: (ctx: SimContext, vm: string, now: Date) => vmDataSources(ctx.store, vm, now),
+  host: (ctx: SimContext, host: string, now: Date) =>
+    hostDataSources(ctx.store, host, now, memoFor(ctx.store, now.getTime())),
+  vm: (ctx: SimContext, vm: string, now: Date) =>
+    vmDataSources(ctx.store, vm, now, memoFor(ctx.store, now.getTime())),
 };
