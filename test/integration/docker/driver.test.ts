@@ -46,11 +46,27 @@ describe('docker driver', () => {
     expect(caps.stdout).toMatch(/NoNewPrivs:\s+1/);
     expect(caps.stderr).toMatch(/Read-only file system/);
     expect(caps.stdout).toContain('home-ok');
+    // A job left running in the background (even one ignoring hangups) ends with the terminal. (The `[1]` keeps
+    // pgrep's pattern from matching the exec's own command line.)
+    term.write('nohup sleep 1001 >/dev/null 2>&1 &\n');
+    await until(
+      async () => ((await env.exec(['pgrep', '-f', 'sleep 100[1]'])).code === 0 ? true : undefined),
+      10_000,
+      'job',
+    );
     const exited = new Promise<number | null>((resolve) => {
       term.onExit(resolve);
     });
     term.kill();
     await exited;
+    await until(
+      async () =>
+        (await env.exec(['sh', '-c', 'pgrep -x bash; pgrep -f "sleep 100[1]"'])).stdout === ''
+          ? true
+          : undefined,
+      10_000,
+      'no learner processes left',
+    );
     await env.destroy();
   });
 

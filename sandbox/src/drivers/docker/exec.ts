@@ -164,9 +164,24 @@ export function attachTerminal(
     for (const l of exitListeners) l(code);
     onGone?.();
   };
+  // Keystrokes wait behind a resize in flight, as they would behind a local pty's synchronous ioctl: a
+  // command typed right after a resize (`stty size`) must see the new size.
+  let resizing = 0;
+  const flush = () => {
+    if (!stream || resizing > 0 || flags.killed) return;
+    for (const p of pending) stream.write(p);
+    pending = [];
+  };
   const resizeNow = () => {
     if (!exec || exited) return;
-    exec.resize({ h: wantSize.rows, w: wantSize.cols }).catch(() => undefined);
+    resizing++;
+    exec
+      .resize({ h: wantSize.rows, w: wantSize.cols })
+      .catch(() => undefined)
+      .finally(() => {
+        resizing--;
+        flush();
+      });
   };
 
   const hangup = () => {
@@ -213,9 +228,8 @@ export function attachTerminal(
       s.on('close', ended);
       s.on('error', ended);
       if (flags.paused) s.pause();
+      // The browser's size before any queued keystroke (API 1.41 has no ConsoleSize at exec create).
       resizeNow();
-      for (const p of pending) s.write(p);
-      pending = [];
       if (flags.killed) hangup();
     } catch {
       exit(null);
@@ -228,8 +242,8 @@ export function attachTerminal(
     },
     write(data) {
       if (flags.killed || exited) return;
-      if (stream) stream.write(data);
-      else pending.push(data);
+      pending.push(data);
+      flush();
     },
     resize(cols, rows) {
       wantSize = { cols, rows };
