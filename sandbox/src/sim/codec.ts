@@ -292,95 +292,78 @@ export interface EventBatchValue {
 
 /** Appends the XML-RPC encoding of `v` (typed by `t`) to `out`. */
 export function encodeXml(t: WireType, v: unknown, out: Sink): void {
+  out.push(xmlOf(t, v));
+}
+
+/**
+ * The XML-RPC encoding of `v` (typed by `t`). Built by string concatenation, which V8 turns into cheap ropes:
+ * measurably faster than collecting pieces for a record of a hundred fields.
+ */
+export function xmlOf(t: WireType, v: unknown): string {
   switch (t.k) {
     case 'string':
     case 'ref':
     case 'enum':
-      out.push(
-        '<value>',
-        escapeXml(typeof v === 'string' ? v : v === undefined || v === null ? '' : scalarText(v)),
-        '</value>',
-      );
-      return;
+      return `<value>${escapeXml(typeof v === 'string' ? v : v === undefined || v === null ? '' : scalarText(v))}</value>`;
     case 'int':
-      out.push('<value>', intText(v), '</value>');
-      return;
+      return `<value>${intText(v)}</value>`;
     case 'float':
-      out.push('<value><double>', formatG16(typeof v === 'number' ? v : Number(v)), '</double></value>');
-      return;
+      return `<value><double>${formatG16(typeof v === 'number' ? v : Number(v))}</double></value>`;
     case 'bool':
-      out.push(v === true ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>');
-      return;
+      return v === true ? '<value><boolean>1</boolean></value>' : '<value><boolean>0</boolean></value>';
     case 'datetime':
-      out.push('<value><dateTime.iso8601>', formatDateTime(asDate(v)), '</dateTime.iso8601></value>');
-      return;
+      return `<value><dateTime.iso8601>${formatDateTime(asDate(v))}</dateTime.iso8601></value>`;
     case 'void':
-      out.push('<value></value>');
-      return;
-    case 'set':
-      out.push('<value><array><data>');
-      if (Array.isArray(v)) for (const x of v) encodeXml(t.of, x, out);
-      out.push('</data></array></value>');
-      return;
-    case 'map':
-      out.push('<value><struct>');
+      return '<value></value>';
+    case 'set': {
+      let s = '<value><array><data>';
+      if (Array.isArray(v)) for (const x of v) s += xmlOf(t.of, x);
+      return `${s}</data></array></value>`;
+    }
+    case 'map': {
+      let s = '<value><struct>';
       if (v && typeof v === 'object') {
-        for (const k of Object.keys(v)) {
-          out.push('<member><name>', escapeXml(k), '</name>');
-          encodeXml(t.val, (v as Record<string, unknown>)[k], out);
-          out.push('</member>');
-        }
+        const m = v as Record<string, unknown>;
+        for (const k of Object.keys(m))
+          s += `<member><name>${escapeXml(k)}</name>${xmlOf(t.val, m[k])}</member>`;
       }
-      out.push('</struct></value>');
-      return;
+      return `${s}</struct></value>`;
+    }
     case 'record':
-      encodeRecordXml(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>, out);
-      return;
+      return recordXml(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>);
     case 'batch':
-      encodeBatchXml(v as EventBatchValue, out);
-      return;
+      return batchXml(v as EventBatchValue);
     case 'any':
-      encodeXml(guessType(v), v, out);
-      return;
+      return xmlOf(guessType(v), v);
   }
 }
 
-function encodeRecordXml(cls: string, rec: Readonly<Record<string, unknown>>, out: Sink): void {
-  out.push('<value><struct>');
+function recordXml(cls: string, rec: Readonly<Record<string, unknown>>): string {
+  let s = '<value><struct>';
   for (const f of liveFields(cls)) {
-    out.push('<member><name>', f.n, '</name>');
     const x = rec[f.n];
-    encodeXml(f.type, x === undefined ? fieldDefault(f) : x, out);
-    out.push('</member>');
+    s += `<member><name>${f.n}</name>${xmlOf(f.type, x === undefined ? fieldDefault(f) : x)}</member>`;
   }
-  out.push('</struct></value>');
+  return `${s}</struct></value>`;
 }
 
 const STR: WireType = { k: 'string' };
 
-function encodeBatchXml(b: EventBatchValue, out: Sink): void {
-  out.push('<value><struct><member><name>events</name><value><array><data>');
+function batchXml(b: EventBatchValue): string {
+  let s = '<value><struct><member><name>events</name><value><array><data>';
   for (const e of b.events) {
-    out.push('<value><struct>');
-    for (const key of ['id', 'timestamp', 'class', 'operation', 'ref'] as const) {
-      out.push('<member><name>', key, '</name>');
-      encodeXml(STR, e[key], out);
-      out.push('</member>');
-    }
-    if (e.snapshot) {
-      out.push('<member><name>snapshot</name>');
-      encodeRecordXml(e.snapshot.cls, e.snapshot.record, out);
-      out.push('</member>');
-    }
-    out.push('</struct></value>');
+    s += '<value><struct>';
+    for (const key of ['id', 'timestamp', 'class', 'operation', 'ref'] as const)
+      s += `<member><name>${key}</name>${xmlOf(STR, e[key])}</member>`;
+    if (e.snapshot)
+      s += `<member><name>snapshot</name>${recordXml(e.snapshot.cls, e.snapshot.record)}</member>`;
+    s += '</struct></value>';
   }
-  out.push('</data></array></value></member><member><name>valid_ref_counts</name><value><struct>');
+  s += '</data></array></value></member><member><name>valid_ref_counts</name><value><struct>';
   // Int32 on purpose: event_types.ml `rpc_of_event_from` wraps counts in Rpc.Int32, which ocaml-rpc sends as <i4>.
   for (const [k, n] of Object.entries(b.valid_ref_counts))
-    out.push('<member><name>', k, '</name><value><i4>', String(n), '</i4></value></member>');
-  out.push('</struct></value></member><member><name>token</name>');
-  encodeXml(STR, b.token, out);
-  out.push('</member></struct></value>');
+    s += `<member><name>${k}</name><value><i4>${n}</i4></value></member>`;
+  return `${s}</struct></value></member><member><name>token</name>${xmlOf(STR, b.token)}</member></struct></value>`;
 }
 
 function guessType(v: unknown): WireType {
@@ -500,9 +483,7 @@ function encodeRecordJson(cls: string, rec: Readonly<Record<string, unknown>>, o
 
 /** The XML-RPC value text of `v` (e.g. for `task.result`, which is an XML-RPC value even over JSON-RPC). */
 export function xmlValueString(t: WireType, v: unknown): string {
-  const out = new TextSink();
-  encodeXml(t, v, out);
-  return out.text;
+  return xmlOf(t, v);
 }
 
 /** A typed value as a zero of its type when missing. */

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { XapiFailure } from './contract.js';
-import { TextSink, encodeJson, encodeXml, jsonToLoose, parseXmlRpcCall } from './codec.js';
+import { TextSink, encodeJson, jsonToLoose, parseXmlRpcCall, xmlOf } from './codec.js';
 import type { Loose } from './codec.js';
 import type { CallResult, Engine } from './engine.js';
 import { XmlParseError, escapeXml } from './xml.js';
@@ -198,23 +198,11 @@ const XML_TAIL = '</param></params></methodResponse>';
 
 /** The XML-RPC response bytes for a call result (ocaml-rpc xmlrpc.ml `add_response`). */
 export function xmlResponse(r: CallResult): string {
-  const out = new TextSink();
-  out.push(XML_HEAD);
-  if (r.ok) {
-    out.push(
-      '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>',
-    );
-    encodeXml(r.type, r.value, out);
-    out.push('</member></struct></value>');
-  } else {
-    out.push(
-      '<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name><value><array><data>',
-    );
-    for (const s of [r.code, ...r.params]) out.push('<value>', escapeXml(s), '</value>');
-    out.push('</data></array></value></member></struct></value>');
-  }
-  out.push(XML_TAIL);
-  return out.text;
+  if (r.ok)
+    return `${XML_HEAD}<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>${xmlOf(r.type, r.value)}</member></struct></value>${XML_TAIL}`;
+  let desc = '';
+  for (const s of [r.code, ...r.params]) desc += `<value>${escapeXml(s)}</value>`;
+  return `${XML_HEAD}<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name><value><array><data>${desc}</data></array></value></member></struct></value>${XML_TAIL}`;
 }
 
 async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
