@@ -18,6 +18,85 @@ async function hostByNameOrId(ctx: CommandContext, name: string): Promise<string
   return h.ref;
 }
 
+/** An error as OCaml's Printexc shows a XenAPI one: `Server_error(CODE, [ a; b ])`. */
+function printexc(e: unknown): string {
+  if (isApiError(e)) return `Server_error(${e.code}, [ ${e.params.join('; ')} ])`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Why a VM cannot start on a host, in the words of cli_operations.ml `print_assert_exception`. */
+async function assertReason(ctx: CommandContext, e: unknown): Promise<string> {
+  if (!isApiError(e)) return printexc(e);
+  const ref = async (v: string | undefined) => {
+    if (v === undefined) return '<server did not provide reference>';
+    for (const cls of ['SR', 'network']) {
+      try {
+        const r = (await ctx.api.call(`${cls}.get_record`, v)) as Rec;
+        return `${String(r.uuid)} (${String(r.name_label)})`;
+      } catch {
+        /* not of this class */
+      }
+    }
+    return v;
+  };
+  const [a, b] = e.params;
+  switch (e.code) {
+    case 'VM_REQUIRES_SR':
+      return `VM requires access to SR: ${await ref(b)}`;
+    case 'HOST_DISABLED':
+      return "Host disabled (use 'xe host-enable' to re-enable)";
+    case 'HOST_DISABLED_INDEFINITELY':
+      return "Host disabled indefinitely (use 'xe host-enable' to re-enable)";
+    case 'HOST_NOT_LIVE':
+      return 'Host down';
+    case 'HOST_NOT_ENOUGH_FREE_MEMORY':
+      return 'Not enough free memory';
+    case 'HOST_NOT_ENOUGH_PCPUS':
+      if (e.params.length === 2) return `Not enough CPUs (VM needs ${a ?? ''}, but host has ${b ?? ''})`;
+      break;
+    case 'VM_REQUIRES_NETWORK':
+      return `VM requires access to network: ${await ref(b)}`;
+    case 'HOST_CANNOT_ATTACH_NETWORK':
+      return `Host cannot attach to network: ${await ref(b)}`;
+    case 'VM_HVM_REQUIRED':
+      return 'HVM not supported';
+    case 'INVALID_VALUE':
+      if (e.params.length === 2) return `Field has invalid value: ${a ?? ''} = ${b ?? ''}`;
+      break;
+  }
+  return printexc(e);
+}
+
+/**
+ * cli_operations.ml `hook_no_hosts_available`: when a start or resume finds no host, say why for each host
+ * (VM.assert_can_boot_here) before failing with the error.
+ */
+async function explainNoHosts<T>(ctx: CommandContext, vm: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (isApiError(e) && e.code === 'NO_HOSTS_AVAILABLE') {
+      ctx.printer.list([
+        'There are no suitable hosts to start this VM on.',
+        'The following table provides per-host reasons for why the VM could not be started:',
+        '',
+      ]);
+      const rows: [string, string][] = [];
+      for (const host of (await ctx.api.call('host.get_all')) as string[]) {
+        const name = (await ctx.api.call('host.get_name_label', host)) as string;
+        try {
+          await ctx.api.call('VM.assert_can_boot_here', vm, host);
+          rows.push([name, 'OK']);
+        } catch (err) {
+          rows.push([name, `Cannot start here [${await assertReason(ctx, err)}]`]);
+        }
+      }
+      ctx.printer.table([rows]);
+    }
+    throw e;
+  }
+}
+
 /** The pool's default SR uuid, if it has one (cli_util.ml `get_default_sr_uuid`). */
 async function defaultSrUuid(ctx: CommandContext): Promise<string | undefined> {
   const pools = (await ctx.api.call('pool.get_all')) as string[];
@@ -366,7 +445,7 @@ export function vmCommands(): CommandDef[] {
         async (vm) => {
           if (on !== undefined)
             await ctx.api.call('VM.start_on', vm.ref, await hostByNameOrId(ctx, on), paused, force);
-          else await ctx.api.call('VM.start', vm.ref, paused, force);
+          else await explainNoHosts(ctx, vm.ref, () => ctx.api.call('VM.start', vm.ref, paused, force));
         },
         { includeControl: true, ignore: ['on', 'paused', 'progress'] },
       );
@@ -390,7 +469,7 @@ export function vmCommands(): CommandDef[] {
         async (vm) => {
           if (on !== undefined)
             await ctx.api.call('VM.resume_on', vm.ref, await hostByNameOrId(ctx, on), false, force);
-          else await ctx.api.call('VM.resume', vm.ref, false, force);
+          else await explainNoHosts(ctx, vm.ref, () => ctx.api.call('VM.resume', vm.ref, false, force));
         },
         { ignore: ['on', 'progress'] },
       );
