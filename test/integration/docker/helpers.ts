@@ -2,7 +2,7 @@ import { mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connectEngine, removeLabelled } from '../../../sandbox/src/drivers/docker/client.js';
+import { connectEngine, pingEngine, removeLabelled } from '../../../sandbox/src/drivers/docker/client.js';
 import { buildImages, labImageCurrent } from '../../../sandbox/src/drivers/docker/image.js';
 
 /** The engine the tests use: the local socket (CI starts dockerd in .ci/run). */
@@ -24,6 +24,8 @@ export async function cleanup(label: { filter: string }): Promise<void> {
  * run in parallel, so one builds while the others wait on a lock directory.
  */
 export async function ensureImage(): Promise<void> {
+  // No engine: fail with the driver's own clear message (SANDBOX_ERR_NO_ENGINE), not a socket error.
+  await pingEngine(docker);
   if (await labImageCurrent(docker)) return;
   const lock = join(tmpdir(), 'xenlab-image-build.lock');
   const deadline = Date.now() + 300_000;
