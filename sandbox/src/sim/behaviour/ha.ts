@@ -147,7 +147,7 @@ async function enableHa(ctx: SimContext, srs: string[], config: Record<string, s
     type: 'ha_statefile',
     virtual_size: 4 * MiB,
   });
-  const redo = createVdi(ctx, sr, {
+  createVdi(ctx, sr, {
     name_label: 'Metadata for HA',
     name_description: 'Used for master failover',
     type: 'redo_log',
@@ -158,7 +158,6 @@ async function enableHa(ctx: SimContext, srs: string[], config: Record<string, s
     ha_enabled: true,
     ha_configuration: { ...config, timeout: String(timeout) },
     ha_statefiles: [statefileUuid],
-    other_config: { ...map(pool, 'other_config'), xenlab_ha_vdis: `${statefile},${redo}` },
   });
   for (const h of hosts) {
     store.update('host', h, {
@@ -183,16 +182,15 @@ function disableHa(ctx: SimContext): void {
   const { store } = ctx;
   const [poolRef, pool] = thePool(store);
   if (!bool(pool, 'ha_enabled')) fail('HA_NOT_ENABLED');
-  const other = map(pool, 'other_config');
-  for (const vdi of (other.xenlab_ha_vdis ?? '').split(','))
-    if (vdi && store.find('VDI', vdi)) destroyVdi(store, vdi);
-  delete other.xenlab_ha_vdis;
+  // The statefile and the redo log are found by type, as xapi's Xha_statefile.list_existing_statefiles does.
+  for (const [vdi, r] of store.all('VDI')) {
+    if (str(r, 'type') === 'ha_statefile' || str(r, 'type') === 'redo_log') destroyVdi(store, vdi);
+  }
   store.update('pool', poolRef, {
     ha_enabled: false,
     ha_statefiles: [],
     ha_plan_exists_for: 0,
     ha_overcommitted: false,
-    other_config: other,
   });
   for (const [h] of store.all('host')) store.update('host', h, { ha_statefiles: [], ha_network_peers: [] });
   for (const [vm, r] of store.all('VM'))

@@ -116,8 +116,11 @@ describe('HA', () => {
     expect((pool.ha_statefiles as string[]).length).toBe(1);
     expect(await w.fails('pool.enable_ha', [nfs()], {})).toEqual(['HA_IS_ENABLED']);
     expect(await w.fails('pool.designate_new_master', host(2))).toEqual(['HA_IS_ENABLED']);
+    const statefile = (pool.ha_statefiles as string[])[0] ?? '';
+    expect(w.get('VDI', w.engine.store.byUuid('VDI', statefile))).toMatchObject({ type: 'ha_statefile', SR: nfs() });
     await w.call('pool.disable_ha');
     expect(w.get('pool', poolRef()).ha_enabled).toBe(false);
+    expect(w.engine.store.all('VDI').filter(([, r]) => r.type === 'ha_statefile' || r.type === 'redo_log')).toEqual([]);
   });
 
   it('refuses a one-host pool with HA_TOO_FEW_HOSTS', async () => {

@@ -123,9 +123,6 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   'host.disable': (ctx, args) => {
     const host = arg.str(args, 0);
     const h = ctx.store.get('host', host);
-    const pool = ctx.store.all('pool')[0]?.[1];
-    // xapi_host.ml disable: with HA on, the coordinator cannot be disabled
-    if (bool(pool, 'ha_enabled') && ref(pool, 'master') === host) fail('HA_IS_ENABLED');
     ctx.store.update('host', host, {
       enabled: false,
       other_config: { ...map(h, 'other_config'), ...(arg.bool(args, 1) ? { auto_enable: 'true' } : {}) },
