@@ -330,6 +330,7 @@ export function xmlOf(t: WireType, v: unknown): string {
       return `${s}</struct></value>`;
     }
     case 'record':
+      if (t.cls === '<class>') return snapshotXml(v);
       return recordXml(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>);
     case 'batch':
       return batchXml(v as EventBatchValue);
@@ -348,6 +349,14 @@ function recordXml(cls: string, rec: Readonly<Record<string, unknown>>): string 
 }
 
 const STR: WireType = { k: 'string' };
+
+/** A legacy event's `snapshot` (`<class> record`): `{ cls, record }`, or an empty struct when there is none. */
+function snapshotXml(v: unknown): string {
+  const snap = v as { cls?: unknown; record?: Readonly<Record<string, unknown>> } | undefined;
+  return typeof snap?.cls === 'string' && snap.record
+    ? recordXml(snap.cls, snap.record)
+    : '<value><struct></struct></value>';
+}
 
 function batchXml(b: EventBatchValue): string {
   let s = '<value><struct><member><name>events</name><value><array><data>';
@@ -427,9 +436,16 @@ export function encodeJson(t: WireType, v: unknown, out: Sink): void {
       out.push('}');
       return;
     }
-    case 'record':
+    case 'record': {
+      if (t.cls === '<class>') {
+        const snap = v as { cls?: unknown; record?: Readonly<Record<string, unknown>> } | undefined;
+        if (typeof snap?.cls === 'string' && snap.record) encodeRecordJson(snap.cls, snap.record, out);
+        else out.push('{}');
+        return;
+      }
       encodeRecordJson(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>, out);
       return;
+    }
     case 'batch': {
       const b = v as EventBatchValue;
       out.push('{"events":[');

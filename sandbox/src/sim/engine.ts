@@ -73,6 +73,7 @@ export class Engine {
   readonly #cancelled = new Set<string>();
   readonly #waiters = new Set<{ wants: (cls: string) => boolean; wake: () => void }>();
   readonly #dirty = new Set<string>();
+  readonly #registrations = new Map<string, { classes: Set<string>; since: number }>();
   #flushScheduled = false;
   #closed = false;
   readonly #sweeper: NodeJS.Timeout;
@@ -337,6 +338,7 @@ export class Engine {
 
   #dropSession(ref: string): void {
     this.#lastActive.delete(ref);
+    this.#registrations.delete(ref);
     if (this.store.find('session', ref)) this.store.destroy('session', ref);
   }
 
@@ -446,6 +448,81 @@ export class Engine {
     }
   }
 
+  /** Resolves on the next change to a class `wantsClass` accepts, or at `deadline` (ms since the epoch). */
+  #waitForChange(wantsClass: (cls: string) => boolean, deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiter = {
+        wants: wantsClass,
+        wake: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(
+        () => {
+          this.#waiters.delete(waiter);
+          resolve();
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** The deprecated event.register/next API (xapi_event.ml `register`, `next`), kept for old scripts and SDK samples. */
+  #legacyEvents(): Record<string, SimHandler> {
+    const store = this.store;
+    const regs = this.#registrations;
+    const parse = (classes: unknown): string[] =>
+      (Array.isArray(classes) ? (classes as string[]) : []).map((entry) => {
+        if (entry === '*') return '*';
+        const c = canonicalClass(entry);
+        if (!c || c === 'event') throw new XapiFailure('EVENT_SUBSCRIPTION_PARSE_FAILURE', [entry]);
+        return c;
+      });
+    return {
+      'event.register': (ctx, [classes]) => {
+        const list = parse(classes);
+        let reg = regs.get(ctx.session.ref);
+        if (!reg) {
+          reg = { classes: new Set(), since: store.generation };
+          regs.set(ctx.session.ref, reg);
+        }
+        for (const c of list) reg.classes.add(c);
+      },
+      'event.unregister': (ctx, [classes]) => {
+        const reg = regs.get(ctx.session.ref);
+        for (const c of parse(classes)) reg?.classes.delete(c);
+      },
+      'event.next': async (ctx) => {
+        const reg = regs.get(ctx.session.ref);
+        if (!reg) throw new XapiFailure('SESSION_NOT_REGISTERED', [ctx.session.ref]);
+        const wantsClass = (cls: string): boolean => reg.classes.has('*') || reg.classes.has(cls);
+        for (;;) {
+          const changes = store.changesSince(reg.since, (cls) => wantsClass(cls));
+          if (changes.length > 0 || this.#closed || !regs.has(ctx.session.ref)) {
+            reg.since = store.generation;
+            const now = this.clock.now();
+            return changes.map((ch) => {
+              const rec = ch.operation === 'del' ? undefined : store.find(ch.cls, ch.ref);
+              return {
+                id: ch.gen,
+                timestamp: now,
+                class: ch.cls.toLowerCase(),
+                operation: ch.operation,
+                ref: ch.ref,
+                obj_uuid: typeof rec?.uuid === 'string' ? rec.uuid : '',
+                ...(rec ? { snapshot: { cls: ch.cls, record: rec } } : {}),
+              };
+            });
+          }
+          // event.next blocks until something happens; a day is "forever" for a lab.
+          await this.#waitForChange(wantsClass, Date.now() + 86_400_000);
+        }
+      },
+    };
+  }
+
   async #eventFrom(classes: readonly string[], token: string, timeout: number): Promise<EventBatchValue> {
     let all = false;
     const wantClass = new Set<string>();
@@ -515,20 +592,7 @@ export class Engine {
         });
         return { events, valid_ref_counts: counts(), token: this.token() };
       }
-      await new Promise<void>((resolve) => {
-        const waiter = {
-          wants: wantsClass,
-          wake: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          this.#waiters.delete(waiter);
-          resolve();
-        }, deadline - Date.now());
-        this.#waiters.add(waiter);
-      });
+      await this.#waitForChange(wantsClass, deadline);
     }
   }
 
@@ -591,6 +655,7 @@ export class Engine {
         return this.token();
       },
       'event.get_current_id': () => store.generation,
+      ...this.#legacyEvents(),
       'message.create': (_ctx, [name, priority, cls, objUuid, body]) =>
         this.createMessage(
           str(name),

@@ -152,3 +152,39 @@ test('messages are a class of their own: created by message.create, seen by even
   const since = await ok<Record<string, unknown>>(sim.url, 'message.get_since', s, '19700101T00:00:00Z');
   expect(Object.keys(since)).toContain(m);
 });
+
+test('the deprecated event.register / event.next API still works for old scripts', async () => {
+  const mine = await login(sim.url);
+  expect(await fails(sim.url, 'event.next', mine)).toEqual(['SESSION_NOT_REGISTERED', mine]);
+  await ok(sim.url, 'event.register', mine, ['network']);
+  const [net] = await ok<string[]>(sim.url, 'network.get_all', mine);
+  const waiting = ok<
+    {
+      id: number;
+      class: string;
+      operation: string;
+      ref: string;
+      obj_uuid: string;
+      snapshot: Record<string, unknown>;
+    }[]
+  >(sim.url, 'event.next', mine);
+  await ok(sim.url, 'network.set_name_description', mine, net, 'legacy');
+  const events = await waiting;
+  expect(events).toHaveLength(1);
+  expect(events[0]).toMatchObject({
+    class: 'network',
+    operation: 'mod',
+    ref: net,
+    snapshot: { name_description: 'legacy' },
+  });
+  expect(events[0]?.obj_uuid).toBe(await ok(sim.url, 'network.get_uuid', mine, net));
+  const xml = await post(
+    sim.url,
+    xmlCall('event.unregister', v(mine), '<value><array><data><value>network</value></data></array></value>'),
+  );
+  expect(xml.text).toContain('<value>Success</value>');
+  expect(await fails(sim.url, 'event.register', mine, ['bogus'])).toEqual([
+    'EVENT_SUBSCRIPTION_PARSE_FAILURE',
+    'bogus',
+  ]);
+});
