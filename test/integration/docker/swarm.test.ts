@@ -1,6 +1,9 @@
 // Swarm mode on a single-node swarm (the CI machine): an environment runs as a one-replica service with a dnsrr
 // endpoint (these kernels have no IPVS for swarm's virtual IPs), and the learner gets a working terminal in it.
 // The swarm is left again afterwards, unless it existed before the test.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDockerDriver } from '../../../sandbox/src/drivers/docker/index.js';
 import type { DockerDriver } from '../../../sandbox/src/drivers/docker/index.js';
@@ -60,6 +63,30 @@ describe('docker driver in swarm mode', () => {
     const caps = await env.exec(['grep', 'CapEff', '/proc/self/status'], { node: 'n2' });
     expect(caps.stdout).toMatch(/CapEff:\s+0000000000000000/);
     term.kill();
+    // Host services stay out of reach from swarm tasks too (overlay + docker_gwbridge paths).
+    const server = createServer((_q, r) => r.end('host-ok'));
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const port = String((server.address() as AddressInfo).port);
+    try {
+      const hostAddrs = Object.values(networkInterfaces())
+        .flat()
+        .filter((i) => i?.family === 'IPv4' && !i.internal)
+        .map((i) => i?.address ?? '');
+      expect(hostAddrs.length).toBeGreaterThan(0);
+      for (const a of hostAddrs) {
+        expect(
+          (await env.exec(['nc', '-z', '-w', '2', a, port], { node: 'n1' })).code,
+          `reached ${a}`,
+        ).not.toBe(0);
+      }
+    } finally {
+      server.close();
+    }
+    // Reset replaces the services: the learner's files are gone, the nodes answer again.
+    await env.exec(['sh', '-c', 'echo x > ~/scratch'], { node: 'n1' });
+    await env.reset();
+    expect((await env.exec(['ls', '-A', '/home/learner'], { node: 'n1' })).stdout).not.toContain('scratch');
+    expect((await env.exec(['ping', '-c', '1', '-W', '3', 'n2'], { node: 'n1' })).code).toBe(0);
     await env.destroy();
     expect(await docker.listServices({ filters: JSON.stringify({ label: [label.filter] }) })).toEqual([]);
     await expect(
