@@ -31,6 +31,11 @@ await build({
         b.onResolve({ filter: /^(node:)?module$/ }, (args) =>
           args.importer === shim ? { path: 'node:module', external: true } : { path: shim },
         );
+        // node:https (tls, crypto) loads on first use only: most xe calls in a lab never speak TLS.
+        const httpsShim = join(toolkit, 'src/xe/bundle/node-https-shim.cjs');
+        b.onResolve({ filter: /^(node:)?https$/ }, (args) =>
+          args.importer === httpsShim ? { path: 'node:https', external: true } : { path: httpsShim },
+        );
       },
     },
   ],

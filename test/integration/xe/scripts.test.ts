@@ -4,7 +4,9 @@
  * password, nossl) and no flags. Each test checks what the script printed and what it did to the pool.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,5 +127,77 @@ describe('bash completion', () => {
       (r) => String(r.uuid),
     );
     expect((await complete('xe host-param-list uuid=')).sort()).toEqual(hosts.sort());
+  });
+});
+
+describe('the installed xe over HTTPS', () => {
+  test('reaches a pool behind a self-signed certificate (TLS loads only when needed)', async () => {
+    // A TLS front for the simulator, like a real host's port 443 with its self-signed certificate.
+    const dir = mkdtempSync(join(tmpdir(), 'xe-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const front = https.createServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+      (req, res) => {
+        const upstream = http.request(
+          new URL(req.url ?? '/', sim.url),
+          { method: req.method, headers: req.headers },
+          (r) => {
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          },
+        );
+        req.pipe(upstream);
+      },
+    );
+    await new Promise<void>((ok) => front.listen(0, '127.0.0.1', ok));
+    const address = front.address();
+    const port = typeof address === 'object' && address ? String(address.port) : '0';
+    try {
+      const out = await new Promise<string>((resolvePromise, reject) => {
+        execFile(
+          'xe',
+          [
+            'host-list',
+            '-s',
+            'localhost',
+            '-p',
+            port,
+            '-u',
+            'root',
+            '-pw',
+            'xenlab',
+            'params=name-label',
+            '--minimal',
+          ],
+          { env: { ...env, HOME: dir } },
+          (err, stdout, stderr) => {
+            if (err) reject(new Error(`xe over https failed: ${stderr}`));
+            else resolvePromise(stdout);
+          },
+        );
+      });
+      expect(out).toBe('xcp-ng-01,xcp-ng-02,xcp-ng-03\n');
+    } finally {
+      await new Promise<void>((ok) => front.close(() => { ok(); }));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
