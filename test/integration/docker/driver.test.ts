@@ -114,6 +114,25 @@ describe('docker driver', () => {
     await env.destroy();
   }, 60_000);
 
+  it('bad requests get clear errors and leave nothing behind', async () => {
+    await expect(
+      driver.create({
+        id: 'no-image',
+        home: '/u',
+        nodes: [{ name: 'a' }, { name: 'b', image: 'xenlab/nope:1' }],
+      }),
+    ).rejects.toThrow(/SANDBOX_ERR_NO_IMAGE: image xenlab\/nope:1 .*xenlab image build/);
+    await expect(driver.create({ id: 'greedy', home: '/u', limits: { memoryMb: 1e9 } })).rejects.toThrow(
+      /SANDBOX_ERR_BAD_LIMITS: memoryMb/,
+    );
+    const filters = JSON.stringify({ label: [label.filter] });
+    expect(
+      await docker.listContainers({ all: true, filters: JSON.stringify({ name: ['no-image'] }) }),
+    ).toEqual([]);
+    // The earlier tests destroyed their environments, so no network of this file may remain.
+    expect((await docker.listNetworks({ filters })).map((n) => n.Name)).toEqual([]);
+  });
+
   it('a restarted gateway re-attaches to running environments; destroy leaves nothing behind', async () => {
     const env = await driver.create({ id: 'restart-user', home: '/unused' });
     await env.exec(['sh', '-c', 'echo still-here > ~/f']);
