@@ -88,7 +88,7 @@ export interface TemporalState {
   open: boolean;
   /** `always` held at every state seen since the window opened. */
   ok: boolean;
-  /** A window completed (or is running) with `always` holding throughout. */
+  /** A window closed with `always` holding throughout (an open window passes while it holds). */
   passed: boolean;
   /** Why the last window failed. */
   violation?: string;
@@ -113,11 +113,12 @@ export function stepTemporal(check: TemporalCheck, state: TemporalState, snap: P
       state.ok = false;
       state.violation = `${check.fail ?? 'The condition did not hold all along'} (${a.found}).`;
     }
-    if (state.ok) state.passed = true;
   } else if (state.open) {
+    // The window closed: it counts for good only if the condition held all along.
     state.open = false;
+    if (state.ok) state.passed = true;
   }
-  if (state.passed) return { pass: true };
+  if (state.passed || (state.open && state.ok)) return { pass: true };
   if (state.violation !== undefined) return { pass: false, message: state.violation, cause: check.id };
   return {
     pass: false,

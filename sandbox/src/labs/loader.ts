@@ -36,7 +36,9 @@ export interface LabProblem {
 export class LabError extends Error {
   readonly code: LabErrorCode;
   readonly problems: readonly LabProblem[];
-  constructor(code: LabErrorCode, problems: readonly LabProblem[]) {
+  constructor(code: LabErrorCode, unsorted: readonly LabProblem[]) {
+    // In file order, as an author fixes them.
+    const problems = [...unsorted].sort((x, y) => (x.line ?? 0) - (y.line ?? 0));
     super(
       problems
         .map(

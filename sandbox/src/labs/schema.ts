@@ -196,7 +196,8 @@ export const AnswerCheck = z
 
 /**
  * A condition over time, followed through the XenAPI event stream: once `while` has held, `always` must have
- * held at every state seen while it did (Labtainers' "during" goals). Passes after one such window.
+ * held at every state seen while it did (Labtainers' "during" goals). Passes while such a window holds
+ * cleanly, and for good once one has closed cleanly; a window in which `always` broke fails until it closes.
  * @example
  * { kind: 'temporal', id: 'vms-kept-running',
  *   while: { select: 'host', where: { name_label: 'xcp-ng-03', enabled: false } },
