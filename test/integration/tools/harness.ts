@@ -23,8 +23,15 @@ export interface ToolsLab {
   /** Runs a tool with the simulator as its pool (via XENLAB_* environment variables). */
   run(
     argv: readonly string[],
-    options?: { env?: Record<string, string>; tty?: boolean; signal?: AbortSignal },
+    options?: {
+      env?: Record<string, string>;
+      tty?: boolean;
+      signal?: AbortSignal;
+      keys?: AsyncIterable<string>;
+    },
   ): Promise<RunResult>;
+  /** Reruns a tool until its result satisfies `done` (metrics arrive every 5 s), failing after a deadline. */
+  until(argv: readonly string[], done: (r: RunResult) => boolean, deadlineMs?: number): Promise<RunResult>;
   /** POSTs to the simulator's control API. */
   control(path: string, body?: unknown): Promise<unknown>;
   close(): Promise<void>;
@@ -35,7 +42,7 @@ export async function startLab(seed = 'tools'): Promise<ToolsLab> {
   const sim = await startSimulator({ port: 0, fast: true, seed });
   const dir = mkdtempSync(join(tmpdir(), 'xenlab-tools-'));
   const client = createClient({ url: sim.url, user: 'root', password: 'xenlab' });
-  return {
+  const lab: ToolsLab = {
     sim,
     dir,
     client,
@@ -56,8 +63,21 @@ export async function startLab(seed = 'tools'): Promise<ToolsLab> {
         now: () => performance.now(),
         createClient,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.keys ? { keys: options.keys } : {}),
       });
       return { code, stdout, stderr };
+    },
+    async until(argv, done, deadlineMs = 20_000) {
+      const end = Date.now() + deadlineMs;
+      for (;;) {
+        const r = await lab.run(argv);
+        if (done(r)) return r;
+        if (Date.now() > end)
+          throw new Error(
+            `no run of ${argv.join(' ')} satisfied the condition; last:\n${r.stdout}${r.stderr}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     },
     async control(path, body = {}) {
       const res = await fetch(new URL(path, sim.controlUrl), {
@@ -65,9 +85,9 @@ export async function startLab(seed = 'tools'): Promise<ToolsLab> {
         headers: { authorization: `Bearer ${sim.controlToken}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      const json: unknown = await res.json();
-      if (!res.ok) throw new Error(`control ${path}: ${res.status} ${JSON.stringify(json)}`);
-      return json;
+      const text = await res.text();
+      if (!res.ok) throw new Error(`control ${path}: ${res.status} ${text}`);
+      return JSON.parse(text) as unknown;
     },
     async close() {
       await client.close();
@@ -75,4 +95,5 @@ export async function startLab(seed = 'tools'): Promise<ToolsLab> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return lab;
 }

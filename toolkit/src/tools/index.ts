@@ -20,3 +20,7 @@ export * from './provision/index.js';
 export * from './pxe/index.js';
 export * from './ha/index.js';
 export * from './report/index.js';
+export * from './top/index.js';
+export { readPoolView, type PoolView, type HostView, type VmView } from './pool-view.js';
+export * from './bottleneck/index.js';
+export * from './net/index.js';

@@ -91,6 +91,7 @@ export async function runTools(
     controller.abort();
   };
   host.signal?.addEventListener('abort', abort);
+  if (host.signal?.aborted) controller.abort();
   try {
     const options = parseOptions(tool, rest, host.env);
     const target = tool.usesPool ? poolTarget(tool, options, host) : undefined;
@@ -111,6 +112,7 @@ export async function runTools(
             resolve();
           }
           controller.signal.addEventListener('abort', done);
+          if (controller.signal.aborted) done();
         }),
       client: () => {
         if (!target) throw new Error(`${tool.name} is not declared usesPool`);

@@ -189,7 +189,7 @@ export function latest(xs: readonly number[] | undefined): number {
   return NaN;
 }
 
-/** Sums, per sample, every series of an object whose metric name matches. */
+/** Sums, per sample, every series of an object whose metric name matches (NaN where none has a value). */
 export function sumMatching(
   metrics: ReadonlyMap<string, readonly number[]> | undefined,
   re: RegExp,
@@ -198,8 +198,10 @@ export function sumMatching(
   for (const [name, xs] of metrics ?? []) {
     if (!re.test(name)) continue;
     xs.forEach((v, i) => {
-      out[i] = (out[i] ?? 0) + (Number.isFinite(v) ? v : 0);
+      const prev = out[i];
+      if (Number.isFinite(v)) out[i] = (prev !== undefined && Number.isFinite(prev) ? prev : 0) + v;
+      else out[i] = prev ?? NaN;
     });
   }
-  return out;
+  return Array.from({ length: out.length }, (_, i) => out[i] ?? NaN);
 }
