@@ -11,6 +11,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSimulator } from '../../sandbox/dist/sim/index.js';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -156,6 +157,19 @@ try {
     ]);
   }
 
+  // 4. Memory per simulator (the default pool, idle, logged in), for "200 learners on one box".
+  const sims = [];
+  globalThis.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 20; i++) {
+    const one = await startSimulator({ port: 0, fast: true });
+    await json(one.url, 'session.login_with_password', 'root', 'xenlab', '2.21', 'bench');
+    sims.push(one);
+  }
+  globalThis.gc?.();
+  const perSimMiB = (process.memoryUsage().heapUsed - heap0) / 20 / 1024 / 1024;
+  await Promise.all(sims.map((one) => one.close()));
+
   const result = {
     xmlrpc_calls_per_s: Math.round(xmlRate),
     jsonrpc_calls_per_s: Math.round(jsonRate),
@@ -163,6 +177,7 @@ try {
     clone_start_failures: failures,
     event_wakeup_p50_ms: Number(pct(lat, 50).toFixed(2)),
     event_wakeup_p99_ms: Number(pct(lat, 99).toFixed(2)),
+    heap_per_simulator_mib: Number(perSimMiB.toFixed(2)),
   };
   const rows = [
     ['XML-RPC VM.get_record (8 conns)', `${result.xmlrpc_calls_per_s} calls/s`, '>= 3000'],
@@ -174,6 +189,7 @@ try {
     ],
     ['event.from wake-up p50', `${result.event_wakeup_p50_ms} ms`, '< 5 ms'],
     ['event.from wake-up p99', `${result.event_wakeup_p99_ms} ms`, ''],
+    ['JS heap per idle default-pool simulator', `${result.heap_per_simulator_mib} MiB`, ''],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(`${'measure'.padEnd(w)}  ${'result'.padEnd(24)}  target`);
