@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import type { TemporalCheck } from '../labs/schema.js';
+import type { Param, TemporalCheck } from '../labs/schema.js';
 import { hashAnswer, newTemporalState, normaliseAnswer, scriptOutcome, stepTemporal } from './checks.js';
 import { deriveParams, paramEnv, render, renderDeep } from './params.js';
 import { evaluateQuery } from './query.js';
@@ -27,12 +27,12 @@ const vm = (name: string, power: string, host: string, extra: Rec = {}): Rec => 
 });
 
 describe('per-learner parameters', () => {
-  const defs = {
+  const defs: Record<string, Param> = {
     vlan: { kind: 'vlan', min: 100, max: 3999 },
     vmName: { kind: 'name', prefix: 'web-' },
     net: { kind: 'subnet', base: '10' },
     colour: { kind: 'pick', from: ['red', 'green', 'blue'] },
-  } as const;
+  };
 
   it('are the same for the same learner and differ between learners', () => {
     const a = deriveParams(defs, 'alice:lab');
