@@ -17,6 +17,7 @@ interface XenApiClient {
   disconnect(): Promise<void>;
   getAllRecords(type: string): Promise<XapiObject[]>;
   call(method: string, ...args: unknown[]): Promise<unknown>;
+  callAsync(method: string, ...args: unknown[]): Promise<unknown>;
   readonly objects: {
     readonly all: Record<string, XapiObject>;
     on(ev: string, fn: (objects: Record<string, unknown>) => void): void;
@@ -62,6 +63,32 @@ for (const transport of ['json-rpc', 'xml-rpc'] as const) {
         await eventually(() =>
           Object.values(xapi.objects.all).some((o) => o.$type === 'network' && o.name_label === label),
         );
+      } finally {
+        await xapi.disconnect();
+      }
+    });
+
+    test('callAsync runs an Async.* task, parses its XML-RPC result and reports failures as XapiError', async () => {
+      const xapi = (createClient as (o: unknown) => XenApiClient)({
+        url: sim.url,
+        auth: { user: 'root', password: 'xenlab' },
+        transport,
+        watchEvents: true,
+      });
+      try {
+        await xapi.connect();
+        const net = await xapi.callAsync('network.create', {
+          name_label: `async ${transport}`,
+          name_description: '',
+          MTU: 1500,
+          other_config: {},
+        });
+        expect(net).toMatch(/^OpaqueRef:/);
+        expect(await xapi.call('network.get_name_label', net)).toBe(`async ${transport}`);
+        await expect(xapi.callAsync('network.destroy', 'OpaqueRef:gone')).rejects.toMatchObject({
+          code: 'HANDLE_INVALID',
+          params: ['network', 'OpaqueRef:gone'],
+        });
       } finally {
         await xapi.disconnect();
       }
