@@ -13,7 +13,7 @@
 // Docker parts are skipped (and said so) when no engine or image is there; BENCH_DOCKER=0 skips them too.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -148,6 +148,9 @@ async function main() {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
+  // The machine's load during the room (these machines are shared): figures under a load far above the core
+  // count measure the neighbours as much as the gateway.
+  const loadBefore = loadavg()[0];
   const clients = [];
   const tOpen = performance.now();
   for (let i = 0; i < ROOM; i += 20) {
@@ -213,6 +216,7 @@ async function main() {
     gatewayRssPeakMb: rssPeak / 1048576,
     gatewayMbPerEnv: perEnvMb,
     openSeconds: openSecs,
+    loadAvg1m: { before: loadBefore, after: loadavg()[0], cores: cpus().length },
   };
   const targets = {
     localStartP50: starts.local.p50 < 300,
@@ -242,6 +246,9 @@ async function main() {
     `| gateway RSS idle → peak (MB)                 | ${f(room.gatewayRssIdleMb)} → ${f(room.gatewayRssPeakMb)} |`,
   );
   console.log(`| gateway memory per environment (MB)          | ${f(perEnvMb, 2)} |`);
+  console.log(
+    `| machine load (1 min) before → after, cores   | ${f(room.loadAvg1m.before)} → ${f(room.loadAvg1m.after)}, ${room.loadAvg1m.cores} |`,
+  );
   console.log('');
   console.log(
     JSON.stringify({
