@@ -29,25 +29,33 @@ async function vmOn(h: string, name: string, memGiB = 2, priority = ''): Promise
 }
 
 describe('hosts', () => {
-  it('reboot and shutdown need a disabled host without guests (HOST_NOT_DISABLED, HOST_IN_USE)', async () => {
+  it('reboot and shutdown need a disabled host (HOST_NOT_DISABLED) and stop what still runs there', async () => {
     const vm = await vmOn(host(2), 'guest');
+    const stays = await vmOn(host(2), 'stays');
+    expect(w.get('host', host(2)).allowed_operations).not.toContain('reboot');
     expect(await w.fails('host.reboot', host(2))).toEqual(['HOST_NOT_DISABLED']);
     await w.call('host.disable', host(2));
-    expect(w.get('host', host(2)).allowed_operations).toContain('reboot');
-    expect(await w.fails('host.reboot', host(2))).toEqual(['HOST_IN_USE', host(2), 'vm', vm]);
+    expect(w.get('host', host(2)).allowed_operations).toEqual(
+      expect.arrayContaining(['reboot', 'shutdown', 'evacuate']),
+    );
+    await w.call('VM.pool_migrate', vm, host(3), {});
+    await w.call('host.shutdown', host(2));
+    expect(w.get('VM', stays)).toMatchObject({ power_state: 'Halted', resident_on: 'OpaqueRef:NULL' });
+    expect(w.get('VM', vm)).toMatchObject({ power_state: 'Running', resident_on: host(3) });
+    expect(w.get('host_metrics', w.get('host', host(2)).metrics as string).live).toBe(false);
+    expect(await w.fails('host.power_on', host(2))).toEqual(['HOST_POWER_ON_MODE_DISABLED']);
+    await w.call('host.set_power_on_mode', host(2), 'wake-on-lan', {});
+    expect(w.get('host', host(2)).allowed_operations).toContain('power_on');
+    await w.call('host.power_on', host(2));
+    expect(w.get('host', host(2)).enabled).toBe(true);
+    expect(await w.fails('host.power_on', host(2))).toEqual(['HOST_IS_LIVE', host(2)]);
+  });
+
+  it('evacuates every guest to other hosts', async () => {
+    const vm = await vmOn(host(2), 'mover');
     await w.call('host.evacuate', host(2));
     expect(w.get('VM', vm).resident_on).not.toBe(host(2));
     expect(w.get('VM', vm).power_state).toBe('Running');
-    await w.call('host.shutdown', host(2));
-    expect(w.get('host_metrics', w.get('host', host(2)).metrics as string).live).toBe(false);
-    expect(await w.fails('VM.start_on', vm, host(2), false, false)).toEqual([
-      'VM_BAD_POWER_STATE',
-      vm,
-      'halted',
-      'running',
-    ]);
-    await w.call('host.power_on', host(2));
-    expect(w.get('host', host(2)).enabled).toBe(true);
   });
 
   it('reports the VMs that prevent evacuation and refuses to evacuate (HOST_NOT_ENOUGH_FREE_MEMORY [vm])', async () => {
@@ -117,10 +125,15 @@ describe('HA', () => {
     expect(await w.fails('pool.enable_ha', [nfs()], {})).toEqual(['HA_IS_ENABLED']);
     expect(await w.fails('pool.designate_new_master', host(2))).toEqual(['HA_IS_ENABLED']);
     const statefile = (pool.ha_statefiles as string[])[0] ?? '';
-    expect(w.get('VDI', w.engine.store.byUuid('VDI', statefile))).toMatchObject({ type: 'ha_statefile', SR: nfs() });
+    expect(w.get('VDI', w.engine.store.byUuid('VDI', statefile))).toMatchObject({
+      type: 'ha_statefile',
+      SR: nfs(),
+    });
     await w.call('pool.disable_ha');
     expect(w.get('pool', poolRef()).ha_enabled).toBe(false);
-    expect(w.engine.store.all('VDI').filter(([, r]) => r.type === 'ha_statefile' || r.type === 'redo_log')).toEqual([]);
+    expect(
+      w.engine.store.all('VDI').filter(([, r]) => r.type === 'ha_statefile' || r.type === 'redo_log'),
+    ).toEqual([]);
   });
 
   it('refuses a one-host pool with HA_TOO_FEW_HOSTS', async () => {

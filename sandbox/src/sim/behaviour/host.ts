@@ -10,18 +10,65 @@ import { arg, bool, fail, hostLive, map, num, ref, residentVms, str } from './ut
 import { haltDomain, migrateDomain } from './vm.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 
+const HOST_OPS = [
+  'provision',
+  'evacuate',
+  'shutdown',
+  'reboot',
+  'power_on',
+  'vm_start',
+  'vm_resume',
+  'vm_migrate',
+  'apply_updates',
+  'enable',
+] as const;
+const CREATING = new Set(['provision', 'vm_resume', 'vm_migrate']);
+const REMOVING = new Set(['evacuate', 'reboot', 'shutdown']);
+
+/**
+ * The error a host operation would raise now, or undefined (xapi_host_helpers.ml `valid_operations`): creating
+ * and removing operations exclude each other, reboot/shutdown need a disabled host, power_on a dead one with a
+ * power-on mode.
+ */
+export function hostOperationError(store: SimStore, host: string, op: string): string[] | undefined {
+  const h = store.get('host', host);
+  const current = Object.entries(map(h, 'current_operations'));
+  if (op !== 'power_on') {
+    const removing = current.find(([, o]) => REMOVING.has(o));
+    const creating = current.find(([, o]) => CREATING.has(o));
+    const clash = CREATING.has(op) ? removing : REMOVING.has(op) ? creating : undefined;
+    if (clash) return ['OTHER_OPERATION_IN_PROGRESS', 'host', host, clash[1], clash[0]];
+  }
+  for (const [busy, blocks] of [
+    ['reboot', ['shutdown', 'apply_updates']],
+    ['shutdown', ['reboot', 'apply_updates']],
+    ['apply_updates', ['reboot', 'shutdown', 'enable']],
+    ['provision', ['provision']],
+  ] as const) {
+    const running = current.find(([, o]) => o === busy);
+    if (running && (blocks as readonly string[]).includes(op)) {
+      return ['OTHER_OPERATION_IN_PROGRESS', 'host', host, busy, running[0]];
+    }
+  }
+  if (bool(h, 'enabled') && ['reboot', 'shutdown', 'apply_updates'].includes(op))
+    return ['HOST_NOT_DISABLED'];
+  if (op === 'power_on') {
+    if (hostLive(store, host)) return ['HOST_IS_LIVE', host];
+    if (str(h, 'power_on_mode') === '') return ['HOST_POWER_ON_MODE_DISABLED'];
+  }
+  return undefined;
+}
+
 /** Keeps host.allowed_operations true. */
 export function refreshHost(store: SimStore, host: string): void {
-  const h = store.find('host', host);
-  if (!h) return;
-  const live = hostLive(store, host);
-  const busy = Object.keys(map(h, 'current_operations')).length > 0;
-  let ops: string[];
-  if (!live) ops = ['power_on'];
-  else if (busy) ops = [];
-  else if (bool(h, 'enabled')) ops = ['provision', 'evacuate', 'vm_start', 'vm_resume', 'vm_migrate'];
-  else ops = ['provision', 'evacuate', 'reboot', 'shutdown', 'enable'];
+  if (!store.find('host', host)) return;
+  const ops = HOST_OPS.filter((op) => hostOperationError(store, host, op) === undefined);
   store.update('host', host, { allowed_operations: ops });
+}
+
+function assertHostOperation(store: SimStore, host: string, op: string): void {
+  const e = hostOperationError(store, host, op);
+  if (e) fail(e[0] ?? 'INTERNAL_ERROR', ...e.slice(1));
 }
 
 /** Guest domains running on a host (control domain excluded). */
@@ -101,14 +148,6 @@ async function evacuate(ctx: SimContext, host: string): Promise<void> {
   });
 }
 
-/** assert_bacon_mode (xapi_host.ml): the host is disabled and runs no guest. */
-function assertBaconMode(store: SimStore, host: string): void {
-  const h = store.get('host', host);
-  if (bool(h, 'enabled')) fail('HOST_NOT_DISABLED');
-  const running = guests(store, host).filter((vm) => str(store.find('VM', vm), 'power_state') === 'Running');
-  if (running[0] !== undefined) fail('HOST_IN_USE', host, 'vm', running[0]);
-}
-
 /** Marks a host live or dead (host_metrics.live) and refreshes what depends on it. */
 export function setHostLive(ctx: SimContext, host: string, live: boolean): void {
   const h = ctx.store.get('host', host);
@@ -157,11 +196,13 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   'host.evacuate': (ctx, args) => evacuate(ctx, arg.str(args, 0)),
   'host.reboot': async (ctx, args) => {
     const host = arg.str(args, 0);
-    assertBaconMode(ctx.store, host);
+    ctx.store.get('host', host);
+    assertHostOperation(ctx.store, host, 'reboot');
     await withOperation(ctx, 'host', host, 'reboot', refreshHost, async () => {
+      // prepare_for_poweroff: Vm_evacuation.ensure_no_vms shuts down whatever still runs there.
+      for (const vm of guests(ctx.store, host)) haltDomain(ctx, vm);
       setHostLive(ctx, host, false);
       await ctx.clock.work('host.reboot', ctx.task);
-      for (const vm of guests(ctx.store, host)) haltDomain(ctx, vm);
       setHostLive(ctx, host, true);
       // A rebooted host comes back enabled (xapi re-enables on startup unless told otherwise).
       ctx.store.update('host', host, { enabled: true });
@@ -170,10 +211,11 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   },
   'host.shutdown': async (ctx, args) => {
     const host = arg.str(args, 0);
-    assertBaconMode(ctx.store, host);
+    ctx.store.get('host', host);
+    assertHostOperation(ctx.store, host, 'shutdown');
     await withOperation(ctx, 'host', host, 'shutdown', refreshHost, async () => {
-      await ctx.clock.work('host.shutdown', ctx.task);
       for (const vm of guests(ctx.store, host)) haltDomain(ctx, vm);
+      await ctx.clock.work('host.shutdown', ctx.task);
       setHostLive(ctx, host, false);
     });
     refreshHost(ctx.store, host);
@@ -181,10 +223,18 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   'host.power_on': async (ctx, args) => {
     const host = arg.str(args, 0);
     ctx.store.get('host', host);
-    if (hostLive(ctx.store, host)) fail('HOST_IS_LIVE', host);
+    assertHostOperation(ctx.store, host, 'power_on');
     await ctx.clock.work('host.power_on', ctx.task);
     setHostLive(ctx, host, true);
     ctx.store.update('host', host, { enabled: true });
+    refreshHost(ctx.store, host);
+  },
+  'host.set_power_on_mode': (ctx, args) => {
+    const host = arg.str(args, 0);
+    ctx.store.get('host', host);
+    const mode = arg.str(args, 1);
+    // xapi_host.ml set_power_on_mode: "", "wake-on-lan", "iLO", "DRAC" or a custom plugin name
+    ctx.store.update('host', host, { power_on_mode: mode, power_on_config: arg.map(args, 2) });
     refreshHost(ctx.store, host);
   },
   'host.compute_free_memory': (ctx, args) => hostFreeMemory(ctx.store, arg.str(args, 0)),

@@ -42,12 +42,25 @@ describe('VM lifecycle checks (xapi_vm_lifecycle.ml order)', () => {
   it('checks the power state before a concurrent operation', () => {
     const rec = vm({ power_state: 'Running', current_operations: { 'OpaqueRef:t1': 'clean_shutdown' } });
     expect(err(rec, 'start')?.[0]).toBe('VM_BAD_POWER_STATE');
-    expect(err(rec, 'hard_reboot')).toEqual([
+    expect(err(rec, 'clean_reboot')).toEqual([
       'OTHER_OPERATION_IN_PROGRESS',
       'VM',
       REF,
       'clean_shutdown',
       'OpaqueRef:t1',
+    ]);
+    // a hard shutdown or reboot may interrupt a clean shutdown, not another hard shutdown
+    expect(err(rec, 'hard_shutdown')).toBeUndefined();
+    const two = vm({
+      power_state: 'Running',
+      current_operations: { 'OpaqueRef:t1': 'hard_shutdown', 'OpaqueRef:t2': 'clean_shutdown' },
+    });
+    expect(err(two, 'hard_reboot')).toEqual([
+      'OTHER_OPERATION_IN_PROGRESS',
+      'VM',
+      REF,
+      '{hard_shutdown,clean_shutdown}',
+      '{OpaqueRef:t1,OpaqueRef:t2}',
     ]);
   });
 
@@ -76,7 +89,12 @@ describe('VM lifecycle checks (xapi_vm_lifecycle.ml order)', () => {
   });
 
   it('restricts the control domain', () => {
-    const dom0 = vm({ power_state: 'Running', is_control_domain: true });
+    const dom0 = vm({ power_state: 'Running', is_control_domain: true, domid: 0 });
+    expect(err(dom0, 'destroy')?.[0]).toBe('VM_BAD_POWER_STATE');
+    expect(err(dom0, 'changing_VCPUs')).toEqual([
+      'OPERATION_NOT_ALLOWED',
+      'This operation is not allowed on dom0',
+    ]);
     expect(err(dom0, 'clean_shutdown')).toEqual([
       'OPERATION_NOT_ALLOWED',
       'This operation is not allowed on a control domain',

@@ -5,7 +5,7 @@
  */
 import type { SimContext, SimRecord, SimStore } from '../contract.js';
 import { XapiFailure } from '../contract.js';
-import { bool, fail, map, operationId, str } from './util.js';
+import { bool, fail, map, num, operationId, str } from './util.js';
 
 type Power = 'Halted' | 'Paused' | 'Running' | 'Suspended';
 const ALL: readonly Power[] = ['Halted', 'Paused', 'Suspended', 'Running'];
@@ -14,9 +14,11 @@ const ALL: readonly Power[] = ['Halted', 'Paused', 'Suspended', 'Running'];
 export function allowedPowerStates(op: string, vm: Readonly<SimRecord>): readonly Power[] {
   switch (op) {
     case 'changing_memory_limits':
-    case 'changing_shadow_memory':
     case 'changing_static_range':
     case 'changing_VCPUs':
+      // a control domain's limits can change while it runs
+      return bool(vm, 'is_control_domain') ? ['Halted', 'Running'] : ['Halted'];
+    case 'changing_shadow_memory':
     case 'changing_NVRAM':
     case 'create_vtpm':
     case 'make_into_template':
@@ -77,16 +79,15 @@ export function allowedPowerStates(op: string, vm: Readonly<SimRecord>): readonl
 export function allowedConcurrently(op: string, current: readonly string[]): boolean {
   const groups = [['clone', 'copy', 'export'], ['snapshot', 'checkpoint'], ['get_boot_record']];
   if (groups.some((g) => g.includes(op) && current.every((c) => g.includes(c)))) return true;
+  // The state machine: a hard shutdown may interrupt anything but another hard shutdown, a hard reboot anything
+  // but a hard shutdown or reboot; a few single transitions are allowed on top of one running operation.
+  if (op === 'hard_shutdown') return !current.includes('hard_shutdown');
+  if (op === 'hard_reboot') return !current.some((c) => c === 'hard_shutdown' || c === 'hard_reboot');
   const transitions: [string, string][] = [
     ['snapshot_with_quiesce', 'snapshot'],
-    ['reverting', 'hard_shutdown'],
     ['migrate_send', 'metadata_export'],
-    ['migrate_send', 'hard_shutdown'],
     ['migrate_send', 'clean_shutdown'],
-    ['migrate_send', 'hard_reboot'],
     ['migrate_send', 'clean_reboot'],
-    ['migrate_send', 'start'],
-    ['migrate_send', 'start_on'],
   ];
   return current.length === 1 && transitions.some(([s, t]) => s === current[0] && t === op);
 }
@@ -98,13 +99,11 @@ const TEMPLATE_OPS = new Set([
   'changing_shadow_memory',
   'changing_VCPUs',
   'changing_NVRAM',
-  'create_vtpm',
   'clone',
   'copy',
   'export',
   'metadata_export',
   'provision',
-  'migrate_send',
 ]);
 const SNAPSHOT_OPS = new Set([
   'revert',
@@ -148,6 +147,7 @@ interface VmFacts {
   readonly isTemplate: boolean;
   readonly isSnapshot: boolean;
   readonly isDefault: boolean;
+  readonly isDomainZero: boolean;
   readonly isControl: boolean;
 }
 
@@ -159,7 +159,10 @@ function digest(vm: Readonly<SimRecord>): VmFacts {
     current: Object.entries(map(vm, 'current_operations')),
     isTemplate: bool(vm, 'is_a_template'),
     isSnapshot: bool(vm, 'is_a_snapshot'),
-    isDefault: map(vm, 'other_config').default_template === 'true' || bool(vm, 'is_default_template'),
+    isDefault:
+      bool(vm, 'is_default_template') ||
+      ['1', 'true'].includes((map(vm, 'other_config').default_template ?? '').toLowerCase()),
+    isDomainZero: bool(vm, 'is_control_domain') && num(vm, 'domid') === 0,
     isControl: bool(vm, 'is_control_domain'),
   };
 }
@@ -184,18 +187,27 @@ function operationProblem(ref: string, f: VmFacts, op: string): string[] | undef
     // report_concurrent_operations_error: one op → its name and task; several → "{a,b}" and "t1,t2".
     const [first] = current;
     const opStr = current.length === 1 && first ? first[1] : `{${current.map(([, o]) => o).join(',')}}`;
-    const taskStr = current.map(([t]) => t).join(',');
+    const taskStr = current.length === 1 && first ? first[0] : `{${current.map(([t]) => t).join(',')}}`;
     return ['OTHER_OPERATION_IN_PROGRESS', 'VM', ref, opStr, taskStr];
   }
-  if (f.isTemplate && !f.isSnapshot && !(TEMPLATE_OPS.has(op) || (op === 'destroy' && !f.isDefault))) {
+  if (
+    f.isTemplate &&
+    !f.isSnapshot &&
+    !(TEMPLATE_OPS.has(op) || ((op === 'destroy' || op === 'migrate_send') && !f.isDefault))
+  ) {
     return ['VM_IS_TEMPLATE', ref, op];
   }
   if (f.isSnapshot && !SNAPSHOT_OPS.has(op)) return ['VM_IS_SNAPSHOT', ref, op];
   if (op === 'provision' && !f.isTemplate) return ['PROVISION_ONLY_ALLOWED_ON_TEMPLATE'];
   if (op === 'revert' && !f.isSnapshot) return ['REVERT_ONLY_ALLOWED_ON_SNAPSHOT'];
+  if ((op === 'changing_VCPUs' || op === 'destroy') && f.isDomainZero) {
+    return ['OPERATION_NOT_ALLOWED', 'This operation is not allowed on dom0'];
+  }
   if (f.isControl && !CONTROL_DOMAIN_OPS.has(op)) {
     return ['OPERATION_NOT_ALLOWED', 'This operation is not allowed on a control domain'];
   }
+  // VSS support has been removed from xapi: quiesced snapshots always fail.
+  if (op === 'snapshot_with_quiesce') return ['VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED', ref];
   return undefined;
 }
 
@@ -250,6 +262,7 @@ export function vmAllowedOperations(ref: string, vm: Readonly<SimRecord>): strin
     facts.isSnapshot ? 'S' : '',
     facts.isDefault ? 'D' : '',
     facts.isControl ? 'C' : '',
+    facts.isDomainZero ? 'Z' : '',
     Object.keys(facts.blocked).sort().join(','),
     facts.current
       .map(([, o]) => o)
@@ -259,8 +272,7 @@ export function vmAllowedOperations(ref: string, vm: Readonly<SimRecord>): strin
   const hit = allowedCache.get(key);
   if (hit) return [...hit];
   const ok = LISTED_OPS.filter((op) => operationProblem(ref, facts, op) === undefined);
-  // snapshot_with_quiesce needs the guest's VSS agent (VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED without it).
-  const out = ok.filter((op) => op !== 'snapshot_with_quiesce');
+  const out = ok;
   if (allowedCache.size > 1000) allowedCache.clear();
   allowedCache.set(key, out);
   return [...out];
