@@ -1,0 +1,90 @@
+// The author's loop, through the `xenlab lab` command in-process: scaffold, validate, hash, prove.
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../../sandbox/src/cli/index.js';
+import { hashAnswer } from '../../../sandbox/src/grading/checks.js';
+import { LABS_DIR } from '../../../sandbox/src/labs/loader.js';
+
+let root: string;
+let out: string[];
+let err: string[];
+const io = {
+  out: (l: string) => out.push(l),
+  err: (l: string) => err.push(l),
+};
+const xenlab = (...argv: string[]) => main(['lab', ...argv], io);
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'xenlab-cli-labs-'));
+  copyFileSync(join(LABS_DIR, 'lab.schema.json'), join(root, 'lab.schema.json'));
+  out = [];
+  err = [];
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('xenlab lab', () => {
+  it('validates the course labs', async () => {
+    expect(await xenlab('validate')).toBe(0);
+    expect(out).toEqual(
+      expect.arrayContaining(['ok   anatomy-of-a-pool (5 tasks)', 'ok   the-xenapi (4 tasks)']),
+    );
+    expect(err).toEqual([]);
+  });
+
+  it(
+    'scaffolds a lab that validates and proves solvable, with every check able to fail',
+    { timeout: 120_000 },
+    async () => {
+      expect(await xenlab('new', 'my-first-lab', '--title', 'My first lab', '--labs', root)).toBe(0);
+      expect(out[0]).toBe(
+        `created ${join(root, 'my-first-lab')}: edit lab.yaml and guide.mdx, then run npx xenlab lab test my-first-lab`,
+      );
+      expect(await xenlab('validate', '--labs', root)).toBe(0);
+      out = [];
+      expect(await xenlab('test', 'my-first-lab', '--labs', root)).toBe(0);
+      expect(out.at(-1)).toMatch(/^PASS {2}my-first-lab +1 checks {2}2 rounds {2}\d+\.\d s$/);
+    },
+  );
+
+  it(
+    'fails a lab whose check passes before the solve script, and says which',
+    { timeout: 120_000 },
+    async () => {
+      await xenlab('new', 'always-green', '--labs', root);
+      // A check that is true in every fresh pool can never fail: `lab test` must catch it.
+      const manifest = join(root, 'always-green', 'lab.yaml');
+      writeFileSync(
+        manifest,
+        `id: always-green
+title: Always green
+summary: A broken lab.
+tasks:
+  - id: t
+    title: T
+    checks:
+      - { id: has-a-pool, kind: xapi, select: pool }
+`,
+      );
+      writeFileSync(join(root, 'always-green', 'solve.sh'), 'true\n');
+      expect(await xenlab('test', 'always-green', '--labs', root, '--rounds', '1')).toBe(1);
+      expect(err).toEqual([
+        '  round 1 before has-a-pool: passes before the solve script ran: it can never fail (task t)',
+      ]);
+    },
+  );
+
+  it('reports a stale JSON schema and prints answer hashes', async () => {
+    writeFileSync(join(root, 'lab.schema.json'), '{}');
+    expect(await xenlab('validate', '--labs', root)).toBe(1);
+    expect(err.at(-1)).toBe(
+      `LAB_ERR_STALE_SCHEMA: ${join(root, 'lab.schema.json')} is missing or out of date: run npx xenlab lab schema`,
+    );
+    expect(await xenlab('hash', ' VM-Copy ')).toBe(0);
+    expect(out.at(-1)).toBe(hashAnswer('vm-copy'));
+    expect(await xenlab('frobnicate')).toBe(2);
+  });
+});
