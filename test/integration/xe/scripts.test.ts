@@ -196,7 +196,11 @@ describe('the installed xe over HTTPS', () => {
       });
       expect(out).toBe('xcp-ng-01,xcp-ng-02,xcp-ng-03\n');
     } finally {
-      await new Promise<void>((ok) => front.close(() => { ok(); }));
+      await new Promise<void>((ok) =>
+        front.close(() => {
+          ok();
+        }),
+      );
       rmSync(dir, { recursive: true, force: true });
     }
   });

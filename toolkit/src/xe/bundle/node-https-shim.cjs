@@ -25,7 +25,7 @@ const unwrap = (o) => (o && o.agent instanceof Agent ? { ...o, agent: o.agent.re
 
 function request(...args) {
   // request(options[, cb]) or request(url[, options][, cb])
-  if (typeof args[0] === 'object' && !(args[0] instanceof URL)) args[0] = unwrap(args[0]);
+  if (typeof args[0] === 'object' && !(args[0] instanceof globalThis.URL)) args[0] = unwrap(args[0]);
   else if (typeof args[1] === 'object' && args[1] !== null) args[1] = unwrap(args[1]);
   return load().request(...args);
 }

@@ -5,7 +5,7 @@
 import { param } from '../args.js';
 import type { CommandContext } from '../command-types.js';
 import { CliFailure, isApiError, MultipleFailure, ParamNotFound, serverErrorLines } from '../errors.js';
-import { fieldLookup, formatFloat, RecordView, toText, type Obj, type Rec } from '../records.js';
+import { fieldLookup, formatDate, formatFloat, RecordView, toText, type Obj, type Rec } from '../records.js';
 
 /** Parameters every command accepts and selectors ignore (cli_operations.ml `stdparams`). */
 export const STDPARAMS = [
@@ -184,13 +184,46 @@ async function doOp<T>(
   );
 }
 
+/**
+ * cli_operations.ml `wrap_op`: after an operation on a VM, the VM's messages raised meanwhile with a priority
+ * below `message-priority` (default 5; 1 is the most urgent) go to stderr as `Message: time=… priority=… name='…'`.
+ */
+async function withMessages<T>(ctx: CommandContext, vm: Obj, op: (vm: Obj) => Promise<T>): Promise<T> {
+  const p = get(ctx, 'message-priority');
+  const threshold = p !== undefined && /^-?\d+$/.test(p) ? Number(p) : 5;
+  // Whole seconds: XAPI datetimes have no fraction, and a message raised in this second must count.
+  const since = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const result = await op(vm);
+  let messages: Record<string, Rec> = {};
+  try {
+    messages = (await ctx.api.call('message.get', 'VM', vm.rec.uuid, since)) as Record<string, Rec>;
+  } catch {
+    /* as the real CLI: no messages rather than a failure */
+  }
+  for (const m of Object.values(messages)) {
+    const priority = Number(m.priority);
+    if (priority < threshold) {
+      ctx.printer.stderr(
+        `Message: time=${formatDate(m.timestamp)} priority=${priority} name='${toText(m.name)}'`,
+      );
+    }
+  }
+  return result;
+}
+
 /** cli_operations.ml `do_vm_op`. */
 export async function doVmOp<T>(
   ctx: CommandContext,
   op: (vm: Obj) => Promise<T>,
   opts: SelectOptions & { multiple?: boolean } = {},
 ): Promise<T[]> {
-  return doOp(ctx, await selectVms(ctx, opts), 'VMs', op, opts.multiple ?? true);
+  return doOp(
+    ctx,
+    await selectVms(ctx, opts),
+    'VMs',
+    (vm) => withMessages(ctx, vm, op),
+    opts.multiple ?? true,
+  );
 }
 
 /** cli_operations.ml `do_host_op`. */
