@@ -49,6 +49,8 @@ export interface Tool {
   /** A paragraph for `--help` and the reference page. */
   readonly description: string;
   readonly examples: readonly string[];
+  /** Extra Markdown for the reference page (input formats, what was validated); not shown by `--help`. */
+  readonly details?: string;
   /** Talks to a pool (gets the connection options). */
   readonly usesPool: boolean;
   readonly options: OptionSpecs;

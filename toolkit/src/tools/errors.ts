@@ -20,6 +20,19 @@ export const ToolErrorCode = {
   /** The metrics endpoint (`/rrd_updates`) could not be read or parsed. */
   metrics: 'TOOLS_ERR_METRICS',
 } as const;
+/** What each code means and what to do, for the reference page. */
+export const TOOL_ERROR_DOCS: Readonly<Record<ToolErrorCode, string>> = {
+  TOOLS_ERR_USAGE:
+    'Bad command line: unknown tool or option, missing or malformed value. Exit code 2. See `--help`.',
+  TOOLS_ERR_NO_POOL: 'The tool talks to a pool but got none: pass `--url` or set `XENLAB_URL`.',
+  TOOLS_ERR_INPUT: 'An input file or option set is malformed; every problem is listed under the message.',
+  TOOLS_ERR_CONFLICT:
+    'The input conflicts with itself or with the pool (duplicate MAC/IP, NIC already bonded…); nothing was changed.',
+  TOOLS_ERR_NOT_FOUND: 'A named template, host, network or NIC does not exist in the pool.',
+  TOOLS_ERR_FILE: 'A file could not be read or written (the message names it and the system error).',
+  TOOLS_ERR_METRICS: 'The pool’s `/rrd_updates` could not be read or parsed, or holds no samples yet.',
+};
+
 /** One of {@link ToolErrorCode}'s values. */
 export type ToolErrorCode = (typeof ToolErrorCode)[keyof typeof ToolErrorCode];
 

@@ -24,3 +24,5 @@ export * from './top/index.js';
 export { readPoolView, type PoolView, type HostView, type VmView } from './pool-view.js';
 export * from './bottleneck/index.js';
 export * from './net/index.js';
+export { renderToolsReference } from './reference.js';
+export { TOOL_ERROR_DOCS } from './errors.js';

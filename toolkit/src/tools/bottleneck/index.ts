@@ -311,6 +311,12 @@ export const bottleneckTool = defineTool({
     'xenlab-tools bottleneck --window 60 --json | jq ".findings[].repair"',
   ],
   usesPool: true,
+  details: `### Data sources read
+
+Hosts: \`cpu_avg\`, \`loadavg\`, \`memory_total_kib\`, \`memory_free_kib\`, \`pif_aggr_rx\`/\`tx\`. VMs: \`cpu<N>\`,
+\`runstate_runnable\`, \`memory\`, \`memory_internal_free\` (needs guest tools), \`vbd_<dev>_read\`/\`write\`/\`latency\`,
+\`vif_<N>_rx\`/\`tx\`. Each is averaged over the window. Disk moves prefer a shared SR (the VM stays migratable), else
+the local SR of the host the VM runs on.`,
   options: {
     window: {
       type: 'number',

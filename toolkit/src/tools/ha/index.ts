@@ -20,6 +20,18 @@ export const haTool = defineTool({
     'XENLAB_FENCE_PASSWORD=… xenlab-tools ha --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --fence alpha=10.0.1.11,beta=10.0.1.12 --fence-user admin',
   ],
   usesPool: false,
+  details: `### Output and how it is validated
+
+- \`drbd/<resource>.res\` — DRBD 9 resource (protocol C, \`fencing resource-only\` with the crm-fence-peer handlers).
+  Tests: \`drbdadm -c <file> dump\` (Debian \`drbd-utils\`) parses it.
+- \`pacemaker/cib.xml\` — a complete CIB. Tests: \`crm_verify -x cib.xml\` (\`pacemaker-cli-utils\`) accepts it; with
+  fencing, against a status section with both nodes online.
+- \`pacemaker/crm.txt\` — crm shell form. Tests: \`CIB_file=<empty CIB> crm configure load update crm.txt\` (\`crmsh\`,
+  offline) yields the same resources and constraints as cib.xml, and crm_verify accepts the result.
+- \`pacemaker/pcs.sh\` — pcs form (\`pcs -f\` on a CIB copy, then \`cib-push\`). Not validated by the tests: pcs is not
+  installed in CI (it pulls 34 packages); its commands follow pcs 0.10/0.11 syntax.
+
+Corosync (\`corosync.conf\`, two_node) and the NFS/DRBD packages on the nodes are not generated.`,
   options: {
     nodes: {
       type: 'string',

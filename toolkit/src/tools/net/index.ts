@@ -393,6 +393,24 @@ export const netTool = defineTool({
     'Reads a plan — networks (private, with MTU), bonds (NICs, mode balance-slb | active-backup | lacp) and VLANs (tag, on a NIC or a network) applied on every host or the listed ones — compares it with the pool and prints the difference (+ create, ~ change) before changing anything. Then it makes only those changes, networks first, then bonds, then VLANs. Running it again changes nothing. Conflicts (a missing NIC, a NIC in another bond, a VLAN tag used by another network) stop it before any change.',
   examples: ['xenlab-tools net --plan network.yaml --dry-run', 'xenlab-tools net --plan network.yaml'],
   usesPool: true,
+  details: `### Plan
+
+\`\`\`yaml
+networks:                 # private networks (no NIC)
+  - name: internal
+    mtu: 9000
+    description: backend traffic
+bonds:                    # on every host (or hosts: [xcp-ng-01, …])
+  - network: bond-data    # created if missing
+    devices: [eth0, eth1]
+    mode: active-backup   # balance-slb | active-backup | lacp
+vlans:
+  - network: storage
+    tag: 20               # 0..4094
+    on: bond-data         # a NIC (eth1) or a network name (a bond's network)
+\`\`\`
+
+Output lines start with \`+\` (create) or \`~\` (change). Removing what a plan no longer lists is not done: delete by hand.`,
   options: {
     plan: { type: 'string', required: true, placeholder: 'FILE', description: 'The network plan (YAML).' },
     dryRun: { type: 'boolean', description: 'Show the difference; change nothing.' },

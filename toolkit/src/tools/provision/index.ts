@@ -324,6 +324,12 @@ export const provisionTool = defineTool({
     'xenlab-tools provision --template "Debian Bookworm 12" --count 3 --name "db-{n}" --start --json',
   ],
   usesPool: true,
+  details: `### Placement, resuming, speed
+
+Each VM goes to the enabled, live host with the most free memory (\`host.compute_free_memory\`), counting the VMs
+already placed by this run; it gets that host as \`affinity\` and, with \`--start\`, is started there
+(\`VM.start_on\`). A failed start keeps the VM (halted); rerun to retry.
+\`npm run bench:provision\` compares 1000 VMs made by provision with a sequential \`xe vm-install\` loop on one simulator.`,
   options: {
     template: { type: 'string', required: true, placeholder: 'NAME|UUID', description: 'Template to clone.' },
     count: {

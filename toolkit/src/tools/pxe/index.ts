@@ -28,6 +28,35 @@ export const pxeTool = defineTool({
     'xenlab-tools pxe --inventory hosts.csv --subnet 10.0.0.0/24 --server 10.0.0.2 --gateway 10.0.0.1 --out ./pxe',
   ],
   usesPool: false,
+  details: `### Inventory
+
+YAML (\`network\` and \`installer\` may also come from options; \`role\` is \`master\` or \`member\`, default member):
+
+\`\`\`yaml
+network:
+  interface: eth1          # dnsmasq serves this interface
+  server: 10.0.0.2         # this PXE/TFTP/HTTP server
+  subnet: 10.0.0.0/24
+  gateway: 10.0.0.1
+  dns: [10.0.0.1]
+  range: 10.0.0.100-10.0.0.199   # optional dynamic pool; without it only listed hosts get addresses
+  domain: lab.example
+installer:
+  url: http://10.0.0.2/xcp-ng/   # the ISO contents over HTTP
+  root_password_hash: '!!'       # crypt(3) hash; '!!' asks at first boot
+hosts:
+  - { mac: 52:54:00:00:00:01, ip: 10.0.0.11, hostname: xcp1, role: master }
+  - { mac: 52:54:00:00:00:02, ip: 10.0.0.12, hostname: xcp2 }
+\`\`\`
+
+CSV: a header naming \`mac,ip,hostname[,role]\` in any order, one host per line, plus \`--subnet --server --gateway\`.
+
+### Output
+
+\`dnsmasq.conf\`, \`tftp/pxelinux.cfg/01-<mac>\` and \`default\`, \`tftp/boot.ipxe\` and \`tftp/ipxe/<mac>.ipxe\`, \`answers/<hostname>.xml\`
+(host-installer answer file), \`pool-join.sh\` (members join the master), \`tftp/README.txt\` (the boot files to copy:
+pxelinux/mboot from syslinux, undionly.kpxe from iPXE, xen.gz/vmlinuz/install.img from the ISO). BIOS boot only.
+The tests run \`dnsmasq --test -C dnsmasq.conf\` (Debian \`dnsmasq-base\`) on every generated configuration.`,
   options: {
     inventory: {
       type: 'string',
