@@ -64,9 +64,16 @@ describe('containment in docker environments', () => {
       20_000,
       'fork refusal',
     );
-    const pids = await env.exec(['cat', '/sys/fs/cgroup/pids/pids.current', '/sys/fs/cgroup/pids/pids.max'], {
-      root: true,
-    });
+    // Even a check needs a free pid in the bombed container, so it may take a few tries (runc says EAGAIN).
+    const pids = await until(
+      () =>
+        env
+          .exec(['cat', '/sys/fs/cgroup/pids/pids.current', '/sys/fs/cgroup/pids/pids.max'], { root: true })
+          .then((r) => (r.code === 0 ? r : undefined))
+          .catch(() => undefined),
+      20_000,
+      'a pids reading',
+    );
     const [current, max] = pids.stdout.trim().split('\n').map(Number);
     expect(max).toBe(64);
     expect(current).toBeLessThanOrEqual(64);
