@@ -384,117 +384,80 @@ function guessType(v: unknown): WireType {
   return STR;
 }
 
-/** The JSON-RPC encoding of `v` (typed by `t`), as a JSON text (Yojson compact output). */
+/** Appends the JSON-RPC encoding of `v` (typed by `t`) to `out`. */
 export function encodeJson(t: WireType, v: unknown, out: Sink): void {
+  out.push(jsonOf(t, v));
+}
+
+/** The JSON-RPC encoding of `v` (typed by `t`) as JSON text, Yojson's compact layout (string concatenation, as xmlOf). */
+export function jsonOf(t: WireType, v: unknown): string {
   switch (t.k) {
     case 'string':
     case 'ref':
     case 'enum':
-      out.push(
-        JSON.stringify(typeof v === 'string' ? v : v === undefined || v === null ? '' : scalarText(v)),
-      );
-      return;
+      return JSON.stringify(typeof v === 'string' ? v : v === undefined || v === null ? '' : scalarText(v));
     case 'int':
-      out.push(intText(v));
-      return;
+      return intText(v);
     case 'float':
-      out.push(formatJsonFloat(typeof v === 'number' ? v : Number(v)));
-      return;
+      return formatJsonFloat(typeof v === 'number' ? v : Number(v));
     case 'bool':
-      out.push(v === true ? 'true' : 'false');
-      return;
+      return v === true ? 'true' : 'false';
     case 'datetime':
-      out.push('"', formatDateTime(asDate(v)), '"');
-      return;
+      return `"${formatDateTime(asDate(v))}"`;
     case 'void':
-      out.push('""');
-      return;
+      return '""';
     case 'set': {
-      out.push('[');
-      if (Array.isArray(v)) {
-        let first = true;
-        for (const x of v) {
-          if (!first) out.push(',');
-          first = false;
-          encodeJson(t.of, x, out);
-        }
-      }
-      out.push(']');
-      return;
+      if (!Array.isArray(v) || v.length === 0) return '[]';
+      let s = '[';
+      for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + jsonOf(t.of, v[i]);
+      return `${s}]`;
     }
     case 'map': {
-      out.push('{');
+      let s = '{';
       if (v && typeof v === 'object') {
+        const m = v as Record<string, unknown>;
         let first = true;
-        for (const k of Object.keys(v)) {
-          if (!first) out.push(',');
+        for (const k of Object.keys(m)) {
+          s += `${first ? '' : ','}${JSON.stringify(k)}:${jsonOf(t.val, m[k])}`;
           first = false;
-          out.push(JSON.stringify(k), ':');
-          encodeJson(t.val, (v as Record<string, unknown>)[k], out);
         }
       }
-      out.push('}');
-      return;
+      return `${s}}`;
     }
     case 'record': {
       if (t.cls === '<class>') {
         const snap = v as { cls?: unknown; record?: Readonly<Record<string, unknown>> } | undefined;
-        if (typeof snap?.cls === 'string' && snap.record) encodeRecordJson(snap.cls, snap.record, out);
-        else out.push('{}');
-        return;
+        return typeof snap?.cls === 'string' && snap.record ? recordJson(snap.cls, snap.record) : '{}';
       }
-      encodeRecordJson(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>, out);
-      return;
+      return recordJson(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>);
     }
     case 'batch': {
       const b = v as EventBatchValue;
-      out.push('{"events":[');
+      let s = '{"events":[';
       b.events.forEach((e, i) => {
-        if (i) out.push(',');
-        out.push(
-          '{"id":',
-          JSON.stringify(e.id),
-          ',"timestamp":',
-          JSON.stringify(e.timestamp),
-          ',"class":',
-          JSON.stringify(e.class),
-          ',"operation":',
-          JSON.stringify(e.operation),
-          ',"ref":',
-          JSON.stringify(e.ref),
-        );
-        if (e.snapshot) {
-          out.push(',"snapshot":');
-          encodeRecordJson(e.snapshot.cls, e.snapshot.record, out);
-        }
-        out.push('}');
+        s += `${i ? ',' : ''}{"id":${JSON.stringify(e.id)},"timestamp":${JSON.stringify(e.timestamp)},"class":${JSON.stringify(e.class)},"operation":${JSON.stringify(e.operation)},"ref":${JSON.stringify(e.ref)}`;
+        if (e.snapshot) s += `,"snapshot":${recordJson(e.snapshot.cls, e.snapshot.record)}`;
+        s += '}';
       });
-      out.push('],"valid_ref_counts":{');
-      out.push(
-        Object.entries(b.valid_ref_counts)
-          .map(([k, n]) => `${JSON.stringify(k)}:${n}`)
-          .join(','),
-      );
-      out.push('},"token":', JSON.stringify(b.token), '}');
-      return;
+      const counts = Object.entries(b.valid_ref_counts)
+        .map(([k, n]) => `${JSON.stringify(k)}:${n}`)
+        .join(',');
+      return `${s}],"valid_ref_counts":{${counts}},"token":${JSON.stringify(b.token)}}`;
     }
     case 'any':
-      encodeJson(guessType(v), v, out);
-      return;
+      return jsonOf(guessType(v), v);
   }
 }
 
-function encodeRecordJson(cls: string, rec: Readonly<Record<string, unknown>>, out: Sink): void {
-  out.push('{');
+function recordJson(cls: string, rec: Readonly<Record<string, unknown>>): string {
+  let s = '{';
   let first = true;
   for (const f of liveFields(cls)) {
-    if (!first) out.push(',');
-    first = false;
-    out.push('"', f.n, '":');
     const x = rec[f.n];
-    encodeJson(f.type, x === undefined ? fieldDefault(f) : x, out);
+    s += `${first ? '' : ','}"${f.n}":${jsonOf(f.type, x === undefined ? fieldDefault(f) : x)}`;
+    first = false;
   }
-  out.push('}');
+  return `${s}}`;
 }
 
 /** The XML-RPC value text of `v` (e.g. for `task.result`, which is an XML-RPC value even over JSON-RPC). */

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { XapiFailure } from './contract.js';
-import { TextSink, encodeJson, jsonToLoose, parseXmlRpcCall, xmlOf } from './codec.js';
+import { jsonOf, jsonToLoose, parseXmlRpcCall, xmlOf } from './codec.js';
 import type { Loose } from './codec.js';
 import type { CallResult, Engine } from './engine.js';
 import { XmlParseError, escapeXml } from './xml.js';
@@ -228,33 +228,13 @@ async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promis
 
 /** The JSON-RPC response text (ocaml-rpc jsonrpc.ml `json_of_response`; v2 errors as xapi's api_server.ml). */
 export function jsonResponse(r: CallResult, version: 1 | 2, id: string): string {
-  const out = new TextSink();
-  if (version === 2) {
-    out.push('{"jsonrpc":"2.0",');
-    if (r.ok) {
-      out.push('"result":');
-      encodeJson(r.type, r.value, out);
-    } else {
-      out.push(
-        '"error":{"code":1,"message":',
-        JSON.stringify(r.code),
-        ',"data":',
-        JSON.stringify(r.params),
-        '}',
-      );
-    }
-    out.push(',"id":', id, '}');
-    return out.text;
-  }
-  if (r.ok) {
-    out.push('{"result":');
-    encodeJson(r.type, r.value, out);
-    out.push(',"error":null');
-  } else {
-    out.push('{"result":null,"error":', JSON.stringify([r.code, ...r.params]));
-  }
-  out.push(',"id":', id, '}');
-  return out.text;
+  if (version === 2)
+    return r.ok
+      ? `{"jsonrpc":"2.0","result":${jsonOf(r.type, r.value)},"id":${id}}`
+      : `{"jsonrpc":"2.0","error":{"code":1,"message":${JSON.stringify(r.code)},"data":${JSON.stringify(r.params)}},"id":${id}}`;
+  return r.ok
+    ? `{"result":${jsonOf(r.type, r.value)},"error":null,"id":${id}}`
+    : `{"result":null,"error":${JSON.stringify([r.code, ...r.params])},"id":${id}}`;
 }
 
 async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
