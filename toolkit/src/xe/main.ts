@@ -44,8 +44,8 @@ export interface MainOptions {
   /** Environment: `HOME` (for `~/.xe`) and `XE_EXTRA_ARGS`. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly createClient: (options: XeClientOptions) => XeClient;
-  /** Reads a file as text, undefined when it cannot be read (`~/.xe`, `-pwf`). */
-  readonly readFile: (path: string) => string | undefined;
+  /** Reads a file as text, undefined when it cannot be read (`~/.xe`, `-pwf`). Default: no files. */
+  readonly readFile?: (path: string) => string | undefined;
   /** One line of user input for confirmation prompts ('' when there is none). */
   readonly readLine?: () => Promise<string>;
   /** The program name for the usage text. */
@@ -96,9 +96,10 @@ async function refConvert(api: Api, value: string): Promise<string> {
  */
 export async function main(options: MainOptions): Promise<number> {
   const { io, env } = options;
+  const readFile = options.readFile ?? (() => undefined);
   const argv0 = options.argv0 ?? 'xe';
   const home = env.HOME ?? '';
-  const parsed = parseClientArgs(options.argv, options.readFile(`${home}/.xe`), env.XE_EXTRA_ARGS);
+  const parsed = parseClientArgs(options.argv, readFile(`${home}/.xe`), env.XE_EXTRA_ARGS);
   if (parsed.rcError !== undefined) io.stderr(parsed.rcError + '\n');
   if (parsed.kind === 'usage') {
     if (parsed.message !== undefined) io.stderr(parsed.message + '\n');
@@ -107,7 +108,7 @@ export async function main(options: MainOptions): Promise<number> {
   }
   const conn = parsed.conn;
   if (conn.passwordFile !== '') {
-    const text = options.readFile(conn.passwordFile);
+    const text = readFile(conn.passwordFile);
     if (text === undefined) {
       io.stderr(`Error opening password file '${conn.passwordFile}'\n`);
       return 1;
