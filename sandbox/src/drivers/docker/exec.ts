@@ -70,19 +70,28 @@ export async function execRaw(
   const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
   const cap = options.cap ?? EXEC_OUTPUT_CAP;
   const hasInput = options.input !== undefined;
-  const exec = await target.container.exec({
-    // -k 2: a command that ignores SIGTERM gets SIGKILL two seconds later. Exit 124 = timed out.
-    Cmd: ['timeout', '-k', '2', String(secs), ...argv],
-    AttachStdin: hasInput,
-    AttachStdout: true,
-    AttachStderr: true,
-    Tty: false,
-    User: options.user ?? 'learner',
-    WorkingDir: DOCKER_HOME,
-    Env: envList(target.env),
-  });
+  let exec: Docker.Exec;
+  let stream: Duplex;
   const started = Date.now();
-  const stream = await exec.start({ hijack: true, stdin: hasInput });
+  try {
+    exec = await target.container.exec({
+      // -k 2: a command that ignores SIGTERM gets SIGKILL two seconds later. Exit 124 = timed out.
+      Cmd: ['timeout', '-k', '2', String(secs), ...argv],
+      AttachStdin: hasInput,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      User: options.user ?? 'learner',
+      WorkingDir: DOCKER_HOME,
+      Env: envList(target.env),
+    });
+    stream = await exec.start({ hijack: true, stdin: hasInput });
+  } catch (err) {
+    // E.g. a container that is gone, or one whose pids are all taken (runc can't even start the check).
+    throw new Error(`SANDBOX_ERR_EXEC: could not run ${argv[0] ?? ''}: ${(err as Error).message.trim()}`, {
+      cause: err,
+    });
+  }
   const out = new Capped(cap);
   const err = new Capped(cap);
   (target.container.modem as { demuxStream(s: Duplex, o: PassThrough, e: PassThrough): void }).demuxStream(
