@@ -167,9 +167,9 @@ describe('bonds', () => {
     expect(w.get('PIF', pif('eth0'))).toMatchObject({ management: true, IP: '10.0.0.11' });
   });
 
-  it('rejects one member, members of two hosts, bonded members and bad MACs', async () => {
+  it('rejects no members, members of two hosts, bonded members, VLAN members and bad MACs', async () => {
     const net = await newNetwork('bond');
-    expect(await w.fails('Bond.create', net, [pif('eth1')], '', 'balance-slb', {})).toEqual([
+    expect(await w.fails('Bond.create', net, [], '', 'balance-slb', {})).toEqual([
       'PIF_BOND_NEEDS_MORE_MEMBERS',
     ]);
     expect(
@@ -179,11 +179,23 @@ describe('bonds', () => {
       'MAC_INVALID',
       'nope',
     ]);
+    const vnet = await newNetwork('vlan');
+    const vlan = (await w.call('VLAN.create', pif('eth1'), 5, vnet)) as string;
+    const untagged = w.get('VLAN', vlan).untagged_PIF as string;
+    expect(await w.fails('Bond.create', net, [pif('eth0'), untagged], '', 'balance-slb', {})).toEqual([
+      'PIF_VLAN_EXISTS',
+      'eth1',
+    ]);
+    await w.call('VLAN.destroy', vlan);
     await w.call('Bond.create', net, [pif('eth0'), pif('eth1')], '', 'balance-slb', {});
     const net2 = await newNetwork('bond2');
     expect(await w.fails('Bond.create', net2, [pif('eth0'), pif('eth1')], '', 'balance-slb', {})).toEqual([
       'PIF_ALREADY_BONDED',
       pif('eth0'),
+    ]);
+    expect(await w.fails('VLAN.create', pif('eth1'), 10, net2)).toEqual([
+      'CANNOT_ADD_VLAN_TO_BOND_SLAVE',
+      pif('eth1'),
     ]);
   });
 

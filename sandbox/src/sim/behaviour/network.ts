@@ -131,17 +131,14 @@ function vlanCreate(ctx: SimContext, taggedPif: string, tag: number, network: st
   const host = ref(tagged, 'host');
   assertNoOtherLocalPifs(store, host, network);
   if (tagged.managed === false) fail('PIF_UNMANAGED', taggedPif);
-  if (!isNull(ref(tagged, 'bond_slave_of')) && store.find('Bond', ref(tagged, 'bond_slave_of'))) {
-    fail('PIF_ALREADY_BONDED', taggedPif);
-  }
+  // (actual) current xapi_pif_helpers.ml `vlan_is_allowed_on_pif` refuses a bond member with
+  // CANNOT_ADD_VLAN_TO_BOND_SLAVE [PIF] (older releases and NOTES: PIF_ALREADY_BONDED)
+  if (!isNull(ref(tagged, 'bond_slave_of'))) fail('CANNOT_ADD_VLAN_TO_BOND_SLAVE', taggedPif);
   if (num(tagged, 'VLAN') !== -1 && tagged.VLAN !== undefined) fail('PIF_IS_VLAN', taggedPif);
   if (strings(tagged, 'tunnel_access_PIF_of').length > 0) fail('IS_TUNNEL_ACCESS_PIF', taggedPif);
   if (!Number.isInteger(tag) || tag < 0 || tag > 4094) fail('VLAN_TAG_INVALID', String(tag));
   const device = str(tagged, 'device');
-  const clash = pifsOfHost(store, host).some((p) => {
-    const r = store.find('PIF', p);
-    return str(r, 'device') === device && num(r, 'VLAN') === tag;
-  });
+  const clash = store.all('VLAN').some(([, v]) => v.tagged_PIF === taggedPif && num(v, 'tag') === tag);
   // (actual) xapi_vlan.ml sends the device name here, not the PIF ref the datamodel documents
   if (clash) fail('PIF_VLAN_EXISTS', device);
   const untagged = store.create('PIF', {
@@ -285,34 +282,39 @@ function bondCreate(
   mode: string,
   properties: Record<string, string>,
 ): string {
+  // Checks in xapi_bond.ml `create` order (current xen-api): network, NETWORK_ALREADY_CONNECTED, MAC, members
+  // (bonded / VLAN / tunnel / HA management), one host, one IP. (actual) Only an empty member list is refused
+  // with PIF_BOND_NEEDS_MORE_MEMBERS; a single-member bond is accepted; a VLAN member is PIF_VLAN_EXISTS [device].
   const { store } = ctx;
-  store.get('network', network);
+  const net = store.get('network', network);
+  if (net.managed === false) fail('NETWORK_UNMANAGED', network);
   const uniq = [...new Set(members)];
   for (const m of uniq) store.get('PIF', m);
   const first = uniq[0];
-  const host = first === undefined ? NULL_REF : ref(store.get('PIF', first), 'host');
-  if (first !== undefined) assertNoOtherLocalPifs(store, host, network);
+  if (first === undefined) fail('PIF_BOND_NEEDS_MORE_MEMBERS');
+  const host = ref(store.get('PIF', first), 'host');
+  assertNoOtherLocalPifs(store, host, network);
   if (mac !== '' && !MAC_RE.test(mac)) fail('MAC_INVALID', mac);
-  const hosts = new Set(uniq.map((m) => ref(store.get('PIF', m), 'host')));
-  if (hosts.size > 1) fail('PIF_CANNOT_BOND_CROSS_HOST');
-  if (uniq.length < 2) fail('PIF_BOND_NEEDS_MORE_MEMBERS');
+  if (!['balance-slb', 'active-backup', 'lacp'].includes(mode)) fail('INVALID_VALUE', 'mode', mode);
+  const haOn = bool(store.all('pool')[0]?.[1], 'ha_enabled');
   for (const m of uniq) {
     const r = store.get('PIF', m);
+    if (r.managed === false) fail('PIF_UNMANAGED', m);
     if (!isNull(ref(r, 'bond_slave_of')) && store.find('Bond', ref(r, 'bond_slave_of')))
       fail('PIF_ALREADY_BONDED', m);
-    if (num(r, 'VLAN') !== -1) fail('PIF_IS_VLAN', m);
+    if (num(r, 'VLAN') !== -1) fail('PIF_VLAN_EXISTS', str(r, 'device'));
     if (strings(r, 'tunnel_access_PIF_of').length > 0) fail('IS_TUNNEL_ACCESS_PIF', m);
+    if (haOn && bool(r, 'management')) fail('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE');
   }
+  const hosts = new Set(uniq.map((m) => ref(store.get('PIF', m), 'host')));
+  if (hosts.size > 1) fail('PIF_CANNOT_BOND_CROSS_HOST');
   const withIp = uniq.filter(
     (m) => !['None', ''].includes(str(store.get('PIF', m), 'ip_configuration_mode')),
   );
   if (withIp.length > 1) fail('PIF_BOND_MORE_THAN_ONE_IP');
-  if (!['balance-slb', 'active-backup', 'lacp'].includes(mode)) fail('INVALID_VALUE', 'mode', mode);
-  const pool = store.all('pool')[0]?.[1];
   const mgmt = uniq.find((m) => bool(store.get('PIF', m), 'management'));
-  if (mgmt !== undefined && bool(pool, 'ha_enabled')) fail('HA_CANNOT_CHANGE_BOND_STATUS_OF_MGMT_IFACE');
   // The primary member carries the IP configuration (management first), else the first member.
-  const primary = mgmt ?? withIp[0] ?? first ?? NULL_REF;
+  const primary = mgmt ?? withIp[0] ?? first;
   const primaryRec = store.get('PIF', primary);
   const used = new Set(pifsOfHost(store, host).map((p) => str(store.find('PIF', p), 'device')));
   let n = 0;
