@@ -234,7 +234,24 @@ const VDI_TYPES: Readonly<Record<string, string>> = {
   cbt_metadata: 'CBT metadata',
 };
 
+/**
+ * record_util.ml `vm_operation_to_string`, used by the VM's allowed-, current- and blocked-operations: the wire
+ * names, except two spelled differently and the operations its table lacks, shown as `(unknown operation)`.
+ */
+const VM_OPERATIONS: ReadonlyMap<string, string> = new Map([
+  ...'changing_dynamic_range changing_static_range changing_shadow_memory clean_reboot clean_shutdown clone snapshot checkpoint snapshot_with_quiesce copy revert reverting provision destroy export metadata_export import get_boot_record hard_reboot hard_shutdown migrate_send pause resume resume_on changing_VCPUs_live changing_NVRAM start start_on shutdown suspend unpause update_allowed_operations make_into_template send_sysrq send_trigger changing_memory_live awaiting_memory_live changing_shadow_memory_live pool_migrate power_state_reset csvm call_plugin create_vtpm sysprep'
+    .split(' ')
+    .map((op): [string, string] => [op, op]),
+  ['assert_operation_valid', 'assertoperationvalid'],
+  ['data_source_op', 'data_sources_op'],
+]);
+const vmOperation = (op: unknown): string => VM_OPERATIONS.get(toText(op)) ?? '(unknown operation)';
+
 /** `ha-statefiles`: refs kept as strings, shown as VDI uuids. */
+const vmOps = (v: unknown): string[] => (Array.isArray(v) ? v.map(vmOperation) : []);
+const mapOf = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+
 async function statefiles(db: Db, obj: Obj): Promise<string> {
   const refs = Array.isArray(obj.rec.ha_statefiles) ? (obj.rec.ha_statefiles as unknown[]) : [];
   return (await Promise.all(refs.map((r) => db.uuidOf('VDI', r)))).join('; ');
@@ -260,6 +277,29 @@ const COMPUTED: Readonly<Record<string, Computed>> = {
       const t = toText(obj.rec.type);
       return Promise.resolve(VDI_TYPES[t] ?? t);
     },
+  },
+  'vm.allowed-operations': {
+    get: (_db, obj) => Promise.resolve(vmOps(obj.rec.allowed_operations).join('; ')),
+    set: (_db, obj) => Promise.resolve(vmOps(obj.rec.allowed_operations)),
+  },
+  'vm.current-operations': {
+    get: (_db, obj) => Promise.resolve(vmOps(Object.values(mapOf(obj.rec.current_operations))).join('; ')),
+    set: (_db, obj) => Promise.resolve(vmOps(Object.values(mapOf(obj.rec.current_operations)))),
+  },
+  'vm.blocked-operations': {
+    get: (_db, obj) =>
+      Promise.resolve(
+        Object.entries(mapOf(obj.rec.blocked_operations))
+          .map(([k, v]) => `${vmOperation(k)}: ${toText(v)}`)
+          .join('; '),
+      ),
+    map: (_db, obj) =>
+      Promise.resolve(
+        Object.entries(mapOf(obj.rec.blocked_operations)).map(([k, v]): [string, string] => [
+          vmOperation(k),
+          toText(v),
+        ]),
+      ),
   },
   'pool.ha-statefiles': { get: statefiles },
   'host.ha-statefiles': { get: statefiles },
