@@ -33,7 +33,7 @@ export function renderToolsReference(tools: readonly Tool[]): string {
     '',
     'Tools that talk to a pool take `--url`, `--user` (default root) and a password, or the environment variables',
     '`XENLAB_URL`, `XENLAB_USER`, `XENLAB_PASSWORD`. A real pool uses a self-signed certificate: add `--insecure`',
-    '(or install a real certificate). Inside a lab terminal the variables already point at your simulated pool.',
+    '(or install a real certificate). For a simulator, use the URL `xenlab sim` prints (root / xenlab by default).',
     '',
     '## Errors',
     '',
