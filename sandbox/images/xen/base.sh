@@ -3,6 +3,7 @@
 # root filesystem with the xl toolstack. build.sh calls this and adds the fast-changing half (init, agent) on top.
 #
 # usage: base.sh DEST     writes DEST/{xen,vmlinux,vmlinuz,vmlinux.gz,xen-netfront.ko,rootfs.tar,versions}
+# (a folder of its own: build.sh assembles images from it)
 # Environment: KPKG KVER XPKG XVER SUITE MIRROR (chosen by build.sh).
 set -euo pipefail
 DEST=$1
@@ -17,7 +18,7 @@ R=$W/rootfs
 chmod 755 "$W"   # apt-get download runs as _apt when it can read the folder
 
 log "downloading $KPKG=$KVER and $XPKG=$XVER"
-apt-get download -qq "$KPKG=$KVER" "$XPKG=$XVER"
+apt-get download -qq -o APT::Sandbox::User=root "$KPKG=$KVER" "$XPKG=$XVER"
 dpkg-deb -x "${KPKG}"_*.deb kpkg
 dpkg-deb -x "${XPKG}"_*.deb xpkg
 # The multiboot1 ELF that QEMU's -kernel and iPXE's `kernel` load; Debian ships it gzipped.
@@ -40,9 +41,10 @@ debootstrap --variant=minbase --include=xen-utils-4.17,iproute2,kmod,procps,busy
   "$SUITE" "$R" "$MIRROR" > debootstrap.log 2>&1 || { tail -30 debootstrap.log; exit 1; }
 rm -rf "$R"/var/cache/apt/archives/*.deb "$R"/var/cache/apt/*.bin "$R"/var/lib/apt/lists/* \
   "$R"/usr/share/doc/* "$R"/usr/share/man/* "$R"/usr/share/locale/* "$R"/usr/share/info/*
-# Only the modules dom0 needs (and what they depend on): Xen backends, the bridge, virtio for the agent port.
+# Only the modules dom0 needs (and what they depend on): Xen backends, the bridge, virtio for the agent port, and
+# what the disk boot's initramfs needs to mount the root (virtio_blk, ext4, overlay).
 MODS="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xen-blkback xen-netback bridge loop tun
-      virtio_pci virtio_console virtio_net"
+      virtio_pci virtio_console virtio_net virtio_blk ext4 overlay"
 mkdir -p "$R/lib/modules" && cp -a "kpkg/lib/modules/$KV" "$R/lib/modules/" && chroot "$R" depmod "$KV"
 KEEP=$(for m in $MODS; do chroot "$R" modprobe -S "$KV" --show-depends $m; done | awk '$1=="insmod"{print $2}' | sort -u)
 mkdir -p keep

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the nested-Xen lab image from Debian's packages: the Xen hypervisor, a Debian kernel (uncompressed vmlinux
-# for dom0), a dom0 root filesystem as an initramfs (the xl toolstack, python3 for the exec agent) and a tiny
-# busybox domU. Nothing is compiled.
+# for dom0), dom0's root filesystem (the xl toolstack, python3 for the exec agent) as an ext4 disk plus a small
+# initramfs that mounts it, and as a gzipped initramfs for PXE boots, and a tiny busybox domU. Nothing is compiled.
 #
 # usage: build.sh [--out DIR] [--force]      (as root: debootstrap and chroot need it)
 #   DIR defaults to $XENLAB_XEN_CACHE or /var/cache/xenlab/xen. The slow part (downloads, debootstrap: ~2 min) is
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "build.sh: must run as root (debootstrap, chroot)" >&2; exit 2; }
-for t in debootstrap cpio dpkg-deb apt-get python3 gzip sha256sum; do
+for t in debootstrap cpio dpkg-deb apt-get python3 gzip sha256sum mkfs.ext4; do
   command -v $t >/dev/null || { echo "build.sh: missing $t (apt-get install debootstrap cpio)" >&2; exit 2; }
 done
 [ -x /bin/busybox ] || { echo "build.sh: missing /bin/busybox (apt-get install busybox-static)" >&2; exit 2; }
@@ -45,7 +45,7 @@ export KPKG KVER XPKG XVER
 
 BASEKEY=$( (cat "$HERE/base.sh"; echo "$KPKG=$KVER $XPKG=$XVER $SUITE") | sha256sum | cut -c1-16)
 BASE=$OUT/base-$BASEKEY
-KEY=$( (echo "$BASEKEY"; cat "$HERE/build.sh" "$HERE"/dom0/* "$HERE"/domu/*) | sha256sum | cut -c1-16)
+KEY=$( (echo "$BASEKEY"; cat "$HERE/build.sh" "$HERE"/dom0/* "$HERE"/domu/* "$HERE"/diskinit/*) | sha256sum | cut -c1-16)
 DEST=$OUT/$KEY
 mkdir -p "$OUT"
 if [ -f "$DEST/manifest.json" ] && [ $FORCE = 0 ]; then
@@ -81,8 +81,22 @@ install -D -m 755 "$HERE/dom0/agent.py" "$R/usr/local/lib/xenlab/agent.py"
 install -D -m 644 "$HERE/dom0/bashrc" "$R/root/.bashrc"
 echo "xenhost" > "$R/etc/hostname"
 mkdir -p "$DEST.tmp"
-(cd "$R" && find . -xdev | cpio -H newc -o --quiet > "$DEST.tmp/dom0-rootfs.cpio")
-gzip -1 -c "$DEST.tmp/dom0-rootfs.cpio" > "$DEST.tmp/dom0-rootfs.cpio.gz"
+(cd "$R" && find . -xdev | cpio -H newc -o --quiet | gzip -1 > "$DEST.tmp/dom0-rootfs.cpio.gz")
+
+log "dom0 root disk (ext4) and the initramfs that mounts it"
+MB=$(( $(du -sm "$R" | cut -f1) * 5 / 4 + 32 ))
+mkfs.ext4 -q -F -L xenlab-dom0 -m 0 -d "$R" "$DEST.tmp/dom0-rootfs.ext4" "${MB}M"
+mkdir -p di/bin di/dev di/proc di/sys di/mods
+cp /bin/busybox di/bin/ && ln -s busybox di/bin/sh
+# insmod order from modprobe's own dependency resolution, inside the rootfs that holds the modules.
+# (one module per modprobe call: further arguments would be parameters of the first).
+for m in virtio_pci virtio_blk crc32c_generic ext4 overlay; do chroot "$R" modprobe -S "$KV" --show-depends $m; done |
+  awk '$1=="insmod"{print $2}' | awk '!seen[$0]++' | while read -r f; do
+    cp "$R$f" di/mods/
+    basename "$f" >> di/mods/order
+  done
+install -m 755 "$HERE/diskinit/init" di/init
+(cd di && find . | cpio -H newc -o --quiet | gzip -1 > "$DEST.tmp/diskinit.cpio.gz")
 for f in xen vmlinux vmlinuz; do ln "$BASE/$f" "$DEST.tmp/$f" 2>/dev/null || cp "$BASE/$f" "$DEST.tmp/$f"; done
 XEN_VERSION=${XVER%%+*}
 cat > "$DEST.tmp/manifest.json" <<JSON
@@ -94,11 +108,20 @@ cat > "$DEST.tmp/manifest.json" <<JSON
   "kernelRelease": "$KV",
   "xenPackage": "$XPKG=$XVER",
   "xenVersion": "$XEN_VERSION",
-  "files": { "xen": "xen", "vmlinux": "vmlinux", "vmlinuz": "vmlinuz",
-             "rootfs": "dom0-rootfs.cpio", "rootfsGz": "dom0-rootfs.cpio.gz" }
+  "files": { "xen": "xen", "vmlinux": "vmlinux", "vmlinuz": "vmlinuz", "rootDisk": "dom0-rootfs.ext4",
+             "diskInit": "diskinit.cpio.gz", "rootfsGz": "dom0-rootfs.cpio.gz" }
 }
 JSON
 rm -rf "$DEST" && mv "$DEST.tmp" "$DEST"
 ln -sfn "$KEY" "$OUT/current"
+# Older images and their saved VM states (named <image key>-…) are dead weight: the driver only uses current.
+for d in "$OUT"/*; do
+  [ -d "$d" ] && [ ! -L "$d" ] || continue
+  case $(basename "$d") in
+    "$KEY" | "base-$BASEKEY" | states) ;;
+    *) if [ -f "$d/manifest.json" ] || [ -f "$d/rootfs.tar" ]; then rm -rf "$d"; fi ;;
+  esac
+done
+find "$OUT/states/templates" -name '*.state' ! -name "$KEY-*" -delete 2>/dev/null || true
 du -sh "$DEST"/* | sed 's/^/  /'
 log "done: $DEST"

@@ -4,7 +4,8 @@
 Protocol: one JSON object per line each way (json.dumps escapes every non-ASCII byte, so a line is always one line).
   request  {"id": 1, "op": "exec", "argv": [...], "input": "", "timeoutMs": 30000, "env": {...}}
   reply    {"id": 1, "code": 0, "stdout": "...", "stderr": "...", "timedOut": false}
-  request  {"id": 2, "op": "ping"}                 reply {"id": 2, "ok": true, "uptime": 12.3, "hostname": "..."}
+  request  {"id": 2, "op": "ping"}    reply {"id": 2, "ok": true, "ready": true, "uptime": 12.3, "hostname": "..."}
+           (ready: dom0's init has started the Xen daemons and the bridge)
   request  {"id": 3, "op": "settime", "epoch": n}  reply {"id": 3, "ok": true}   (after a saved VM is restored)
 Each request runs in its own thread, so a slow command does not hold up a ping.
 """
@@ -73,7 +74,8 @@ def handle(fd, req):
             reply = run(req)
         elif op == "ping":
             with open("/proc/uptime") as f:
-                reply = {"ok": True, "uptime": float(f.read().split()[0]), "hostname": socket.gethostname()}
+                reply = {"ok": True, "uptime": float(f.read().split()[0]), "hostname": socket.gethostname(),
+                         "ready": os.path.exists("/run/xenlab/ready")}
         elif op == "settime":
             time.clock_settime(time.CLOCK_REALTIME, float(req["epoch"]))
             reply = {"ok": True}

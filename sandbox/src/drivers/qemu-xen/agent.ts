@@ -10,6 +10,7 @@ interface AgentReply {
   stderr?: string;
   timedOut?: boolean;
   ok?: boolean;
+  ready?: boolean;
   uptime?: number;
   hostname?: string;
 }
@@ -87,10 +88,13 @@ export class AgentClient {
     });
   }
 
-  /** True when the agent answers within `timeoutMs`. */
-  async ping(timeoutMs = 1000): Promise<{ uptime: number; hostname: string } | undefined> {
+  /**
+   * What the agent says about dom0 when it answers within `timeoutMs`: `ready` once dom0's init has the Xen daemons
+   * and the bridge up (the agent starts earlier, in parallel with them).
+   */
+  async ping(timeoutMs = 1000): Promise<{ ready: boolean; uptime: number; hostname: string } | undefined> {
     const r = await this.request({ op: 'ping' }, timeoutMs);
-    return r.ok ? { uptime: r.uptime ?? 0, hostname: r.hostname ?? '' } : undefined;
+    return r.ok ? { ready: r.ready ?? false, uptime: r.uptime ?? 0, hostname: r.hostname ?? '' } : undefined;
   }
 
   /** Sets dom0's clock (a restored VM wakes up at the time its state was saved). */

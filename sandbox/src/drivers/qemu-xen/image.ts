@@ -18,9 +18,11 @@ export interface XenImage {
   readonly vmlinux: string;
   /** dom0 kernel as Debian ships it (bzImage; smaller to send over TFTP). */
   readonly vmlinuz: string;
-  /** dom0 root filesystem as an uncompressed initramfs. */
-  readonly rootfs: string;
-  /** The same, gzipped (for TFTP). */
+  /** dom0's root filesystem as an ext4 disk image (attached read-only; dom0 writes to a tmpfs overlay). */
+  readonly rootDisk: string;
+  /** The small initramfs that mounts {@link rootDisk} and starts dom0's /init from it. */
+  readonly diskInit: string;
+  /** dom0's root filesystem as a gzipped initramfs (for PXE, where there is no disk). */
   readonly rootfsGz: string;
   /** Xen version, e.g. `4.17.7`. */
   readonly xenVersion: string;
@@ -32,7 +34,7 @@ interface Manifest {
   key: string;
   xenVersion: string;
   kernelRelease: string;
-  files: Record<'xen' | 'vmlinux' | 'vmlinuz' | 'rootfs' | 'rootfsGz', string>;
+  files: Record<'xen' | 'vmlinux' | 'vmlinuz' | 'rootDisk' | 'diskInit' | 'rootfsGz', string>;
 }
 
 /** The build script, found relative to this module (same depth under src/ and dist/). */
@@ -65,7 +67,8 @@ export function findXenImage(cacheDir: string = DEFAULT_XEN_CACHE): XenImage {
     xen: file('xen'),
     vmlinux: file('vmlinux'),
     vmlinuz: file('vmlinuz'),
-    rootfs: file('rootfs'),
+    rootDisk: file('rootDisk'),
+    diskInit: file('diskInit'),
     rootfsGz: file('rootfsGz'),
     xenVersion: m.xenVersion,
     kernelRelease: m.kernelRelease,

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createLocalDriver, JAIL_HOME } from '../local/index.js';
 import type {
   EnvironmentSpec,
@@ -54,13 +55,47 @@ export interface QemuXenDriverOptions {
 
 type NodeKind = 'xen' | 'pxe' | 'local';
 
-/** Boots share two cores with everything else here: one at a time (a queue, not a failure). */
+/**
+ * Boots share the machine's cores with everything else: one at a time, in this process (a queue) and across
+ * processes using the same state folder (a lock file holding the owner's pid; a dead owner's lock is taken over).
+ * Under TCG two concurrent boots each take more than twice as long, and a test run would time out.
+ */
 class BootQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  constructor(private readonly lockFile: string) {}
+
   run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
+    const locked = async () => {
+      await this.lock();
+      try {
+        return await fn();
+      } finally {
+        rmSync(this.lockFile, { force: true });
+      }
+    };
+    const next = this.tail.then(locked, locked);
     this.tail = next.catch(() => undefined);
     return next;
+  }
+
+  private async lock(): Promise<void> {
+    for (;;) {
+      try {
+        writeFileSync(this.lockFile, String(process.pid), { flag: 'wx' });
+        return;
+      } catch {
+        const owner = Number(readFileSync(this.lockFile, { encoding: 'utf8', flag: 'a+' }));
+        let alive = false;
+        try {
+          if (owner > 0) process.kill(owner, 0);
+          alive = owner > 0;
+        } catch {
+          alive = false;
+        }
+        if (!alive) rmSync(this.lockFile, { force: true });
+        else await delay(250);
+      }
+    }
   }
 }
 
@@ -164,11 +199,11 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   if (!HOSTNAME_RE.test(hostname))
     throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${hostname}' is not a hostname`);
   const version = qemuVersion();
-  const queue = new BootQueue();
   const live = new Map<string, Sandbox>();
   let local: SandboxDriver | undefined;
   mkdirSync(join(stateDir, 'templates'), { recursive: true });
   mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
+  const queue = new BootQueue(join(stateDir, 'boot.lock'));
 
   /** A saved state loads only into the same QEMU, machine and image: the template's name hashes all three. */
   const stateKey = (cfg: VmConfig) =>
@@ -237,7 +272,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         }
         const cfg = vmConfig(runDir, { kind: 'image', hostname });
         if (incoming !== undefined || !warm) return startVm(cfg, incoming, node);
-        const template = join(stateDir, 'templates', `${stateKey(cfg)}.state`);
+        const template = join(stateDir, 'templates', `${image.key}-${stateKey(cfg)}.state`);
         if (existsSync(template)) {
           try {
             return await startVm(cfg, template, node);
@@ -248,7 +283,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         }
         const vm = await startVm(cfg, undefined, node);
         // Named after the config it really booted with (auto mode may have fallen back from KVM to TCG).
-        await vm.saveState(join(stateDir, 'templates', `${stateKey(vm.config)}.state`), true);
+        await vm.saveState(join(stateDir, 'templates', `${image.key}-${stateKey(vm.config)}.state`), true);
         return vm;
       }),
     );

@@ -103,14 +103,19 @@ export function qemuArgs(cfg: VmConfig): string[] {
     if (!HOSTNAME_RE.test(cfg.boot.hostname)) {
       throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${cfg.boot.hostname}' is not a hostname`);
     }
-    // QEMU's -initrd takes multiboot modules separated by commas, each "file args".
+    // QEMU's -initrd takes multiboot modules separated by commas, each "file args". The root disk is read-only
+    // (dom0 writes to a tmpfs overlay), so a saved state never disagrees with the disk it is restored next to.
     args.push(
+      '-drive',
+      `file=${cfg.image.rootDisk},if=none,id=root,format=raw,readonly=on`,
+      '-device',
+      'virtio-blk-pci,drive=root',
       '-kernel',
       cfg.image.xen,
       '-append',
       xenCommandLine(cfg.memoryMb),
       '-initrd',
-      `${cfg.image.vmlinux} console=hvc0 quiet xenlab.hostname=${cfg.boot.hostname},${cfg.image.rootfs}`,
+      `${cfg.image.vmlinux} console=hvc0 quiet xenlab.hostname=${cfg.boot.hostname},${cfg.image.diskInit}`,
     );
   } else {
     // QEMU's user-mode network answers DHCP and serves TFTP itself (the `bootfile` is DHCP option 67), and the
@@ -275,21 +280,21 @@ export class XenVm {
    */
   async waitReady(timeoutMs: number): Promise<AgentClient> {
     const deadline = Date.now() + timeoutMs;
-    if (this.agentClient && !this.agentClient.isClosed) {
-      if (await this.agentClient.ping(Math.max(1, Math.min(5000, deadline - Date.now()))))
-        return this.agentClient;
-      this.agentClient.close();
+    let agent = this.agentClient && !this.agentClient.isClosed ? this.agentClient : undefined;
+    if (!agent) {
+      agent = await retryConnect(
+        () => AgentClient.connect(join(this.config.runDir, 'agent.sock')),
+        deadline,
+        () => this.exited,
+      );
+      this.agentClient = agent;
     }
-    const agent = await retryConnect(
-      () => AgentClient.connect(join(this.config.runDir, 'agent.sock')),
-      deadline,
-      () => this.exited,
-    );
-    this.agentClient = agent;
     while (Date.now() < deadline) {
       if (this.exited)
         throw new Error(`QEMU_ERR_EXITED: the VM stopped while booting\n${this.consoleTail(1500)}`);
-      if (await agent.ping(1000)) return agent;
+      const p = await agent.ping(1000);
+      if (p?.ready) return agent;
+      if (p) await delay(200); // the agent answers; dom0's init is still starting the Xen daemons
       // A guest that can not go on (KVM internal error, a panic QEMU noticed) would otherwise wait out the timeout.
       const st = await this.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'gone' }));
       if (['internal-error', 'guest-panicked', 'shutdown', 'io-error'].includes(st.status)) {

@@ -1,0 +1,60 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readPxeConfig } from './pxe.js';
+
+let home: string;
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'xenlab-pxe-unit-'));
+  mkdirSync(join(home, 'pxe', 'tftp'), { recursive: true });
+  writeFileSync(join(home, 'pxe', 'tftp', 'boot.ipxe'), '#!ipxe\n');
+});
+afterEach(() => {
+  rmSync(home, { recursive: true, force: true });
+});
+const conf = (text: string) => {
+  writeFileSync(join(home, 'pxe', 'dnsmasq.conf'), text);
+};
+
+describe('readPxeConfig (the learner’s dnsmasq.conf drives QEMU’s DHCP/TFTP)', () => {
+  it('maps tftp-root inside the jail to the home on this machine and takes the file of a tagged dhcp-boot', () => {
+    conf(
+      '# comment\nenable-tftp\ntftp-root=/home/learner/pxe/tftp\ndhcp-match=set:ipxe,175\ndhcp-boot=tag:ipxe,boot.ipxe\n',
+    );
+    expect(readPxeConfig(home, '/home/learner')).toEqual({
+      tftpRoot: join(home, 'pxe', 'tftp'),
+      bootfile: 'boot.ipxe',
+    });
+  });
+
+  it('accepts ~/ and relative roots', () => {
+    conf('enable-tftp\ntftp-root=~/pxe/tftp\ndhcp-boot=boot.ipxe,pxeserver,10.0.2.2\n');
+    expect(readPxeConfig(home, '/home/learner').bootfile).toBe('boot.ipxe');
+    conf('enable-tftp\ntftp-root=pxe/tftp\ndhcp-boot=boot.ipxe\n');
+    expect(readPxeConfig(home, '/home/learner').tftpRoot).toBe(join(home, 'pxe', 'tftp'));
+  });
+
+  it('says what is wrong, in words a learner can act on', () => {
+    const err = (text: string | undefined) => {
+      if (text === undefined) rmSync(join(home, 'pxe', 'dnsmasq.conf'), { force: true });
+      else conf(text);
+      try {
+        readPxeConfig(home, '/home/learner');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(err(undefined)).toMatch(/^SANDBOX_ERR_PXE_CONFIG: .*not found/);
+    expect(err('tftp-root=~/pxe/tftp\ndhcp-boot=boot.ipxe\n')).toMatch(/enable-tftp/);
+    expect(err('enable-tftp\ndhcp-boot=boot.ipxe\n')).toMatch(/`tftp-root=` is missing/);
+    expect(err('enable-tftp\ntftp-root=~/pxe/tftp\n')).toMatch(/`dhcp-boot=` is missing/);
+    expect(err('enable-tftp\ntftp-root=/etc\ndhcp-boot=boot.ipxe\n')).toMatch(/outside your home/);
+    expect(err('enable-tftp\ntftp-root=~/../..\ndhcp-boot=boot.ipxe\n')).toMatch(/outside your home/);
+    expect(err('enable-tftp\ntftp-root=~/pxe/tftp\ndhcp-boot=pxelinux.0\n')).toMatch(
+      /pxelinux\.0, which is not in/,
+    );
+    expect(err('enable-tftp\ntftp-root=~/nowhere\ndhcp-boot=boot.ipxe\n')).toMatch(/not a folder/);
+  });
+});
