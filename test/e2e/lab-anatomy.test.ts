@@ -76,6 +76,7 @@ describe('a learner working through lab 1 (Anatomy of a pool)', () => {
       .poll(() => task('name-the-pool').getAttribute('data-pass'), { timeout: 15_000 })
       .toBe('true');
     expect(await page.locator('.lab-score').textContent()).toBe('10 / 90 points');
+    expect(await page.locator('.lab-announce').textContent()).toBe('Done: Name your pool.');
   });
 
   it('explains a disk created on local storage, and offers the hint about that cause', async () => {

@@ -95,6 +95,13 @@ interface TaskState {
 
 type PoolRecords = Map<string, Map<string, Record<string, unknown>>>;
 
+/** Which script checks an evaluation runs (ordered: a queued evaluation keeps the most asked for). */
+const ScriptRuns = { NONE: 0, FAILING: 1, ALL: 2 } as const;
+type ScriptRuns = (typeof ScriptRuns)[keyof typeof ScriptRuns];
+
+/** Every how many polls everything is re-run and refetched. */
+const FULL_EVERY = 5;
+
 async function fetchClass(xapi: XapiClient, cls: string): Promise<Map<string, Record<string, unknown>>> {
   // The class comes from a validated manifest; the typed `call` only knows literal method names.
   const call = xapi.call.bind(xapi) as unknown as (
@@ -167,7 +174,8 @@ export function createGrader(options: GraderOptions): Grader {
   let poll: NodeJS.Timeout | undefined;
   // Evaluations run one at a time; requests arriving meanwhile coalesce into one more run.
   let running: Promise<void> = Promise.resolve();
-  let queued: { trigger: Trigger; scripts: boolean } | undefined;
+  let queued: { trigger: Trigger; scripts: ScriptRuns } | undefined;
+  let polls = 0;
   let queuedPromise: Promise<void> | undefined;
 
   const snapshot = (): PoolSnapshot => records;
@@ -212,14 +220,15 @@ export function createGrader(options: GraderOptions): Grader {
     }
   }
 
-  async function evaluateOnce(trigger: Trigger, scripts: boolean): Promise<void> {
+  async function evaluateOnce(trigger: Trigger, scripts: ScriptRuns): Promise<void> {
     await refresh();
     const at = Date.now();
     const scriptRuns: Promise<void>[] = [];
     for (const t of tasks) {
       for (const c of t.checks) {
         if (c.kind === 'script') {
-          if (scripts || !outcomes.has(c.id))
+          const prev = outcomes.get(c.id);
+          if (scripts === ScriptRuns.ALL || !prev || (scripts === ScriptRuns.FAILING && !prev.pass))
             scriptRuns.push(
               runScript(c).then((o) => {
                 record(t, c, o, trigger, at);
@@ -255,9 +264,9 @@ export function createGrader(options: GraderOptions): Grader {
     store.saveTask(t.id, { ...st, points: st.firstPassedAt === null ? 0 : t.points });
   }
 
-  function schedule(trigger: Trigger, scripts: boolean): Promise<void> {
+  function schedule(trigger: Trigger, scripts: ScriptRuns): Promise<void> {
     if (queued) {
-      queued.scripts ||= scripts;
+      queued.scripts = Math.max(queued.scripts, scripts) as ScriptRuns;
       return queuedPromise ?? running;
     }
     queued = { trigger, scripts };
@@ -356,21 +365,25 @@ export function createGrader(options: GraderOptions): Grader {
     const cls = byLower.get(ev.class.toLowerCase());
     if (cls === undefined) return;
     dirty.add(cls);
-    void schedule('event', false);
+    void schedule('event', ScriptRuns.NONE);
   };
 
   return {
     async start() {
-      await schedule('initial', true);
+      await schedule('initial', ScriptRuns.ALL);
       if (closed) return;
       watcher = xapi.watchEvents(['*'], onEvent, { timeoutS: 30, onError: () => undefined });
       await watcher.ready;
       // Anything that changed between the first evaluation and the watch taking hold.
       for (const c of classes) dirty.add(c);
-      void schedule('event', false);
+      void schedule('event', ScriptRuns.NONE);
+      // The short poll runs the failing script checks (a learner fixing a file sees it turn green within a poll);
+      // every FULL_EVERY-th poll re-runs every script and refetches every class, in case an event was missed.
+      // Passing scripts are not re-run on every poll: with a room of learners, each run is a process.
       poll = setInterval(() => {
-        for (const c of classes) dirty.add(c);
-        void schedule('poll', true).catch(() => undefined);
+        const full = ++polls % FULL_EVERY === 0;
+        if (full) for (const c of classes) dirty.add(c);
+        void schedule('poll', full ? ScriptRuns.ALL : ScriptRuns.FAILING).catch(() => undefined);
       }, options.pollMs ?? 2000);
       poll.unref();
     },
@@ -378,7 +391,7 @@ export function createGrader(options: GraderOptions): Grader {
     async check(task) {
       if (task !== undefined) findTask(task);
       for (const c of classes) dirty.add(c);
-      await schedule('check', true);
+      await schedule('check', ScriptRuns.ALL);
       for (const t of tasks) {
         if (task !== undefined && t.id !== task) continue;
         const st = taskState.get(t.id);
@@ -422,11 +435,11 @@ export function createGrader(options: GraderOptions): Grader {
       if (!t || c?.kind !== 'answer')
         throw new GradingRequestError(GraderError.UNKNOWN_CHECK, `this lab has no question "${checkId}"`);
       for (const k of classes) dirty.add(k);
-      await schedule('answer', false);
+      await schedule('answer', ScriptRuns.NONE);
       const correct = answerIsCorrect(c, text, params, snapshot());
       answers.set(checkId, correct);
       store.saveAnswer(checkId, hashAnswer(text), correct, Date.now());
-      await schedule('answer', false);
+      await schedule('answer', ScriptRuns.NONE);
       return {
         correct,
         message: correct ? 'Correct.' : render(c.fail ?? 'That answer is not right. Try again.', params),
@@ -434,7 +447,7 @@ export function createGrader(options: GraderOptions): Grader {
     },
     async evaluate(trigger, scripts = true) {
       for (const c of classes) dirty.add(c);
-      await schedule(trigger, scripts);
+      await schedule(trigger, scripts ? ScriptRuns.ALL : ScriptRuns.NONE);
       return view();
     },
     outcomes: () => outcomes,

@@ -63,9 +63,18 @@ class XenlabLab extends HTMLElement {
     const score = this.querySelector<HTMLElement>('.lab-score');
     const checkAll = this.querySelector<HTMLButtonElement>('.lab-check-all');
     const notice = this.querySelector<HTMLElement>('.lab-notice');
-    if (!lab || !list || !status || !score || !checkAll || !notice || this.#conn) return;
+    const announce = this.querySelector<HTMLElement>('.lab-announce');
+    if (!lab || !list || !status || !score || !checkAll || !notice || !announce || this.#conn) return;
 
     const render = (view: LabView) => {
+      // Screen readers hear a task turn green (the panel changes without the learner looking at it).
+      const before = this.view;
+      if (before) {
+        const done = view.tasks.filter(
+          (t) => t.pass && before.tasks.find((b) => b.id === t.id)?.pass === false,
+        );
+        if (done.length) announce.textContent = done.map((t) => `Done: ${t.title}.`).join(' ');
+      }
       // Keep what the learner is typing in answer boxes across re-renders.
       const typed = new Map<string, string>();
       for (const f of list.querySelectorAll<HTMLFormElement>('.lab-answer')) {
@@ -94,8 +103,8 @@ class XenlabLab extends HTMLElement {
       (msg: LabServerMessage) => {
         switch (msg.type) {
           case 'lab.state':
-            this.view = msg.view;
             render(msg.view);
+            this.view = msg.view;
             // For tests and the grading benchmark: when the result reached the page.
             this.dispatchEvent(
               new CustomEvent('lab-state', {
