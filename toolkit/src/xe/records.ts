@@ -249,6 +249,27 @@ const vmOperation = (op: unknown): string => VM_OPERATIONS.get(toText(op)) ?? '(
 
 /** `ha-statefiles`: refs kept as strings, shown as VDI uuids. */
 const vmOps = (v: unknown): string[] => (Array.isArray(v) ? v.map(vmOperation) : []);
+
+/** record_util.ml `host_operation_to_string`: `vm_start` → `VM.start`, `vm_resume`, `vm_migrate` likewise. */
+const hostOperation = (op: unknown): string => toText(op).replace(/^vm_/, 'VM.');
+/** record_util.ml `sr_operation_to_string`: `vdi_create` → `VDI.create`, `pbd_create` → `PBD.create`. */
+const srOperation = (op: unknown): string => toText(op).replace(/^vdi_/, 'VDI.').replace(/^pbd_/, 'PBD.');
+
+/** allowed-operations / current-operations of a class whose operation names the CLI respells. */
+function operations(
+  field: 'allowed_operations' | 'current_operations',
+  name: (op: unknown) => string,
+): Computed {
+  const list = (obj: Obj): string[] => {
+    const v = obj.rec[field];
+    const ops = field === 'allowed_operations' ? (Array.isArray(v) ? v : []) : Object.values(mapOf(v));
+    return ops.map(name);
+  };
+  return {
+    get: (_db, obj) => Promise.resolve(list(obj).join('; ')),
+    set: (_db, obj) => Promise.resolve(list(obj)),
+  };
+}
 const mapOf = (v: unknown): Record<string, unknown> =>
   typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 
@@ -301,6 +322,10 @@ const COMPUTED: Readonly<Record<string, Computed>> = {
         ]),
       ),
   },
+  'host.allowed-operations': operations('allowed_operations', hostOperation),
+  'host.current-operations': operations('current_operations', hostOperation),
+  'sr.allowed-operations': operations('allowed_operations', srOperation),
+  'sr.current-operations': operations('current_operations', srOperation),
   'pool.ha-statefiles': { get: statefiles },
   'host.ha-statefiles': { get: statefiles },
   'vm.memory-target': {
