@@ -52,40 +52,57 @@ async function measure(path) {
   return { p50: pct(lat, 50), p99: pct(lat, 99), mbps: got / 1e6 / secs, bytes: got };
 }
 
+/**
+ * The same measurements over any byte path: `write` sends keys, `listen` receives output. Only how bytes travel
+ * differs between the in-process pty and the gateway.
+ */
+function pathOver(write, close) {
+  let listener = () => undefined;
+  const until = (send, done) =>
+    new Promise((resolve) => {
+      listener = (d) => {
+        const result = done(d);
+        if (result !== undefined) {
+          listener = () => undefined;
+          resolve(result);
+        }
+      };
+      send();
+    });
+  return {
+    receive: (d) => listener(d),
+    run: async (s) => write(s),
+    settle: () => new Promise((r) => setTimeout(r, 300)),
+    key: (ch) =>
+      until(
+        () => write(ch),
+        (d) => (d.includes(ch.charCodeAt(0)) ? true : undefined),
+      ),
+    flood: (cmd, mark) => {
+      let bytes = 0;
+      let tail = '';
+      return until(
+        () => write(`${cmd}\r`),
+        (d) => {
+          bytes += d.length;
+          tail = (tail + d.toString('latin1')).slice(-200);
+          return tail.includes(mark) ? bytes : undefined;
+        },
+      );
+    },
+    close,
+  };
+}
+
 async function directPath(driver, home) {
   const sandbox = await driver.create({ id: 'bench-direct', home });
   const term = sandbox.attachTerminal({ cols: 120, rows: 40 });
-  let listener = () => undefined;
-  term.onData((d) => listener(d));
-  return {
-    run: async (s) => term.write(s),
-    settle: () => new Promise((r) => setTimeout(r, 300)),
-    key: (ch) =>
-      new Promise((resolve) => {
-        listener = (d) => {
-          if (d.includes(ch.charCodeAt(0))) {
-            listener = () => undefined;
-            resolve();
-          }
-        };
-        term.write(ch);
-      }),
-    flood: (cmd, mark) =>
-      new Promise((resolve) => {
-        let bytes = 0;
-        let tail = '';
-        listener = (d) => {
-          bytes += d.length;
-          tail = (tail + d.toString('latin1')).slice(-200);
-          if (tail.includes(mark)) {
-            listener = () => undefined;
-            resolve(bytes);
-          }
-        };
-        term.write(`${cmd}\r`);
-      }),
-    close: () => term.kill(),
-  };
+  const path = pathOver(
+    (s) => term.write(s),
+    () => term.kill(),
+  );
+  term.onData((d) => path.receive(d));
+  return path;
 }
 
 async function gatewayPath(url) {
@@ -99,47 +116,23 @@ async function gatewayPath(url) {
     },
   );
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-  let listener = () => undefined;
+  const path = pathOver(
+    (s) => ws.send(Buffer.from(s)),
+    () => ws.close(),
+  );
   let unacked = 0;
   ws.on('message', (d, bin) => {
     if (!bin) return;
+    // Acknowledge like xterm.js does, so flow control is in the loop.
     unacked += d.length;
     if (unacked >= FLOW.ACK_EVERY) {
       ws.send(JSON.stringify({ type: 'term.ack', bytes: unacked }));
       unacked = 0;
     }
-    listener(d);
+    path.receive(d);
   });
   ws.send(JSON.stringify({ type: 'term.hello', v: PROTOCOL_VERSION, cols: 120, rows: 40 }));
-  return {
-    run: async (s) => ws.send(Buffer.from(s)),
-    settle: () => new Promise((r) => setTimeout(r, 300)),
-    key: (ch) =>
-      new Promise((resolve) => {
-        listener = (d) => {
-          if (d.includes(ch.charCodeAt(0))) {
-            listener = () => undefined;
-            resolve();
-          }
-        };
-        ws.send(Buffer.from(ch));
-      }),
-    flood: (cmd, mark) =>
-      new Promise((resolve) => {
-        let bytes = 0;
-        let tail = '';
-        listener = (d) => {
-          bytes += d.length;
-          tail = (tail + d.toString('latin1')).slice(-200);
-          if (tail.includes(mark)) {
-            listener = () => undefined;
-            resolve(bytes);
-          }
-        };
-        ws.send(Buffer.from(`${cmd}\r`));
-      }),
-    close: () => ws.close(),
-  };
+  return path;
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'xenlab-bench-'));

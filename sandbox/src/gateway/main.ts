@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createDockerDriver } from '../drivers/docker/index.js';
 import { createLocalDriver } from '../drivers/local/index.js';
+import type { SandboxDriver } from '../drivers/types.js';
 import { createGateway } from './server.js';
 import type { Gateway } from './server.js';
 
@@ -27,6 +29,8 @@ Runs the course site and the terminal gateway.
   --jail MODE     auto: jail shells with bubblewrap when it works here (default); off: plain shells;
                   required: refuse to start without the jail (env XENLAB_JAIL)
   --course-code C learners must enter C to join (env XENLAB_COURSE_CODE); without it everyone joins at once
+  --driver NAME   local (default): bash in a bubblewrap jail; docker: hardened containers from the image
+                  "xenlab image build" makes (env XENLAB_DRIVER; DOCKER_HOST picks a remote engine)
 Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
 XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.`;
 
@@ -72,6 +76,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
         'site-dir': { type: 'string' },
         jail: { type: 'string' },
         'course-code': { type: 'string' },
+        driver: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -101,11 +106,25 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   }
   const dataDir = resolve(values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab');
   const toolBin = learnerToolBin(dataDir);
-  const driver = createLocalDriver({
-    jail,
-    readOnlyBinds: [resolve(repoRoot, 'toolkit'), resolve(repoRoot, 'node_modules'), toolBin],
-    path: [toolBin],
-  });
+  const driverName = values.driver ?? io.env.XENLAB_DRIVER ?? 'local';
+  let driver: SandboxDriver;
+  if (driverName === 'local') {
+    driver = createLocalDriver({
+      jail,
+      readOnlyBinds: [resolve(repoRoot, 'toolkit'), resolve(repoRoot, 'node_modules'), toolBin],
+      path: [toolBin],
+    });
+  } else if (driverName === 'docker') {
+    try {
+      driver = await createDockerDriver({ pool: Number(io.env.XENLAB_DOCKER_POOL ?? 0) || 0 });
+    } catch (err) {
+      io.err(`xenlab serve: the docker driver can not start: ${(err as Error).message}`);
+      return null;
+    }
+  } else {
+    io.err(`xenlab serve: --driver must be local or docker, not "${driverName}"`);
+    return null;
+  }
   const gateway = await createGateway({
     host: values.host ?? io.env.HOST ?? '127.0.0.1',
     port,
