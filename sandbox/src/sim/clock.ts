@@ -32,6 +32,7 @@ export class Clock implements SimClock {
   readonly #durations: Record<string, number>;
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
+  #instant = 0;
 
   constructor(options: { fast?: boolean; durations?: Readonly<Record<string, number>> } = {}) {
     this.#fast = options.fast ?? false;
@@ -47,9 +48,19 @@ export class Clock implements SimClock {
     return new Date();
   }
 
-  /** The configured duration of an operation in ms (0 in fast mode). */
+  /** The configured duration of an operation in ms (0 in fast mode and while building a scenario). */
   duration(operation: string): number {
-    return this.#fast ? 0 : (this.#durations[operation] ?? 0);
+    return this.#fast || this.#instant > 0 ? 0 : (this.#durations[operation] ?? 0);
+  }
+
+  /** Runs `fn` with every wait at zero (scenario set-up should not take simulated minutes). */
+  async instantly<T>(fn: () => Promise<T>): Promise<T> {
+    this.#instant++;
+    try {
+      return await fn();
+    } finally {
+      this.#instant--;
+    }
   }
 
   async work(operation: string, task: SimTask | undefined, scale = 1): Promise<void> {

@@ -35,7 +35,7 @@ export interface ControlHost {
   generation(): number;
   dump(): StoreDump;
   restore(dump: StoreDump): void;
-  reset(): void;
+  reset(): void | Promise<void>;
   faults(): SimFaults;
   context(): SimContext;
   /** Finds an object by uuid or name_label; undefined when none. */
@@ -115,7 +115,7 @@ export function controlRoute(host: ControlHost, prefix = '/_xenlab/'): ExtraRout
         send(res, 200, { ok: true });
       }
     } else if (req.method === 'POST' && route === 'reset') {
-      host.reset();
+      await host.reset();
       send(res, 200, { ok: true });
     } else if (req.method === 'POST' && route.startsWith('fault/')) {
       await fault(host, route.slice(6), body, res);

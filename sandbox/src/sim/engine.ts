@@ -282,6 +282,16 @@ export class Engine {
     });
   }
 
+  /**
+   * Runs a method's handler directly with typed arguments (no session, no wire decoding): scenario set-up uses it
+   * to install VMs exactly as a client would. Throws `XapiFailure` like the handler.
+   */
+  async invoke(full: string, args: readonly unknown[], store: Store = this.store): Promise<unknown> {
+    const def = this.#methods.get(full);
+    if (!def) throw new XapiFailure('MESSAGE_METHOD_UNKNOWN', [full]);
+    return await def.handler(this.context(undefined, undefined, store), args);
+  }
+
   /** Runs every behaviour's `afterChange` hook for one object. */
   afterChange(ctx: SimContext, cls: string, ref: string): void {
     this.#afterChange(ctx, cls, ref);

@@ -18,7 +18,13 @@ import { Engine } from './engine.js';
 import { StateSaver, readStateFile } from './persist.js';
 import { seededRandom, uuidFrom } from './random.js';
 import { Metrics } from './rrd.js';
-import { DEFAULT_SCENARIO, buildScenario, loadScenarioFile, parseScenario } from './scenario.js';
+import {
+  DEFAULT_SCENARIO,
+  ScenarioError,
+  buildScenario,
+  loadScenarioFile,
+  parseScenario,
+} from './scenario.js';
 import type { Scenario, ScenarioInput } from './scenario.js';
 import { createApiServer } from './server.js';
 import type { ServerLimits } from './server.js';
@@ -111,14 +117,56 @@ export class Simulator {
   }
 
   /** Builds the scenario into the (empty) live store. */
-  build(): void {
-    this.#buildInto(this.engine.store);
+  async build(): Promise<void> {
+    await this.#buildInto(this.engine.store);
   }
 
-  #buildInto(store: Store): void {
+  async #buildInto(store: Store): Promise<void> {
     const created = buildScenario(store, this.scenario, () => this.engine.random(), new Date());
     const ctx = this.engine.context(undefined, undefined, store);
     for (const [cls, ref] of created) if (store.find(cls, ref)) this.engine.afterChange(ctx, cls, ref);
+    if (this.scenario.vms.length > 0) await this.engine.clock.instantly(() => this.#installVms(store));
+  }
+
+  /** Scenario VMs: clone + provision + VIF + start(_on), through the behaviour handlers like any client. */
+  async #installVms(store: Store): Promise<void> {
+    const call = (full: string, ...args: unknown[]): Promise<unknown> =>
+      this.engine.invoke(full, args, store);
+    const byName = (cls: string, name: string, what: string): string => {
+      const hit = store.all(cls).find(([, r]) => r.name_label === name)?.[0];
+      if (!hit) throw new ScenarioError(`scenario VM refers to ${what} "${name}", which does not exist`);
+      return hit;
+    };
+    const MiB = 1024 * 1024;
+    for (const spec of this.scenario.vms) {
+      const template = byName('VM', spec.template, 'template');
+      const vm = String(await call('VM.clone', template, spec.name));
+      await call('VM.provision', vm);
+      if (spec.memoryMiB !== undefined)
+        await call('VM.set_memory_limits', vm, ...Array<number>(4).fill(spec.memoryMiB * MiB));
+      if (spec.vcpus !== undefined) {
+        await call('VM.set_VCPUs_max', vm, spec.vcpus);
+        await call('VM.set_VCPUs_at_startup', vm, spec.vcpus);
+      }
+      if (spec.tags.length > 0) store.update('VM', vm, { tags: spec.tags });
+      const network = byName('network', spec.network ?? 'Pool-wide network associated with eth0', 'network');
+      if ((store.get('VM', vm).VIFs as string[]).length === 0)
+        await call('VIF.create', {
+          device: '0',
+          network,
+          VM: vm,
+          MAC: '',
+          MTU: 1500,
+          other_config: {},
+          qos_algorithm_type: '',
+          qos_algorithm_params: {},
+        });
+      if (spec.power_state === 'Running') {
+        if (spec.host !== undefined)
+          await call('VM.start_on', vm, byName('host', spec.host, 'host'), false, false);
+        else await call('VM.start', vm, false, false);
+      }
+    }
   }
 
   /** Loads a saved state quietly (start-up), re-seeding so new uuids cannot collide with saved ones. */
@@ -147,10 +195,10 @@ export class Simulator {
   }
 
   /** Rebuilds the scenario from scratch (sessions survive). */
-  reset(): void {
+  async reset(): Promise<void> {
     this.engine.random = seededRandom(this.#seed);
     const scratch = new Store(() => uuidFrom(() => this.engine.random()));
-    this.#buildInto(scratch);
+    await this.#buildInto(scratch);
     this.restore(scratch.dump());
   }
 
@@ -215,8 +263,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     fast: options.fast ?? false,
   });
   const saved = options.stateFile ? readStateFile(options.stateFile) : undefined;
-  if (saved) sim.loadSaved(saved);
-  else sim.build();
+  try {
+    if (saved) sim.loadSaved(saved);
+    else await sim.build();
+  } catch (e) {
+    sim.engine.close();
+    throw e;
+  }
   const saver = options.stateFile ? new StateSaver(sim.store, options.stateFile) : undefined;
   if (saver && !saved) await saver.flush();
   const controlToken = options.controlToken ?? randomBytes(24).toString('base64url');
@@ -231,9 +284,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
         restore: (d) => {
           sim.restore(d);
         },
-        reset: () => {
-          sim.reset();
-        },
+        reset: () => sim.reset(),
         faults: () => sim.faults(),
         context: () => sim.context(),
         find: (cls, key) => sim.find(cls, key),

@@ -58,6 +58,24 @@ const templateSchema = z.object({
   distro: z.string().optional(),
 });
 
+const vmSchema = z.object({
+  /** name_label of the VM. */
+  name: z.string().min(1),
+  /** Template to install from (name_label), e.g. "Debian Bookworm 12". */
+  template: z.string().default('Debian Bookworm 12'),
+  /** Host to start it on (name_label); default: wherever placement puts it. */
+  host: z.string().optional(),
+  /** Power state after start-up. */
+  power_state: z.enum(['Halted', 'Running']).default('Running'),
+  /** Memory in MiB (all four limits); default: the template's. */
+  memoryMiB: z.number().int().positive().optional(),
+  /** vCPUs; default: the template's. */
+  vcpus: z.number().int().positive().optional(),
+  /** Network for its VIF 0 (name_label); default "Pool-wide network associated with eth0". */
+  network: z.string().optional(),
+  tags: z.array(z.string()).default([]),
+});
+
 /** The scenario format (YAML or JSON). */
 export const scenarioSchema = z.object({
   /** Pool name_label. */
@@ -80,6 +98,8 @@ export const scenarioSchema = z.object({
     .default([]),
   /** Templates; the built-in XCP-ng-like list when left out. */
   templates: z.array(templateSchema).optional(),
+  /** VMs that exist from the start, installed through the same API calls a learner would make. */
+  vms: z.array(vmSchema).default([]),
   /** Operation durations in ms, e.g. `{ "VM.start": 5000 }` (see clock.ts for the defaults). */
   durations: z.record(z.string(), z.number().min(0)).default({}),
 });

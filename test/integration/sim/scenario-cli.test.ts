@@ -154,3 +154,62 @@ test('`xenlab sim` prints its URL and serves until SIGTERM', async () => {
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   expect(code).toBe(0);
 });
+
+test('scenario VMs are installed through the API: disks, a VIF, started where asked', async () => {
+  const sim = await start({
+    scenario: {
+      ...DEFAULT_SCENARIO,
+      vms: [
+        {
+          name: 'web01',
+          template: 'Debian Bookworm 12',
+          host: 'xcp-ng-02',
+          memoryMiB: 1024,
+          vcpus: 2,
+          tags: ['web'],
+        },
+        { name: 'db01', template: 'Rocky Linux 9' },
+        { name: 'spare', template: 'Alpine Linux 3.20', power_state: 'Halted' },
+      ],
+    },
+  });
+  try {
+    const s = await login(sim.url);
+    const vm = async (name: string) => {
+      const [ref] = await ok<string[]>(sim.url, 'VM.get_by_name_label', s, name);
+      return ok<Record<string, unknown>>(sim.url, 'VM.get_record', s, ref);
+    };
+    const web = await vm('web01');
+    expect(web).toMatchObject({
+      power_state: 'Running',
+      is_a_template: false,
+      memory_static_max: 1024 * 1024 * 1024,
+      VCPUs_max: 2,
+      tags: ['web'],
+    });
+    expect(await ok(sim.url, 'host.get_name_label', s, web.resident_on)).toBe('xcp-ng-02');
+    expect((web.VBDs as string[]).length).toBeGreaterThan(0);
+    expect(web.VIFs as string[]).toHaveLength(1);
+    expect((await vm('db01')).power_state).toBe('Running');
+    const spare = await vm('spare');
+    expect(spare).toMatchObject({ power_state: 'Halted', resident_on: 'OpaqueRef:NULL' });
+
+    // A reset through the control API brings them back as the scenario describes.
+    const [webRef] = await ok<string[]>(sim.url, 'VM.get_by_name_label', s, 'web01');
+    await ok(sim.url, 'VM.hard_shutdown', s, webRef);
+    const reset = await fetch(`${sim.controlUrl}reset`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.controlToken}` },
+    });
+    expect(reset.status).toBe(200);
+    expect((await vm('web01')).power_state).toBe('Running');
+  } finally {
+    await sim.close();
+  }
+});
+
+test('a scenario VM with an unknown template stops start-up with a clear error', async () => {
+  await expect(
+    start({ scenario: { ...DEFAULT_SCENARIO, vms: [{ name: 'x', template: 'Nope 1.0' }] } }),
+  ).rejects.toThrow('scenario VM refers to template "Nope 1.0", which does not exist');
+});

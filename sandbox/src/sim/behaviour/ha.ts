@@ -9,7 +9,7 @@ import { XapiFailure } from '../contract.js';
 import { refreshHost } from './host.js';
 import { chooseHost, hostFreeMemory, hostSeesSr, vmReservedMemory, vmSrs } from './placement.js';
 import { createVdi, destroyVdi } from './storage.js';
-import { MiB, arg, bool, fail, hostLive, map, num, ref, residentVms, str, thePool } from './util.js';
+import { MiB, arg, bool, fail, hostLive, map, num, pbdsOf, ref, residentVms, str, thePool } from './util.js';
 import { bootDomain, haltDomain, vmHooks } from './vm.js';
 import { refreshVm } from './vm-lifecycle.js';
 
@@ -113,33 +113,65 @@ export function refreshHaPlan(store: SimStore): void {
  * Refuses a change that would leave no plan for `ha_host_failures_to_tolerate` failures
  * (xapi_ha_vm_failover.ml `assert_configuration_change_preserves_ha_plan`).
  */
-export function assertPreservesPlan(store: SimStore, extra: { vm: string; host: string }): void {
+export function assertPreservesPlan(
+  store: SimStore,
+  change: { extra?: { vm: string; host: string }; failures?: number },
+): void {
   const [, pool] = thePool(store);
   if (!bool(pool, 'ha_enabled') || bool(pool, 'ha_allow_overcommit')) return;
-  const ntol = num(pool, 'ha_host_failures_to_tolerate');
-  if (ntol === 0) return;
-  if (!planSurvives(store, ntol)) fail('HA_NO_PLAN');
-  if (!planSurvives(store, ntol, extra)) fail('HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN');
+  // Only block when a plan exists now and would evaporate: no plan now "cannot get worse" (and
+  // HA_NO_PLAN is never raised by current xapi).
+  const planned = num(pool, 'ha_plan_exists_for');
+  if (!planSurvives(store, planned)) return;
+  if (!planSurvives(store, change.failures ?? planned, change.extra))
+    fail('HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN');
+}
+
+/**
+ * Why an SR cannot hold the HA statefile, or undefined (xha_statefile.ml): every host needs a plugged PBD to it
+ * (a local SR of a multi-host pool fails SR_NO_PBDS), its SM must attach VDIs offline (not ISO or DVD drives),
+ * and the statefile and redo log must fit.
+ */
+function statefileProblem(store: SimStore, sr: string): string[] | undefined {
+  const rec = store.get('SR', sr);
+  const pbds = pbdsOf(store, sr).map((p) => store.get('PBD', p));
+  const hosts = new Set(pbds.map((p) => ref(p, 'host')));
+  if (store.all('host').some(([h]) => !hosts.has(h))) return ['SR_NO_PBDS', sr];
+  if (pbds.some((p) => !bool(p, 'currently_attached'))) return ['SR_NO_PBDS', sr];
+  if (str(rec, 'content_type') === 'iso' || str(rec, 'type') === 'udev' || str(rec, 'type') === 'iso') {
+    return ['SR_OPERATION_NOT_SUPPORTED', sr];
+  }
+  const free = num(rec, 'physical_size') - num(rec, 'physical_utilisation');
+  if (free < 4 * MiB + 256 * MiB) return ['SR_SOURCE_SPACE_INSUFFICIENT', sr];
+  return undefined;
 }
 
 async function enableHa(ctx: SimContext, srs: string[], config: Record<string, string>): Promise<void> {
   const { store } = ctx;
   const [poolRef, pool] = thePool(store);
   if (bool(pool, 'ha_enabled')) fail('HA_IS_ENABLED');
+  // xapi_ha.ml `enable` order: unplugged must-stay-plugged PIFs, offline hosts, then the statefile SR
+  // (Xha_statefile.check_sr_can_host_statefile). (actual) HA_TOO_FEW_HOSTS is defined but never raised.
   const hosts = store.all('host').map(([h]) => h);
-  if (hosts.length < 2) fail('HA_TOO_FEW_HOSTS');
+  const unplugged = store
+    .all('PIF')
+    .filter(([, p]) => bool(p, 'disallow_unplug') && !bool(p, 'currently_attached'))
+    .map(([r]) => r);
+  if (unplugged.length > 0) fail('REQUIRED_PIF_IS_UNPLUGGED', ...unplugged);
   for (const h of hosts) if (!hostLive(store, h)) fail('HOST_OFFLINE', h);
-  for (const [pif, p] of store.all('PIF')) {
-    if (bool(p, 'disallow_unplug') && !bool(p, 'currently_attached')) fail('REQUIRED_PIF_IS_UNPLUGGED', pif);
-  }
-  if (srs.length === 0) fail('CANNOT_CREATE_STATE_FILE');
-  for (const sr of srs) store.get('SR', sr);
-  const sr = srs[0] ?? '';
-  for (const s of srs)
-    if (!bool(store.get('SR', s), 'shared')) fail('HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED', s);
-  for (const h of hosts) if (!hostSeesSr(store, h, sr)) fail('CANNOT_CREATE_STATE_FILE');
+  for (const s of srs) store.get('SR', s);
+  const candidates =
+    srs.length > 0
+      ? srs
+      : store
+          .all('SR')
+          .map(([r]) => r)
+          .filter((r) => statefileProblem(store, r) === undefined);
+  const sr = candidates[0];
+  if (sr === undefined) fail('CANNOT_CREATE_STATE_FILE');
+  const problem = statefileProblem(store, sr);
+  if (problem) fail(problem[0] ?? 'INTERNAL_ERROR', ...problem.slice(1));
   const timeout = config.timeout === undefined ? 60 : Number(config.timeout);
-  if (!Number.isFinite(timeout) || timeout < 10) fail('INVALID_VALUE', 'timeout', config.timeout ?? '');
   await ctx.clock.work('pool.enable_ha', ctx.task);
   const statefile = createVdi(ctx, sr, {
     name_label: 'Statefile for HA',
@@ -170,10 +202,7 @@ async function enableHa(ctx: SimContext, srs: string[], config: Record<string, s
       store.update('VM', vm, { ha_always_run: true });
     }
   }
-  // Like XenCenter's wizard, the first enable plans for as many failures as the pool can take.
-  if (num(pool, 'ha_host_failures_to_tolerate') === 0) {
-    store.update('pool', poolRef, { ha_host_failures_to_tolerate: maxFailuresToTolerate(store) });
-  }
+  // xapi leaves ha_host_failures_to_tolerate as it was (XenCenter's wizard sets it; `xe pool-param-set` here).
   refreshHaPlan(store);
   refreshPool(store, poolRef);
 }
@@ -330,13 +359,8 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
     const pool = ctx.store.get('pool', poolRef);
     if (!Number.isInteger(value) || value < 0)
       fail('INVALID_VALUE', 'ha_host_failures_to_tolerate', String(value));
-    if (
-      bool(pool, 'ha_enabled') &&
-      !bool(pool, 'ha_allow_overcommit') &&
-      value > maxFailuresToTolerate(ctx.store)
-    ) {
-      fail('HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN');
-    }
+    // xapi_pool.ml: "Don't block changes if we have no plan at all"
+    if (num(pool, 'ha_plan_exists_for') > 0) assertPreservesPlan(ctx.store, { failures: value });
     ctx.store.update('pool', poolRef, { ha_host_failures_to_tolerate: value });
     refreshHaPlan(ctx.store);
   },
@@ -346,8 +370,12 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
     const rec = ctx.store.get('VM', vm);
     if (!PRIORITIES.has(value)) fail('INVALID_VALUE', 'ha_restart_priority', value);
     const running = str(rec, 'power_state') === 'Running';
-    if (value === 'restart' && str(rec, 'ha_restart_priority') !== 'restart' && running) {
-      assertPreservesPlan(ctx.store, { vm, host: ref(rec, 'resident_on') });
+    if (
+      value === 'restart' &&
+      str(rec, 'ha_restart_priority') !== 'restart' &&
+      str(rec, 'power_state') !== 'Halted'
+    ) {
+      assertPreservesPlan(ctx.store, { extra: { vm, host: ref(rec, 'resident_on') } });
     }
     const pool = thePool(ctx.store)[1];
     ctx.store.update('VM', vm, {
@@ -369,7 +397,7 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
 export function installHaHooks(): void {
   vmHooks.beforeStart = (ctx, vm, host) => {
     if (str(ctx.store.get('VM', vm), 'ha_restart_priority') === 'restart')
-      assertPreservesPlan(ctx.store, { vm, host });
+      assertPreservesPlan(ctx.store, { extra: { vm, host } });
   };
   vmHooks.afterStateChange = (store) => {
     refreshHaPlan(store);

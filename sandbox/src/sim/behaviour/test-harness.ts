@@ -42,7 +42,7 @@ export async function createTestWorld(input: ScenarioInput = DEFAULT_SCENARIO): 
     password: 'xenlab',
     fast: true,
   });
-  sim.build();
+  await sim.build();
   const engine = sim.engine;
   const ctx: SimContext = engine.context();
   const login = await engine.call('session.login_with_password', ['root', 'xenlab']);
