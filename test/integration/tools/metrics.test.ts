@@ -42,6 +42,22 @@ beforeAll(async () => {
   if (!disk) throw new Error('disk-1');
   await lab.client.call('VM.start_on', disk, h2, false, false);
   await lab.control('fault/vm-hog', { name_label: 'disk-1', kind: 'io', level: 1 });
+  // One CPU hog alone on the third host: limited by its own two vCPUs.
+  const solo = await lab.run([
+    'provision',
+    '--template',
+    'Debian Bookworm 12',
+    '--count',
+    '1',
+    '--name',
+    'solo-{n}',
+  ]);
+  expect(solo.code).toBe(0);
+  const [h3] = await lab.client.call('host.get_by_name_label', 'xcp-ng-03');
+  const [vm] = await lab.client.call('VM.get_by_name_label', 'solo-1');
+  if (!h3 || !vm) throw new Error('solo-1');
+  await lab.client.call('VM.start_on', vm, h3, false, false);
+  await lab.control('fault/vm-hog', { name_label: 'solo-1', kind: 'cpu', level: 1 });
 });
 afterAll(async () => {
   await lab.close();
@@ -75,6 +91,21 @@ describe('bottleneck', () => {
     );
   });
 
+  it('tells a VM limited by its own size from one starved by its neighbours', async () => {
+    const r = await lab.until(['bottleneck', '--window', '5', '--json'], (x) =>
+      findings(x).some((f) => f.subject.name === 'solo-1'),
+    );
+    const all = findings(r).filter((f) => f.resource === 'cpu');
+    const solo = all.find((f) => f.subject.name === 'solo-1');
+    expect(solo?.summary).toMatch(/^VM solo-1 CPU-bound: (9\d|100)\.\d% of its 2 vCPU\(s\)$/);
+    expect(solo?.repair).toMatchObject({ action: 'add-vcpus' });
+    expect(solo?.repair.command).toMatch(
+      /^xe vm-param-set uuid=[0-9a-f-]{36} VCPUs-max=4 VCPUs-at-startup=4$/,
+    );
+    // The hogs on the saturated host get the host finding, not one each.
+    expect(all.filter((f) => f.subject.kind === 'vm' && f.subject.name.startsWith('hog-'))).toEqual([]);
+  });
+
   it('finds the saturated disk and recommends moving the heaviest disk off the busy SR', async () => {
     const r = await lab.until(['bottleneck', '--window', '5', '--json'], (x) =>
       findings(x).some((f) => f.resource === 'disk'),
@@ -82,7 +113,7 @@ describe('bottleneck', () => {
     const disk = findings(r).find((f) => f.resource === 'disk');
     expect(disk?.subject).toMatchObject({ kind: 'vm', name: 'disk-1' });
     expect(disk?.summary).toMatch(/^VM disk-1 disk xvda saturated: \d+\.\d ms latency$/);
-    expect(disk?.evidence).toContain('on SR NFS storage (nfs), shared by 11 running VM(s)');
+    expect(disk?.evidence).toContain('on SR NFS storage (nfs), shared by 12 running VM(s)');
     expect(disk?.repair.action).toBe('move-disk');
     expect(disk?.repair.text).toBe(
       'move disk xvda of VM disk-1 (10.0 GiB) from SR NFS storage to SR Local storage',
@@ -117,7 +148,7 @@ describe('top', () => {
       /^# \d{4}-\d\d-\d\dT[\d:.]+Z sort=cpu\nHOST +CPU +PCPUS +LOAD +MEM USED +MEM TOTAL +NET +VMS\n/,
     );
     expect(r.stdout).toMatch(/\nxcp-ng-01 +9\d\.\d% +8 /);
-    expect(r.stdout).toContain('… 8 more VMs\n');
+    expect(r.stdout).toContain('… 9 more VMs\n');
   });
 
   it('sorts by disk', async () => {
@@ -136,7 +167,7 @@ describe('top', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('\x1b[H\x1b[2J');
     expect(r.stdout).toMatch(
-      /xenlab top — 3 hosts, 11 running VMs — [\d:]+ UTC — sort: disk \(c m d n a; q quits\)/,
+      /xenlab top — 3 hosts, 12 running VMs — [\d:]+ UTC — sort: disk \(c m d n a; q quits\)/,
     );
     expect(r.stdout.endsWith('\x1b[?25h\n')).toBe(true);
   });

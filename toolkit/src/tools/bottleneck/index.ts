@@ -16,7 +16,7 @@ export type Resource = 'cpu' | 'memory' | 'disk' | 'network';
 
 /** A recommended repair. */
 export interface Repair {
-  readonly action: 'migrate' | 'cap' | 'move-disk' | 'add-memory' | 'none';
+  readonly action: 'migrate' | 'cap' | 'move-disk' | 'add-memory' | 'add-vcpus' | 'none';
   readonly text: string;
   /** The `xe` command that carries it out, when there is one. */
   readonly command?: string;
@@ -163,7 +163,26 @@ export function analyse(view: PoolView, extra: Extra, t: Thresholds): Finding[] 
       });
     }
   }
+  const saturated = new Set(findings.filter((f) => f.resource === 'cpu').map((f) => f.subject.name));
   for (const v of view.vms) {
+    // A VM using nearly all of its own vCPUs on a host with room is limited by its size, not by its neighbours.
+    if (v.cpu >= t.cpu && !saturated.has(v.host)) {
+      const more = v.vcpus * 2;
+      findings.push({
+        resource: 'cpu',
+        subject: { kind: 'vm', name: v.name, uuid: v.uuid },
+        summary: `VM ${v.name} CPU-bound: ${pct(v.cpu)} of its ${v.vcpus} vCPU(s)`,
+        evidence: [
+          `cpu0..cpu${v.vcpus - 1} average ${pct(v.cpu)} (threshold ${pct(t.cpu)})`,
+          `host ${v.host} has room (not saturated)`,
+        ],
+        repair: {
+          action: 'add-vcpus',
+          text: `give ${v.name} more vCPUs (${v.vcpus} → ${more}; raising VCPUs-max needs the VM halted)`,
+          command: `xe vm-param-set uuid=${v.uuid} VCPUs-max=${more} VCPUs-at-startup=${more}`,
+        },
+      });
+    }
     if (v.diskLatency >= t.latencyMs) {
       // The disk's SR, its other users, and the heaviest of them: moving the heaviest disk relieves everyone.
       const vbd = Object.values(extra.vbds).find((b) => b.VM === v.ref && b.device === v.diskDevice);
