@@ -115,14 +115,19 @@ export const Where: z.ZodType<Where> = z.lazy(() => z.record(z.string(), FieldMa
 export const Query = z
   .object({
     /** XenAPI class as XAPI spells it: `VM`, `host`, `SR`, `PIF`, `network`… */
-    select: z.string().min(1),
+    select: z
+      .string()
+      .min(1)
+      .describe('XenAPI class as XAPI spells it: `VM`, `host`, `SR`, `PIF`, `network`…'),
     /** Conditions on the records' fields. Templates and control domains are kept unless `where` says otherwise. */
-    where: Where.default({}),
+    where: Where.default({}).describe(
+      "Conditions on the records' fields. Templates and control domains are kept unless `where` says otherwise.",
+    ),
     /** What the matching records must satisfy; at least one match when absent. */
     expect: z
       .object({
         /** How many records match (default: at least 1). */
-        count: NumberMatch.optional(),
+        count: NumberMatch.optional().describe('How many records match (default: at least 1).'),
         /** How many distinct values a field takes over the matches (e.g. hosts the VMs run on). */
         distinct: z
           .object({ field: z.string().min(1) })
@@ -147,11 +152,21 @@ const checkBase = {
   /** Unique in the lab; also the "cause" a hint can follow. */
   id: idString('a check id'),
   /** What the learner sees when this check fails; `{{param}}` placeholders allowed. A default is derived. */
-  fail: z.string().optional(),
+  fail: z
+    .string()
+    .optional()
+    .describe(
+      'What the learner sees when this check fails; `{{param}}` placeholders allowed. A default is derived.',
+    ),
 };
 
 /** Declarative assertion over the pool's XenAPI state, re-evaluated on every XenAPI event. */
-export const XapiCheck = z.object({ ...checkBase, kind: z.literal('xapi'), ...Query.shape }).strict();
+export const XapiCheck = z
+  .object({ ...checkBase, kind: z.literal('xapi'), ...Query.shape })
+  .strict()
+  .describe(
+    'Declarative assertion over the XenAPI state: select records of a class, filter, count and compare.',
+  );
 
 /**
  * A script run inside the environment (bash). Exit 0 passes; stdout lines `FAIL: text` become the learner's
@@ -162,16 +177,28 @@ export const ScriptCheck = z
     ...checkBase,
     kind: z.literal('script'),
     /** Bash source, run as the learner unless `root`. */
-    run: z.string().min(1),
+    run: z.string().min(1).describe('Bash source, run as the learner unless `root`.'),
     /** Killed and failed after this long (default 10 s; Instruqt allows 60 s). */
-    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(10_000)
+      .describe('Killed and failed after this long (default 10 s; Instruqt allows 60 s).'),
     /** Node of a multi-node environment. */
-    node: z.string().optional(),
+    node: z.string().optional().describe('Node of a multi-node environment.'),
     root: z.boolean().default(false),
     /** `CAUSE:` codes this script may print, so hints can follow them (`when: [code]`). */
-    causes: z.array(z.string().min(1)).default([]),
+    causes: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('`CAUSE:` codes this script may print, so hints can follow them (`when: [code]`).'),
   })
-  .strict();
+  .strict()
+  .describe(
+    'Bash run inside the environment: exit 0 passes; FAIL: lines are the feedback, CAUSE: picks the hint.',
+  );
 
 /**
  * A question the learner answers in the task panel. The expected answer is never stored in plain text: a
@@ -183,7 +210,7 @@ export const AnswerCheck = z
     ...checkBase,
     kind: z.literal('answer'),
     /** The question, shown in the task panel. */
-    question: z.string().min(1),
+    question: z.string().min(1).describe('The question, shown in the task panel.'),
     expect: z.union([
       z
         .object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits') })
@@ -192,7 +219,10 @@ export const AnswerCheck = z
       z.object({ count: Query.omit({ expect: true }) }).strict(),
     ]),
   })
-  .strict();
+  .strict()
+  .describe(
+    'A question answered in the task panel; the expected answer is a sha256, a parameter or a live count.',
+  );
 
 /**
  * A condition over time, followed through the XenAPI event stream: once `while` has held, `always` must have
@@ -210,9 +240,10 @@ export const TemporalCheck = z
     while: Query,
     always: Query,
     /** Feedback while `while` has not held yet. */
-    waiting: z.string().optional(),
+    waiting: z.string().optional().describe('Feedback while `while` has not held yet.'),
   })
-  .strict();
+  .strict()
+  .describe('Over the event stream: while `while` holds, `always` must hold at every state seen.');
 
 export const Check = z.discriminatedUnion('kind', [XapiCheck, ScriptCheck, AnswerCheck, TemporalCheck]);
 export type Check = z.infer<typeof Check>;
@@ -228,7 +259,10 @@ export const Hint = z.union([
     .object({
       text: z.string().min(1),
       /** Check ids (or `CAUSE:` codes of script checks) this hint answers. */
-      when: z.array(z.string().min(1)).default([]),
+      when: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Check ids (or `CAUSE:` codes of script checks) this hint answers.'),
     })
     .strict(),
 ]);
@@ -238,15 +272,24 @@ export const Task = z
   .object({
     id: idString('a task id'),
     /** Short imperative title: "Count the hosts of the pool". */
-    title: z.string().min(1),
+    title: z.string().min(1).describe('Short imperative title: "Count the hosts of the pool".'),
     /** Longer instructions (markdown), shown in the task panel; `{{param}}` placeholders allowed. */
-    text: z.string().default(''),
+    text: z
+      .string()
+      .default('')
+      .describe('Longer instructions (markdown), shown in the task panel; `{{param}}` placeholders allowed.'),
     /** Points for passing every check of the task. */
-    points: z.number().int().min(0).max(1000).default(10),
+    points: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(10)
+      .describe('Points for passing every check of the task.'),
     checks: z.array(Check).min(1, 'a task needs at least one check, or it can never turn green'),
     hints: z.array(Hint).default([]),
     /** Shown after `solutionAfter` failed Check presses (markdown). */
-    solution: z.string().optional(),
+    solution: z.string().optional().describe('Shown after `solutionAfter` failed Check presses (markdown).'),
   })
   .strict();
 export type Task = z.infer<typeof Task>;
@@ -278,29 +321,48 @@ export const Terminal = z
     /** Name used in URLs (`&terminal=<name>`) and by code blocks that send to a terminal. */
     name: idString('a terminal name'),
     /** Tab title. */
-    title: z.string().optional(),
+    title: z.string().optional().describe('Tab title.'),
     /** Node of a multi-node environment this terminal opens on. */
-    node: z.string().optional(),
+    node: z.string().optional().describe('Node of a multi-node environment this terminal opens on.'),
   })
   .strict();
 
 export const Environment = z
   .object({
     /** Sandbox driver the lab needs (`local` runs everywhere; `qemu-xen` for labs about the hypervisor). */
-    driver: z.enum(['local', 'docker', 'qemu-xen', 'xcp']).default('local'),
+    driver: z
+      .enum(['local', 'docker', 'qemu-xen', 'xcp'])
+      .default('local')
+      .describe(
+        'Sandbox driver the lab needs (`local` runs everywhere; `qemu-xen` for labs about the hypervisor).',
+      ),
     /** The simulated pool: `default` (3 hosts) or a scenario file in the lab folder (YAML/JSON, see sim/scenario.ts). */
-    scenario: z.string().default('default'),
+    scenario: z
+      .string()
+      .default('default')
+      .describe(
+        'The simulated pool: `default` (3 hosts) or a scenario file in the lab folder (YAML/JSON, see sim/scenario.ts).',
+      ),
     /** Real operation durations in the simulator (VM.start takes seconds); instant when false. */
-    realisticTimings: z.boolean().default(false),
+    realisticTimings: z
+      .boolean()
+      .default(false)
+      .describe('Real operation durations in the simulator (VM.start takes seconds); instant when false.'),
     /** Nodes of a multi-node environment (docker, qemu-xen). */
-    nodes: z.array(z.object({ name: z.string().min(1), image: z.string().optional() }).strict()).optional(),
+    nodes: z
+      .array(z.object({ name: z.string().min(1), image: z.string().optional() }).strict())
+      .optional()
+      .describe('Nodes of a multi-node environment (docker, qemu-xen).'),
     /** Terminals shown beside the guide. */
     terminals: z
       .array(Terminal)
       .min(1)
       .default([{ name: 'shell', title: 'Shell' }]),
     /** Bash run once in a fresh environment before the learner arrives (as the learner). */
-    setup: z.string().optional(),
+    setup: z
+      .string()
+      .optional()
+      .describe('Bash run once in a fresh environment before the learner arrives (as the learner).'),
   })
   .strict();
 
@@ -308,16 +370,19 @@ export const Environment = z
 export const LabManifest = z
   .object({
     /** Optional editor hint: `$schema: ../lab.schema.json`. */
-    $schema: z.string().optional(),
+    $schema: z.string().optional().describe('Optional editor hint: `$schema: ../lab.schema.json`.'),
     /** Must equal the folder name. */
-    id: z.string().regex(LAB_ID, 'the lab id must be kebab-case and equal its folder name'),
+    id: z
+      .string()
+      .regex(LAB_ID, 'the lab id must be kebab-case and equal its folder name')
+      .describe('Must equal the folder name.'),
     title: z.string().min(1),
     /** One sentence for the course list. */
-    summary: z.string().min(1),
+    summary: z.string().min(1).describe('One sentence for the course list.'),
     /** Position in the course (sidebar order). */
-    order: z.number().int().min(0).default(100),
+    order: z.number().int().min(0).default(100).describe('Position in the course (sidebar order).'),
     /** Expected minutes. */
-    minutes: z.number().int().positive().default(30),
+    minutes: z.number().int().positive().default(30).describe('Expected minutes.'),
     environment: Environment.default({
       driver: 'local',
       scenario: 'default',
@@ -327,11 +392,19 @@ export const LabManifest = z
     params: z.record(z.string().regex(/^[a-z][a-zA-Z0-9]*$/, 'param names are camelCase'), Param).default({}),
     tasks: z.array(Task).min(1, 'a lab needs at least one task'),
     /** Failed Check presses on a task before its solution can be revealed. */
-    solutionAfter: z.number().int().min(0).default(3),
+    solutionAfter: z
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .describe('Failed Check presses on a task before its solution can be revealed.'),
     /** The solve script, run by `xenlab lab test` (bash, in the lab folder). */
-    solve: z.string().default('solve.sh'),
+    solve: z
+      .string()
+      .default('solve.sh')
+      .describe('The solve script, run by `xenlab lab test` (bash, in the lab folder).'),
     /** The guide, rendered by the site. */
-    guide: z.string().default('guide.mdx'),
+    guide: z.string().default('guide.mdx').describe('The guide, rendered by the site.'),
   })
   .strict();
 export type LabManifest = z.infer<typeof LabManifest>;
