@@ -54,6 +54,7 @@ export interface EngineOptions {
 const MAX_SESSIONS_PER_ORIGINATOR = 500;
 const INACTIVE_SESSION_TIMEOUT_MS = 86_400_000;
 const COMPLETED_TASK_TIMEOUT_MS = 3_900_000;
+const MESSAGE_LIMIT = 10_000;
 
 const ASYNC_PREFIX = 'Async.';
 
@@ -272,6 +273,10 @@ export class Engine {
 
   /** Creates an alert (`message.create` semantics). */
   createMessage(name: string, priority: number, cls: string, objUuid: string, body: string): string {
+    // xapi keeps at most xapi_globs `message_limit` (10 000) messages; the oldest go first.
+    const excess = this.store.count('message') - MESSAGE_LIMIT + 1;
+    if (excess > 0)
+      for (const [ref] of this.store.all('message').slice(0, excess)) this.store.destroy('message', ref);
     return this.store.create('message', {
       name,
       priority,

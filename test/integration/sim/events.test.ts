@@ -188,3 +188,11 @@ test('the deprecated event.register / event.next API still works for old scripts
     'bogus',
   ]);
 });
+
+test('at most 10 000 messages are kept; the oldest go first', async () => {
+  const engine = sim.sim.engine;
+  const first = engine.createMessage('FLOOD', 5, 'Pool', 'x', 'first');
+  for (let i = 0; i < 10_000; i++) engine.createMessage('FLOOD', 5, 'Pool', 'x', String(i));
+  expect(engine.store.count('message')).toBe(10_000);
+  expect(await fails(sim.url, 'message.get_record', s, first)).toEqual(['HANDLE_INVALID', 'message', first]);
+});
