@@ -111,16 +111,16 @@ describe('metrics', () => {
 });
 
 describe('HA', () => {
-  it('needs a shared heartbeat SR and refuses to enable twice or disable when off', async () => {
+  it('needs a heartbeat SR every host sees and refuses to enable twice or disable when off', async () => {
     const local = w.byName('SR', 'Local storage');
-    expect(await w.fails('pool.enable_ha', [local], {})).toEqual([
-      'HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED',
-      local,
-    ]);
+    expect(await w.fails('pool.enable_ha', [local], {})).toEqual(['SR_NO_PBDS', local]);
+    const iso = w.byName('SR', 'ISO library');
+    expect(await w.fails('pool.enable_ha', [iso], {})).toEqual(['SR_OPERATION_NOT_SUPPORTED', iso]);
     expect(await w.fails('pool.disable_ha')).toEqual(['HA_NOT_ENABLED']);
     await w.call('pool.enable_ha', [nfs()], { timeout: '30' });
     const pool = w.get('pool', poolRef());
-    expect(pool).toMatchObject({ ha_enabled: true, ha_host_failures_to_tolerate: 2 });
+    // xapi leaves the number of failures to tolerate alone (XenCenter's wizard sets it)
+    expect(pool).toMatchObject({ ha_enabled: true, ha_host_failures_to_tolerate: 0 });
     expect((pool.ha_statefiles as string[]).length).toBe(1);
     expect(await w.fails('pool.enable_ha', [nfs()], {})).toEqual(['HA_IS_ENABLED']);
     expect(await w.fails('pool.designate_new_master', host(2))).toEqual(['HA_IS_ENABLED']);
@@ -136,13 +136,14 @@ describe('HA', () => {
     ).toEqual([]);
   });
 
-  it('refuses a one-host pool with HA_TOO_FEW_HOSTS', async () => {
+  it('enables on a one-host pool too (xapi defines HA_TOO_FEW_HOSTS but never raises it)', async () => {
     w.close();
     w = await createTestWorld({
       hosts: [{ name: 'solo' }],
       sharedStorage: [{ name: 'NFS storage', type: 'nfs' }],
     });
-    expect(await w.fails('pool.enable_ha', [nfs()], {})).toEqual(['HA_TOO_FEW_HOSTS']);
+    await w.call('pool.enable_ha', [nfs()], {});
+    expect(await w.call('pool.ha_compute_max_host_failures_to_tolerate')).toBe(0);
   });
 
   it('validates restart priorities and failures to tolerate', async () => {
