@@ -247,6 +247,62 @@ const VM_OPERATIONS: ReadonlyMap<string, string> = new Map([
 ]);
 const vmOperation = (op: unknown): string => VM_OPERATIONS.get(toText(op)) ?? '(unknown operation)';
 
+const ON_NORMAL_EXIT = { destroy: 'Destroy', restart: 'Restart' };
+const TRISTATE = { yes: 'true', no: 'false' };
+const DOMAIN_TYPE = { pv_in_pvh: 'pv-in-pvh' };
+const TASK_OPERATIONS = { cancel: 'Cancel', destroy: 'Destroy' };
+/**
+ * Enum values the CLI spells unlike the wire (record_util.ml "intentional shadowing": capitalised exit actions,
+ * `pv-in-pvh`, tristates as true/false, `VT100`…). Keyed by `<cli class>.<field>`; values not listed pass as is.
+ */
+const RENAMES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'vm.actions-after-shutdown': ON_NORMAL_EXIT,
+  'vm.actions-after-reboot': ON_NORMAL_EXIT,
+  'vm.actions-after-crash': {
+    destroy: 'Destroy',
+    coredump_and_destroy: 'Core dump and destroy',
+    restart: 'Restart',
+    coredump_and_restart: 'Core dump and restart',
+    preserve: 'Preserve',
+    rename_restart: 'Rename restart',
+  },
+  'vm.actions-after-softreboot': {
+    destroy: 'Destroy',
+    restart: 'Restart',
+    preserve: 'Preserve',
+    soft_reboot: 'Soft reboot',
+  },
+  'vm.domain-type': DOMAIN_TYPE,
+  'vm.current-domain-type': DOMAIN_TYPE,
+  'vm.can-use-hotplug-vbd': TRISTATE,
+  'vm.can-use-hotplug-vif': TRISTATE,
+  'task.allowed_operations': TASK_OPERATIONS,
+  'task.current_operations': TASK_OPERATIONS,
+  'console.protocol': { vt100: 'VT100', rfb: 'RFB', rdp: 'RDP' },
+};
+
+/** Applies a rename table to a wire value (a scalar, each member of a set, each value of a map). */
+function renamed(table: Readonly<Record<string, string>> | undefined, v: unknown): unknown {
+  if (!table) return v;
+  const one = (x: unknown) => (typeof x === 'string' ? (table[x] ?? x) : x);
+  if (Array.isArray(v)) return v.map(one);
+  if (typeof v === 'object' && v !== null && !(v instanceof Date)) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, one(x)]));
+  }
+  return one(v);
+}
+
+/** The wire value for what a user typed into a renamed field (`Destroy` or `destroy` → `destroy`). */
+export function wireSpelling(cliClass: string, field: string, typed: string): string {
+  const key = `${cliClass === 'template' || cliClass === 'snapshot' ? 'vm' : cliClass}.${field}`;
+  const table = RENAMES[key];
+  if (!table) return typed;
+  const hit = Object.entries(table).find(
+    ([wire, shown]) => shown.toLowerCase() === typed.toLowerCase() || wire === typed.toLowerCase(),
+  );
+  return hit ? hit[0] : typed;
+}
+
 /** `ha-statefiles`: refs kept as strings, shown as VDI uuids. */
 const vmOps = (v: unknown): string[] => (Array.isArray(v) ? v.map(vmOperation) : []);
 
@@ -471,7 +527,7 @@ export class RecordView {
     if (f.f === undefined) return '';
     const src = await this.#source(obj, f);
     if (!src) return NOT_IN_DATABASE;
-    const v = src[f.f];
+    const v = renamed(RENAMES[`${this.cli}.${f.n}`], src[f.f]);
     const t = f.t ?? 'string';
     switch (f.k) {
       case 'uuid':
@@ -509,7 +565,7 @@ export class RecordView {
     if (computed?.set) return computed.set(this.db, obj);
     if (f.f === undefined) return [];
     const src = await this.#source(obj, f);
-    return src ? setItems(this.db, f, src[f.f]) : [];
+    return src ? setItems(this.db, f, renamed(RENAMES[`${this.cli}.${f.n}`], src[f.f])) : [];
   }
 
   /** The field as a map (records.ml `get_map`): for `map:key=value` filters, param-get param-key, param-remove. */

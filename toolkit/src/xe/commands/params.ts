@@ -11,6 +11,7 @@ import {
   parseValue,
   recordClass,
   RecordView,
+  wireSpelling,
   type Obj,
 } from '../records.js';
 import type { RecordField } from '../record-types.js';
@@ -213,7 +214,8 @@ function paramSetCmd(def: ClassDef): (ctx: CommandContext) => Promise<void> {
               : `Field '${k}' is read-only.`,
           );
         }
-        await write(ctx, f.ws, obj, await parseValue(ctx.db, k, f.wst ?? 'string', v));
+        const typed = wireSpelling(def.name, f.n, v);
+        await write(ctx, f.ws, obj, await parseValue(ctx.db, k, f.wst ?? 'string', typed));
       }
     }
   };
