@@ -152,7 +152,9 @@ class VmNode {
     return this.starting;
   }
 
-  private attach(vm: XenVm): void {
+  /** Makes `vm` this node's VM and streams its console to the node's terminals (from its first line of boot). */
+  attach(vm: XenVm): void {
+    if (this.vm === vm) return;
     this.unsub?.();
     this.vm = vm;
     const off = vm.onConsole((d) => {
@@ -190,7 +192,11 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   const image = options.image ?? findXenImage(cacheDir);
   const stateDir = options.stateDir ?? join(cacheDir, 'states');
   const autoAccel = options.accel === undefined || options.accel === 'auto';
-  let accel: Accel = autoAccel ? detectAccel() : options.accel;
+  const version = qemuVersion();
+  // Remembered per machine and QEMU version, so every driver after the first skips the failing KVM attempt.
+  const kvmBroken = join(stateDir, 'kvm-does-not-run-xen');
+  const kvmKnownBroken = existsSync(kvmBroken) && readFileSync(kvmBroken, 'utf8') === version;
+  let accel: Accel = autoAccel ? (kvmKnownBroken ? 'tcg' : detectAccel()) : options.accel;
   const memoryMb = options.memoryMb ?? 2048;
   const cpus = options.cpus ?? 2;
   const bootTimeoutMs = options.bootTimeoutMs ?? 240_000;
@@ -198,7 +204,6 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   const hostname = options.hostname ?? 'xenhost';
   if (!HOSTNAME_RE.test(hostname))
     throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${hostname}' is not a hostname`);
-  const version = qemuVersion();
   const live = new Map<string, Sandbox>();
   let local: SandboxDriver | undefined;
   mkdirSync(join(stateDir, 'templates'), { recursive: true });
@@ -230,6 +235,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
       // in auto mode fall back to TCG once, for good.
       if (!autoAccel || cfg.accel !== 'kvm' || incoming !== undefined) throw err;
       accel = 'tcg';
+      writeFileSync(kvmBroken, version);
       node.say(
         `KVM did not run Xen here (${(err as Error).message.split('\n')[0] ?? ''}); using software emulation`,
       );
@@ -250,14 +256,12 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         : `booting Xen on ${node.name} (${accel === 'kvm' ? 'KVM' : 'software emulation, about a minute'})`,
     );
     const vm = await XenVm.start(cfg, { timeoutMs: 30_000 });
-    const off = vm.onConsole(() => undefined);
+    node.attach(vm); // the learner watches the boot (Xen's messages, then dom0's)
     try {
       await vm.waitReady(bootTimeoutMs);
     } catch (err) {
       await vm.stop();
       throw err;
-    } finally {
-      off();
     }
     return vm;
   };
