@@ -2,7 +2,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hashAnswer } from '../grading/checks.js';
+import Database from 'better-sqlite3';
 import type { SandboxDriver } from '../drivers/types.js';
+import { gradingHistory } from '../grading/store.js';
 import { createLabLocalDriver } from '../labs/environment.js';
 import { labJsonSchema, labJsonSchemaText } from '../labs/json-schema.js';
 import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
@@ -17,6 +19,9 @@ const USAGE = `usage: xenlab lab <new|validate|test|schema|hash> [args]
   xenlab lab test [id…] [--rounds N] prove labs: every check red, solve.sh, every check green — twice from scratch
   xenlab lab schema                 write labs/lab.schema.json (editors validate lab.yaml with it)
   xenlab lab hash <answer>          the sha256 an answer check stores
+  xenlab lab report [--db FILE] [--lab ID] [--learner ID]
+                                    instructor view: what each learner achieved, and when (default db:
+                                    .xenlab/xenlab.db, the gateway's)
 
 --labs DIR selects another labs folder (default: this checkout's labs/).`;
 
@@ -131,6 +136,45 @@ async function driverFor(name: string): Promise<SandboxDriver> {
   }
 }
 
+function report(argv: string[], io: CliIo): number {
+  const opt = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const file = resolve(
+    opt('--db') ?? process.env.XENLAB_DATA_DIR ?? '.xenlab',
+    opt('--db') ? '' : 'xenlab.db',
+  );
+  if (!existsSync(file)) {
+    io.err(`LAB_ERR_NO_DATABASE: no gateway database at ${file} (pass --db FILE)`);
+    return 1;
+  }
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    const lab = opt('--lab');
+    const learner = opt('--learner');
+    const rows = gradingHistory(db, {
+      ...(lab === undefined ? {} : { lab }),
+      ...(learner === undefined ? {} : { learner }),
+    });
+    io.out(
+      'learner               lab                       task                      first passed (UTC)    pts  tries hints',
+    );
+    for (const r of rows)
+      io.out(
+        `${r.learner.slice(0, 20).padEnd(21)} ${r.lab.padEnd(25)} ${r.task.padEnd(25)} ${
+          r.firstPassedAt === null
+            ? '—'.padEnd(20)
+            : new Date(r.firstPassedAt).toISOString().slice(0, 19).replace('T', ' ')
+        }  ${String(r.points).padStart(4)} ${String(r.attempts).padStart(6)} ${String(r.hintsUsed).padStart(5)}${r.solutionShown ? ' (solution shown)' : ''}`,
+      );
+    if (rows.length === 0) io.out('(nothing recorded yet)');
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
 /** The `lab` command. */
 export const labCommand: CliCommand = {
   summary: 'author labs: new, validate, test (prove solvable, every check able to fail), schema, hash',
@@ -166,6 +210,8 @@ export const labCommand: CliCommand = {
         writeFileSync(join(root, 'lab.schema.json'), labJsonSchemaText());
         io.out(`wrote ${join(root, 'lab.schema.json')}`);
         return 0;
+      case 'report':
+        return report(rest, io);
       case 'hash':
         if (rest.length === 0) {
           io.err('usage: xenlab lab hash <answer>');

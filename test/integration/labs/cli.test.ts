@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../../sandbox/src/cli/index.js';
+import Database from 'better-sqlite3';
 import { hashAnswer } from '../../../sandbox/src/grading/checks.js';
+import { GradingStore } from '../../../sandbox/src/grading/store.js';
 import { LABS_DIR } from '../../../sandbox/src/labs/loader.js';
 
 let root: string;
@@ -86,5 +88,36 @@ tasks:
     expect(await xenlab('hash', ' VM-Copy ')).toBe(0);
     expect(out.at(-1)).toBe(hashAnswer('vm-copy'));
     expect(await xenlab('frobnicate')).toBe(2);
+  });
+
+  it('shows the instructor what each learner achieved, and when', async () => {
+    const file = join(root, 'xenlab.db');
+    const db = new Database(file);
+    const alice = new GradingStore(db, 'alice', 'anatomy-of-a-pool');
+    alice.saveTask('name-the-pool', {
+      attempts: 0,
+      hints: [],
+      solutionShown: false,
+      firstPassedAt: Date.UTC(2026, 10, 25, 13, 5, 7),
+      points: 10,
+    });
+    alice.saveTask('create-a-disk', {
+      attempts: 3,
+      hints: [1],
+      solutionShown: true,
+      firstPassedAt: null,
+      points: 0,
+    });
+    db.close();
+    expect(await xenlab('report', '--db', file)).toBe(0);
+    expect(out).toEqual([
+      'learner               lab                       task                      first passed (UTC)    pts  tries hints',
+      'alice                 anatomy-of-a-pool         create-a-disk             —                        0      3     1 (solution shown)',
+      'alice                 anatomy-of-a-pool         name-the-pool             2026-11-25 13:05:07    10      0     0',
+    ]);
+    expect(await xenlab('report', '--db', join(root, 'missing.db'))).toBe(1);
+    expect(err.at(-1)).toBe(
+      `LAB_ERR_NO_DATABASE: no gateway database at ${join(root, 'missing.db')} (pass --db FILE)`,
+    );
   });
 });
