@@ -10,6 +10,7 @@ import {
   bool,
   hostLive,
   isNull,
+  map,
   num,
   ref,
   residentVms,
@@ -156,8 +157,13 @@ export function bootHereError(
   opts: { ignoreSrs?: boolean; except?: string; free?: number } = {},
 ): XapiFailure | undefined {
   const h = store.get('host', host);
+  const vm = store.get('VM', vmRef);
   if (!hostLive(store, host)) return new XapiFailure('HOST_OFFLINE', [host]);
-  if (!bool(h, 'enabled')) return new XapiFailure('HOST_DISABLED', [host]);
+  // CA-233580: control domains may start on a disabled host; a VM already running here is a local migration
+  const localMigration = str(vm, 'power_state') === 'Running' && ref(vm, 'resident_on') === host;
+  if (!bool(h, 'enabled') && !bool(vm, 'is_control_domain') && !localMigration) {
+    return new XapiFailure('HOST_DISABLED', [host]);
+  }
   if (!opts.ignoreSrs) {
     for (const sr of vmSrs(store, vmRef)) {
       if (!hostSeesSr(store, host, sr)) return new XapiFailure('VM_REQUIRES_SR', [vmRef, sr]);
@@ -177,10 +183,15 @@ export function bootHereError(
     if (netRec && pifCount > 0 && !hostNets.has(net))
       return new XapiFailure('VM_REQUIRES_NETWORK', [vmRef, net]);
   }
-  const vm = store.get('VM', vmRef);
   const needed = vmReservedMemory(vm);
   const free = opts.free ?? hostFreeMemory(store, host, opts.except ?? vmRef);
   if (needed > free) return new XapiFailure('HOST_NOT_ENOUGH_FREE_MEMORY', [String(needed), String(free)]);
+  // assert_enough_pcpus: VCPUs_max above the host's CPU count, unless platform:vcpu-unrestricted
+  const pcpus = Number(map(h, 'cpu_info').cpu_count ?? 0);
+  const vcpus = num(vm, 'VCPUs_max');
+  if (pcpus > 0 && vcpus > pcpus && map(vm, 'platform')['vcpu-unrestricted'] !== 'true') {
+    return new XapiFailure('HOST_NOT_ENOUGH_PCPUS', [String(vcpus), String(pcpus)]);
+  }
   return undefined;
 }
 
@@ -199,18 +210,21 @@ export function chooseHost(store: SimStore, vmRef: string, exclude: readonly str
   if (hosts.includes(affinity) && bootHereError(store, vmRef, affinity) === undefined) return affinity;
   let best: string | undefined;
   let bestFree = -1;
-  let firstError: XapiFailure | undefined;
+  // Hosts that fail only for memory: xapi retries placement "ignoring memory checks" and then the memory
+  // reservation on the chosen host raises HOST_NOT_ENOUGH_FREE_MEMORY (xapi_vm_helpers.ml choose_host_for_vm_no_wlb).
+  let memoryOnly: { host: string; free: number; error: XapiFailure } | undefined;
   for (const h of hosts) {
     const free = hostFreeMemory(store, h, vmRef);
     const err = bootHereError(store, vmRef, h, { free });
-    if (err) {
-      firstError ??= err;
+    if (err?.code === 'HOST_NOT_ENOUGH_FREE_MEMORY') {
+      if (!memoryOnly || free > memoryOnly.free) memoryOnly = { host: h, free, error: err };
       continue;
     }
+    if (err) continue;
     if (free > bestFree) [best, bestFree] = [h, free];
   }
   if (best !== undefined) return best;
-  if (hosts.length === 1 && firstError) throw firstError;
+  if (memoryOnly) throw memoryOnly.error;
   throw new XapiFailure('NO_HOSTS_AVAILABLE', []);
 }
 

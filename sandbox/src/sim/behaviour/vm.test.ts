@@ -135,6 +135,9 @@ describe('placement', () => {
     expect(code).toBe('HOST_NOT_ENOUGH_FREE_MEMORY');
     expect(Number(needed)).toBeGreaterThan(64 * GiB);
     expect(Number(available)).toBe(Number(await w.call('host.compute_free_memory', host)));
+    // placement retries ignoring memory, then the reservation on the chosen host fails
+    expect((await w.fails('VM.start', vm, false, false))[0]).toBe('HOST_NOT_ENOUGH_FREE_MEMORY');
+    for (const [h] of w.engine.store.all('host')) await w.call('host.disable', h);
     expect(await w.fails('VM.start', vm, false, false)).toEqual(['NO_HOSTS_AVAILABLE']);
   });
 
