@@ -14,7 +14,7 @@ import type { EventBatchValue, Loose } from './codec.js';
 import { uuidFrom } from './random.js';
 import { Store } from './store.js';
 import { matchWhere, parseWhere } from './where.js';
-import { NULL_REF, SIM_CLASSES, canonicalClass, fieldSpec, liveFields, parseType } from './wire-types.js';
+import { NULL_REF, canonicalClass, fieldSpec, liveFields, parseType } from './wire-types.js';
 import type { WireType } from './wire-types.js';
 
 /** A resolved method. */
@@ -55,6 +55,11 @@ const MAX_SESSIONS_PER_ORIGINATOR = 500;
 const INACTIVE_SESSION_TIMEOUT_MS = 86_400_000;
 const COMPLETED_TASK_TIMEOUT_MS = 3_900_000;
 const MESSAGE_LIMIT = 10_000;
+
+/** Database tables (classes with a uuid, except message and event, which are not tables). */
+const TABLES = Object.keys(CLASSES).filter(
+  (c) => c !== 'message' && c !== 'event' && CLASSES[c]?.f.some((f) => f.n === 'uuid' && !f.removed),
+);
 
 const ASYNC_PREFIX = 'Async.';
 
@@ -565,14 +570,15 @@ export class Engine {
       since = Number(m[1]);
     }
     const store = this.store;
+    // Every database table, subscribed or not (xapi_event.ml folds over the whole tableset); messages are not a table.
     const counts = (): Record<string, number> => {
       const out: Record<string, number> = {};
-      for (const c of SIM_CLASSES) if (c !== 'event' && wantsClass(c)) out[c.toLowerCase()] = store.count(c);
+      for (const c of TABLES) out[c.toLowerCase()] = store.count(c);
       return out;
     };
     if (since < 0) {
       const events: EventBatchValue['events'][number][] = [];
-      for (const c of SIM_CLASSES) {
+      for (const c of [...TABLES, 'message']) {
         if (c === 'event' || !wantsClass(c)) continue;
         for (const [ref, rec] of store.all(c)) {
           if (!wants(c, ref)) continue;
@@ -665,9 +671,11 @@ export class Engine {
         ),
       'event.inject': (_ctx, [cls, ref]) => {
         const c = canonicalClass(str(cls));
-        if (!c || !store.hasClass(c)) throw new XapiFailure('HANDLE_INVALID', [str(cls), str(ref)]);
+        if (!c || !store.find(c, str(ref))) throw new XapiFailure('HANDLE_INVALID', [str(cls), str(ref)]);
         store.touch(c, str(ref));
-        return this.token();
+        // The token just before the touch (xapi_event.ml `inject`: generation - 1, message part 0), so the next
+        // event.from from it returns the injected object at once.
+        return `${pad20(store.generation - 1)},${pad20(0)}`;
       },
       'event.get_current_id': () => store.generation,
       ...this.#legacyEvents(),

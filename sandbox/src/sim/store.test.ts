@@ -35,11 +35,13 @@ test('inverse relations follow the forward ref: create, move, destroy', () => {
 test('changes coalesce per object and report add/mod/del relative to the token', () => {
   const s = makeStore();
   const net = s.create('network', { name_label: 'n' });
+  const other = s.create('network', { name_label: 'o' });
   const t = s.generation;
   s.update('network', net, { name_label: 'x' });
   s.update('network', net, { name_label: 'y' });
-  const other = s.create('network', { name_label: 'o' });
   s.destroy('network', other);
+  const ephemeral = s.create('network', { name_label: 'e' });
+  s.destroy('network', ephemeral); // created and destroyed after the token: not reported
   const all = () => true;
   expect(s.changesSince(t, all).map((c) => [c.ref, c.operation])).toEqual([
     [net, 'mod'],

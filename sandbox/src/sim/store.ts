@@ -300,6 +300,8 @@ export class Store implements SimStore {
       if (!e) continue;
       const m = this.#meta.get(e.key);
       if (m?.modified !== e.gen || !wants(m.cls, m.ref)) continue;
+      // Created and destroyed since the token: nothing to report (xapi_event.ml `fold_over_deleted`).
+      if (m.deleted && m.created > since) continue;
       out.push({
         cls: m.cls,
         ref: m.ref,

@@ -52,7 +52,7 @@ test.skipIf(!python)('Python xmlrpc.client reads records, events and failures', 
   // ints arrive as strings and bools as booleans, exactly as from a real host
   expect(out.memory_is_str).toBe(true);
   expect(out.template_is_bool).toBe(true);
-  expect(out.counts).toEqual({ pool: 1 });
+  expect(out.counts).toMatchObject({ pool: 1 });
   expect(out.events).toBe(1);
   expect(out.bad).toEqual({
     Status: 'Failure',
