@@ -121,6 +121,24 @@ describe('bottleneck', () => {
     expect(disk?.repair.command).toMatch(/^xe vdi-pool-migrate uuid=[0-9a-f-]{36} sr-uuid=[0-9a-f-]{36}$/);
   });
 
+  it('reports memory pressure on a host and inside a guest with a lower threshold', async () => {
+    const r = await lab.until(['bottleneck', '--window', '5', '--memory', '0.5', '--json'], (x) =>
+      findings(x).some((f) => f.resource === 'memory' && f.subject.name === 'disk-1'),
+    );
+    const memory = findings(r).filter((f) => f.resource === 'memory');
+    const host = memory.find((f) => f.subject.kind === 'host');
+    expect(host?.summary).toMatch(/^host xcp-ng-01 memory nearly full: \d+\.\d% used$/);
+    expect(host?.repair.text).toMatch(
+      /^migrate VM hog-\d\d to host xcp-ng-0[23] \(most free memory, [\d.]+ GiB free\)$/,
+    );
+    const guest = memory.find((f) => f.subject.name === 'disk-1');
+    expect(guest?.evidence[0]).toMatch(/^memory_internal_free [\d.]+ MiB of 2\.0 GiB$/);
+    expect(guest?.repair).toMatchObject({ action: 'add-memory' });
+    expect(guest?.repair.command).toMatch(
+      /^xe vm-memory-limits-set uuid=[0-9a-f-]{36} static-min=\d+ dynamic-min=\d+ dynamic-max=4294967296 static-max=4294967296$/,
+    );
+  });
+
   it('prints the same findings as text with evidence and the xe command', async () => {
     const r = await lab.until(['bottleneck', '--window', '5'], (x) =>
       x.stdout.includes('CPU     host xcp-ng-01'),

@@ -75,7 +75,7 @@ function hostFor(
     .sort((a, b) => by(a) - by(b))[0];
 }
 
-function migrate(vm: VmView, to: HostView | undefined, extra: Extra, why: string): Repair {
+function migrate(vm: VmView, to: HostView | undefined, extra: Extra, why: (to: HostView) => string): Repair {
   if (!to)
     return {
       action: 'cap',
@@ -84,7 +84,7 @@ function migrate(vm: VmView, to: HostView | undefined, extra: Extra, why: string
     };
   return {
     action: 'migrate',
-    text: `migrate VM ${vm.name} to host ${to.name} (${why}, ${bytes(extra.free.get(to.ref) ?? NaN)} free)`,
+    text: `migrate VM ${vm.name} to host ${to.name} (${why(to)}, ${bytes(extra.free.get(to.ref) ?? NaN)} free)`,
     command: `xe vm-migrate uuid=${vm.uuid} host-uuid=${to.uuid} live=true`,
   };
 }
@@ -118,7 +118,7 @@ export function analyse(view: PoolView, extra: Extra, t: Thresholds): Finding[] 
               busiest,
               hostFor(view, extra, h, busiest.rec.memory_static_max, (x) => x.cpu),
               extra,
-              `cpu_avg ${pct(hostFor(view, extra, h, busiest.rec.memory_static_max, (x) => x.cpu)?.cpu ?? NaN)}`,
+              (to) => `cpu_avg ${pct(to.cpu)}`,
             )
           : { action: 'none', text: 'no guest load: look at dom0 (xentop on the host)' },
       });
@@ -138,7 +138,7 @@ export function analyse(view: PoolView, extra: Extra, t: Thresholds): Finding[] 
           ...(biggest ? [`largest VM: ${biggest.name} with ${bytes(biggest.memory)}`] : []),
         ],
         repair: biggest
-          ? migrate(biggest, to, extra, 'most free memory')
+          ? migrate(biggest, to, extra, () => 'most free memory')
           : { action: 'none', text: 'no guest on the host' },
       });
     }
@@ -157,7 +157,7 @@ export function analyse(view: PoolView, extra: Extra, t: Thresholds): Finding[] 
               loudest,
               hostFor(view, extra, h, loudest.rec.memory_static_max, (x) => x.net),
               extra,
-              `its PIFs carry ${bytes(hostFor(view, extra, h, loudest.rec.memory_static_max, (x) => x.net)?.net ?? NaN)}/s`,
+              (to) => `its PIFs carry ${bytes(to.net)}/s`,
             )
           : { action: 'none', text: 'traffic is not from guests: check dom0 and storage traffic' },
       });
