@@ -517,7 +517,8 @@ export class Engine {
       'event.next': async (ctx) => {
         const reg = regs.get(ctx.session.ref);
         if (!reg) throw new XapiFailure('SESSION_NOT_REGISTERED', [ctx.session.ref]);
-        const wantsClass = (cls: string): boolean => reg.classes.has('*') || reg.classes.has(cls);
+        const wantsClass = (cls: string): boolean =>
+          cls !== 'session' && (reg.classes.has('*') || reg.classes.has(cls));
         for (;;) {
           const changes = store.changesSince(reg.since, (cls) => wantsClass(cls));
           if (changes.length > 0 || this.#closed || !regs.has(ctx.session.ref)) {
@@ -558,10 +559,13 @@ export class Engine {
       if (slash === -1) wantClass.add(c);
       else wantObject.add(`${c}/${entry.slice(slash + 1)}`);
     }
+    // Sessions generate no events (datamodel gen_events=false): their refs are secrets.
     const wants = (cls: string, ref: string): boolean =>
-      all || wantClass.has(cls) || (wantObject.size > 0 && wantObject.has(`${cls}/${ref}`));
+      cls !== 'session' &&
+      (all || wantClass.has(cls) || (wantObject.size > 0 && wantObject.has(`${cls}/${ref}`)));
     const wantsClass = (cls: string): boolean =>
-      all || wantClass.has(cls) || [...wantObject].some((k) => k.startsWith(`${cls}/`));
+      cls !== 'session' &&
+      (all || wantClass.has(cls) || [...wantObject].some((k) => k.startsWith(`${cls}/`)));
     let since: number;
     if (token === '') since = -1;
     else {

@@ -201,3 +201,11 @@ test('at most 10 000 messages are kept; the oldest go first', async () => {
   expect(engine.store.count('message')).toBe(10_000);
   expect(await fails(sim.url, 'message.get_record', s, first)).toEqual(['HANDLE_INVALID', 'message', first]);
 });
+
+test('sessions never appear in events: their refs are secrets', async () => {
+  const all = await from(['*'], '');
+  expect(all.events.some((e) => e.class === 'session')).toBe(false);
+  const other = await login(sim.url);
+  const b = await from(['*'], all.token, 0.2);
+  expect(b.events.map((e) => e.ref)).not.toContain(other);
+});
