@@ -126,6 +126,17 @@ describe('provision', () => {
     );
   });
 
+  it('draws a progress bar on a terminal and erases it before the summary', async () => {
+    const r = await lab.run(['provision', '--template', TEMPLATE, '--count', '3', '--name', 'bar-{n}'], {
+      tty: true,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^\r\x1b\[Kprovision \[\.{24}\] {3}0% 0\/3 /);
+    expect(r.stderr).toContain('] 100% 3/3 ');
+    expect(r.stderr.endsWith('\r\x1b[K')).toBe(true);
+    expect(r.stdout).toMatch(/^provisioned 3 wanted VMs in /);
+  });
+
   it('explains a missing template and a pattern without {n}', async () => {
     const r = await lab.run(['provision', '--template', 'Nope', '--count', '2']);
     expect(r.code).toBe(1);
