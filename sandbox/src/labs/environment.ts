@@ -90,6 +90,11 @@ export interface LabEnvironment {
   readonly sim: RunningSimulator;
   /** Environment variables of the learner's shells (what the gateway passes when it attaches terminals). */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The lab's terminals: a page asks for `&terminal=<name>`; the gateway attaches it on `node` (the first node
+   * when absent) and refuses names not listed here.
+   */
+  readonly terminals: readonly { readonly name: string; readonly title?: string; readonly node?: string }[];
   /** Stops the grader and the simulator and destroys the sandbox (the home folder stays). */
   close(): Promise<void>;
 }
@@ -211,6 +216,11 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     grader,
     sim,
     env,
+    terminals: m.environment.terminals.map((t) => ({
+      name: t.name,
+      ...(t.title === undefined ? {} : { title: t.title }),
+      ...(t.node === undefined ? {} : { node: t.node }),
+    })),
     async close() {
       await grader.close();
       await client.close();
