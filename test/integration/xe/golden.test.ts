@@ -136,7 +136,12 @@ describe('xe golden output', () => {
       'dynamic-max=1GiB',
     );
     await t.run('vm-param-set', `uuid=${vm}`, 'VCPUs-max=4', 'name-description=front end');
-    await t.run('vm-param-set', `uuid=${vm}`, 'actions-after-crash=Preserve', 'actions-after-shutdown=restart');
+    await t.run(
+      'vm-param-set',
+      `uuid=${vm}`,
+      'actions-after-crash=Preserve',
+      'actions-after-shutdown=restart',
+    );
     await t.run('vm-param-list', `uuid=${vm}`);
     await t.run('vm-param-add', `uuid=${vm}`, 'param-name=tags', 'param-key=web');
     await t.run('vm-param-get', `uuid=${vm}`, 'param-name=tags');
