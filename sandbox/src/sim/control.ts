@@ -4,7 +4,7 @@
  * a learner's pool and to inject faults through the behaviour modules.
  *
  * Routes (JSON in, JSON out):
- * - `GET  /_xenlab/health` → `{ ok, generation }`
+ * - `GET  /_xenlab/health` → `{ ok, generation, cpuMs, rssMiB }` (cpu and rss of the whole process)
  * - `GET  /_xenlab/state` → the whole state (a store dump)
  * - `POST /_xenlab/snapshot` `{ name? }` → keeps a named in-memory snapshot (default "default")
  * - `POST /_xenlab/restore` `{ name? }` or `{ state }` → restores it (clients see the changes as events)
@@ -99,9 +99,16 @@ export function controlRoute(host: ControlHost, prefix = '/_xenlab/'): ExtraRout
       }
     }
     const name = typeof body.name === 'string' ? body.name : 'default';
-    if (req.method === 'GET' && route === 'health')
-      send(res, 200, { ok: true, generation: host.generation() });
-    else if (req.method === 'GET' && route === 'state') send(res, 200, host.dump());
+    if (req.method === 'GET' && route === 'health') {
+      // Process figures (shared by every simulator in the process): the benchmark reads server CPU time here.
+      const cpu = process.cpuUsage();
+      send(res, 200, {
+        ok: true,
+        generation: host.generation(),
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+      });
+    } else if (req.method === 'GET' && route === 'state') send(res, 200, host.dump());
     else if (req.method === 'POST' && route === 'snapshot') {
       snapshots.set(name, host.dump());
       send(res, 200, { ok: true, name });
