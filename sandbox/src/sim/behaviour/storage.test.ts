@@ -60,7 +60,7 @@ describe('SR lifecycle', () => {
     ]);
   });
 
-  it('refuses to destroy a plugged SR (SR_HAS_PBD), then one whose disks are in use (SR_NOT_EMPTY)', async () => {
+  it('refuses to destroy a plugged SR (SR_HAS_PBD), then one that still has disks (SR_NOT_EMPTY)', async () => {
     const [h1] = hosts();
     const sr = (await w.call(
       'SR.create',
@@ -75,27 +75,30 @@ describe('SR lifecycle', () => {
       {},
     )) as string;
     const vdi = (await w.call('VDI.create', vdiRecord(sr, GiB))) as string;
-    const vm = (await w.call('VM.clone', w.byName('VM', 'Other install media'), 'x')) as string;
-    await w.call('VBD.create', {
-      VM: vm,
-      VDI: vdi,
-      userdevice: '1',
-      bootable: false,
-      mode: 'RW',
-      type: 'Disk',
-      unpluggable: true,
-      empty: false,
-      other_config: {},
-      qos_algorithm_type: '',
-      qos_algorithm_params: {},
-    });
     expect(await w.fails('SR.destroy', sr)).toEqual(['SR_HAS_PBD', sr]);
+    expect(w.get('SR', sr).allowed_operations).not.toContain('destroy');
     const [pbd] = w.get('SR', sr).PBDs as string[];
     await w.call('PBD.unplug', pbd);
-    expect(w.get('SR', sr).allowed_operations).toContain('destroy');
+    expect(w.get('SR', sr).allowed_operations).toContain('forget');
+    expect(w.get('SR', sr).allowed_operations).not.toContain('destroy');
     expect(await w.fails('SR.destroy', sr)).toEqual(['SR_NOT_EMPTY']);
-    await w.call('SR.forget', sr);
+    await w.call('PBD.plug', pbd);
+    await w.call('VDI.destroy', vdi);
+    await w.call('PBD.unplug', pbd);
+    expect(w.get('SR', sr).allowed_operations).toContain('destroy');
+    await w.call('SR.destroy', sr);
     expect(w.engine.store.find('SR', sr)).toBeUndefined();
+    expect(w.engine.store.find('PBD', pbd ?? '')).toBeUndefined();
+  });
+
+  it('forgets an SR with its disks once unplugged', async () => {
+    const [h1] = hosts();
+    const sr = (await w.call('SR.create', h1, {}, 100 * GiB, 'ext1', '', 'ext', 'user', false, {})) as string;
+    const vdi = (await w.call('VDI.create', vdiRecord(sr, GiB))) as string;
+    const [pbd] = w.get('SR', sr).PBDs as string[];
+    expect(await w.fails('SR.forget', sr)).toEqual(['SR_HAS_PBD', sr]);
+    await w.call('PBD.unplug', pbd);
+    await w.call('SR.forget', sr);
     expect(w.engine.store.find('VDI', vdi)).toBeUndefined();
   });
 });

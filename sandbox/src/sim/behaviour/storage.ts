@@ -292,7 +292,16 @@ export function refreshSr(store: SimStore, sr: string): void {
           'vdi_introduce',
           'vdi_forget',
         ]
-    : ['plug', 'destroy', 'forget', 'pbd_create', 'pbd_destroy'];
+    : [
+        'plug',
+        'forget',
+        'pbd_create',
+        'pbd_destroy',
+        ...(pbdsOf(store, sr).length > 0 &&
+        vdisOf(store, sr).every((v) => store.find('VDI', v)?.managed === false)
+          ? ['destroy']
+          : []),
+      ];
   store.update('SR', sr, { allowed_operations: ops });
 }
 
@@ -437,13 +446,15 @@ function srCreate(ctx: SimContext, args: readonly unknown[]): string {
 }
 
 function srRemove(ctx: SimContext, sr: string, destroy: boolean): void {
+  // xapi_sr_operations.ml: attached PBDs block destroy and forget (CA-70294); destroy also needs PBDs to exist
+  // (the SM runs through one) and no managed VDI left.
   const rec = ctx.store.get('SR', sr);
-  if (pbdsOf(ctx.store, sr).some((p) => bool(ctx.store.find('PBD', p), 'currently_attached'))) {
-    fail('SR_HAS_PBD', sr);
-  }
+  const pbds = pbdsOf(ctx.store, sr);
+  if (pbds.some((p) => bool(ctx.store.find('PBD', p), 'currently_attached'))) fail('SR_HAS_PBD', sr);
+  if (destroy && pbds.length === 0) fail('SR_NO_PBDS', sr);
   const vdis = vdisOf(ctx.store, sr);
-  if (destroy && vdis.some((v) => vbdsOfVdi(ctx.store, v).length > 0)) fail('SR_NOT_EMPTY');
-  if (destroy && bool(rec, 'is_tools_sr')) fail('SR_INDESTRUCTIBLE', sr);
+  if (destroy && vdis.some((v) => ctx.store.find('VDI', v)?.managed !== false)) fail('SR_NOT_EMPTY');
+  if (destroy && bool(rec, 'is_tools_sr')) fail('SR_OPERATION_NOT_SUPPORTED', sr);
   for (const v of vdis) {
     for (const b of vbdsOfVdi(ctx.store, v)) ctx.store.destroy('VBD', b);
     ctx.store.destroy('VDI', v);
