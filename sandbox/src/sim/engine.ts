@@ -187,6 +187,11 @@ export class Engine {
     }
   }
 
+  /** Every resolved method, with where its handler comes from (`missing` = answers NOT_IMPLEMENTED). */
+  methods(): MethodDef[] {
+    return [...this.#methods.values()];
+  }
+
   /** Every method name `system.listMethods` reports. */
   listMethods(): string[] {
     const out: string[] = [];
