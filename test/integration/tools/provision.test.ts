@@ -137,6 +137,19 @@ describe('provision', () => {
     expect(r.stdout).toMatch(/^provisioned 3 wanted VMs in /);
   });
 
+  it('stops starting VMs when interrupted, and a rerun finishes the job', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const r = await lab.run(['provision', '--template', TEMPLATE, '--count', '4', '--name', 'cut-{n}'], {
+      signal: controller.signal,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('interrupted: 4 VM(s) not attempted; rerun the same command to finish');
+    const again = await lab.run(['provision', '--template', TEMPLATE, '--count', '4', '--name', 'cut-{n}']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('created 4,');
+  });
+
   it('explains a missing template and a pattern without {n}', async () => {
     const r = await lab.run(['provision', '--template', 'Nope', '--count', '2']);
     expect(r.code).toBe(1);

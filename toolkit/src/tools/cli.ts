@@ -53,7 +53,10 @@ async function* stdinKeys(): AsyncIterable<string> {
  */
 export async function runToolsCli(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   const controller = new AbortController();
+  // The first Ctrl-C asks the tool to stop cleanly (top quits, provision finishes the VMs in flight and prints its
+  // summary); a second one exits at once.
   const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
     controller.abort();
   };
   process.on('SIGINT', onSigint);

@@ -65,6 +65,8 @@ export interface ProvisionSummary {
   readonly steps: Readonly<Record<string, { count: number; p50: number; p95: number }>>;
   /** VMs placed (created, completed or started) per host name. */
   readonly placement: Readonly<Record<string, number>>;
+  /** VMs not attempted because the run was interrupted. */
+  readonly skipped: number;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -182,6 +184,8 @@ export interface ProvisionHooks {
   readonly now: () => number;
   /** Called once per planned VM when its work ends (ok or failed). */
   readonly onDone?: (vm: PlannedVm, error?: string) => void;
+  /** When aborted (Ctrl-C), no new VM is started; those in flight finish and the summary is returned. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -235,6 +239,7 @@ export async function runProvision(
   let next = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
+      if (hooks.signal?.aborted) return;
       const v = work[next++];
       if (!v) return;
       try {
@@ -251,7 +256,15 @@ export async function runProvision(
   const steps: Record<string, { count: number; p50: number; p95: number }> = {};
   for (const [k, xs] of Object.entries(times))
     steps[k] = { count: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95) };
-  return { wanted: plan.vms.length, ...counts, failed, wallMs: hooks.now() - t0, steps, placement };
+  return {
+    wanted: plan.vms.length,
+    ...counts,
+    failed,
+    wallMs: hooks.now() - t0,
+    steps,
+    placement,
+    skipped: Math.max(0, work.length - next),
+  };
 }
 
 function planText(plan: ProvisionPlan): string {
@@ -304,6 +317,8 @@ function summaryText(s: ProvisionSummary): string {
     );
   const placed = Object.entries(s.placement);
   if (placed.length) lines.push('', `placement: ${placed.map(([h, n]) => `${h} ${n}`).join(', ')}`);
+  if (s.skipped > 0)
+    lines.push('', `interrupted: ${s.skipped} VM(s) not attempted; rerun the same command to finish`);
   if (s.failed.length) {
     lines.push('', 'failed (rerun the same command to retry them):');
     for (const f of s.failed.slice(0, 10)) lines.push(`  ${f.name}: ${f.error}`);
@@ -383,12 +398,13 @@ already placed by this run; it gets that host as \`affinity\` and, with \`--star
           onDone: () => {
             bar.tick();
           },
+          signal: ctx.signal,
         },
       );
     } finally {
       bar.done();
     }
     ctx.io.stdout(o.json ? `${JSON.stringify(summary)}\n` : summaryText(summary));
-    return summary.failed.length ? 1 : 0;
+    return summary.failed.length || summary.skipped ? 1 : 0;
   },
 });
