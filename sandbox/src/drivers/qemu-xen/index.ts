@@ -11,9 +11,19 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLocalDriver, JAIL_HOME } from '../local/index.js';
 import type {
@@ -26,7 +36,7 @@ import type {
   TerminalProcess,
 } from '../types.js';
 import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
-import { readPxeConfig } from './pxe.js';
+import { PXE_CONFIG, readPxeConfig } from './pxe.js';
 import { detectAccel, HOSTNAME_RE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
 
 export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
@@ -108,11 +118,32 @@ function qemuVersion(): string {
   return r.stdout.split('\n')[0] ?? '';
 }
 
+/** What identifies a PXE configuration: the dnsmasq file and every file served, by size and change time. */
+function pxeStamp(home: string, tftpRoot: string): string {
+  const stat = (p: string) => {
+    try {
+      const st = statSync(p);
+      return `${String(st.size)}@${String(st.mtimeMs)}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  const files = readdirSync(tftpRoot).sort();
+  return [stat(join(home, PXE_CONFIG)), ...files.map((f) => `${f}:${stat(join(tftpRoot, f))}`)].join('|');
+}
+
+/** This checkout's toolkit (sandbox/{src,dist}/drivers/qemu-xen → toolkit), for the `local` node's PATH. */
+const TOOLKIT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../toolkit');
+
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 /** A VM node: its current VM (replaced on reset/restore/power-on) and the terminals that follow it. */
 class VmNode {
   vm: XenVm | undefined;
+  /** The last boot that failed (PXE), and the configuration it failed with. */
+  failedBoot: { stamp: string; message: string } | undefined;
+  /** The learner asked for a power-on from the console: boot even an unchanged, failed configuration. */
+  retryRequested = false;
   private starting: Promise<XenVm> | undefined;
   private readonly listeners = new Set<(d: Buffer) => void>();
   private unsub: (() => void) | undefined;
@@ -272,7 +303,23 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         if (node.vm && !node.vm.exited) await node.vm.stop();
         if (kind === 'pxe') {
           const pxe = readPxeConfig(spec.home, JAIL_HOME);
-          return startVm(vmConfig(runDir, { kind: 'pxe', ...pxe }), incoming, node);
+          // Checks run every few seconds and power the host on; a configuration that did not boot is not tried
+          // again until it changes (or the learner presses Enter on the host's console), or every poll would
+          // start another doomed boot of minutes.
+          const stamp = pxeStamp(spec.home, pxe.tftpRoot);
+          const retry = node.retryRequested;
+          node.retryRequested = false;
+          if (incoming === undefined && !retry && node.failedBoot?.stamp === stamp) {
+            throw new Error(`${node.failedBoot.message}\n(unchanged configuration: not booting it again)`);
+          }
+          try {
+            const vm = await startVm(vmConfig(runDir, { kind: 'pxe', ...pxe }), incoming, node);
+            node.failedBoot = undefined;
+            return vm;
+          } catch (err) {
+            node.failedBoot = { stamp, message: (err as Error).message };
+            throw err;
+          }
         }
         const cfg = vmConfig(runDir, { kind: 'image', hostname });
         if (incoming !== undefined || !warm) return startVm(cfg, incoming, node);
@@ -315,10 +362,20 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     }
     let localSandbox: Sandbox | undefined;
     if ([...kinds.values()].includes('local')) {
-      local ??= createLocalDriver({ readOnlyBinds: [image.dir] });
+      // The learner's workbench: the image's boot files to serve, and the toolkit (`xenlab-tools pxe`) on PATH.
+      const modules = resolve(TOOLKIT_DIR, '..', 'node_modules');
+      const extra = existsSync(TOOLKIT_DIR) && existsSync(modules) ? [TOOLKIT_DIR, modules] : [];
+      local ??= createLocalDriver({
+        readOnlyBinds: [image.dir, ...extra],
+        path: extra.length > 0 ? [join(modules, '.bin')] : [],
+      });
       localSandbox = await local.create({
         ...spec,
-        env: { XENLAB_XEN_IMAGE: image.dir, ...spec.env },
+        env: {
+          XENLAB_XEN_IMAGE: image.dir,
+          ...(existsSync(TOOLKIT_DIR) ? { XENLAB_TOOLKIT: TOOLKIT_DIR } : {}),
+          ...spec.env,
+        },
         nodes: [{ name: 'main' }],
       });
     }
@@ -362,6 +419,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         });
       };
       const powerOn = () => {
+        node.retryRequested = true;
         node.ensure().then(
           (vm) => {
             setSize(size.cols, size.rows);

@@ -28,6 +28,13 @@ describe('readPxeConfig (the learner’s dnsmasq.conf drives QEMU’s DHCP/TFTP)
     });
   });
 
+  it('picks the iPXE line of a chainloading configuration (what xenlab-tools pxe --boot ipxe writes)', () => {
+    conf(
+      'enable-tftp\ntftp-root=~/pxe/tftp\ndhcp-match=set:ipxe,175\ndhcp-boot=tag:!ipxe,undionly.kpxe\ndhcp-boot=tag:ipxe,boot.ipxe\n',
+    );
+    expect(readPxeConfig(home, '/home/learner').bootfile).toBe('boot.ipxe');
+  });
+
   it('accepts ~/ and relative roots', () => {
     conf('enable-tftp\ntftp-root=~/pxe/tftp\ndhcp-boot=boot.ipxe,pxeserver,10.0.2.2\n');
     expect(readPxeConfig(home, '/home/learner').bootfile).toBe('boot.ipxe');

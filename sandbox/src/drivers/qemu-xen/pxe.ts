@@ -25,7 +25,7 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
   };
   if (!existsSync(file)) fail('not found; write your dnsmasq configuration there');
   let tftpRoot: string | undefined;
-  let bootfile: string | undefined;
+  const boots: string[][] = [];
   let tftpEnabled = false;
   for (const raw of readFileSync(file, 'utf8').split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
@@ -35,14 +35,16 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
     const value = eq < 0 ? '' : line.slice(eq + 1).trim();
     if (key === 'enable-tftp') tftpEnabled = true;
     else if (key === 'tftp-root') tftpRoot = value.split(',')[0]?.trim();
-    else if (key === 'dhcp-boot') {
-      // dhcp-boot=[tag:<tag>,]<filename>[,<servername>[,<server address>]]; the first field that is not a tag.
-      bootfile = value
-        .split(',')
-        .map((f) => f.trim())
-        .find((f) => f && !f.startsWith('tag:') && !f.startsWith('net:'));
-    }
+    else if (key === 'dhcp-boot') boots.push(value.split(',').map((f) => f.trim()));
   }
+  // dhcp-boot=[tag:<tag>,]<filename>[,<servername>[,<server address>]]. QEMU's NIC ROM is iPXE, which a
+  // chainloading configuration recognises by option 175 (`dhcp-match=set:ipxe,175`): take the line for tag ipxe,
+  // else the first untagged one.
+  const isTag = (f: string) => f.startsWith('tag:') || f.startsWith('net:');
+  const chosen =
+    boots.find((b) => b.some((f) => f === 'tag:ipxe' || f === 'net:ipxe')) ??
+    boots.find((b) => !b.some(isTag) || b.every((f) => !isTag(f) || f.startsWith('tag:!')));
+  const bootfile = chosen?.find((f) => f && !isTag(f));
   if (!tftpEnabled) fail('`enable-tftp` is missing, so nothing would serve the boot files');
   if (!tftpRoot) return fail('`tftp-root=` is missing');
   if (!bootfile) return fail('`dhcp-boot=` is missing (the file the host asks for first)');
@@ -50,9 +52,11 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
     ? join(home, tftpRoot.slice(2))
     : tftpRoot === homeInJail || tftpRoot.startsWith(`${homeInJail}/`)
       ? join(home, tftpRoot.slice(homeInJail.length))
-      : isAbsolute(tftpRoot)
-        ? fail(`tftp-root ${tftpRoot} is outside your home (${homeInJail})`)
-        : join(home, tftpRoot);
+      : tftpRoot === home || tftpRoot.startsWith(`${home}/`) // a shell without the jail sees the real path
+        ? tftpRoot
+        : isAbsolute(tftpRoot)
+          ? fail(`tftp-root ${tftpRoot} is outside your home (${homeInJail})`)
+          : join(home, tftpRoot);
   const rel = relative(resolve(home), resolve(mapped));
   if (rel.startsWith('..')) fail(`tftp-root ${tftpRoot} is outside your home`);
   if (!existsSync(mapped) || !statSync(mapped).isDirectory()) fail(`tftp-root ${tftpRoot} is not a folder`);
