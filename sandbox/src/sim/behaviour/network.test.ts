@@ -40,20 +40,29 @@ describe('networks and VIFs', () => {
     expect(parseInt(mac.slice(0, 2), 16) & 0x03).toBe(0x02);
   });
 
-  it('creates a network with a free xapiN bridge and refuses to destroy it while PIFs or VIFs use it', async () => {
+  it('creates a network with a free xapiN bridge and refuses to destroy it while attached VIFs or PIFs use it', async () => {
     const net = await newNetwork('storage');
     expect(w.get('network', net).bridge).toMatch(/^xapi\d+$/);
     const vm = (await w.call('VM.clone', w.byName('VM', 'Alpine Linux 3.20'), 'n')) as string;
+    await w.call('VM.provision', vm);
     const vif = (await w.call('VIF.create', vifRecord(vm, net))) as string;
-    expect(await w.fails('network.destroy', net)).toEqual(['NETWORK_CONTAINS_VIF', vif]);
     expect(await w.fails('VIF.create', vifRecord(vm, net))).toEqual(['DEVICE_ALREADY_EXISTS', '0']);
     expect(await w.fails('VIF.create', vifRecord(vm, net, '1', 'zz:zz'))).toEqual(['MAC_INVALID', 'zz:zz']);
-    await w.call('VIF.destroy', vif);
+    await w.call('VM.start', vm, false, false);
+    expect(await w.fails('network.destroy', net)).toEqual(['NETWORK_CONTAINS_VIF', vif]);
+    expect(await w.fails('VIF.destroy', vif)).toEqual([
+      'OPERATION_NOT_ALLOWED',
+      'VIF currently attached to a running VM',
+    ]);
+    await w.call('VM.hard_shutdown', vm);
     await w.call('network.destroy', net);
+    expect(w.engine.store.find('VIF', vif)).toBeUndefined();
     const eth0 = w.byName('network', 'Pool-wide network associated with eth0');
     const [code, ...pifs] = await w.fails('network.destroy', eth0);
     expect(code).toBe('NETWORK_CONTAINS_PIF');
     expect(pifs).toHaveLength(3);
+    const internal = w.byName('network', 'Host internal management network');
+    expect(await w.fails('network.destroy', internal)).toEqual(['CANNOT_DESTROY_SYSTEM_NETWORK', internal]);
   });
 
   it('plugs, unplugs and moves VIFs of a running VM', async () => {

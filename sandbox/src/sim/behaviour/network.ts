@@ -428,12 +428,18 @@ function vifSetAttached(ctx: SimContext, vif: string, attached: boolean): void {
 const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => unknown> = {
   'network.create': (ctx, args) => networkCreate(ctx, (args[0] ?? {}) as SimRecord),
   'network.destroy': (ctx, args) => {
+    // xapi_network.ml destroy: attached VIFs, then PIFs, then the system network guard; detached VIFs go with it.
     const net = arg.str(args, 0);
-    ctx.store.get('network', net);
+    const rec = ctx.store.get('network', net);
+    const vifs = vifsOfNetwork(ctx.store, net);
+    const attached = vifs.filter((v) => bool(ctx.store.find('VIF', v), 'currently_attached'));
+    if (attached.length > 0) fail('NETWORK_CONTAINS_VIF', ...attached);
     const pifs = pifsOfNetwork(ctx.store, net);
     if (pifs.length > 0) fail('NETWORK_CONTAINS_PIF', ...pifs);
-    const vifs = vifsOfNetwork(ctx.store, net);
-    if (vifs.length > 0) fail('NETWORK_CONTAINS_VIF', ...vifs);
+    if (map(rec, 'other_config').is_host_internal_management_network === 'true') {
+      fail('CANNOT_DESTROY_SYSTEM_NETWORK', net);
+    }
+    for (const v of vifs) ctx.store.destroy('VIF', v);
     ctx.store.destroy('network', net);
   },
   'VIF.create': (ctx, args) => createVif(ctx, (args[0] ?? {}) as SimRecord),

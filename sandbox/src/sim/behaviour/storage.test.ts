@@ -223,7 +223,7 @@ describe('VDI and VBD', () => {
     expect(await w.fails('VBD.plug', vbd)).toEqual(['DEVICE_ALREADY_ATTACHED', vbd]);
     expect(await w.fails('VBD.destroy', vbd)).toEqual([
       'OPERATION_NOT_ALLOWED',
-      'VBD currently attached to a running VM',
+      `VBD '${w.get('VBD', vbd).uuid as string}' still attached to '${w.get('VM', vm).uuid as string}'`,
     ]);
     await w.call('VBD.unplug', vbd);
     await w.call('VBD.destroy', vbd);

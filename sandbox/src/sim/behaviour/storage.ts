@@ -559,8 +559,10 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   'VBD.destroy': (ctx, args) => {
     const vbd = arg.str(args, 0);
     const rec = ctx.store.get('VBD', vbd);
-    if (bool(rec, 'currently_attached'))
-      fail('OPERATION_NOT_ALLOWED', 'VBD currently attached to a running VM');
+    if (bool(rec, 'currently_attached')) {
+      const vm = ctx.store.find('VM', ref(rec, 'VM'));
+      fail('OPERATION_NOT_ALLOWED', `VBD '${str(rec, 'uuid')}' still attached to '${str(vm, 'uuid')}'`);
+    }
     ctx.store.destroy('VBD', vbd);
     const vdi = ref(rec, 'VDI');
     if (!isNull(vdi)) refreshVdi(ctx.store, vdi);
