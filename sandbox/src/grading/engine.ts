@@ -81,6 +81,8 @@ export interface Grader {
   evaluate(trigger: Trigger, scripts?: boolean): Promise<LabView>;
   /** Outcome of every check now, by id. */
   outcomes(): ReadonlyMap<string, CheckOutcome>;
+  /** Why the last background evaluation failed, if it did (the view then shows the last good state). */
+  lastError(): string | undefined;
   onChange(listener: ViewListener): () => void;
   /** Stops events and polls. */
   close(): Promise<void>;
@@ -176,6 +178,8 @@ export function createGrader(options: GraderOptions): Grader {
   let running: Promise<void> = Promise.resolve();
   let queued: { trigger: Trigger; scripts: ScriptRuns } | undefined;
   let polls = 0;
+  /** The last background evaluation's failure, for diagnostics. */
+  let lastError: string | undefined;
   let queuedPromise: Promise<void> | undefined;
 
   const snapshot = (): PoolSnapshot => records;
@@ -282,6 +286,16 @@ export function createGrader(options: GraderOptions): Grader {
     return next;
   }
 
+  /**
+   * Evaluates in the background (events, polls). A failure (the pool unreachable for a moment) must never become
+   * an unhandled rejection in the gateway: the last good view stays, and the next event or poll tries again.
+   */
+  function kick(trigger: Trigger, scripts: ScriptRuns): void {
+    schedule(trigger, scripts).catch((e: unknown) => {
+      lastError = e instanceof Error ? e.message : String(e);
+    });
+  }
+
   function taskView(t: Task): TaskView {
     const st = taskState.get(t.id) ?? { attempts: 0, hints: [], solutionShown: false, firstPassedAt: null };
     const checks: CheckView[] = t.checks.map((c) => {
@@ -365,7 +379,7 @@ export function createGrader(options: GraderOptions): Grader {
     const cls = byLower.get(ev.class.toLowerCase());
     if (cls === undefined) return;
     dirty.add(cls);
-    void schedule('event', ScriptRuns.NONE);
+    kick('event', ScriptRuns.NONE);
   };
 
   return {
@@ -376,14 +390,14 @@ export function createGrader(options: GraderOptions): Grader {
       await watcher.ready;
       // Anything that changed between the first evaluation and the watch taking hold.
       for (const c of classes) dirty.add(c);
-      void schedule('event', ScriptRuns.NONE);
+      kick('event', ScriptRuns.NONE);
       // The short poll runs the failing script checks (a learner fixing a file sees it turn green within a poll);
       // every FULL_EVERY-th poll re-runs every script and refetches every class, in case an event was missed.
       // Passing scripts are not re-run on every poll: with a room of learners, each run is a process.
       poll = setInterval(() => {
         const full = ++polls % FULL_EVERY === 0;
         if (full) for (const c of classes) dirty.add(c);
-        void schedule('poll', full ? ScriptRuns.ALL : ScriptRuns.FAILING).catch(() => undefined);
+        kick('poll', full ? ScriptRuns.ALL : ScriptRuns.FAILING);
       }, options.pollMs ?? 2000);
       poll.unref();
     },
@@ -451,6 +465,7 @@ export function createGrader(options: GraderOptions): Grader {
       return view();
     },
     outcomes: () => outcomes,
+    lastError: () => lastError,
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -222,10 +222,15 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
       ...(t.node === undefined ? {} : { node: t.node }),
     })),
     async close() {
-      await grader.close();
-      await client.close();
-      await box.destroy();
-      await sim.close();
+      // Every part is stopped even if another fails (a pool already gone cannot log the grader out).
+      const steps = [() => grader.close(), () => client.close(), () => box.destroy(), () => sim.close()];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch {
+          // Nothing left to do for this part.
+        }
+      }
     },
   };
 }

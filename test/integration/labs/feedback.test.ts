@@ -167,4 +167,29 @@ JS`,
     );
     expect(await sh(b, `xe vm-list name-label=${a.params.vmName ?? ''} --minimal`)).toBe('\n');
   });
+
+  it(
+    'survives its pool going away: no crash, the last good view stays, the failure is reported',
+    { timeout: 30_000 },
+    async () => {
+      const home = mkdtempSync(join(tmpdir(), 'xenlab-feedback-'));
+      const env = await createLabEnvironment({
+        lab: 'anatomy-of-a-pool',
+        driver,
+        learnerId: 'l-gone',
+        home,
+        pollMs: 50,
+        fast: true,
+      });
+      open.push({ env, home });
+      const before = env.grader.view();
+      await env.sim.close();
+      const deadline = Date.now() + 10_000;
+      while (env.grader.lastError() === undefined && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(env.grader.lastError()).toEqual(expect.any(String));
+      expect(env.grader.view()).toEqual(before);
+      await expect(env.grader.check()).rejects.toThrow();
+    },
+  );
 });
