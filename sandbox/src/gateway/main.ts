@@ -43,7 +43,7 @@ export function learnerToolBin(dataDir: string): string {
   mkdirSync(dir, { recursive: true });
   for (const [name, file] of [
     ['xe', 'xe.js'],
-    ['xenlab-tools', 'xenlab-tools.js'],
+    ['xenlab-tools', 'xenlab-tools.mjs'],
   ] as const) {
     const target = resolve(repoRoot, 'toolkit', 'bin', file);
     rmSync(resolve(dir, name), { force: true });

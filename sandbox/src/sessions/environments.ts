@@ -60,6 +60,21 @@ export interface EnvironmentManagerOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The learner's pool in the environment of their shells: `XENLAB_XAPI_*` for scripts using the client,
+ * `XENLAB_URL/USER/PASSWORD` for xenlab-tools (which read those), so both work with no flags.
+ */
+export function xapiEnv(xapi: XapiEndpoint): Record<string, string> {
+  return {
+    XENLAB_XAPI_URL: xapi.url,
+    XENLAB_XAPI_USER: xapi.user,
+    XENLAB_XAPI_PASSWORD: xapi.password,
+    XENLAB_URL: xapi.url,
+    XENLAB_USER: xapi.user,
+    XENLAB_PASSWORD: xapi.password,
+  };
+}
+
 /** Writes the learner's `~/.xe`, so `xe` in their shell reaches their own pool with no flags (as the real `xe` reads it). */
 export function writeXeConfig(home: string, xapi: XapiEndpoint): void {
   const u = new URL(xapi.url);
@@ -191,7 +206,7 @@ export class EnvironmentManager {
     const sandbox = await this.#driver.create({
       id: row.id,
       home: row.home,
-      env: { XENLAB_XAPI_URL: xapi.url, XENLAB_XAPI_USER: xapi.user, XENLAB_XAPI_PASSWORD: xapi.password },
+      env: xapiEnv(xapi),
     });
     return {
       sandbox,

@@ -5,6 +5,7 @@
 export {
   EnvironmentManager,
   writeXeConfig,
+  xapiEnv,
   type EnvironmentManagerOptions,
   type EnvironmentNotice,
   type LiveEnvironment,

@@ -46,4 +46,13 @@ describe('xe in a learner’s terminal', () => {
     a.close();
     b.close();
   });
+
+  it('has xenlab-tools on PATH, pointed at the learner’s pool', async () => {
+    const t = await openTerminal(gateway.url);
+    t.type('xenlab-tools report --format json | grep -c xcp-ng-0; echo tools-done\r');
+    await t.waitFor(/^tools-done$/m, 30_000);
+    expect(t.plain).not.toMatch(/command not found|TOOLS_ERR/);
+    expect(t.plain).toMatch(/^[1-9]\d*$/m);
+    t.close();
+  });
 });
