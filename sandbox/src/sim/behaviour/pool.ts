@@ -2,10 +2,11 @@
  * Pool membership: join, eject, designate_new_master (ocaml/xapi/xapi_pool.ml).
  *
  * Limit (stated plainly): a simulated world holds one pool and every API session talks to its coordinator, so
- * `pool.join` always runs "on" the coordinator. It reaches the joining-side pre-checks in XAPI's order — connection
- * to `master_address` first (JOINING_HOST_CONNECTION_FAILED when no host of the world has that address), then
- * HA_IS_ENABLED, then OPERATION_NOT_ALLOWED ("Host cannot become slave of itself" / "Host is already part of a
- * pool") — but a standalone second pool to join does not exist yet, so a join never succeeds.
+ * `pool.join` always runs "on" the coordinator. It reaches the joining-side checks in XAPI's order — connection
+ * to `master_address` first (POOL_JOINING_HOST_CONNECTION_FAILED when no host of the world has that address,
+ * HOST_IS_SLAVE when it is a member), then HA_IS_ENABLED, then OPERATION_NOT_ALLOWED ("Host cannot become slave of
+ * itself" / "Host is already part of a pool") — but a standalone second pool to join does not exist yet, so a join
+ * never succeeds, and the remote credentials are not checked.
  */
 import type { SimBehaviour, SimContext } from '../contract.js';
 import { refreshHost } from './host.js';
@@ -18,22 +19,26 @@ function join(ctx: SimContext, address: string): void {
   const target = store
     .all('host')
     .find(([, h]) => str(h, 'address') === address || str(h, 'hostname') === address);
-  // join_common logs into the master first: an unknown address never answers.
-  if (!target) fail('JOINING_HOST_CONNECTION_FAILED');
+  // join_common logs into the remote master first: an unknown address never answers, a member redirects.
+  if (!target) fail('POOL_JOINING_HOST_CONNECTION_FAILED');
+  if (target[0] !== self) fail('HOST_IS_SLAVE', str(store.get('host', self), 'address'));
+  // pre_join_checks order: HA here, HA there, then "joining myself" (xapi_pool.ml assert_not_joining_myself)
   const [, pool] = thePool(store);
   if (bool(pool, 'ha_enabled')) fail('HA_IS_ENABLED');
-  if (target[0] === self) fail('OPERATION_NOT_ALLOWED', 'Host cannot become slave of itself');
-  if (store.all('host').length > 1) fail('OPERATION_NOT_ALLOWED', 'Host is already part of a pool');
-  fail('JOINING_HOST_CONNECTION_FAILED');
+  fail(
+    'OPERATION_NOT_ALLOWED',
+    store.all('host').length > 1 ? 'Host is already part of a pool' : 'Host cannot become slave of itself',
+  );
 }
 
 function eject(ctx: SimContext, host: string): void {
   const { store } = ctx;
   store.get('host', host);
   const [, pool] = thePool(store);
-  // xapi_pool.ml eject: the coordinator raises Cannot_eject_master (an OCaml exception → INTERNAL_ERROR).
-  if (ref(pool, 'master') === host) fail('INTERNAL_ERROR', 'Xapi_pool.Cannot_eject_master');
+  // xapi_pool.ml eject_self: HA first, then the coordinator raises Cannot_eject_master (an OCaml exception →
+  // INTERNAL_ERROR), then any guest not Halted that is resident there.
   if (bool(pool, 'ha_enabled')) fail('HA_IS_ENABLED');
+  if (ref(pool, 'master') === host) fail('INTERNAL_ERROR', 'Xapi_pool.Cannot_eject_master');
   const guests = residentVms(store, host).filter((vm) => !bool(store.find('VM', vm), 'is_control_domain'));
   if (guests.length > 0) fail('OPERATION_NOT_ALLOWED', 'VM resident on host');
   // The host leaves with its local things: PIFs, PBDs, local SRs (and their VDIs), CPUs, dom0, metrics.
