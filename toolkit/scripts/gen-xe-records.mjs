@@ -68,19 +68,6 @@ const WANT = {
   console: ['console_record', 'console'],
 };
 
-const OPTS = [
-  'set',
-  'get_set',
-  'get_map',
-  'add_to_set',
-  'remove_from_set',
-  'add_to_map',
-  'remove_from_map',
-  'set_in_map',
-  'set_map',
-  'clear_map',
-];
-
 function recordBody(fn) {
   const start = src.indexOf(`let ${fn} rpc session_id`);
   if (start < 0) throw new Error(`records.ml has no ${fn}`);
