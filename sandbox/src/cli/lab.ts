@@ -5,7 +5,7 @@ import { hashAnswer } from '../grading/checks.js';
 import Database from 'better-sqlite3';
 import type { SandboxDriver } from '../drivers/types.js';
 import { gradingHistory } from '../grading/store.js';
-import { createLabLocalDriver } from '../labs/environment.js';
+import { createDriverForLab } from '../labs/drivers.js';
 import { labJsonSchema, labJsonSchemaText } from '../labs/json-schema.js';
 import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
 import { proveLab } from '../labs/prove.js';
@@ -91,7 +91,7 @@ async function test(root: string, argv: string[], io: CliIo): Promise<number> {
     const name = lab.manifest.environment.driver;
     let pending = drivers.get(name);
     if (!pending) {
-      pending = driverFor(name);
+      pending = createDriverForLab(name);
       drivers.set(name, pending);
     }
     let driver: SandboxDriver;
@@ -116,24 +116,6 @@ async function test(root: string, argv: string[], io: CliIo): Promise<number> {
   }
   for (const row of rows) io.out(row);
   return failed === 0 ? 0 : 1;
-}
-
-/** The driver a lab asks for, set up for labs (`xe` and the toolkit reachable where the driver allows). */
-async function driverFor(name: string): Promise<SandboxDriver> {
-  switch (name) {
-    case 'local':
-      return createLabLocalDriver({ jail: 'auto' });
-    case 'docker': {
-      const { createDockerDriver } = await import('../drivers/docker/index.js');
-      return createDockerDriver();
-    }
-    case 'qemu-xen': {
-      const { createQemuXenDriver } = await import('../drivers/qemu-xen/index.js');
-      return createQemuXenDriver();
-    }
-    default:
-      throw new Error(`no driver named ${name} in this build`);
-  }
 }
 
 function report(argv: string[], io: CliIo): number {

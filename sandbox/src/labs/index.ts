@@ -29,3 +29,4 @@ export { proveLab } from './prove.js';
 export type { ProveResult } from './prove.js';
 export { createLabProvisioner } from './provisioner.js';
 export type { LabProvisioner, LabProvisionerOptions } from './provisioner.js';
+export { createDriverForLab } from './drivers.js';
