@@ -72,16 +72,21 @@ export function attachLabChannel(
   );
 
   ws.on('message', (data, isBinary) => {
+    // A hello counts when it arrives, not when the environment is up: a lab on a slow driver (a nested Xen host
+    // boots for tens of seconds) must not have its page closed for "no hello".
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const text = isBinary ? undefined : buf.toString('utf8');
+    if (text !== undefined && /"type"\s*:\s*"lab\.hello"/.test(text)) clearTimeout(helloTimer);
     void ready.then(
       (env) => {
-        handle(env.grader, data, isBinary);
+        handle(env.grader, text);
       },
       () => undefined,
     );
   });
 
-  const handle = (grader: Grader, data: WebSocket.RawData, isBinary: boolean) => {
-    if (isBinary) {
+  const handle = (grader: Grader, text: string | undefined) => {
+    if (text === undefined) {
       send({
         type: 'error',
         code: LabChannelError.BAD_MESSAGE,
@@ -89,8 +94,7 @@ export function attachLabChannel(
       });
       return;
     }
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    const parsed = parseLabClientMessage(buf.toString('utf8'));
+    const parsed = parseLabClientMessage(text);
     if (!parsed.ok) {
       send({
         type: 'error',
