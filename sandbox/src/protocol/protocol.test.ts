@@ -28,7 +28,9 @@ describe('the wire protocol', () => {
   });
 
   it('parses what the gateway sends', () => {
-    const r = parseServerMessage('{"type":"term.ready","v":1,"driver":"local","jailed":true}');
+    const r = parseServerMessage(
+      '{"type":"term.ready","v":1,"driver":"local","jailed":true,"instance":"a1","offset":0,"lab":"playground","terminal":"main"}',
+    );
     expect(r).toMatchObject({ ok: true, value: { driver: 'local' } });
     expect(parseServerMessage('{"type":"term.exit","code":null}').ok).toBe(true);
   });
