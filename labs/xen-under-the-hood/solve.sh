@@ -22,9 +22,10 @@ for _ in $(seq 240); do
 done
 
 xenstore-write "/local/domain/$(xl domid "$LAB_GUEST_NAME")/data/owner" dom0-was-here
-xl sched-credit2 -d "$LAB_GUEST_NAME" -w "$LAB_WEIGHT" -c "$LAB_CAP"
 
 xl cpupool-cpu-remove Pool-0 1
 printf 'name = "labpool"\nsched = "credit2"\ncpus = ["1"]\n' > /root/labpool.cfg
 xl cpupool-create /root/labpool.cfg >&2
 xl cpupool-migrate "$LAB_GUEST_NAME" labpool
+# After the move: a domain entering a cpupool starts with that pool's scheduler defaults.
+xl sched-credit2 -d "$LAB_GUEST_NAME" -w "$LAB_WEIGHT" -c "$LAB_CAP"

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { ExecResult } from '../types.js';
 
@@ -21,7 +22,9 @@ interface AgentReply {
  */
 export class AgentClient {
   private buf = '';
-  private nextId = 1;
+  // Ids start at a random point: a VM restored from a saved state can still hold replies its agent had not sent
+  // when the state was saved, addressed to the client of that time; they must not match this client's requests.
+  private nextId = randomInt(1, 2 ** 47);
   private readonly pending = new Map<number, (reply: AgentReply) => void>();
   private closed = false;
 
