@@ -3,7 +3,7 @@
  * @module
  */
 export { createGateway, type Gateway, type GatewayOptions } from './server.js';
-export { learnerToolBin, serve, SERVE_HELP, type ServeIo } from './main.js';
+export { serve, SERVE_HELP, type ServeIo } from './main.js';
 export { OriginPolicy } from './origins.js';
 export { TicketIssuer } from './tickets.js';
 export { FlowControl } from './flow.js';

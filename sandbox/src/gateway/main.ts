@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDockerDriver } from '../drivers/docker/index.js';
-import { createLocalDriver } from '../drivers/local/index.js';
+import { createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { createGateway } from './server.js';
 import type { Gateway } from './server.js';
@@ -33,24 +33,6 @@ Runs the course site and the terminal gateway.
                   "xenlab image build" makes (env XENLAB_DRIVER; DOCKER_HOST picks a remote engine)
 Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
 XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.`;
-
-/**
- * A folder with just the toolkit's commands (`xe`, `xenlab-tools`), put on the learners' PATH: their shells get
- * the tools without the rest of the repository's development binaries.
- */
-export function learnerToolBin(dataDir: string): string {
-  const dir = resolve(dataDir, 'bin');
-  mkdirSync(dir, { recursive: true });
-  for (const [name, file] of [
-    ['xe', 'xe.js'],
-    ['xenlab-tools', 'xenlab-tools.mjs'],
-  ] as const) {
-    const target = resolve(repoRoot, 'toolkit', 'bin', file);
-    rmSync(resolve(dir, name), { force: true });
-    if (existsSync(target)) symlinkSync(target, resolve(dir, name));
-  }
-  return dir;
-}
 
 /** An optional duration in minutes from the environment, as gateway options in ms. */
 function minutes<K extends 'idleMs' | 'graceMs'>(
@@ -105,15 +87,10 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     io.err(`xenlab serve: no built site at ${siteDir} (run npm run build); serving the API only`);
   }
   const dataDir = resolve(values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab');
-  const toolBin = learnerToolBin(dataDir);
   const driverName = values.driver ?? io.env.XENLAB_DRIVER ?? 'local';
   let driver: SandboxDriver;
   if (driverName === 'local') {
-    driver = createLocalDriver({
-      jail,
-      readOnlyBinds: [resolve(repoRoot, 'toolkit'), resolve(repoRoot, 'node_modules'), toolBin],
-      path: [toolBin],
-    });
+    driver = createLearnerLocalDriver({ jail, toolBinDir: resolve(dataDir, 'bin') });
   } else if (driverName === 'docker') {
     try {
       driver = await createDockerDriver({ pool: Number(io.env.XENLAB_DOCKER_POOL ?? 0) || 0 });

@@ -15,6 +15,9 @@ import {
 } from '../protocol/index.js';
 import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
+import { attachLabChannel } from '../grading/index.js';
+import { createLabProvisioner, type LabProvisioner } from '../labs/index.js';
+import { LAB_PATH } from '../protocol/lab.js';
 import { EnvironmentManager, type Provisioner } from '../sessions/index.js';
 import { Learners, openStore, type Db } from '../store/index.js';
 import { OriginPolicy } from './origins.js';
@@ -50,8 +53,15 @@ export interface GatewayOptions {
   /** Idle time before an environment is culled (default 60 min), and the warning before it (default 5 min). */
   idleMs?: number;
   warnMs?: number;
-  /** Brings up an environment's parts (the default: the learner's own simulator and a driver sandbox). */
+  /**
+   * Brings up an environment's parts. The default: labs from `labsDir` get their lab environment (scenario,
+   * parameters, grader); anything else the learner's own default pool and a driver sandbox.
+   */
   provision?: Provisioner;
+  /** Where the labs live (default: the repository's `labs/`). */
+  labsDir?: string;
+  /** How often lab graders poll besides following events (ms; the grader's default when absent). */
+  labPollMs?: number;
 }
 
 export interface Gateway {
@@ -63,6 +73,8 @@ export interface Gateway {
   /** Number of shells ever started: a refused upgrade must never change it. */
   readonly spawned: number;
   readonly environments: EnvironmentManager;
+  /** Live lab environments (grader, parameters) by environment id. */
+  readonly labs: LabProvisioner;
   readonly db: Db;
   close(): Promise<void>;
 }
@@ -145,6 +157,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   let spawned = 0;
   const db = openStore(options.dbPath ?? join(options.dataDir, 'xenlab.db'));
   const learners = new Learners(db);
+  const labs: LabProvisioner = createLabProvisioner({
+    driver: options.driver,
+    db,
+    ...(options.labsDir ? { labsDir: options.labsDir } : {}),
+    ...(options.labPollMs === undefined ? {} : { pollMs: options.labPollMs }),
+  });
   const environments = new EnvironmentManager({
     db,
     driver: options.driver,
@@ -152,7 +170,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
     ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
     ...(options.warnMs === undefined ? {} : { warnMs: options.warnMs }),
-    ...(options.provision ? { provision: options.provision } : {}),
+    provision: options.provision ?? labs.provision,
   });
   const courseCode = options.courseCode ?? '';
   /** The session cookie, set when the browser has none. */
@@ -308,7 +326,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       refuseUpgrade(socket, 404, GatewayError.BAD_MESSAGE, 'bad request URL');
       return;
     }
-    if (url.pathname !== PATHS.terminal) {
+    if (url.pathname !== PATHS.terminal && url.pathname !== LAB_PATH) {
       refuseUpgrade(socket, 404, GatewayError.BAD_MESSAGE, 'no WebSocket endpoint here');
       return;
     }
@@ -341,6 +359,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       refuseUpgrade(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
       return;
     }
+    if (url.pathname === LAB_PATH) {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => undefined);
+        alive.set(ws, true);
+        ws.on('pong', () => alive.set(ws, true));
+        // The channel waits for the environment (a nested-Xen lab takes a while to boot).
+        attachLabChannel(
+          ws,
+          environments.open(learner.id, lab).then(async (env) => {
+            const labEnv = await labs.environment(env.row.id);
+            if (!labEnv) throw new Error(`"${lab}" is not a lab`);
+            return labEnv;
+          }),
+        );
+      });
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.on('error', () => {
         // A broken client (bad frame, too big, reset) only ever ends its own socket; ws closes it with the
@@ -350,9 +385,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ws.on('pong', () => alive.set(ws, true));
       linkTerminal(ws, async (size) => {
         const env = await environments.open(learner.id, lab);
+        // A lab names its terminals (and the node each runs on); other names are refused.
+        const labEnv = await labs.environment(env.row.id);
+        let node: string | undefined;
+        if (labEnv) {
+          const spec =
+            labEnv.terminals.find((t) => t.name === name) ??
+            (name === 'main' ? labEnv.terminals[0] : undefined);
+          if (!spec) throw new Error(`this lab has no terminal named "${name}"`);
+          node = spec.node;
+        }
         const before = env.terminals.get(name);
         const fresh = !before || before.exited;
-        const terminal = environments.terminal(env, name, size);
+        const terminal = environments.terminal(env, name, size, node);
         if (fresh) {
           terminals++;
           spawned++;
@@ -421,6 +466,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return spawned;
     },
     environments,
+    labs,
     db,
     close: () =>
       (closing ??= (async () => {

@@ -5,11 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createClient } from '@xenlab/toolkit/xenapi';
 import type Database from 'better-sqlite3';
-import { createLocalDriver } from '../drivers/local/index.js';
+import { TOOLKIT_DIR, createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { LocalDriverOptions } from '../drivers/local/index.js';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { createGrader } from '../grading/engine.js';
@@ -22,33 +21,16 @@ import { LABS_DIR, loadLab } from './loader.js';
 import type { Lab } from './loader.js';
 
 /** The toolkit folder of this checkout (sandbox/src/labs or sandbox/dist/labs → toolkit). */
-export const TOOLKIT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'toolkit');
+export { TOOLKIT_DIR };
 
 /**
- * The folder that puts `xe` on the learner's PATH: npm's `node_modules/.bin` (its `xe` links to
- * toolkit/bin/xe.js). Not a folder under /tmp: the jail mounts its own empty /tmp over it.
- */
-export function labToolsBinDir(toolkitDir: string = TOOLKIT_DIR): string {
-  return resolve(toolkitDir, '..', 'node_modules', '.bin');
-}
-
-/**
- * The local driver set up for labs: the toolkit and its dependencies visible read-only in the jail and `xe` on
- * PATH.
+ * The local driver set up for labs: the toolkit visible read-only in the jail, `xe` and `xenlab-tools` on PATH
+ * (the same driver the gateway gives learners).
  * @example
  * const driver = createLabLocalDriver({ jail: 'auto' });
  */
 export function createLabLocalDriver(options: LocalDriverOptions = {}): SandboxDriver {
-  const bin = labToolsBinDir();
-  return createLocalDriver({
-    ...options,
-    readOnlyBinds: [
-      ...(options.readOnlyBinds ?? []),
-      TOOLKIT_DIR,
-      resolve(TOOLKIT_DIR, '..', 'node_modules'),
-    ],
-    path: [bin, ...(options.path ?? [])],
-  });
+  return createLearnerLocalDriver(options);
 }
 
 /** Options of {@link createLabEnvironment}. */
@@ -153,6 +135,10 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     XENLAB_XAPI_URL: sim.url,
     XENLAB_XAPI_USER: user,
     XENLAB_XAPI_PASSWORD: password,
+    // xenlab-tools read these (toolkit/src/tools/command.ts).
+    XENLAB_URL: sim.url,
+    XENLAB_USER: user,
+    XENLAB_PASSWORD: password,
     XENLAB_LAB: lab.id,
     ...paramEnv(params),
   };

@@ -20,7 +20,6 @@ export { scaffoldLab } from './scaffold.js';
 export {
   createLabEnvironment,
   createLabLocalDriver,
-  labToolsBinDir,
   LabEnvironmentError,
   TOOLKIT_DIR,
 } from './environment.js';

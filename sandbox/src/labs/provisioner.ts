@@ -4,13 +4,12 @@
  * playground of lesson pages). The gateway mounts the lab channel with {@link LabProvisioner.environment}.
  * @module
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SandboxDriver } from '../drivers/types.js';
 import type { Provisioned, Provisioner } from '../sessions/index.js';
-import { writeXeConfig } from '../sessions/index.js';
-import { startSimulator } from '../sim/index.js';
+import { provisionPlayground } from '../sessions/index.js';
 import type { EnvironmentRow } from '../store/index.js';
 import { createLabEnvironment } from './environment.js';
 import type { LabEnvironment } from './environment.js';
@@ -79,29 +78,7 @@ export function createLabProvisioner(options: LabProvisionerOptions): LabProvisi
       };
     }
     // Not a lab (the playground of lesson pages): the learner's own default pool and a sandbox.
-    const sim = await startSimulator({
-      port: 0,
-      user: row.xapiUser,
-      password: row.xapiPassword,
-      stateFile: row.simState,
-      seed: row.id,
-    });
-    const xapi = { url: sim.url, user: row.xapiUser, password: row.xapiPassword };
-    mkdirSync(row.home, { recursive: true, mode: 0o700 });
-    writeXeConfig(row.home, xapi);
-    const sandbox = await options.driver.create({
-      id: row.id,
-      home: row.home,
-      env: { XENLAB_XAPI_URL: xapi.url, XENLAB_XAPI_USER: xapi.user, XENLAB_XAPI_PASSWORD: xapi.password },
-    });
-    return {
-      sandbox,
-      xapi,
-      close: async () => {
-        await sandbox.destroy();
-        await sim.close();
-      },
-    };
+    return provisionPlayground(row, options.driver);
   };
   return {
     provision,

@@ -85,6 +85,32 @@ export function writeXeConfig(home: string, xapi: XapiEndpoint): void {
 }
 
 /**
+ * The default parts of an environment: the learner's own simulator with the default pool (state kept in the row's
+ * file, so it survives restarts), `~/.xe` pointing at it, and the driver's sandbox. Lessons that are not labs use it.
+ */
+export async function provisionPlayground(row: EnvironmentRow, driver: SandboxDriver): Promise<Provisioned> {
+  const sim: RunningSimulator = await startSimulator({
+    port: 0,
+    user: row.xapiUser,
+    password: row.xapiPassword,
+    stateFile: row.simState,
+    seed: row.id,
+  });
+  const xapi = { url: sim.url, user: row.xapiUser, password: row.xapiPassword };
+  mkdirSync(row.home, { recursive: true, mode: 0o700 });
+  writeXeConfig(row.home, xapi);
+  const sandbox = await driver.create({ id: row.id, home: row.home, env: xapiEnv(xapi) });
+  return {
+    sandbox,
+    xapi,
+    close: async () => {
+      await sandbox.destroy();
+      await sim.close();
+    },
+  };
+}
+
+/**
  * Environments of learners: one per learner × lab, durable in SQLite, brought up on first use and brought back
  * after a restart (files and pool as they were; shells respawned with a notice), culled after idling.
  */
@@ -109,7 +135,7 @@ export class EnvironmentManager {
     this.#idleMs = options.idleMs ?? 60 * 60_000;
     this.#warnMs = Math.min(options.warnMs ?? 5 * 60_000, this.#idleMs);
     this.#now = options.now ?? Date.now;
-    this.#provision = options.provision ?? ((row) => this.#defaultProvision(row));
+    this.#provision = options.provision ?? ((row) => provisionPlayground(row, this.#driver));
     this.#sweeper = setInterval(
       () => {
         void this.sweep();
@@ -192,37 +218,16 @@ export class EnvironmentManager {
     return env;
   }
 
-  async #defaultProvision(row: EnvironmentRow): Promise<Provisioned> {
-    const sim: RunningSimulator = await startSimulator({
-      port: 0,
-      user: row.xapiUser,
-      password: row.xapiPassword,
-      stateFile: row.simState,
-      seed: row.id,
-    });
-    const xapi = { url: sim.url, user: row.xapiUser, password: row.xapiPassword };
-    mkdirSync(row.home, { recursive: true, mode: 0o700 });
-    writeXeConfig(row.home, xapi);
-    const sandbox = await this.#driver.create({
-      id: row.id,
-      home: row.home,
-      env: xapiEnv(xapi),
-    });
-    return {
-      sandbox,
-      xapi,
-      close: async () => {
-        await sandbox.destroy();
-        await sim.close();
-      },
-    };
-  }
-
   /** The named terminal of an environment, spawned when missing (or when its shell exited). */
-  terminal(env: LiveEnvironment, name: string, size: { cols: number; rows: number }): SharedTerminal {
+  terminal(
+    env: LiveEnvironment,
+    name: string,
+    size: { cols: number; rows: number },
+    node?: string,
+  ): SharedTerminal {
     const existing = env.terminals.get(name);
     if (existing && !existing.exited) return existing;
-    const term = new SharedTerminal(env.sandbox.attachTerminal(size));
+    const term = new SharedTerminal(env.sandbox.attachTerminal(size, node));
     env.terminals.set(name, term);
     let grace: NodeJS.Timeout | undefined;
     term.onIdle(() => {

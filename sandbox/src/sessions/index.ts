@@ -4,6 +4,7 @@
  */
 export {
   EnvironmentManager,
+  provisionPlayground,
   writeXeConfig,
   xapiEnv,
   type EnvironmentManagerOptions,

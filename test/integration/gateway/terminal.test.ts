@@ -161,6 +161,17 @@ describe('refusing upgrades before any shell exists', () => {
     expect(JSON.parse(again.body)).toMatchObject({ code: 'GATEWAY_ERR_TOKEN_REUSED' });
   });
 
+  it('guards the lab channel like terminals: no ticket or a foreign origin is refused', async () => {
+    const { token, cookie } = await fetchTicket(gateway.url);
+    const lab = `${gateway.url.replace(/^http/, 'ws')}/ws/lab?lab=anatomy-of-a-pool`;
+    expect((await tryUpgrade(lab, { Origin: gateway.url, Cookie: cookie })).status).toBe(401);
+    const foreign = await tryUpgrade(`${lab}&token=${encodeURIComponent(token)}`, {
+      Origin: 'https://evil.example',
+      Cookie: cookie,
+    });
+    expect(foreign.status).toBe(403);
+  });
+
   it('refuses a Host it does not serve (DNS rebinding)', async () => {
     const { token, cookie } = await fetchTicket(gateway.url);
     const r = await tryUpgrade(wsUrl(token), {

@@ -1,25 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalDriver } from '../../../sandbox/src/drivers/local/index.js';
-import { createGateway, learnerToolBin, type Gateway } from '../../../sandbox/src/gateway/index.js';
+import { createLearnerLocalDriver } from '../../../sandbox/src/drivers/local/learner-tools.js';
+import { createGateway, type Gateway } from '../../../sandbox/src/gateway/index.js';
 import { openTerminal } from '../../helpers/terminal-client.js';
 
-const repo = resolve(import.meta.dirname, '..', '..', '..');
 let gateway: Gateway;
 let dataDir: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'xenlab-xe-term-'));
-  const bin = learnerToolBin(dataDir);
   gateway = await createGateway({
     port: 0,
     dataDir,
-    driver: createLocalDriver({
-      readOnlyBinds: [join(repo, 'toolkit'), join(repo, 'node_modules'), bin],
-      path: [bin],
-    }),
+    driver: createLearnerLocalDriver({ toolBinDir: join(dataDir, 'bin') }),
   });
 });
 afterAll(async () => {
