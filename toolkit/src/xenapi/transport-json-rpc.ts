@@ -30,6 +30,28 @@ export function isJsonReply(reply: HttpReply): boolean {
   return /^application\/json\b/i.test(reply.contentType);
 }
 
+/**
+ * JSON as xapi writes it: Yojson prints non-finite floats as bare `NaN`, `Infinity` and `-Infinity` (e.g. the
+ * `max` of a data source), which `JSON.parse` rejects. They are read as the numbers they mean; inside strings
+ * nothing is touched.
+ * @example
+ * parseXapiJson('{"max":Infinity}') // { max: Infinity }
+ */
+export function parseXapiJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const marker = '@@xenlab-nonfinite:';
+    const marked = text.replace(/"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)/g, (m, bare: string | undefined) =>
+      bare === undefined ? m : `"${marker}${bare}"`,
+    );
+    if (marked === text) throw err;
+    return JSON.parse(marked, (_k, v: unknown) =>
+      typeof v === 'string' && v.startsWith(marker) ? Number(v.slice(marker.length)) : v,
+    );
+  }
+}
+
 /** Decodes a JSON-RPC reply, v2 (`error: {code, message: CODE, data: [params]}`) or v1 (`error: [CODE, …]`). */
 export function parseJsonRpcReply(reply: HttpReply, method: string): unknown {
   if (reply.status !== 200) {
@@ -41,7 +63,7 @@ export function parseJsonRpcReply(reply: HttpReply, method: string): unknown {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(reply.body.toString('utf8'));
+    parsed = parseXapiJson(reply.body.toString('utf8'));
   } catch (err) {
     throw new XapiClientError(
       ClientErrorCode.BAD_RESPONSE,

@@ -183,3 +183,13 @@ describe('transports', () => {
     }
   });
 });
+
+describe('xapi JSON with non-finite floats', () => {
+  it('reads bare NaN and Infinity as numbers and leaves strings alone', async () => {
+    const { parseXapiJson } = await import('./transport-json-rpc.js');
+    expect(parseXapiJson('{"result":{"max":Infinity,"min":-Infinity,"v":NaN,"s":"Infinity"}}')).toEqual({
+      result: { max: Infinity, min: -Infinity, v: NaN, s: 'Infinity' },
+    });
+    expect(() => parseXapiJson('{"x": nope}')).toThrow();
+  });
+});
