@@ -33,7 +33,7 @@ ln -sf "$XENLAB_XEN_IMAGE/vmlinuz" ~/pxe/tftp/vmlinuz
 ln -sf "$XENLAB_XEN_IMAGE/dom0-rootfs.cpio.gz" ~/pxe/tftp/dom0.cpio.gz
 cat > ~/pxe/tftp/ipxe/52-54-00-12-34-56.ipxe <<IPXE
 #!ipxe
-kernel /xen dom0_mem=1024M,max:1024M dom0_max_vcpus=2 console=com1 com1=115200,8n1 bootscrub=false noreboot
+kernel /xen dom0_mem=1024M,max:1024M dom0_max_vcpus=1 console=com1 com1=115200,8n1 bootscrub=false noreboot
 module /vmlinuz console=hvc0 xenlab.hostname=$LAB_HOST_NAME
 module /dom0.cpio.gz
 boot
