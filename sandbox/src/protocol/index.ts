@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from 'zod';
+import { parseWith, type Parsed } from './parse.js';
 
 /** Bumped on any incompatible change; a client sends it in `term.hello` and the gateway refuses other versions. */
 export const PROTOCOL_VERSION = 1;
@@ -147,22 +148,7 @@ export const GatewayError = {
 } as const;
 export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
 
-/** Result of parsing a text frame: the message, or a readable reason. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-function parseWith<T>(schema: z.ZodType<T>, text: string): Parsed<T> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, error: 'not JSON' };
-  }
-  const r = schema.safeParse(raw);
-  if (r.success) return { ok: true, value: r.data };
-  const issue = r.error.issues[0];
-  const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-  return { ok: false, error: `${issue?.message ?? 'invalid message'}${where}` };
-}
+export type { Parsed } from './parse.js';
 
 /**
  * Parses a text frame from the browser.

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from 'zod';
+import { parseWith, type Parsed } from './parse.js';
 
 /** Bumped on any incompatible change of the lab channel; sent in `lab.hello`. */
 export const LAB_PROTOCOL_VERSION = 1;
@@ -130,30 +131,14 @@ export const LabChannelError = {
   GRADER_FAILED: 'LAB_ERR_GRADER_FAILED',
 } as const;
 
-type LabParsed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-function parseLab<T>(schema: z.ZodType<T>, text: string): LabParsed<T> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, error: 'not JSON' };
-  }
-  const r = schema.safeParse(raw);
-  if (r.success) return { ok: true, value: r.data };
-  const issue = r.error.issues[0];
-  const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-  return { ok: false, error: `${issue?.message ?? 'invalid message'}${where}` };
-}
-
 /**
  * Parses a text frame the browser sent on the lab channel.
  * @example
  * parseLabClientMessage('{"type":"lab.check"}') // { ok: true, value: { type: 'lab.check' } }
  */
-export const parseLabClientMessage = (text: string): LabParsed<LabClientMessage> =>
-  parseLab(LabClientMessage, text);
+export const parseLabClientMessage = (text: string): Parsed<LabClientMessage> =>
+  parseWith(LabClientMessage, text);
 
 /** Parses a text frame the gateway sent on the lab channel. */
-export const parseLabServerMessage = (text: string): LabParsed<LabServerMessage> =>
-  parseLab(LabServerMessage, text);
+export const parseLabServerMessage = (text: string): Parsed<LabServerMessage> =>
+  parseWith(LabServerMessage, text);
