@@ -207,6 +207,15 @@ export function refreshVif(store: SimStore, vif: string): void {
   store.update('VIF', vif, { allowed_operations: ops });
 }
 
+/** Where a start or resume puts the VM: the host asked for (if it can boot it there), else placement's choice. */
+function bootTarget(store: SimStore, vm: string, host: string | undefined): string {
+  if (host === undefined) return chooseHost(store, vm);
+  store.get('host', host);
+  const err = bootHereError(store, vm, host);
+  if (err) throw err;
+  return host;
+}
+
 async function start(
   ctx: SimContext,
   vm: string,
@@ -216,14 +225,7 @@ async function start(
 ): Promise<void> {
   const { store } = ctx;
   assertVmOperation(store, vm, op);
-  let target: string;
-  if (host === undefined) target = chooseHost(store, vm);
-  else {
-    store.get('host', host);
-    const err = bootHereError(store, vm, host);
-    if (err) throw err;
-    target = host;
-  }
+  const target = bootTarget(store, vm, host);
   vmHooks.beforeStart?.(ctx, vm, target);
   await withOperation(ctx, 'VM', vm, op, refreshVm, async () => {
     schedule(store, vm, target);
@@ -270,14 +272,7 @@ async function resume(
 ): Promise<void> {
   const { store } = ctx;
   assertVmOperation(store, vm, op);
-  let target: string;
-  if (host === undefined) target = chooseHost(store, vm);
-  else {
-    store.get('host', host);
-    const err = bootHereError(store, vm, host);
-    if (err) throw err;
-    target = host;
-  }
+  const target = bootTarget(store, vm, host);
   await withOperation(ctx, 'VM', vm, op, refreshVm, async () => {
     await ctx.clock.work('VM.resume', ctx.task);
     const sv = ref(store.get('VM', vm), 'suspend_VDI');

@@ -37,6 +37,21 @@ const vlanTag = (ctx: CommandContext): number => {
 };
 
 /** The storage and network commands. */
+
+/** The `mode=` of bond-create / bond-set-mode as the API spells it (balance-slb when absent). */
+function bondMode(ctx: Parameters<typeof get>[0]): string {
+  const m = (get(ctx, 'mode') ?? '').toLowerCase();
+  const modes: Record<string, string> = {
+    '': 'balance-slb',
+    'balance-slb': 'balance-slb',
+    'active-backup': 'active-backup',
+    lacp: 'lacp',
+  };
+  const mode = modes[m];
+  if (mode === undefined) throw new CliFailure(`Invalid bond mode. Got ${m}`);
+  return mode;
+}
+
 export function storageNetworkCommands(): CommandDef[] {
   return [
     define('sr-create', async (ctx) => {
@@ -307,15 +322,7 @@ export function storageNetworkCommands(): CommandDef[] {
           .split(',')
           .map((u) => refOf(ctx, 'PIF', u)),
       );
-      const m = (get(ctx, 'mode') ?? '').toLowerCase();
-      const modes: Record<string, string> = {
-        '': 'balance-slb',
-        'balance-slb': 'balance-slb',
-        'active-backup': 'active-backup',
-        lacp: 'lacp',
-      };
-      const mode = modes[m];
-      if (mode === undefined) throw new CliFailure(`Invalid bond mode. Got ${m}`);
+      const mode = bondMode(ctx);
       const bond = (await ctx.api.call(
         'Bond.create',
         network,
@@ -329,15 +336,7 @@ export function storageNetworkCommands(): CommandDef[] {
     onUuid('bond-destroy', 'Bond', 'Bond.destroy'),
     define('bond-set-mode', async (ctx) => {
       const bond = await refOf(ctx, 'Bond', need(ctx, 'uuid'));
-      const m = (get(ctx, 'mode') ?? '').toLowerCase();
-      const modes: Record<string, string> = {
-        '': 'balance-slb',
-        'balance-slb': 'balance-slb',
-        'active-backup': 'active-backup',
-        lacp: 'lacp',
-      };
-      const mode = modes[m];
-      if (mode === undefined) throw new CliFailure(`Invalid bond mode. Got ${m}`);
+      const mode = bondMode(ctx);
       await ctx.api.call('Bond.set_mode', bond, mode);
     }),
   ];
