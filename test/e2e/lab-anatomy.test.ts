@@ -58,6 +58,11 @@ describe('a learner working through lab 1 (Anatomy of a pool)', () => {
       .poll(() => page.locator('.lab-live').getAttribute('data-state'), { timeout: 30_000 })
       .toBe('open');
     await expect.poll(() => page.locator('.lab-task').count(), { timeout: 30_000 }).toBe(5);
+    // The page's terminal and its task panel opened at once, on a first visit (no cookie yet): both must belong to
+    // one learner, or the learner types into one pool while another is graded.
+    const envs = lg.labs.list().filter((e) => e.labId === 'anatomy-of-a-pool');
+    expect(envs).toHaveLength(1);
+    expect(lg.gateway.db.prepare('SELECT count(*) AS n FROM learners').get()).toEqual({ n: 1 });
     expect(await page.locator('.lab-task[data-pass="true"]').count()).toBe(0);
     expect(await page.locator('.lab-score').textContent()).toBe('0 / 90 points');
     expect(await page.locator('.lab-guide h2').allTextContents()).toEqual(

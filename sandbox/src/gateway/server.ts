@@ -79,6 +79,13 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+const sessionCookie = (sid: string): string =>
+  `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000`;
+
+/** A course page (not an asset): `/`, `/labs/x/`, `/x.html`. */
+const isPagePath = (path: string | undefined): boolean =>
+  path !== undefined && (path.endsWith('/') || path.endsWith('.html') || !/\.[a-z0-9]+$/i.test(path));
+
 function readCookie(req: IncomingMessage, name: string): string | null {
   const header = req.headers.cookie;
   if (!header) return null;
@@ -178,7 +185,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     let sid = readCookie(req, COOKIE);
     if (!sid) {
       sid = newSessionId();
-      headers['Set-Cookie'] = `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000`;
+      headers['Set-Cookie'] = sessionCookie(sid);
     }
     return sid;
   };
@@ -308,6 +315,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         json(res, 200, { ok: true, driver: options.driver.name, jailed: options.driver.jailed, terminals });
         return;
       }
+      // A page sets the session cookie, so that the links it opens at once (terminal, lab panel) ask for their
+      // tickets as one learner, not as one new learner each.
+      if ((req.method === 'GET' || req.method === 'HEAD') && isPagePath(path) && !readCookie(req, COOKIE))
+        res.setHeader('Set-Cookie', sessionCookie(newSessionId()));
       if (site?.(req, res)) return;
       json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
     },

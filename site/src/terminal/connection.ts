@@ -7,6 +7,7 @@ import {
   type ClientMessage,
   type ServerMessage,
 } from '@xenlab/sandbox/protocol';
+import { requestTicket } from './ticket.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'join';
 
@@ -56,7 +57,7 @@ export class TerminalConnection {
     this.#events.state('connecting', this.#retry ? 'Reconnecting…' : 'Connecting…');
     let ticket: TicketResponse;
     try {
-      const res = await fetch(PATHS.ticket, { method: 'POST', credentials: 'same-origin' });
+      const res = await requestTicket();
       if (res.status === 403) {
         const body = (await res.json().catch(() => ({}))) as { code?: string };
         if (body.code === 'GATEWAY_ERR_NOT_JOINED') {

@@ -111,6 +111,25 @@ describe('a terminal through the gateway', () => {
   });
 });
 
+describe('the session cookie', () => {
+  it('comes with the page, so the links a page opens at once belong to one learner', async () => {
+    const count = () => (gateway.db.prepare('SELECT count(*) AS n FROM learners').get() as { n: number }).n;
+    const page = await fetch(`${gateway.url}/labs/anatomy-of-a-pool/`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^xenlab_sid=/);
+    expect(page.headers.get('set-cookie')).toContain('HttpOnly');
+    // An asset, or a page asked for with the cookie, sets none.
+    expect((await fetch(`${gateway.url}/_astro/app.js`)).headers.get('set-cookie')).toBeNull();
+    expect((await fetch(`${gateway.url}/`, { headers: { cookie } })).headers.get('set-cookie')).toBeNull();
+    // The terminal and the lab panel ask for tickets together: one learner, not two.
+    const before = count();
+    const ask = () => fetch(`${gateway.url}${PATHS.ticket}`, { method: 'POST', headers: { cookie } });
+    const answers = await Promise.all([ask(), ask()]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    expect(count()).toBe(before + 1);
+  });
+});
+
 describe('refusing upgrades before any shell exists', () => {
   const wsUrl = (token: string) =>
     `${gateway.url.replace(/^http/, 'ws')}${PATHS.terminal}?token=${encodeURIComponent(token)}`;

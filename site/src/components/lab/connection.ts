@@ -1,12 +1,12 @@
 import {
   LAB_PATH,
   LAB_PROTOCOL_VERSION,
-  PATHS,
   TicketResponse,
   parseLabServerMessage,
   type LabClientMessage,
   type LabServerMessage,
 } from '@xenlab/sandbox/protocol';
+import { requestTicket } from '../../terminal/ticket.js';
 
 /**
  * The page's lab channel: a ticket (the session cookie rides along), then `/ws/lab?lab=<id>&token=…`, `lab.hello`,
@@ -34,7 +34,7 @@ export class LabConnection {
     this.#onState('connecting', this.#retry ? 'Reconnecting…' : 'Connecting…');
     let ticket: TicketResponse;
     try {
-      const res = await fetch(PATHS.ticket, { method: 'POST', credentials: 'same-origin' });
+      const res = await requestTicket();
       if (!res.ok) throw new Error(`ticket: HTTP ${res.status}`);
       ticket = TicketResponse.parse(await res.json());
     } catch {
