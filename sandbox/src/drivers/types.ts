@@ -2,6 +2,7 @@
  * The seam between the gateway and the places shells run. Every driver (local jail, docker, qemu-xen, a real XCP
  * host over SSH) gives environments through the same small interface, so lessons and checks never know which runs.
  */
+import type { PoolAccess, PoolAddress } from './pool-access.js';
 
 /** A running terminal process: bytes in, bytes out, a size, and an end. */
 export interface TerminalProcess {
@@ -43,8 +44,14 @@ export interface EnvironmentSpec {
   readonly id: string;
   /** Host directory holding the learner's home (local driver; others may keep files inside the sandbox). */
   readonly home: string;
-  /** Extra environment variables for shells and `exec` (e.g. the learner's XenAPI endpoint for `xe`). */
+  /** Extra environment variables for shells and `exec` (a lab's parameters). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * The environment's own pool (its simulator, on the gateway host's loopback). The driver makes it reachable from
+   * inside, and from no other environment, and points `xe` and the tools at it (`~/.xe`, XENLAB_URL…; see
+   * pool-access.ts).
+   */
+  readonly pool?: PoolAccess;
   /** Nodes of a multi-node environment; one node named `main` when absent. */
   readonly nodes?: readonly NodeSpec[];
   readonly limits?: SandboxLimits;
@@ -82,6 +89,8 @@ export interface SandboxSnapshot {
 export interface Sandbox {
   readonly id: string;
   readonly nodes: readonly string[];
+  /** Where the environment's processes reach its pool (`spec.pool`); undefined without one. */
+  readonly pool: PoolAddress | undefined;
   attachTerminal(size: { cols: number; rows: number }, node?: string): TerminalProcess;
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Back to a fresh environment (the learner's files and processes gone). */
@@ -90,6 +99,12 @@ export interface Sandbox {
   restore(snapshot: SandboxSnapshot): Promise<void>;
   /** Stops everything and frees every resource; the environment can not be used afterwards. */
   destroy(): Promise<void>;
+  /**
+   * Lets go of the environment without ending it, for a gateway shutting down to restart: the next `create` with
+   * this id picks it up as it was (docker: the containers keep running; qemu-xen: the machines are saved to disk).
+   * Where nothing can outlive the gateway (local shells), it ends the processes; files in `home` stay either way.
+   */
+  detach(): Promise<void>;
 }
 
 export interface SandboxDriver {

@@ -4,12 +4,13 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@xenlab/toolkit/xenapi';
 import type Database from 'better-sqlite3';
 import { TOOLKIT_DIR, createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { LocalDriverOptions } from '../drivers/local/index.js';
+import { poolEnv } from '../drivers/pool-access.js';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
@@ -79,6 +80,8 @@ export interface LabEnvironment {
   readonly terminals: readonly { readonly name: string; readonly title?: string; readonly node?: string }[];
   /** Stops the grader and the simulator and destroys the sandbox (the home folder stays). */
   close(): Promise<void>;
+  /** The same for a gateway restart, but the sandbox is detached (see `Sandbox.detach`), not destroyed. */
+  detach(): Promise<void>;
 }
 
 /** Failed to build an environment (bad lab, setup script failed); `code` is stable. */
@@ -128,36 +131,18 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     scenario: lab.scenarioFile ?? DEFAULT_SCENARIO,
     ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
   });
-  const port = new URL(sim.url).port;
-  const env: Record<string, string> = {
-    // xe reads XE_EXTRA_ARGS after ~/.xe (ocaml/xe-cli/newcli.ml), so no flags are needed in the terminal.
-    XE_EXTRA_ARGS: `server=127.0.0.1,port=${port},username=${user},password=${password},nossl=true`,
-    XENLAB_XAPI_URL: sim.url,
-    XENLAB_XAPI_USER: user,
-    XENLAB_XAPI_PASSWORD: password,
-    // xenlab-tools read these (toolkit/src/tools/command.ts).
-    XENLAB_URL: sim.url,
-    XENLAB_USER: user,
-    XENLAB_PASSWORD: password,
-    XENLAB_LAB: lab.id,
-    ...paramEnv(params),
-  };
+  const pool = { port: Number(new URL(sim.url).port), user, password };
+  // `xe` and the tools find the pool through the driver (spec.pool); the lab adds its id and parameters.
+  const labEnv: Record<string, string> = { XENLAB_LAB: lab.id, ...paramEnv(params) };
   let sandbox: Sandbox | undefined;
   try {
     mkdirSync(options.home, { recursive: true, mode: 0o700 });
     linkToolkit(options.home, options.toolkitDir ?? TOOLKIT_DIR);
-    // The same settings as a file, for programs that do not inherit the shell's environment.
-    writeFileSync(
-      join(options.home, '.xe'),
-      `server=127.0.0.1\nport=${port}\nusername=${user}\npassword=${password}\nnossl=true\n`,
-      {
-        mode: 0o600,
-      },
-    );
     sandbox = await options.driver.create({
       id: options.sandboxId ?? `${options.learnerId}--${lab.id}`,
       home: options.home,
-      env,
+      env: labEnv,
+      pool,
       ...(m.environment.nodes === undefined
         ? {}
         : {
@@ -194,6 +179,17 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   });
   await grader.start();
   const box = sandbox;
+  /** Stops every part even if another fails (a pool already gone cannot log the grader out). */
+  const stopAll = async (endSandbox: () => Promise<void>): Promise<void> => {
+    const steps = [() => grader.close(), () => client.close(), endSandbox, () => sim.close()];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch {
+        // Nothing left to do for this part.
+      }
+    }
+  };
   return {
     lab,
     sandbox: box,
@@ -201,22 +197,13 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     params,
     grader,
     sim,
-    env,
+    env: { ...(box.pool ? poolEnv(pool, box.pool) : {}), ...labEnv },
     terminals: m.environment.terminals.map((t) => ({
       name: t.name,
       ...(t.title === undefined ? {} : { title: t.title }),
       ...(t.node === undefined ? {} : { node: t.node }),
     })),
-    async close() {
-      // Every part is stopped even if another fails (a pool already gone cannot log the grader out).
-      const steps = [() => grader.close(), () => client.close(), () => box.destroy(), () => sim.close()];
-      for (const step of steps) {
-        try {
-          await step();
-        } catch {
-          // Nothing left to do for this part.
-        }
-      }
-    },
+    close: () => stopAll(() => box.destroy()),
+    detach: () => stopAll(() => box.detach()),
   };
 }

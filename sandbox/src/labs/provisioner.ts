@@ -75,6 +75,10 @@ export function createLabProvisioner(options: LabProvisionerOptions): LabProvisi
           live.delete(row.id);
           await env.close();
         },
+        detach: async () => {
+          live.delete(row.id);
+          await env.detach();
+        },
       };
     }
     // Not a lab (the playground of lesson pages): the learner's own default pool and a sandbox.

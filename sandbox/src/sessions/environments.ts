@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { startSimulator, type RunningSimulator } from '../sim/index.js';
@@ -33,13 +33,18 @@ export interface LiveEnvironment {
   warned: boolean;
   readonly listeners: Set<(n: EnvironmentNotice) => void>;
   readonly stop: () => Promise<void>;
+  /** Lets go of the parts for a gateway restart (docker containers keep running, Xen machines are saved). */
+  readonly detach: () => Promise<void>;
 }
 
 /** What a provisioner brings up for an environment besides its record. */
 export interface Provisioned {
   readonly sandbox: Sandbox;
   readonly xapi?: XapiEndpoint;
+  /** Ends the environment's parts (culled: they come back from its record and saved pool). */
   readonly close: () => Promise<void>;
+  /** Lets go of them for a gateway restart: the sandbox is detached, not destroyed (default: `close`). */
+  readonly detach?: () => Promise<void>;
 }
 
 /** Brings up an environment's parts (sandbox, simulator…) from its record; labs plug in their own. */
@@ -61,32 +66,8 @@ export interface EnvironmentManagerOptions {
 }
 
 /**
- * The learner's pool in the environment of their shells: `XENLAB_XAPI_*` for scripts using the client,
- * `XENLAB_URL/USER/PASSWORD` for xenlab-tools (which read those), so both work with no flags.
- */
-export function xapiEnv(xapi: XapiEndpoint): Record<string, string> {
-  return {
-    XENLAB_XAPI_URL: xapi.url,
-    XENLAB_XAPI_USER: xapi.user,
-    XENLAB_XAPI_PASSWORD: xapi.password,
-    XENLAB_URL: xapi.url,
-    XENLAB_USER: xapi.user,
-    XENLAB_PASSWORD: xapi.password,
-  };
-}
-
-/** Writes the learner's `~/.xe`, so `xe` in their shell reaches their own pool with no flags (as the real `xe` reads it). */
-export function writeXeConfig(home: string, xapi: XapiEndpoint): void {
-  const u = new URL(xapi.url);
-  const text =
-    `server=${u.hostname}\nport=${u.port || (u.protocol === 'https:' ? '443' : '80')}\n` +
-    `username=${xapi.user}\npassword=${xapi.password}\n${u.protocol === 'http:' ? 'nossl=true\n' : ''}`;
-  writeFileSync(join(home, '.xe'), text, { mode: 0o600 });
-}
-
-/**
  * The default parts of an environment: the learner's own simulator with the default pool (state kept in the row's
- * file, so it survives restarts), `~/.xe` pointing at it, and the driver's sandbox. Lessons that are not labs use it.
+ * file, so it survives restarts), and the driver's sandbox with `xe` pointed at it. Lessons that are not labs use it.
  */
 export async function provisionPlayground(row: EnvironmentRow, driver: SandboxDriver): Promise<Provisioned> {
   const sim: RunningSimulator = await startSimulator({
@@ -98,13 +79,23 @@ export async function provisionPlayground(row: EnvironmentRow, driver: SandboxDr
   });
   const xapi = { url: sim.url, user: row.xapiUser, password: row.xapiPassword };
   mkdirSync(row.home, { recursive: true, mode: 0o700 });
-  writeXeConfig(row.home, xapi);
-  const sandbox = await driver.create({ id: row.id, home: row.home, env: xapiEnv(xapi) });
+  const pool = { port: Number(new URL(sim.url).port), user: row.xapiUser, password: row.xapiPassword };
+  let sandbox: Sandbox;
+  try {
+    sandbox = await driver.create({ id: row.id, home: row.home, pool });
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
   return {
     sandbox,
     xapi,
     close: async () => {
       await sandbox.destroy();
+      await sim.close();
+    },
+    detach: async () => {
+      await sandbox.detach();
       await sim.close();
     },
   };
@@ -213,6 +204,7 @@ export class EnvironmentManager {
       warned: false,
       listeners: new Set(),
       stop: parts.close,
+      detach: parts.detach ?? parts.close,
     };
     this.#live.set(id, env);
     return env;
@@ -288,7 +280,7 @@ export class EnvironmentManager {
       [...this.#live.values()].map(async (env) => {
         for (const t of env.terminals.values()) t.kill();
         this.#rows.touch(env.row.id, env.lastActivity);
-        await env.stop();
+        await env.detach();
       }),
     );
     this.#live.clear();

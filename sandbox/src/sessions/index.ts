@@ -5,8 +5,6 @@
 export {
   EnvironmentManager,
   provisionPlayground,
-  writeXeConfig,
-  xapiEnv,
   type EnvironmentManagerOptions,
   type EnvironmentNotice,
   type LiveEnvironment,

@@ -14,21 +14,13 @@ import type { Gateway } from '../../../sandbox/src/gateway/index.js';
 import { createDockerDriver } from '../../../sandbox/src/drivers/docker/index.js';
 import type { DockerDriver } from '../../../sandbox/src/drivers/docker/index.js';
 import type { Sandbox } from '../../../sandbox/src/drivers/types.js';
+import { firstHost } from '../../../sandbox/src/drivers/docker/pool-link.js';
 import { openTerminal } from '../../helpers/terminal-client.js';
 import { cleanup, collect, ensureImage, runLabel, until } from './helpers.js';
 
 const label = runLabel();
 let driver: DockerDriver;
 let bystander: Sandbox;
-
-/** First host address of a subnet given as `a.b.c.d/len`. */
-function firstHost(cidr: string): string {
-  const [ip = '', len = '32'] = cidr.split('/');
-  const n = ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-  const size = 2 ** (32 - Number(len));
-  const first = n - (n % size) + 1;
-  return [2 ** 24, 2 ** 16, 2 ** 8, 1].map((d) => Math.floor(first / d) % 256).join('.');
-}
 
 /** The bystander answers a command quickly: what "nothing of anyone else's disturbed" means here. */
 async function bystanderAnswers(): Promise<void> {

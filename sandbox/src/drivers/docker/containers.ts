@@ -25,6 +25,8 @@ export interface ContainerRequest {
   readonly aliases: readonly string[];
   readonly limits: Required<SandboxLimits>;
   readonly labels: Readonly<Record<string, string>>;
+  /** Read-only bind mounts (`host:container:ro`), the learner's tools. */
+  readonly binds?: readonly string[];
 }
 
 /** Creates and starts one hardened container; removes it again when the start fails. */
@@ -39,7 +41,7 @@ export async function startContainer(docker: Docker, req: ContainerRequest): Pro
       User: 'root',
       Labels: { [LABEL]: '1', ...req.labels },
       StopSignal: 'SIGKILL',
-      HostConfig: hardenedHostConfig(req.limits, req.network),
+      HostConfig: hardenedHostConfig(req.limits, req.network, req.binds),
       NetworkingConfig: { EndpointsConfig: { [req.network]: { Aliases: [...req.aliases] } } },
     });
   } catch (err) {

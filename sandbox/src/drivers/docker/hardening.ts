@@ -46,11 +46,17 @@ const tmpMb = (l: Required<SandboxLimits>) => Math.max(16, Math.floor(l.diskMb /
  * - `Init`: docker-init (tini) as PID 1 reaps orphans, so `nohup`ed jobs can't fill the pid table with zombies.
  * - `ping_group_range`: lets the unprivileged learner use ICMP sockets (ping between lab nodes) with no capability.
  * - Logs off: nothing the learner prints is kept by the engine (an output flood can't fill the host's disk).
+ * - `binds` (read-only, see tools.ts): the host's node and the toolkit, for `xe` and `xenlab-tools`.
  */
-export function hardenedHostConfig(limits: Required<SandboxLimits>, network: string): Docker.HostConfig {
+export function hardenedHostConfig(
+  limits: Required<SandboxLimits>,
+  network: string,
+  binds: readonly string[] = [],
+): Docker.HostConfig {
   const memory = limits.memoryMb * 1024 * 1024;
   return {
     NetworkMode: network,
+    ...(binds.length > 0 ? { Binds: [...binds] } : {}),
     CapDrop: ['ALL'],
     SecurityOpt: ['no-new-privileges'],
     ReadonlyRootfs: true,

@@ -26,6 +26,7 @@ import type { ExecTarget } from './exec.js';
 import { DOCKER_HOME, resolveLimits, updatableLimits } from './hardening.js';
 import { LAB_IMAGE } from './image.js';
 import { createEnvNetwork, hostFirewall, removeNetwork } from './networks.js';
+import { openPoolLink, type PoolLink } from './pool-link.js';
 import { WarmPool } from './pool.js';
 import type { WarmPoolStats } from './pool.js';
 import {
@@ -37,6 +38,8 @@ import {
   serviceContainer,
 } from './swarm.js';
 import type { SwarmOptions } from './swarm.js';
+import { TOOLS_BIN, toolBinds } from './tools.js';
+import { poolEnv, xeConfig } from '../pool-access.js';
 
 export { buildImages, LAB_IMAGE, BASE_IMAGE, labImageCurrent } from './image.js';
 export { connectEngine, removeLabelled } from './client.js';
@@ -70,6 +73,12 @@ export interface DockerDriverOptions {
   snapshotDir?: string;
   /** Longest a single check may run when the caller gives no timeout, ms. */
   execTimeoutMs?: number;
+  /**
+   * The engine runs on this machine (default: when it is reached through a unix socket, and not in swarm mode).
+   * Then containers get the host's `xe` and `xenlab-tools` (tools.ts) and a link to their learner's pool
+   * (pool-link.ts); environments on a remote engine or a swarm have neither.
+   */
+  onHost?: boolean;
 }
 
 /** The docker driver, with its pool and a way to let go of it. */
@@ -96,6 +105,9 @@ interface PooledContainer {
   network: string;
   dispose(): Promise<void>;
 }
+
+/** A sandbox, and the step that points `xe` in it at the pool (run at creation, after reset and restore). */
+type DockerSandbox = Sandbox & { writeXeConfigs(): Promise<void> };
 
 const nodeNames = (spec: EnvironmentSpec) =>
   spec.nodes && spec.nodes.length > 0 ? spec.nodes.map((n) => n.name) : ['main'];
@@ -141,6 +153,9 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
   const labelFilter = Object.entries(labels)[0];
   const snapshotDir = options.snapshotDir ?? join(tmpdir(), 'xenlab-docker-snapshots');
   const driverId = randomBytes(4).toString('hex');
+  const onHost =
+    options.onHost ?? (!swarm && (docker.modem as { socketPath?: unknown }).socketPath !== undefined);
+  const binds = onHost ? toolBinds() : [];
 
   const live = new Map<string, Sandbox>();
   const creating = new Map<string, Promise<Sandbox>>();
@@ -162,6 +177,7 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
               aliases: ['main'],
               limits: defaults,
               labels: { ...labels, [LABEL_POOL]: driverId },
+              binds,
             });
             return {
               container,
@@ -222,6 +238,7 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
               aliases: [n],
               limits,
               labels: { ...labels, [LABEL_NODE]: n },
+              binds,
             }).then((c) => placement.nodes.set(n, c)),
           ),
         );
@@ -295,7 +312,7 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     return found.nodes.size > 0 && found.network ? { nodes: found.nodes, network: found.network } : undefined;
   };
 
-  const shellEnv = (spec: EnvironmentSpec): Record<string, string> => ({
+  const shellEnv = (spec: EnvironmentSpec, link: PoolLink | undefined): Record<string, string> => ({
     HOME: DOCKER_HOME,
     USER: 'learner',
     LOGNAME: 'learner',
@@ -303,7 +320,8 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     TERM: 'xterm-256color',
     COLORTERM: 'truecolor',
     LANG: 'C.UTF-8',
-    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+    PATH: `${onHost ? `${TOOLS_BIN}:` : ''}/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+    ...(spec.pool && link ? poolEnv(spec.pool, link) : {}),
     ...spec.env,
   });
 
@@ -311,11 +329,12 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     spec: EnvironmentSpec,
     limits: Required<SandboxLimits>,
     initial: Placement,
-  ): Sandbox => {
+    link: PoolLink | undefined,
+  ): DockerSandbox => {
     let placement = initial;
     let destroyed = false;
     const terminals = new Set<TerminalProcess>();
-    const env = shellEnv(spec);
+    const env = shellEnv(spec, link);
     const names = nodeNames(spec);
     const target = (node: string | undefined): ExecTarget => {
       if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
@@ -328,9 +347,24 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       for (const t of terminals) t.kill();
       terminals.clear();
     };
-    const sandbox: Sandbox = {
+    /** `~/.xe` on every node (homes are tmpfs: fresh containers need it again). */
+    const writeXeConfigs = async () => {
+      if (!spec.pool || !link) return;
+      const text = xeConfig(spec.pool, link);
+      for (const n of names) {
+        const r = await execRaw(target(n), ['sh', '-c', `umask 077 && cat > ${DOCKER_HOME}/.xe`], {
+          timeoutMs: 10_000,
+          input: Buffer.from(text),
+        });
+        if (r.code !== 0)
+          throw new Error(`SANDBOX_ERR_SETUP: writing ~/.xe on ${n} failed: ${r.stderr.toString().trim()}`);
+      }
+    };
+    const sandbox: DockerSandbox = {
       id: spec.id,
       nodes: names,
+      pool: link ? { host: link.host, port: link.port } : undefined,
+      writeXeConfigs,
       attachTerminal(size, node) {
         const t = attachTerminal(target(node), size, () => terminals.delete(t));
         terminals.add(t);
@@ -350,6 +384,7 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
         const old = placement;
         await unplace({ ...old, nodes: old.nodes }, false);
         placement = await place(spec, limits, old.network);
+        await writeXeConfigs();
       },
       async snapshot() {
         target(undefined);
@@ -387,13 +422,24 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
             );
           }
         }
+        // The snapshot's ~/.xe names the pool's address of its day.
+        await writeXeConfigs();
       },
       async destroy() {
         if (destroyed) return;
         destroyed = true;
         live.delete(spec.id);
         terminals.clear();
+        await link?.close();
         await unplace(placement, true);
+      },
+      async detach() {
+        if (destroyed) return;
+        // The containers (and the learner's files in them) keep running; a later create() adopts them.
+        destroyed = true;
+        live.delete(spec.id);
+        hangupAll();
+        await link?.close();
       },
     };
     return sandbox;
@@ -402,10 +448,21 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
   const createOnce = async (spec: EnvironmentSpec): Promise<Sandbox> => {
     checkNodes(spec);
     const limits = resolveLimits({ ...defaults, ...spec.limits });
-    const placement = (await adopt(spec)) ?? (await claim(spec, limits)) ?? (await place(spec, limits));
-    const sandbox = makeSandbox(spec, limits, placement);
-    live.set(spec.id, sandbox);
-    return sandbox;
+    const adopted = await adopt(spec);
+    const placement = adopted ?? (await claim(spec, limits)) ?? (await place(spec, limits));
+    let link: PoolLink | undefined;
+    try {
+      if (spec.pool && onHost) link = await openPoolLink(docker, placement.network, spec.pool.port);
+      const sandbox = makeSandbox(spec, limits, placement, link);
+      await sandbox.writeXeConfigs();
+      live.set(spec.id, sandbox);
+      return sandbox;
+    } catch (err) {
+      await link?.close();
+      // A half-made environment goes; an adopted one stays for the next try.
+      if (!adopted) await unplace(placement, true);
+      throw err;
+    }
   };
 
   return {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from '@lydell/node-pty';
 import { DEFAULT_LOCAL_LIMITS, EnvironmentCgroup, MAX_FILE_MB, cgroupVersion } from './limits.js';
+import { poolEnv, xeConfig, type PoolAccess, type PoolAddress } from '../pool-access.js';
 import type {
   EnvironmentSpec,
   ExecOptions,
@@ -257,14 +258,21 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       COLORTERM: 'truecolor',
       LANG: 'C.UTF-8',
       PATH: pathDirs.join(':'),
+      ...(spec.pool ? poolEnv(spec.pool, loopback(spec.pool)) : {}),
       ...spec.env,
     };
   };
+
+  /** The jail shares the host's network: the pool is where the gateway sees it. */
+  const loopback = (pool: PoolAccess): PoolAddress => ({ host: '127.0.0.1', port: pool.port });
 
   const prepareHome = (spec: EnvironmentSpec) => {
     mkdirSync(spec.home, { recursive: true, mode: 0o700 });
     const rc = join(spec.home, '.bashrc');
     if (!existsSync(rc)) writeFileSync(rc, DEFAULT_BASHRC);
+    // Written each time: the pool's port changes when the gateway restarts, and a restored snapshot has an old one.
+    if (spec.pool)
+      writeFileSync(join(spec.home, '.xe'), xeConfig(spec.pool, loopback(spec.pool)), { mode: 0o600 });
   };
 
   const createSandbox = (spec: EnvironmentSpec): Sandbox => {
@@ -297,6 +305,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     const sandbox: Sandbox = {
       id: spec.id,
       nodes: ['main'],
+      pool: spec.pool ? loopback(spec.pool) : undefined,
       attachTerminal(size) {
         if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
         prepareHome(spec);
@@ -373,6 +382,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
         killAll();
         emptyDir(spec.home);
         cpSync(snapshot.ref, spec.home, { recursive: true });
+        prepareHome(spec);
         return Promise.resolve();
       },
       destroy() {
@@ -382,6 +392,10 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
         cgroup.destroy();
         live.delete(spec.id);
         return Promise.resolve();
+      },
+      // Shells can't outlive the gateway; the home folder is all there is to keep, and it stays.
+      detach() {
+        return sandbox.destroy();
       },
     };
     return sandbox;
