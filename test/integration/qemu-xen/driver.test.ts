@@ -2,11 +2,12 @@
 // fails at its timeout). What a learner and a check see: dom0's console as the terminal, `exec` in dom0 without
 // touching that console, a PV guest started with `xl create`, warm starts from the saved template, snapshots,
 // resets.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createQemuXenDriver } from '../../../sandbox/src/drivers/qemu-xen/index.js';
+import { createQemuXenDriver, reapOrphans } from '../../../sandbox/src/drivers/qemu-xen/index.js';
 import type { Sandbox, SandboxDriver } from '../../../sandbox/src/drivers/types.js';
 import { collect, until, xenImageOrReason } from './helpers.js';
 
@@ -143,5 +144,64 @@ describe.skipIf(!image)('qemu-xen driver (a real Xen host in QEMU)', () => {
       await other.destroy();
     }
     expect(await driver.list()).not.toContain('it-second');
+  }, 120_000);
+
+  /** Whether a process runs. */
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** The QEMU pid of an environment's node: what its console terminal reports. */
+  const qemuPid = (sandbox: Sandbox) => {
+    const t = sandbox.attachTerminal({ cols: 80, rows: 24 });
+    t.kill();
+    return t.pid;
+  };
+
+  it('a gateway restart: detach saves the host and ends QEMU; the next gateway brings it back as it was', async () => {
+    const h = await driver.create({ id: 'it-restart', home });
+    await h.exec(['sh', '-c', 'echo before-restart > /root/marker']);
+    const pid = qemuPid(h);
+    expect(alive(pid)).toBe(true);
+    await h.detach();
+    // No 2 GB machine is left running meanwhile.
+    await until(() => (alive(pid) ? undefined : true), 10_000, 'QEMU to end');
+    const next = createQemuXenDriver(image ? { image } : {});
+    expect(await next.list()).toContain('it-restart');
+    const back = await next.create({ id: 'it-restart', home });
+    try {
+      expect((await back.exec(['cat', '/root/marker'])).stdout).toBe('before-restart\n');
+    } finally {
+      await back.destroy();
+    }
+    expect(await next.list()).not.toContain('it-restart');
+  }, 240_000);
+
+  it('a gateway killed outright: the next gateway ends the QEMU it left behind', async () => {
+    const h = await driver.create({ id: 'it-orphan', home });
+    const pid = qemuPid(h);
+    // The gateway "dies": its run folder now names an owner that no longer runs (a finished process).
+    const dead = spawnSync('true').pid;
+    const runBase = readdirSync(tmpdir())
+      .filter((e) => e.startsWith('xlq-'))
+      .map((e) => join(tmpdir(), e))
+      .find((d) =>
+        readdirSync(d).some((v) => {
+          try {
+            return readFileSync(join(d, v, 'qemu.pid'), 'utf8') === String(pid);
+          } catch {
+            return false; // owner.pid, or a folder without a machine
+          }
+        }),
+      );
+    expect(runBase).toBeDefined();
+    writeFileSync(join(runBase ?? '', 'owner.pid'), String(dead));
+    expect(reapOrphans()).toBe(1);
+    await until(() => (alive(pid) ? undefined : true), 10_000, 'the orphaned QEMU to end');
+    await h.destroy();
   }, 120_000);
 });

@@ -37,7 +37,7 @@ import type {
 } from '../types.js';
 import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
 import { PXE_CONFIG, readPxeConfig } from './pxe.js';
-import { detectAccel, HOSTNAME_RE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
+import { detectAccel, HOSTNAME_RE, QEMU_PID_FILE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
 
 export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
 export { readPxeConfig, PXE_CONFIG } from './pxe.js';
@@ -136,6 +136,72 @@ function pxeStamp(home: string, tftpRoot: string): string {
 const TOOLKIT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../toolkit');
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/** Run folders of environments live in the temporary folder (unix socket paths must stay short). */
+const RUN_PREFIX = 'xlq-';
+/** The pid of the gateway process running an environment, in its run folder. */
+const OWNER_FILE = 'owner.pid';
+
+const pidAlive = (pid: number): boolean => {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const readPid = (file: string): number => {
+  try {
+    return Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * Ends the machines of gateways that died without letting go of them (killed outright: no detach, no destroy), and
+ * removes their run folders. A machine whose gateway still runs is never touched, so parallel gateways (and test
+ * files) sharing this machine are safe. Returns how many QEMU processes were ended.
+ */
+export function reapOrphans(dir: string = tmpdir()): number {
+  let ended = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).filter((e) => e.startsWith(RUN_PREFIX));
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const runBase = join(dir, e);
+    const owner = readPid(join(runBase, OWNER_FILE));
+    if (owner === 0 || pidAlive(owner)) continue;
+    for (const vmDir of readdirSync(runBase)) {
+      const pid = readPid(join(runBase, vmDir, QEMU_PID_FILE));
+      if (!pidAlive(pid)) continue;
+      // Only a QEMU: the pid may have been reused since.
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (!cmd.startsWith('qemu-system')) continue;
+      process.kill(pid, 'SIGKILL');
+      ended++;
+    }
+    rmSync(runBase, { recursive: true, force: true });
+  }
+  return ended;
+}
+
+/** What a detached (hibernated) environment left on disk: which machines were running, from which image. */
+interface Hibernation {
+  readonly id: string;
+  readonly running: string[];
+  readonly image: string;
+}
 
 /** A VM node: its current VM (replaced on reset/restore/power-on) and the terminals that follow it. */
 class VmNode {
@@ -240,6 +306,22 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   mkdirSync(join(stateDir, 'templates'), { recursive: true });
   mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
   const queue = new BootQueue(join(stateDir, 'boot.lock'));
+  const hibernateDir = join(stateDir, 'hibernated');
+  mkdirSync(hibernateDir, { recursive: true });
+  /** Where a detached environment's machines are saved until it is opened again. */
+  const hibernation = (id: string) =>
+    join(
+      hibernateDir,
+      `${safe(id).slice(0, 40)}-${createHash('sha256').update(id).digest('hex').slice(0, 12)}`,
+    );
+  const readHibernation = (ref: string): Hibernation | undefined => {
+    try {
+      return JSON.parse(readFileSync(join(ref, 'hibernated.json'), 'utf8')) as Hibernation;
+    } catch {
+      return undefined;
+    }
+  };
+  reapOrphans();
 
   /** A saved state loads only into the same QEMU, machine and image: the template's name hashes all three. */
   const stateKey = (cfg: VmConfig) =>
@@ -341,7 +423,8 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
 
   const createSandbox = async (spec: EnvironmentSpec): Promise<Sandbox> => {
     const specs = spec.nodes && spec.nodes.length > 0 ? spec.nodes : [{ name: 'main' }];
-    const runBase = mkdtempSync(join(tmpdir(), 'xlq-'));
+    const runBase = mkdtempSync(join(tmpdir(), RUN_PREFIX));
+    writeFileSync(join(runBase, OWNER_FILE), String(process.pid));
     const vms = new Map<string, VmNode>();
     const kinds = new Map<string, NodeKind>();
     for (const n of specs) {
@@ -391,9 +474,29 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
       if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
     };
 
-    // xen nodes run from the start; pxe nodes wait to be powered on.
+    // A detached environment comes back as it was saved; otherwise xen nodes run from the start and pxe nodes wait
+    // to be powered on.
+    const saved = hibernation(spec.id);
+    const was = readHibernation(saved);
+    const resumes = was?.image === image.key ? new Set(was.running) : new Set<string>();
     try {
-      await Promise.all([...vms.values()].filter((n) => n.kind === 'xen').map((n) => n.ensure()));
+      await Promise.all(
+        [...vms.values()].map(async (n) => {
+          if (resumes.has(n.name)) {
+            try {
+              await n.ensure(join(saved, `${safe(n.name)}.state`));
+              n.say(`${n.name} was saved when the lab server stopped, and is back as it was`);
+              return;
+            } catch (err) {
+              n.say(
+                `${n.name} could not be brought back as saved (${(err as Error).message}); starting it afresh`,
+              );
+            }
+          }
+          if (n.kind === 'xen') await n.ensure();
+        }),
+      );
+      if (was) rmSync(saved, { recursive: true, force: true });
     } catch (err) {
       await Promise.all([...vms.values()].map((n) => n.stop()));
       rmSync(runBase, { recursive: true, force: true });
@@ -480,6 +583,8 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     const sandbox: Sandbox = {
       id: spec.id,
       nodes: nodeNames,
+      // The workbench (a local jail) reaches the pool; Xen's dom0 has none.
+      pool: localSandbox?.pool,
       attachTerminal(size, node) {
         alive();
         const n = pick(node);
@@ -569,6 +674,31 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         await Promise.all([...vms.values()].map((n) => n.stop()));
         await localSandbox?.destroy();
         rmSync(runBase, { recursive: true, force: true });
+        rmSync(hibernation(spec.id), { recursive: true, force: true });
+      },
+      async detach() {
+        if (destroyed) return;
+        destroyed = true;
+        live.delete(spec.id);
+        // Hibernate: each running machine's RAM and devices go to disk (seconds), so a restarted gateway brings
+        // the learner's hosts back as they were, and no 2 GB QEMU is left running meanwhile.
+        const ref = hibernation(spec.id);
+        mkdirSync(ref, { recursive: true });
+        const running: string[] = [];
+        for (const n of vms.values()) {
+          if (!n.running || !n.vm) continue;
+          try {
+            await n.vm.saveState(join(ref, `${safe(n.name)}.state`), false);
+            running.push(n.name);
+          } catch {
+            // Not saved: it starts afresh next time.
+          }
+        }
+        const meta: Hibernation = { id: spec.id, running, image: image.key };
+        writeFileSync(join(ref, 'hibernated.json'), JSON.stringify(meta));
+        await Promise.all([...vms.values()].map((n) => n.stop()));
+        await localSandbox?.detach();
+        rmSync(runBase, { recursive: true, force: true });
       },
     };
     return sandbox;
@@ -595,7 +725,13 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
       return p;
     },
     list() {
-      return Promise.resolve([...live.keys()]);
+      // Running here, and saved by an earlier gateway (opened again, they resume).
+      const ids = new Set(live.keys());
+      for (const e of readdirSync(hibernateDir)) {
+        const h = readHibernation(join(hibernateDir, e));
+        if (h) ids.add(h.id);
+      }
+      return Promise.resolve([...ids]);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants, accessSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { constants, accessSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -177,6 +177,9 @@ const CONSOLE_KEEP = 128 * 1024;
  * One QEMU process running Xen: its console (the serial line dom0's hvc0 is on), its monitor (QMP) and the exec
  * agent in dom0. Created by {@link XenVm.start}; ends with {@link XenVm.stop} or when the guest powers off.
  */
+/** Where a VM's run folder records its QEMU's pid. */
+export const QEMU_PID_FILE = 'qemu.pid';
+
 export class XenVm {
   private consoleChunks: Buffer[] = [];
   private consoleSize = 0;
@@ -224,6 +227,8 @@ export class XenVm {
     const args = qemuArgs(cfg);
     if (opts.incoming !== undefined) args.push('-incoming', 'defer');
     const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // For the driver's orphan sweep: a gateway killed outright leaves QEMU running (see reapOrphans).
+    if (child.pid !== undefined) writeFileSync(join(cfg.runDir, QEMU_PID_FILE), String(child.pid));
     let exitCode: number | null | undefined;
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
