@@ -16,8 +16,8 @@ import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
 import { deriveParams, paramEnv } from '../grading/params.js';
 import type { Params } from '../grading/params.js';
-import { DEFAULT_SCENARIO, startSimulator } from '../sim/index.js';
-import type { RunningSimulator } from '../sim/index.js';
+import { DEFAULT_SCENARIO, fileSink, startSimulator } from '../sim/index.js';
+import type { RunningSimulator, StateSink } from '../sim/index.js';
 import { LABS_DIR, loadLab } from './loader.js';
 import type { Lab } from './loader.js';
 
@@ -48,6 +48,8 @@ export interface LabEnvironmentOptions {
   readonly db?: Database.Database;
   /** Keep the simulated pool here across restarts (loaded when it exists; setup runs only when it does not). */
   readonly stateFile?: string;
+  /** The same kept elsewhere (the gateway's database); wins over `stateFile`. */
+  readonly state?: StateSink;
   /** Grader poll interval (ms). */
   readonly pollMs?: number;
   /** Instant simulator operations even when the lab asks for realistic timings (tests). */
@@ -120,7 +122,8 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const params = deriveParams(m.params, options.seed ?? `${options.learnerId}:${lab.id}`);
   const user = options.xapiUser ?? 'root';
   const password = options.xapiPassword ?? randomBytes(18).toString('base64url');
-  const fresh = options.stateFile === undefined || !existsSync(options.stateFile);
+  const state = options.state ?? (options.stateFile === undefined ? undefined : fileSink(options.stateFile));
+  const fresh = state?.read() === undefined;
   const sim = await startSimulator({
     port: 0,
     host: '127.0.0.1',
@@ -129,7 +132,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     user,
     password,
     scenario: lab.scenarioFile ?? DEFAULT_SCENARIO,
-    ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
+    ...(state === undefined ? {} : { state }),
   });
   const pool = { port: Number(new URL(sim.url).port), user, password };
   // `xe` and the tools find the pool through the driver (spec.pool); the lab adds its id and parameters.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { SandboxDriver } from '../drivers/types.js';
 import type { Provisioned, Provisioner } from '../sessions/index.js';
-import { provisionPlayground } from '../sessions/index.js';
+import { poolStateOf, provisionPlayground } from '../sessions/index.js';
 import type { EnvironmentRow } from '../store/index.js';
 import { createLabEnvironment } from './environment.js';
 import type { LabEnvironment } from './environment.js';
@@ -53,7 +53,7 @@ export function createLabProvisioner(options: LabProvisionerOptions): LabProvisi
         driver: options.driver,
         learnerId: row.learnerId,
         home: row.home,
-        stateFile: row.simState,
+        state: poolStateOf(row, options.db),
         xapiUser: row.xapiUser,
         xapiPassword: row.xapiPassword,
         sandboxId: row.id,
@@ -82,7 +82,7 @@ export function createLabProvisioner(options: LabProvisionerOptions): LabProvisi
       };
     }
     // Not a lab (the playground of lesson pages): the learner's own default pool and a sandbox.
-    return provisionPlayground(row, options.driver);
+    return provisionPlayground(row, options.driver, options.db);
   };
   return {
     provision,

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
-import { startSimulator, type RunningSimulator } from '../sim/index.js';
-import { Environments, type Db, type EnvironmentRow } from '../store/index.js';
+import { fileSink, startSimulator, type RunningSimulator, type StateSink } from '../sim/index.js';
+import { Environments, poolStateSink, type Db, type EnvironmentRow } from '../store/index.js';
 import { SharedTerminal } from './shared-terminal.js';
 
 /** How a learner reaches their own pool. */
@@ -65,16 +65,25 @@ export interface EnvironmentManagerOptions {
   readonly now?: () => number;
 }
 
+/** Where an environment's pool is saved: the gateway's database, or the row's file without one. */
+export function poolStateOf(row: EnvironmentRow, db?: Db): StateSink {
+  return db ? poolStateSink(db, row.id, row.simState) : fileSink(row.simState);
+}
+
 /**
  * The default parts of an environment: the learner's own simulator with the default pool (state kept in the row's
  * file, so it survives restarts), and the driver's sandbox with `xe` pointed at it. Lessons that are not labs use it.
  */
-export async function provisionPlayground(row: EnvironmentRow, driver: SandboxDriver): Promise<Provisioned> {
+export async function provisionPlayground(
+  row: EnvironmentRow,
+  driver: SandboxDriver,
+  db?: Db,
+): Promise<Provisioned> {
   const sim: RunningSimulator = await startSimulator({
     port: 0,
     user: row.xapiUser,
     password: row.xapiPassword,
-    stateFile: row.simState,
+    state: poolStateOf(row, db),
     seed: row.id,
   });
   const xapi = { url: sim.url, user: row.xapiUser, password: row.xapiPassword };
@@ -126,7 +135,7 @@ export class EnvironmentManager {
     this.#idleMs = options.idleMs ?? 60 * 60_000;
     this.#warnMs = Math.min(options.warnMs ?? 5 * 60_000, this.#idleMs);
     this.#now = options.now ?? Date.now;
-    this.#provision = options.provision ?? ((row) => provisionPlayground(row, this.#driver));
+    this.#provision = options.provision ?? ((row) => provisionPlayground(row, this.#driver, options.db));
     this.#sweeper = setInterval(
       () => {
         void this.sweep();

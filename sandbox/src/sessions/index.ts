@@ -4,6 +4,7 @@
  */
 export {
   EnvironmentManager,
+  poolStateOf,
   provisionPlayground,
   type EnvironmentManagerOptions,
   type EnvironmentNotice,

@@ -15,7 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { SimBehaviour, SimContext, SimFaults } from './contract.js';
 import { Engine } from './engine.js';
-import { StateSaver, readStateFile } from './persist.js';
+import { StateSaver, fileSink, readState, type StateSink } from './persist.js';
 import { seededRandom, uuidFrom } from './random.js';
 import { Metrics } from './rrd.js';
 import {
@@ -44,6 +44,7 @@ export {
 export type { Scenario, ScenarioInput } from './scenario.js';
 export type { Engine, CallResult } from './engine.js';
 export type { Store, StoreDump } from './store.js';
+export { fileSink, type StateSink } from './persist.js';
 
 /** Options of {@link startSimulator}. */
 export interface SimulatorOptions {
@@ -63,6 +64,8 @@ export interface SimulatorOptions {
   readonly fast?: boolean;
   /** Where to keep state across restarts; loaded on start when it exists. */
   readonly stateFile?: string;
+  /** The same kept elsewhere (the gateway's database); wins over `stateFile`. */
+  readonly state?: StateSink;
   /** Bearer token of the control API (default: random, see `controlToken` on the result). */
   readonly controlToken?: string;
   /** Behaviour modules (default: the ones in ./behaviour, when present). */
@@ -262,7 +265,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     password: options.password ?? 'xenlab',
     fast: options.fast ?? false,
   });
-  const saved = options.stateFile ? readStateFile(options.stateFile) : undefined;
+  const sink = options.state ?? (options.stateFile ? fileSink(options.stateFile) : undefined);
+  const saved = sink ? readState(sink) : undefined;
   try {
     if (saved) sim.loadSaved(saved);
     else await sim.build();
@@ -270,7 +274,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     sim.engine.close();
     throw e;
   }
-  const saver = options.stateFile ? new StateSaver(sim.store, options.stateFile) : undefined;
+  const saver = sink ? new StateSaver(sim.store, sink) : undefined;
   if (saver && !saved) await saver.flush();
   const controlToken = options.controlToken ?? randomBytes(24).toString('base64url');
   const metrics = new Metrics(sim.engine, sim.metricsModel(), () => sim.context());

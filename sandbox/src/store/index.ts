@@ -76,7 +76,14 @@ const CORE_MIGRATIONS = [
      last_active_at INTEGER NOT NULL
    );
    CREATE INDEX environments_by_learner ON environments (learner_id);`,
+  // Each environment's simulated pool, as the simulator saves it (debounced after changes, and on shutdown).
+  `CREATE TABLE pool_states (
+     env_id TEXT PRIMARY KEY REFERENCES environments(id) ON DELETE CASCADE,
+     saved_at INTEGER NOT NULL,
+     state TEXT NOT NULL
+   );`,
 ];
 
 export { Learners, type Learner } from './learners.js';
 export { Environments, type EnvironmentRow } from './environments.js';
+export { poolStateSink } from './pool-states.js';

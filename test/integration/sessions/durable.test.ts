@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../../../toolkit/src/xenapi/index.js';
 import { createLocalDriver } from '../../../sandbox/src/drivers/local/index.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../../sandbox/src/gateway/index.js';
+import { openStore } from '../../../sandbox/src/store/index.js';
 import { openTerminal } from '../../helpers/terminal-client.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -133,6 +134,12 @@ describe('a gateway restart', () => {
     await client.logout();
     t.close();
     await first.close();
+    // The pool is kept in the gateway's database (pool_states), not beside it in a file.
+    const saved = openStore(join(dataDir, 'xenlab.db'));
+    const row = saved.prepare('SELECT state FROM pool_states').get() as { state: string } | undefined;
+    saved.close();
+    expect(row?.state).toContain('my-pool-survives');
+    expect(existsSync(join(env.home, '..', 'pool.json'))).toBe(false);
 
     const second = await gatewayOn(dataDir);
     const again = await openTerminal(second.url, { cookie: t.cookie });
