@@ -81,16 +81,20 @@ describe('confirmation prompts', () => {
   test('vm-uninstall without --force asks, and anything but "yes" aborts without an error', async () => {
     const base = ['-p', h.port, '-pw', 'xenlab'];
     const vm = (await h.ok('vm-install', 'template=Alpine Linux 3.20', 'new-name-label=doomed')).trim();
+    // The disk provisioned from the template belongs to the VM (VBD other-config:owner), so it goes too.
+    const disk = (await h.ok('vdi-list', 'name-label=doomed 0', '--minimal')).trim();
+    expect(disk).toMatch(/^[0-9a-f-]{36}$/);
     const no = await runXe([...base, 'vm-uninstall', `uuid=${vm}`], { input: 'no\n' });
     expect(no.code).toBe(0);
     expect(no.stdout).toMatch(
       new RegExp(
-        `^The following items are about to be destroyed\nVM : ${vm} \\(doomed\\)\n(VDI: .*\n)*Type 'yes' to continue\nAborted \\(you typed: 'no'\\)\n$`,
+        `^The following items are about to be destroyed\nVM : ${vm} \\(doomed\\)\nVDI: ${disk} \\(doomed 0\\) \nType 'yes' to continue\nAborted \\(you typed: 'no'\\)\n$`,
       ),
     );
     expect(await h.ok('vm-list', `uuid=${vm}`, '--minimal')).toBe(`${vm}\n`);
     const yes = await runXe([...base, 'vm-uninstall', `uuid=${vm}`], { input: 'yes\n' });
     expect(yes.stdout.endsWith("Type 'yes' to continue\nAll objects destroyed\n")).toBe(true);
     expect(await h.ok('vm-list', `uuid=${vm}`, '--minimal')).toBe('\n');
+    expect(await h.ok('vdi-list', `uuid=${disk}`, '--minimal')).toBe('\n');
   });
 });

@@ -191,6 +191,8 @@ async function provision(ctx: SimContext, vm: string): Promise<void> {
           bootable: d.bootable,
           mode: 'RW',
           type: 'Disk',
+          // The VM owns the disks it was provisioned with: `xe vm-uninstall` destroys them with it.
+          other_config: { owner: '' },
         });
       }
     } catch (e) {
