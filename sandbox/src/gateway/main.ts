@@ -7,6 +7,7 @@ import { createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { createGateway } from './server.js';
 import type { Gateway } from './server.js';
+import { PATHS } from '../protocol/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, seen from sandbox/dist/gateway (compiled) or sandbox/src/gateway (tests). */
@@ -102,18 +103,23 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     io.err(`xenlab serve: --driver must be local or docker, not "${driverName}"`);
     return null;
   }
+  const courseCode = values['course-code'] ?? io.env.XENLAB_COURSE_CODE ?? '';
   const gateway = await createGateway({
     host: values.host ?? io.env.HOST ?? '127.0.0.1',
     port,
     siteDir,
     dataDir,
     driver,
-    courseCode: values['course-code'] ?? io.env.XENLAB_COURSE_CODE ?? '',
+    courseCode,
     ...minutes('idleMs', io.env.XENLAB_IDLE_MINUTES),
     ...minutes('graceMs', io.env.XENLAB_GRACE_MINUTES),
     allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
   });
   io.out(`xenlab listening on ${gateway.url}`);
+  if (courseCode)
+    io.out(
+      `learners join with the code ${courseCode}, or the link ${gateway.url}${PATHS.joinLink}?code=${encodeURIComponent(courseCode)} (use the address they reach)`,
+    );
   if (driver.notice) io.err(`xenlab: ${driver.notice}`);
   return gateway;
 }

@@ -19,7 +19,7 @@ import { attachLabChannel } from '../grading/index.js';
 import { createLabProvisioner, type LabProvisioner } from '../labs/index.js';
 import { LAB_PATH } from '../protocol/lab.js';
 import { EnvironmentManager, type Provisioner } from '../sessions/index.js';
-import { Learners, openStore, type Db } from '../store/index.js';
+import { Learners, openStore, type Db, type Learner } from '../store/index.js';
 import { OriginPolicy } from './origins.js';
 import { createStaticSite } from './static-site.js';
 import { linkTerminal } from './terminal-link.js';
@@ -109,6 +109,26 @@ function refuseUpgrade(socket: Duplex, status: number, code: GatewayError, messa
   );
 }
 
+/** A minimal page (no script, no style: it passes any CSP) for answers a browser shows, not a script. */
+function page(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  text: string,
+  headers: Record<string, string>,
+): void {
+  const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);
+  const body = `<!doctype html><html lang="en"><meta charset="utf-8"><title>${esc(title)} · xenlab</title><h1>${esc(title)}</h1><p>${esc(text)}</p><p><a href="/">Back to the course</a></p></html>`;
+  res
+    .writeHead(status, {
+      ...headers,
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': "default-src 'none'",
+      'Cache-Control': 'no-store',
+    })
+    .end(body);
+}
+
 function json(
   res: ServerResponse,
   status: number,
@@ -188,6 +208,32 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       headers['Set-Cookie'] = sessionCookie(sid);
     }
     return sid;
+  };
+
+  /** Makes the browser a learner of the course (or finds it is one); the course code is checked when set. */
+  const joinCourse = (
+    req: IncomingMessage,
+    headers: Record<string, string>,
+    code: string,
+    name: string | undefined,
+  ): { ok: true; learner: Learner } | { ok: false; code: GatewayError; message: string } => {
+    if (courseCode && code.trim().toUpperCase() !== courseCode.toUpperCase()) {
+      return {
+        ok: false,
+        code: GatewayError.BAD_COURSE_CODE,
+        message: 'that course code is not right: check it with your instructor',
+      };
+    }
+    const sid = session(req, headers);
+    const known = learners.bySession(sid);
+    if (!known && !options.driver.jailed && learners.count() > 0) {
+      return {
+        ok: false,
+        code: GatewayError.SINGLE_USER,
+        message: 'this xenlab runs without a jail and serves one learner only',
+      };
+    }
+    return { ok: true, learner: known ?? learners.join(sid, courseCode || null, name ?? null) };
   };
 
   const server = createServer(
@@ -280,35 +326,34 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             });
             return;
           }
-          if (courseCode && parsed.data.code.trim().toUpperCase() !== courseCode.toUpperCase()) {
-            json(res, 403, {
-              code: GatewayError.BAD_COURSE_CODE,
-              message: 'that course code is not right: check it with your instructor',
-            });
-            return;
-          }
           const headers: Record<string, string> = {};
-          const sid = session(req, headers);
-          const known = learners.bySession(sid);
-          if (!known && !options.driver.jailed && learners.count() > 0) {
-            json(
-              res,
-              403,
-              {
-                code: GatewayError.SINGLE_USER,
-                message: 'this xenlab runs without a jail and serves one learner only',
-              },
-              headers,
-            );
+          const joined = joinCourse(req, headers, parsed.data.code, parsed.data.name);
+          if (!joined.ok) {
+            json(res, 403, { code: joined.code, message: joined.message }, headers);
             return;
           }
-          const l = known ?? learners.join(sid, courseCode || null, parsed.data.name ?? null);
           const body: MeResponse = {
-            learner: { id: l.id, name: l.displayName },
+            learner: { id: joined.learner.id, name: joined.learner.displayName },
             courseCodeRequired: courseCode !== '',
           };
           json(res, 200, body, headers);
         });
+        return;
+      }
+      if (path === PATHS.joinLink && (req.method === 'GET' || req.method === 'HEAD')) {
+        // The link an instructor puts on a slide or a QR code: /join?code=XEN42[&to=/labs/…/]. A top-level
+        // navigation, so no Origin to check; joining a course is all it can do.
+        const q = new URL(req.url ?? '/', 'http://gateway').searchParams;
+        const headers: Record<string, string> = {};
+        const joined = joinCourse(req, headers, q.get('code') ?? '', q.get('name') ?? undefined);
+        if (!joined.ok) {
+          page(res, 403, 'Could not join', `${joined.message}.`, headers);
+          return;
+        }
+        const to = q.get('to') ?? '/';
+        // Only a path of this site: never an open redirect.
+        const target = /^\/(?![/\\])[\x21-\x7e]*$/.test(to) ? to : '/';
+        res.writeHead(303, { ...headers, Location: target, 'Cache-Control': 'no-store' }).end();
         return;
       }
       if (path === '/api/health') {

@@ -166,6 +166,8 @@ export const PATHS = {
   ticket: '/api/ticket',
   join: '/api/join',
   me: '/api/me',
+  /** The link to give learners: `/join?code=XEN42`, optionally `&name=…` and `&to=/labs/…/`. */
+  joinLink: '/join',
 } as const;
 
 /** Lab ids are kebab-case (they equal their folder and URL slug); terminal names likewise. */

@@ -207,6 +207,33 @@ describe('learners are kept apart', () => {
     await t.waitFor(/^joined-4$/m);
     t.close();
   });
+
+  it('lets a learner in with the instructor’s link, and lands them where the link says', async () => {
+    const g = await gatewayOn(tempDir(), { courseCode: 'XEN42' });
+    const wrong = await fetch(`${g.url}/join?code=NOPE`, { redirect: 'manual' });
+    expect(wrong.status).toBe(403);
+    expect(await wrong.text()).toContain('that course code is not right');
+    const link = await fetch(`${g.url}/join?code=XEN42&name=Grace&to=/labs/anatomy-of-a-pool/`, {
+      redirect: 'manual',
+    });
+    expect(link.status).toBe(303);
+    expect(link.headers.get('location')).toBe('/labs/anatomy-of-a-pool/');
+    const cookie = (link.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const me = await fetch(`${g.url}/api/me`, { headers: { cookie } });
+    expect(await me.json()).toMatchObject({ learner: { name: 'Grace' } });
+    const t = await openTerminal(g.url, { cookie });
+    t.type('echo "via-link-$((3+3))"\r');
+    await t.waitFor(/^via-link-6$/m);
+    t.close();
+    // Never a redirect off the site.
+    for (const to of ['//evil.example/', 'https://evil.example/', '/\\evil.example']) {
+      const r = await fetch(`${g.url}/join?code=XEN42&to=${encodeURIComponent(to)}`, {
+        redirect: 'manual',
+        headers: { cookie },
+      });
+      expect(r.headers.get('location')).toBe('/');
+    }
+  });
 });
 
 describe('without a jail', () => {
