@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser, terminalText } from '../helpers/browser.js';
 import { startLabGateway, type LabGateway } from './lab-harness.js';
 
 let lg: LabGateway;
@@ -19,24 +19,7 @@ afterAll(async () => {
 });
 
 /** The terminal's visible lines (xterm.js's buffer), as the learner sees them. */
-function screenText(p: Page): Promise<string> {
-  return p.evaluate(() => {
-    const el = document.querySelector('.lab-terminal-panel:not([hidden]) xenlab-terminal') as unknown as {
-      terminal: {
-        buffer: {
-          active: {
-            length: number;
-            getLine(i: number): { translateToString(t: boolean): string } | undefined;
-          };
-        };
-      };
-    };
-    const buf = el.terminal.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
-    return lines.join('\n');
-  });
-}
+const screenText = (p: Page) => terminalText(p, '.lab-terminal-panel:not([hidden]) xenlab-terminal');
 
 /** Types a command into the terminal, as a learner does, and presses Enter. */
 async function type(p: Page, command: string): Promise<void> {

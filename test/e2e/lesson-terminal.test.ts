@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalDriver } from '../../sandbox/src/drivers/local/index.js';
 import { createGateway, type Gateway } from '../../sandbox/src/gateway/index.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser, terminalLines } from '../helpers/browser.js';
 
 const siteDir = resolve(import.meta.dirname, '..', '..', 'site', 'dist');
 let gateway: Gateway;
@@ -28,24 +28,7 @@ afterAll(async () => {
 });
 
 /** The terminal's visible lines, as the learner sees them (read from xterm.js's buffer). */
-function screenLines(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const el = document.querySelector('xenlab-terminal') as unknown as {
-      terminal: {
-        buffer: {
-          active: {
-            length: number;
-            getLine(i: number): { translateToString(trim: boolean): string } | undefined;
-          };
-        };
-      };
-    };
-    const buf = el.terminal.buffer.active;
-    const lines: string[] = [];
-    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
-    return lines;
-  });
-}
+const screenLines = (page: Page) => terminalLines(page);
 
 async function waitForLine(page: Page, re: RegExp, timeout = 10_000): Promise<string> {
   let found = '';

@@ -1,4 +1,4 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's Chromium; never a downloaded browser. Override with XENLAB_CHROMIUM. */
 export const CHROMIUM = process.env.XENLAB_CHROMIUM ?? '/usr/bin/chromium';
@@ -28,4 +28,29 @@ export async function launchBrowser(): Promise<{ browser: Browser; close: () => 
       await browser.close();
     },
   };
+}
+
+/** The lines an xterm.js terminal (a `<xenlab-terminal>` matched by `selector`) shows, read from its buffer. */
+export function terminalLines(page: Page, selector = 'xenlab-terminal'): Promise<string[]> {
+  return page.evaluate((sel) => {
+    const el = document.querySelector(sel) as unknown as {
+      terminal: {
+        buffer: {
+          active: {
+            length: number;
+            getLine(i: number): { translateToString(trim: boolean): string } | undefined;
+          };
+        };
+      };
+    };
+    const buf = el.terminal.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
+    return lines;
+  }, selector);
+}
+
+/** The same as one text. */
+export async function terminalText(page: Page, selector?: string): Promise<string> {
+  return (await terminalLines(page, selector)).join('\n');
 }

@@ -26,7 +26,9 @@ export async function fetchTicket(base: string, cookie?: string): Promise<{ toke
   if (!res.ok) throw new Error(`ticket: HTTP ${res.status}: ${await res.text()}`);
   const body = (await res.json()) as { token: string };
   const set = res.headers.get('set-cookie');
-  return { token: body.token, cookie: set ? (set.split(';')[0] ?? '') : (cookie ?? '') };
+  // Like a browser's jar: a new cookie joins the ones already held.
+  const fresh = set ? (set.split(';')[0] ?? '') : '';
+  return { token: body.token, cookie: [cookie, fresh].filter(Boolean).join('; ') };
 }
 
 /** A terminal client over the real WebSocket: records output, acknowledges it (like xterm.js does), waits for text. */
@@ -139,6 +141,8 @@ export async function openTerminal(
     hello?: boolean;
     lab?: string;
     terminal?: string;
+    /** Instructor only: watch this environment's running terminal (read-only). */
+    watch?: string;
     resume?: { instance: string; offset: number };
   } = {},
 ): Promise<TerminalClient> {
@@ -146,6 +150,7 @@ export async function openTerminal(
   const url = new URL(`${PATHS.terminal}?token=${encodeURIComponent(token)}`, base.replace(/^http/, 'ws'));
   if (opts.lab) url.searchParams.set('lab', opts.lab);
   if (opts.terminal) url.searchParams.set('terminal', opts.terminal);
+  if (opts.watch) url.searchParams.set('watch', opts.watch);
   const ws = new WebSocket(url, { headers: { Origin: new URL(base).origin, Cookie: cookie } });
   const client = new TerminalClient(ws);
   client.cookie = cookie;

@@ -30,6 +30,8 @@ Runs the course site and the terminal gateway.
   --jail MODE     auto: jail shells with bubblewrap when it works here (default); off: plain shells;
                   required: refuse to start without the jail (env XENLAB_JAIL)
   --course-code C learners must enter C to join (env XENLAB_COURSE_CODE); without it everyone joins at once
+                  (the link /join?code=C, printed at start, joins in one click)
+                  The instructor view's link is printed at start; XENLAB_INSTRUCTOR_KEY keeps it across restarts.
   --driver NAME   local (default): bash in a bubblewrap jail; docker: hardened containers from the image
                   "xenlab image build" makes (env XENLAB_DRIVER; DOCKER_HOST picks a remote engine)
 Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
@@ -111,6 +113,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     dataDir,
     driver,
     courseCode,
+    ...(io.env.XENLAB_INSTRUCTOR_KEY ? { instructorKey: io.env.XENLAB_INSTRUCTOR_KEY } : {}),
     ...minutes('idleMs', io.env.XENLAB_IDLE_MINUTES),
     ...minutes('graceMs', io.env.XENLAB_GRACE_MINUTES),
     allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
@@ -120,6 +123,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     io.out(
       `learners join with the code ${courseCode}, or the link ${gateway.url}${PATHS.joinLink}?code=${encodeURIComponent(courseCode)} (use the address they reach)`,
     );
+  io.out(`instructor view (keep it to yourself): ${gateway.instructorUrl}`);
   if (driver.notice) io.err(`xenlab: ${driver.notice}`);
   return gateway;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import {
+  BroadcastRequest,
   GatewayError,
   JoinRequest,
   MAX_FRAME_BYTES,
@@ -16,12 +18,13 @@ import {
 import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { attachLabChannel } from '../grading/index.js';
-import { createLabProvisioner, type LabProvisioner } from '../labs/index.js';
+import { LABS_DIR, createLabProvisioner, type LabProvisioner } from '../labs/index.js';
 import { LAB_PATH } from '../protocol/lab.js';
 import { EnvironmentManager, type Provisioner } from '../sessions/index.js';
 import { Learners, openStore, type Db, type Learner } from '../store/index.js';
 import { OriginPolicy } from './origins.js';
 import { createStaticSite } from './static-site.js';
+import { Instructor } from './instructor.js';
 import { linkTerminal } from './terminal-link.js';
 import { TicketIssuer, isSessionId, newSessionId } from './tickets.js';
 
@@ -62,6 +65,8 @@ export interface GatewayOptions {
   labsDir?: string;
   /** How often lab graders poll besides following events (ms; the grader's default when absent). */
   labPollMs?: number;
+  /** The secret of the instructor's link (default: a new random one each start; see `instructorUrl`). */
+  instructorKey?: string;
 }
 
 export interface Gateway {
@@ -76,6 +81,8 @@ export interface Gateway {
   /** Live lab environments (grader, parameters) by environment id. */
   readonly labs: LabProvisioner;
   readonly db: Db;
+  /** The instructor's link: opening it makes that browser the instructor's (room view, broadcast, watching). */
+  readonly instructorUrl: string;
   close(): Promise<void>;
 }
 
@@ -200,6 +207,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     provision: options.provision ?? labs.provision,
   });
   const courseCode = options.courseCode ?? '';
+  const instructorKey = options.instructorKey ?? randomBytes(18).toString('base64url');
+  const instructor = new Instructor({
+    key: instructorKey,
+    db,
+    environments,
+    labsDir: options.labsDir ?? LABS_DIR,
+  });
   /** The session cookie, set when the browser has none. */
   const session = (req: IncomingMessage, headers: Record<string, string>): string => {
     let sid = readCookie(req, COOKIE);
@@ -260,7 +274,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         const headers: Record<string, string> = {};
         const sid = session(req, headers);
         // Self-paced (no course code): a browser becomes a learner the first time it asks, nothing to enter.
-        if (!learners.bySession(sid)) {
+        // The instructor's browser gets tickets without becoming a learner (to watch terminals).
+        if (!learners.bySession(sid) && !instructor.recognises(req)) {
           if (courseCode) {
             json(
               res,
@@ -356,6 +371,74 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         res.writeHead(303, { ...headers, Location: target, 'Cache-Control': 'no-store' }).end();
         return;
       }
+      if (path === PATHS.instructorLink && (req.method === 'GET' || req.method === 'HEAD')) {
+        const key = new URL(req.url ?? '/', 'http://gateway').searchParams.get('key');
+        if (instructor.keyMatches(key)) {
+          res
+            .writeHead(303, {
+              'Set-Cookie': instructor.cookieHeader(),
+              Location: PATHS.instructorPage,
+              'Cache-Control': 'no-store',
+              'Referrer-Policy': 'no-referrer',
+            })
+            .end();
+          return;
+        }
+        if (instructor.recognises(req)) {
+          res.writeHead(303, { Location: PATHS.instructorPage }).end();
+          return;
+        }
+        page(
+          res,
+          403,
+          'Instructors only',
+          'Open the instructor link that xenlab serve printed when it started.',
+          {},
+        );
+        return;
+      }
+      if (path?.startsWith('/api/instructor/')) {
+        if (!instructor.recognises(req)) {
+          json(res, 403, { code: GatewayError.NOT_INSTRUCTOR, message: 'open the instructor link first' });
+          return;
+        }
+        if (path === PATHS.instructorRoom && req.method === 'GET') {
+          json(res, 200, instructor.room(), { 'Cache-Control': 'no-store' });
+          return;
+        }
+        if (path === PATHS.instructorExport && req.method === 'GET') {
+          const body = instructor.csv();
+          res
+            .writeHead(200, {
+              'Content-Type': 'text/csv; charset=utf-8',
+              'Content-Disposition': 'attachment; filename="xenlab-progress.csv"',
+              'Cache-Control': 'no-store',
+            })
+            .end(body);
+          return;
+        }
+        if (path === PATHS.instructorBroadcast && req.method === 'POST') {
+          // A cross-site form can't post here (SameSite=Strict cookie), and a foreign page's fetch is refused.
+          if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
+            json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'broadcast from the course site only' });
+            return;
+          }
+          void readJson(req).then((raw) => {
+            const parsed = BroadcastRequest.safeParse(raw);
+            if (!parsed.success) {
+              json(res, 400, {
+                code: GatewayError.BAD_MESSAGE,
+                message: 'send {"text": "…"} (1 to 500 characters)',
+              });
+              return;
+            }
+            json(res, 200, { reached: environments.broadcast(parsed.data.text) });
+          });
+          return;
+        }
+        json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
+        return;
+      }
       if (path === '/api/health') {
         json(res, 200, { ok: true, driver: options.driver.name, jailed: options.driver.jailed, terminals });
         return;
@@ -402,6 +485,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const check = tickets.redeem(url.searchParams.get('token'), readCookie(req, COOKIE));
     if (!check.ok) {
       refuseUpgrade(socket, 401, check.code, check.reason);
+      return;
+    }
+    const watch = url.searchParams.get('watch');
+    if (watch !== null && url.pathname === PATHS.terminal) {
+      watchTerminal(req, socket, head, watch, url.searchParams.get('terminal') ?? 'main');
       return;
     }
     const learner = learners.bySession(check.sessionId);
@@ -487,6 +575,38 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
 
+  /** An instructor watching a learner's running terminal: read-only, and only a terminal that already runs. */
+  const watchTerminal = (req: IncomingMessage, socket: Duplex, head: Buffer, envId: string, name: string) => {
+    if (!instructor.recognises(req)) {
+      refuseUpgrade(socket, 403, GatewayError.NOT_INSTRUCTOR, 'only the instructor can watch terminals');
+      return;
+    }
+    const env = environments.find(envId);
+    const terminal = env?.terminals.get(name);
+    if (!env || !terminal || terminal.exited) {
+      refuseUpgrade(socket, 404, GatewayError.BAD_TARGET, 'that terminal is not running');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => undefined);
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      linkTerminal(ws, () =>
+        Promise.resolve({
+          terminal,
+          driver: options.driver.name,
+          jailed: options.driver.jailed,
+          lab: env.row.labId,
+          name,
+          notice: undefined,
+          activity: () => undefined,
+          subscribe: () => () => undefined,
+          readOnly: true,
+        }),
+      );
+    });
+  };
+
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
       if (alive.get(ws) === false) {
@@ -524,6 +644,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     environments,
     labs,
     db,
+    instructorUrl: `http://${shown}:${port}${PATHS.instructorLink}?key=${instructorKey}`,
     close: () =>
       (closing ??= (async () => {
         clearInterval(heartbeat);

@@ -21,7 +21,12 @@ export interface LinkTarget {
   readonly activity: () => void;
   /** Subscribes to the environment's notices; returns the unsubscribe function. */
   readonly subscribe: (listener: (n: EnvironmentNotice) => void) => () => void;
+  /** An instructor watching: input and resizes are ignored, and the learner's shell is never held back by it. */
+  readonly readOnly?: boolean;
 }
+
+/** Output a watching tab may have queued before it is dropped (it reconnects and gets the scrollback). */
+const WATCH_BACKLOG_BYTES = 2 * 1024 * 1024;
 
 /**
  * Joins one WebSocket to one shared terminal: keystrokes (binary frames) go in, output comes out (binary frames,
@@ -41,7 +46,12 @@ export function linkTerminal(
   let starting = false;
   const viewer: Viewer = {
     send: (data) => {
-      if (ws.readyState === ws.OPEN) ws.send(data, { binary: true });
+      if (ws.readyState !== ws.OPEN) return;
+      if (target?.readOnly && ws.bufferedAmount > WATCH_BACKLOG_BYTES) {
+        ws.close(CLOSE.BEHIND, 'fell behind');
+        return;
+      }
+      ws.send(data, { binary: true });
     },
     exited: (code) => {
       send({ type: 'term.exit', code });
@@ -55,7 +65,7 @@ export function linkTerminal(
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) {
-      if (!target) return;
+      if (!target || target.readOnly) return;
       target.terminal.write(buf);
       target.activity();
       return;
@@ -90,7 +100,7 @@ export function linkTerminal(
           (t) => {
             if (ws.readyState !== ws.OPEN) return;
             target = t;
-            t.terminal.resize(cols, rows);
+            if (!t.readOnly) t.terminal.resize(cols, rows);
             const ready = (offset: number) => {
               send({
                 type: 'term.ready',
@@ -102,15 +112,18 @@ export function linkTerminal(
                 offset,
                 lab: t.lab,
                 terminal: t.name,
+                ...(t.readOnly ? { readOnly: true } : {}),
+                ...(t.readOnly && t.terminal.size ? { size: t.terminal.size } : {}),
               });
             };
             // Ready first (with the offset after the replay), then the replay, then live output.
             const resume = msg.resume;
             ready(t.terminal.total - replayLength(t.terminal, resume));
-            t.terminal.attach(viewer, resume);
+            t.terminal.attach(viewer, resume, { watcher: t.readOnly === true });
             unsubscribe = t.subscribe((n) => {
               if (n.kind === 'idle') send({ type: 'env.idle', cullAt: n.cullAt });
               else if (n.kind === 'active') send({ type: 'env.active' });
+              else if (n.kind === 'message') send({ type: 'env.message', text: n.text });
               else {
                 send({ type: 'env.culled', reason: n.reason });
                 ws.close(CLOSE.EXITED, 'environment culled');
@@ -129,7 +142,7 @@ export function linkTerminal(
         return;
       }
       case 'term.resize':
-        target?.terminal.resize(msg.cols, msg.rows);
+        if (!target?.readOnly) target?.terminal.resize(msg.cols, msg.rows);
         return;
       case 'term.ack':
         target?.terminal.ack(viewer, msg.bytes);

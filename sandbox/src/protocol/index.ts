@@ -92,6 +92,10 @@ export const ServerMessage = z.discriminatedUnion('type', [
       /** The lab and terminal name this socket is attached to. */
       lab: z.string(),
       terminal: z.string(),
+      /** An instructor watching a learner's terminal: what is typed here goes nowhere. */
+      readOnly: z.boolean().optional(),
+      /** Watching: the learner's terminal size, for the watcher's screen to take. */
+      size: z.object({ cols: z.number().int(), rows: z.number().int() }).strict().optional(),
     })
     .strict(),
   z
@@ -107,6 +111,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('env.active') }).strict(),
   /** The environment was stopped to free resources; files and pool are kept and come back on reconnect. */
   z.object({ type: z.literal('env.culled'), reason: z.string() }).strict(),
+  /** A message from the instructor to the room (shown above the terminal). */
+  z.object({ type: z.literal('env.message'), text: z.string().max(500) }).strict(),
   z
     .object({
       type: z.literal('error'),
@@ -128,6 +134,8 @@ export const CLOSE = {
   PROTOCOL: 4400,
   /** The shell exited. */
   EXITED: 4000,
+  /** An instructor's watching tab fell too far behind the learner's output (it reconnects). */
+  BEHIND: 4001,
 } as const;
 
 /** Stable error codes of the gateway (documented in CONTRIBUTING.md). */
@@ -142,6 +150,8 @@ export const GatewayError = {
   BAD_HOST: 'GATEWAY_ERR_BAD_HOST',
   SPAWN_FAILED: 'GATEWAY_ERR_SPAWN_FAILED',
   NOT_JOINED: 'GATEWAY_ERR_NOT_JOINED',
+  /** An instructor-only endpoint asked by a browser that did not open the instructor link. */
+  NOT_INSTRUCTOR: 'GATEWAY_ERR_NOT_INSTRUCTOR',
   SINGLE_USER: 'GATEWAY_ERR_SINGLE_USER',
   BAD_COURSE_CODE: 'GATEWAY_ERR_BAD_COURSE_CODE',
   BAD_TARGET: 'GATEWAY_ERR_BAD_TARGET',
@@ -168,7 +178,59 @@ export const PATHS = {
   me: '/api/me',
   /** The link to give learners: `/join?code=XEN42`, optionally `&name=…` and `&to=/labs/…/`. */
   joinLink: '/join',
+  /** The instructor's link (`/instructor?key=…`, printed by `xenlab serve`) and their page. */
+  instructorLink: '/instructor',
+  instructorPage: '/instructor/',
+  /** GET, instructor only: {@link InstructorRoom}. */
+  instructorRoom: '/api/instructor/room',
+  /** GET, instructor only: the grading history as CSV. */
+  instructorExport: '/api/instructor/export.csv',
+  /** POST `{ text }`, instructor only: a message on every open terminal. */
+  instructorBroadcast: '/api/instructor/broadcast',
 } as const;
+
+/** One learner in the instructor's view. */
+export interface RoomLearner {
+  readonly id: string;
+  readonly name: string | null;
+  readonly joinedAt: number;
+  readonly lastSeenAt: number;
+  readonly environments: {
+    readonly id: string;
+    readonly lab: string;
+    /** `running` in this gateway now, or `paused` (culled, or not reopened since a restart). */
+    readonly state: 'running' | 'paused';
+    readonly lastActiveAt: number;
+    readonly terminals: { readonly name: string; readonly running: boolean; readonly viewers: number }[];
+  }[];
+  /** By lab id: points achieved, and each task ever attempted (first passed when, attempts, hints). */
+  readonly labs: Record<
+    string,
+    {
+      score: number;
+      tasks: Record<
+        string,
+        { passedAt: number | null; attempts: number; hints: number; solutionShown: boolean }
+      >;
+    }
+  >;
+}
+
+/** What `GET /api/instructor/room` answers. */
+export interface InstructorRoom {
+  readonly generatedAt: number;
+  readonly labs: {
+    readonly id: string;
+    readonly title: string;
+    readonly order: number;
+    readonly maxScore: number;
+    readonly tasks: { readonly id: string; readonly title: string; readonly points: number }[];
+  }[];
+  readonly learners: RoomLearner[];
+}
+
+/** What `POST /api/instructor/broadcast` takes. */
+export const BroadcastRequest = z.object({ text: z.string().trim().min(1).max(500) }).strict();
 
 /** Lab ids are kebab-case (they equal their folder and URL slug); terminal names likewise. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;

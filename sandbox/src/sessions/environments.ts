@@ -17,7 +17,8 @@ export interface XapiEndpoint {
 export type EnvironmentNotice =
   | { readonly kind: 'idle'; readonly cullAt: number }
   | { readonly kind: 'active' }
-  | { readonly kind: 'culled'; readonly reason: string };
+  | { readonly kind: 'culled'; readonly reason: string }
+  | { readonly kind: 'message'; readonly text: string };
 
 /** An environment brought up in this process. */
 export interface LiveEnvironment {
@@ -175,6 +176,22 @@ export class EnvironmentManager {
   /** A live environment by id (no bring-up). */
   find(id: string): LiveEnvironment | undefined {
     return this.#live.get(id);
+  }
+
+  /** Every environment live in this process. */
+  all(): LiveEnvironment[] {
+    return [...this.#live.values()];
+  }
+
+  /** Shows a message on every open terminal of every live environment (the instructor's broadcast). */
+  broadcast(text: string): number {
+    let reached = 0;
+    for (const env of this.#live.values()) {
+      if (env.listeners.size === 0) continue;
+      reached++;
+      for (const l of env.listeners) l({ kind: 'message', text });
+    }
+    return reached;
   }
 
   async #bringUp(id: string, learnerId: string, labId: string): Promise<LiveEnvironment> {

@@ -17,6 +17,8 @@ export interface Viewer {
 
 interface ViewerState {
   readonly flow: FlowControl;
+  /** An instructor watching: never pauses the learner's shell, never keeps it alive. */
+  readonly watcher: boolean;
 }
 
 /**
@@ -40,6 +42,7 @@ export class SharedTerminal {
   #exitCode: number | null | undefined;
   #onIdle: (() => void) | undefined;
   #onEnd: (() => void) | undefined;
+  #size: { cols: number; rows: number } | undefined;
 
   constructor(term: TerminalProcess) {
     this.#term = term;
@@ -66,8 +69,16 @@ export class SharedTerminal {
     return this.#exitCode !== undefined;
   }
 
+  /** The learner's own viewers (tabs); instructors watching are not counted. */
   get viewers(): number {
-    return this.#viewers.size;
+    let n = 0;
+    for (const st of this.#viewers.values()) if (!st.watcher) n++;
+    return n;
+  }
+
+  /** Instructors watching now. */
+  get watchers(): number {
+    return this.#viewers.size - this.viewers;
   }
 
   get total(): number {
@@ -127,17 +138,25 @@ export class SharedTerminal {
   attach(
     viewer: Viewer,
     resume?: { instance: string; offset: number },
+    options: { watcher?: boolean } = {},
   ): { offset: number; replayed: number } {
     this.#flush();
-    const flow = new FlowControl(
-      () => {
-        if (this.#pausedBy++ === 0) this.#term.pause();
-      },
-      () => {
-        if (--this.#pausedBy === 0) this.#term.resume();
-      },
-    );
-    this.#viewers.set(viewer, { flow });
+    const watcher = options.watcher === true;
+    // A watcher's backlog is the gateway's to bound (it drops a watcher that falls behind), never the learner's.
+    const flow = watcher
+      ? new FlowControl(
+          () => undefined,
+          () => undefined,
+        )
+      : new FlowControl(
+          () => {
+            if (this.#pausedBy++ === 0) this.#term.pause();
+          },
+          () => {
+            if (--this.#pausedBy === 0) this.#term.resume();
+          },
+        );
+    this.#viewers.set(viewer, { flow, watcher });
     const kept = Buffer.concat(this.#ring, this.#ringBytes);
     const resumeAt = this.#resumeOffset(resume);
     const from = resumeAt === undefined ? 0 : resumeAt - (this.#total - kept.length);
@@ -161,7 +180,7 @@ export class SharedTerminal {
     // A viewer leaving must not hold the shell paused.
     if (s.flow.paused) s.flow.acked(Number.MAX_SAFE_INTEGER);
     this.#viewers.delete(viewer);
-    if (this.#viewers.size === 0) this.#onIdle?.();
+    if (!s.watcher && this.viewers === 0) this.#onIdle?.();
   }
 
   write(data: Uint8Array): void {
@@ -169,7 +188,13 @@ export class SharedTerminal {
   }
 
   resize(cols: number, rows: number): void {
+    this.#size = { cols, rows };
     if (this.#exitCode === undefined) this.#term.resize(cols, rows);
+  }
+
+  /** The pty's size as last set (a watcher's screen takes it, so the learner's lines wrap the same). */
+  get size(): { cols: number; rows: number } | undefined {
+    return this.#size;
   }
 
   kill(): void {

@@ -23,6 +23,8 @@ export interface ConnectionEvents {
 export interface TerminalTarget {
   /** Lab whose environment to attach (a plain lesson uses the playground). */
   readonly lab?: string;
+  /** Instructor only: the environment id of a learner whose running terminal to watch (read-only). */
+  readonly watch?: string;
   /** Terminal name within the environment. */
   readonly terminal?: string;
 }
@@ -75,6 +77,7 @@ export class TerminalConnection {
     const url = new URL(`${scheme}//${location.host}${PATHS.terminal}`);
     url.searchParams.set('token', ticket.token);
     if (this.#target.lab) url.searchParams.set('lab', this.#target.lab);
+    if (this.#target.watch) url.searchParams.set('watch', this.#target.watch);
     if (this.#target.terminal) url.searchParams.set('terminal', this.#target.terminal);
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';

@@ -123,7 +123,26 @@ class XenlabTerminal extends HTMLElement {
             case 'term.ready':
               if (extend.hidden) hideBanner();
               if (msg.notice) term.write(`\x1b[33m${msg.notice}\x1b[0m\r\n`);
+              if (msg.readOnly) {
+                status.textContent = 'Watching (read only)';
+                this.dataset.readOnly = 'true';
+                // The learner's size, not this window's: their lines wrap where they wrap for them.
+                if (msg.size) {
+                  this.#observer?.disconnect();
+                  term.resize(msg.size.cols, msg.size.rows);
+                }
+              }
               break;
+            case 'env.message': {
+              window.clearInterval(countdown);
+              const text = `Instructor: ${msg.text}`;
+              showBanner(text, false);
+              // Shown for two minutes, unless something else took the banner meanwhile.
+              window.setTimeout(() => {
+                if (bannerText.textContent === text) hideBanner();
+              }, 120_000);
+              break;
+            }
             case 'error':
               term.write(`\r\n\x1b[31m[xenlab] ${msg.message}\x1b[0m\r\n`);
               break;
@@ -154,6 +173,7 @@ class XenlabTerminal extends HTMLElement {
       {
         ...(this.dataset.lab ? { lab: this.dataset.lab } : {}),
         ...(this.dataset.name ? { terminal: this.dataset.name } : {}),
+        ...(this.dataset.watch ? { watch: this.dataset.watch } : {}),
       },
     );
     this.#conn = conn;

@@ -1,0 +1,176 @@
+/**
+ * The instructor's side of the gateway: who is in the room, what each learner has achieved and when (the grading
+ * history, durable), which environments run, a message to every open terminal, and a read-only look at a
+ * learner's terminal. Instructors are recognised by a cookie derived from the instructor key, which they get by
+ * opening the link `xenlab serve` prints (`/instructor?key=…`); the key itself never travels again.
+ * @module
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { gradingHistory } from '../grading/store.js';
+import { loadAllLabs } from '../labs/loader.js';
+import type { InstructorRoom, RoomLearner } from '../protocol/index.js';
+import type { EnvironmentManager } from '../sessions/index.js';
+import type { Db } from '../store/index.js';
+
+export const INSTRUCTOR_COOKIE = 'xenlab_instructor';
+
+export interface InstructorOptions {
+  /** The secret in the instructor's link. */
+  readonly key: string;
+  readonly db: Db;
+  readonly environments: EnvironmentManager;
+  readonly labsDir: string;
+}
+
+const same = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+function readCookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The instructor's view and powers; see the module comment. */
+export class Instructor {
+  readonly #opts: InstructorOptions;
+  /** What the instructor's browser holds: derived from the key, so it survives a gateway restart. */
+  readonly #cookieValue: string;
+
+  constructor(options: InstructorOptions) {
+    this.#opts = options;
+    this.#cookieValue = createHmac('sha256', options.key).update('xenlab-instructor-v1').digest('base64url');
+  }
+
+  /** Whether a key from a link is the instructor key. */
+  keyMatches(key: string | null): boolean {
+    return key !== null && same(key, this.#opts.key);
+  }
+
+  /** The Set-Cookie header that makes this browser the instructor's. */
+  cookieHeader(): string {
+    return `${INSTRUCTOR_COOKIE}=${this.#cookieValue}; Path=/; HttpOnly; SameSite=Strict; Max-Age=604800`;
+  }
+
+  /** Whether the request comes from the instructor's browser. */
+  recognises(req: IncomingMessage): boolean {
+    const v = readCookie(req, INSTRUCTOR_COOKIE);
+    return v !== undefined && same(v, this.#cookieValue);
+  }
+
+  /** The room now: every learner, their environments, and what they achieved in each lab. */
+  room(): InstructorRoom {
+    const { db, environments } = this.#opts;
+    const { labs } = loadAllLabs(this.#opts.labsDir);
+    const learners = db
+      .prepare(
+        'SELECT id, display_name, course_code, created_at, last_seen_at FROM learners ORDER BY created_at',
+      )
+      .all() as {
+      id: string;
+      display_name: string | null;
+      course_code: string | null;
+      created_at: number;
+      last_seen_at: number;
+    }[];
+    const rows = db
+      .prepare('SELECT id, learner_id, lab_id, status, last_active_at FROM environments')
+      .all() as { id: string; learner_id: string; lab_id: string; status: string; last_active_at: number }[];
+    const byLearner = new Map<string, RoomLearner>();
+    for (const l of learners)
+      byLearner.set(l.id, {
+        id: l.id,
+        name: l.display_name,
+        joinedAt: l.created_at,
+        lastSeenAt: l.last_seen_at,
+        environments: [],
+        labs: {},
+      });
+    for (const r of rows) {
+      const live = environments.find(r.id);
+      byLearner.get(r.learner_id)?.environments.push({
+        id: r.id,
+        lab: r.lab_id,
+        state: live ? 'running' : 'paused',
+        lastActiveAt: live?.lastActivity ?? r.last_active_at,
+        terminals: live
+          ? [...live.terminals].map(([name, t]) => ({
+              name,
+              running: !t.exited,
+              viewers: t.viewers,
+            }))
+          : [],
+      });
+    }
+    for (const h of gradingHistory(db)) {
+      const l = byLearner.get(h.learner);
+      if (!l) continue;
+      const lab = (l.labs[h.lab] ??= { score: 0, tasks: {} });
+      if (h.firstPassedAt !== null) lab.score += h.points;
+      lab.tasks[h.task] = {
+        passedAt: h.firstPassedAt,
+        attempts: h.attempts,
+        hints: h.hintsUsed,
+        solutionShown: h.solutionShown,
+      };
+    }
+    return {
+      generatedAt: Date.now(),
+      labs: labs
+        .map((lab) => ({
+          id: lab.id,
+          title: lab.manifest.title,
+          order: lab.manifest.order,
+          maxScore: lab.manifest.tasks.reduce((n, t) => n + t.points, 0),
+          tasks: lab.manifest.tasks.map((t) => ({ id: t.id, title: t.title, points: t.points })),
+        }))
+        .sort((a, b) => a.order - b.order),
+      learners: [...byLearner.values()],
+    };
+  }
+
+  /** The history as CSV (one row per learner × task ever attempted), for a spreadsheet or a grade book. */
+  csv(): string {
+    const names = new Map(
+      (
+        this.#opts.db.prepare('SELECT id, display_name FROM learners').all() as {
+          id: string;
+          display_name: string | null;
+        }[]
+      ).map((r) => [r.id, r.display_name ?? '']),
+    );
+    const cell = (v: string | number | boolean | null) => {
+      const s = v === null ? '' : String(v);
+      // Quoted always; a leading = + - @ is defused so a spreadsheet never runs a learner-chosen name as a formula.
+      return `"${(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
+    };
+    const lines = [
+      ['learner', 'name', 'lab', 'task', 'first_passed_utc', 'points', 'attempts', 'hints', 'solution_shown']
+        .map(cell)
+        .join(','),
+    ];
+    for (const h of gradingHistory(this.#opts.db))
+      lines.push(
+        [
+          h.learner,
+          names.get(h.learner) ?? '',
+          h.lab,
+          h.task,
+          h.firstPassedAt === null ? null : new Date(h.firstPassedAt).toISOString(),
+          h.firstPassedAt === null ? 0 : h.points,
+          h.attempts,
+          h.hintsUsed,
+          h.solutionShown,
+        ]
+          .map(cell)
+          .join(','),
+      );
+    return `${lines.join('\r\n')}\r\n`;
+  }
+}
