@@ -57,6 +57,9 @@ export function linkTerminal(
       send({ type: 'term.exit', code });
       if (ws.readyState === ws.OPEN) ws.close(CLOSE.EXITED, 'shell exited');
     },
+    resized: (cols, rows) => {
+      send({ type: 'term.size', cols, rows });
+    },
   };
   const helloTimer = setTimeout(() => {
     if (!starting) ws.close(CLOSE.PROTOCOL, 'no hello');

@@ -111,6 +111,8 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('env.active') }).strict(),
   /** The environment was stopped to free resources; files and pool are kept and come back on reconnect. */
   z.object({ type: z.literal('env.culled'), reason: z.string() }).strict(),
+  /** Watching: the learner resized their terminal; the watcher's screen follows. */
+  z.object({ type: z.literal('term.size'), cols: z.number().int(), rows: z.number().int() }).strict(),
   /** A message from the instructor to the room (shown above the terminal). */
   z.object({ type: z.literal('env.message'), text: z.string().max(500) }).strict(),
   z

@@ -13,6 +13,8 @@ export interface Viewer {
   send(data: Buffer): void;
   /** Tells the viewer the shell exited. */
   exited(code: number | null): void;
+  /** The pty was resized (watchers follow the learner's size). */
+  resized?(cols: number, rows: number): void;
 }
 
 interface ViewerState {
@@ -188,8 +190,10 @@ export class SharedTerminal {
   }
 
   resize(cols: number, rows: number): void {
+    const same = this.#size?.cols === cols && this.#size.rows === rows;
     this.#size = { cols, rows };
     if (this.#exitCode === undefined) this.#term.resize(cols, rows);
+    if (!same) for (const [v, st] of this.#viewers) if (st.watcher) v.resized?.(cols, rows);
   }
 
   /** The pty's size as last set (a watcher's screen takes it, so the learner's lines wrap the same). */

@@ -133,6 +133,9 @@ class XenlabTerminal extends HTMLElement {
                 }
               }
               break;
+            case 'term.size':
+              if (this.dataset.readOnly === 'true') term.resize(msg.cols, msg.rows);
+              break;
             case 'env.message': {
               window.clearInterval(countdown);
               const text = `Instructor: ${msg.text}`;

@@ -130,6 +130,14 @@ describe('watching a learner’s terminal', () => {
       terminal: 'shell',
     });
     expect(watcher.ready.readOnly).toBe(true);
+    // The watcher's screen takes the learner's size, and follows it.
+    expect(watcher.ready.size).toEqual({ cols: 80, rows: 24 });
+    learner.send({ type: 'term.resize', cols: 100, rows: 30 });
+    await watcher.until(
+      (c) => c.messages.some((m) => m.type === 'term.size' && m.cols === 100 && m.rows === 30),
+      5_000,
+      'term.size',
+    );
     // The replay: what the learner already did.
     await watcher.waitFor(/^renamed$/m);
     learner.type('echo "from-the-learner-$((20+1))"\r');
