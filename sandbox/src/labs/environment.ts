@@ -165,6 +165,16 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
           `the setup of lab ${lab.id} failed (exit ${String(r.code)}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim() || r.stdout.trim()}`,
         );
     }
+    // Faults live in the simulator's memory, not in the saved pool: played again on every bring-up.
+    for (const f of m.environment.faults) {
+      const vm = sim.sim.find('VM', { name_label: f.vmHog });
+      if (vm === undefined)
+        throw new LabEnvironmentError(
+          'LAB_ERR_FAULT',
+          `lab ${lab.id} makes VM "${f.vmHog}" hog ${f.kind}, but there is no such VM after setup`,
+        );
+      await sim.sim.faults().vmHog?.(sim.sim.context(), vm, f.kind, f.level);
+    }
   } catch (e) {
     await sandbox?.destroy();
     await sim.close();

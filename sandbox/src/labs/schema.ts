@@ -363,6 +363,25 @@ export const Environment = z
       .string()
       .optional()
       .describe('Bash run once in a fresh environment before the learner arrives (as the learner).'),
+    /**
+     * Trouble the simulator plays out from the start, applied after setup and again whenever the environment comes
+     * back: a VM that burns CPU or disk (its metrics show it; `xenlab-tools top`/`bottleneck` find it).
+     */
+    faults: z
+      .array(
+        z
+          .object({
+            /** name_label of the VM that hogs. */
+            vmHog: z.string().min(1).describe('name_label of the VM that hogs.'),
+            /** What it burns. */
+            kind: z.enum(['cpu', 'io']).default('cpu').describe('What it burns.'),
+            /** How hard, 0 to 1 (1: every vCPU busy, or the disk saturated). */
+            level: z.number().min(0).max(1).default(1).describe('How hard, 0 to 1.'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('Trouble the simulator plays out from the start (a VM hogging CPU or disk).'),
   })
   .strict();
 
@@ -388,6 +407,7 @@ export const LabManifest = z
       scenario: 'default',
       realisticTimings: false,
       terminals: [{ name: 'shell', title: 'Shell' }],
+      faults: [],
     }),
     params: z.record(z.string().regex(/^[a-z][a-zA-Z0-9]*$/, 'param names are camelCase'), Param).default({}),
     tasks: z.array(Task).min(1, 'a lab needs at least one task'),
