@@ -94,4 +94,27 @@ describe('the instructor page', () => {
       /typed-by-the-instructor/,
     );
   });
+
+  it('shows a learner’s raised hand and note, and clears it with Done', async () => {
+    await learner.locator('.lab-terminal-panel:not([hidden]) .xt-help').click();
+    await learner
+      .locator('.lab-terminal-panel:not([hidden]) .xt-help-form input')
+      .fill('my bond will not form');
+    await learner.locator('.lab-terminal-panel:not([hidden]) .xt-help-form button').click();
+    await expect
+      .poll(
+        () => learner.locator('.lab-terminal-panel:not([hidden]) .xt-help').getAttribute('aria-pressed'),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe('true');
+    const hand = instructor.locator('td.help[data-raised="true"]');
+    await expect
+      .poll(() => hand.textContent(), { timeout: 10_000 })
+      .toMatch(/✋ anatomy-of-a-pool .*my bond will not form/);
+    await expect.poll(() => instructor.locator('.room-status').textContent()).toMatch(/1 asking for help/);
+    await hand.locator('.room-help-done').click();
+    await expect.poll(() => hand.count(), { timeout: 10_000 }).toBe(0);
+  });
 });

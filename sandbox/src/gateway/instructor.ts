@@ -83,12 +83,23 @@ export class Instructor {
       .prepare('SELECT id, learner_id, lab_id, status, last_active_at FROM environments')
       .all() as { id: string; learner_id: string; lab_id: string; status: string; last_active_at: number }[];
     const byLearner = new Map<string, RoomLearner>();
+    const hands = new Map(
+      (
+        db.prepare('SELECT learner_id, lab_id, note, at FROM help_requests').all() as {
+          learner_id: string;
+          lab_id: string;
+          note: string;
+          at: number;
+        }[]
+      ).map((h) => [h.learner_id, { lab: h.lab_id, note: h.note, at: h.at }]),
+    );
     for (const l of learners)
       byLearner.set(l.id, {
         id: l.id,
         name: l.display_name,
         joinedAt: l.created_at,
         lastSeenAt: l.last_seen_at,
+        help: hands.get(l.id) ?? null,
         environments: [],
         labs: {},
       });
@@ -133,6 +144,20 @@ export class Instructor {
         .sort((a, b) => a.order - b.order),
       learners: [...byLearner.values()],
     };
+  }
+
+  /** A learner raises a hand (again: the note and time are replaced), or lowers it. */
+  setHelp(learnerId: string, request: { lab: string; note: string } | null): void {
+    if (request === null) {
+      this.#opts.db.prepare('DELETE FROM help_requests WHERE learner_id = ?').run(learnerId);
+      return;
+    }
+    this.#opts.db
+      .prepare(
+        `INSERT INTO help_requests (learner_id, lab_id, note, at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (learner_id) DO UPDATE SET lab_id = excluded.lab_id, note = excluded.note, at = excluded.at`,
+      )
+      .run(learnerId, request.lab, request.note, Date.now());
   }
 
   /** The history as CSV (one row per learner × task ever attempted), for a spreadsheet or a grade book. */

@@ -9,6 +9,7 @@ import type { WebSocket } from 'ws';
 import {
   BroadcastRequest,
   GatewayError,
+  HelpRequest,
   JoinRequest,
   MAX_FRAME_BYTES,
   NAME_PATTERN,
@@ -417,6 +418,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             .end(body);
           return;
         }
+        if (path === PATHS.instructorHelpDone && req.method === 'POST') {
+          if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
+            json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'from the course site only' });
+            return;
+          }
+          void readJson(req).then((raw) => {
+            const learner = (raw as { learner?: unknown } | null)?.learner;
+            if (typeof learner !== 'string' || learner.length > 64) {
+              json(res, 400, { code: GatewayError.BAD_MESSAGE, message: 'send {"learner": "<learner id>"}' });
+              return;
+            }
+            instructor.setHelp(learner, null);
+            json(res, 200, { done: true });
+          });
+          return;
+        }
         if (path === PATHS.instructorBroadcast && req.method === 'POST') {
           // A cross-site form can't post here (SameSite=Strict cookie), and a foreign page's fetch is refused.
           if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
@@ -437,6 +454,32 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return;
         }
         json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
+        return;
+      }
+      if (path === PATHS.help && req.method === 'POST') {
+        if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
+          json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'ask for help from the course site' });
+          return;
+        }
+        const sid = readCookie(req, COOKIE);
+        const learner = sid === null ? undefined : learners.bySession(sid);
+        if (!learner) {
+          json(res, 403, { code: GatewayError.NOT_JOINED, message: 'join the course first' });
+          return;
+        }
+        void readJson(req).then((raw) => {
+          const parsed = HelpRequest.safeParse(raw);
+          if (!parsed.success) {
+            json(res, 400, {
+              code: GatewayError.BAD_MESSAGE,
+              message: 'send {"lab": "<lab id>", "note": "<what you are stuck on>"} or {"cancel": true}',
+            });
+            return;
+          }
+          const r = parsed.data;
+          instructor.setHelp(learner.id, r.cancel ? null : { lab: r.lab, note: r.note });
+          json(res, 200, { raised: !r.cancel });
+        });
         return;
       }
       if (path === '/api/health') {

@@ -189,6 +189,10 @@ export const PATHS = {
   instructorExport: '/api/instructor/export.csv',
   /** POST `{ text }`, instructor only: a message on every open terminal. */
   instructorBroadcast: '/api/instructor/broadcast',
+  /** POST {@link HelpRequest}: a learner asks for help. */
+  help: '/api/help',
+  /** POST `{ learner }`, instructor only: a raised hand was dealt with. */
+  instructorHelpDone: '/api/instructor/help-done',
 } as const;
 
 /** One learner in the instructor's view. */
@@ -197,6 +201,8 @@ export interface RoomLearner {
   readonly name: string | null;
   readonly joinedAt: number;
   readonly lastSeenAt: number;
+  /** A raised hand: the lab, what they said, since when. */
+  readonly help: { readonly lab: string; readonly note: string; readonly at: number } | null;
   readonly environments: {
     readonly id: string;
     readonly lab: string;
@@ -248,6 +254,18 @@ export const JoinRequest = z
   })
   .strict();
 export type JoinRequest = z.infer<typeof JoinRequest>;
+
+/** `POST /api/help`: the learner raises a hand (or lowers it with `cancel`). */
+export const HelpRequest = z
+  .object({
+    /** The lab they are on (`playground` for a plain lesson). */
+    lab: z.string().regex(NAME_PATTERN).default(PLAYGROUND_LAB),
+    /** What they are stuck on, if they say. */
+    note: z.string().trim().max(200).default(''),
+    cancel: z.boolean().default(false),
+  })
+  .strict();
+export type HelpRequest = z.infer<typeof HelpRequest>;
 
 /** `GET /api/me`: who this browser is, and whether joining needs a course code. */
 export const MeResponse = z

@@ -82,6 +82,13 @@ const CORE_MIGRATIONS = [
      saved_at INTEGER NOT NULL,
      state TEXT NOT NULL
    );`,
+  // A learner's raised hand: which lab, an optional note, since when. Cleared by them or the instructor.
+  `CREATE TABLE help_requests (
+     learner_id TEXT PRIMARY KEY REFERENCES learners(id) ON DELETE CASCADE,
+     lab_id TEXT NOT NULL,
+     note TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );`,
 ];
 
 export { Learners, type Learner } from './learners.js';

@@ -2,6 +2,7 @@ import '@xterm/xterm/css/xterm.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
+import { PATHS, PLAYGROUND_LAB } from '@xenlab/sandbox/protocol';
 import { TerminalConnection } from './connection.ts';
 
 // userAgent rather than the deprecated navigator.platform; only used to pick the copy/paste keys.
@@ -52,6 +53,9 @@ class XenlabTerminal extends HTMLElement {
     const bannerText = need(this, 'span', 'xt-banner-text');
     const extend = need(this, 'button', 'xt-extend');
     const joinForm = need(this, 'form', 'xt-join');
+    const helpButton = need(this, 'button', 'xt-help');
+    const helpForm = need(this, 'form', 'xt-help-form');
+    const helpResult = need(this, 'span', 'xt-help-result');
     const joinError = need(this, 'span', 'xt-join-error');
 
     const term = new Terminal({
@@ -126,6 +130,7 @@ class XenlabTerminal extends HTMLElement {
               if (msg.readOnly) {
                 status.textContent = 'Watching (read only)';
                 this.dataset.readOnly = 'true';
+                helpButton.hidden = true;
                 // The learner's size, not this window's: their lines wrap where they wrap for them.
                 if (msg.size) {
                   this.#observer?.disconnect();
@@ -183,6 +188,45 @@ class XenlabTerminal extends HTMLElement {
     extend.addEventListener('click', () => {
       conn.extend();
       hideBanner();
+    });
+    // A raised hand: the instructor's page shows it (with the note) and can watch this terminal.
+    const ask = async (body: { lab: string; note?: string; cancel?: boolean }): Promise<boolean> => {
+      const res = await fetch(PATHS.help, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      }).catch(() => undefined);
+      return res?.ok === true;
+    };
+    const lab = this.dataset.lab ?? PLAYGROUND_LAB;
+    helpButton.addEventListener('click', () => {
+      if (helpButton.getAttribute('aria-pressed') === 'true') {
+        void ask({ lab, cancel: true }).then((ok) => {
+          if (!ok) return;
+          helpButton.setAttribute('aria-pressed', 'false');
+          helpButton.textContent = 'Ask for help';
+          helpResult.textContent = '';
+        });
+        return;
+      }
+      helpForm.hidden = !helpForm.hidden;
+      if (!helpForm.hidden) helpForm.querySelector('input')?.focus();
+    });
+    helpForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const note = new FormData(helpForm).get('note');
+      void ask({ lab, note: typeof note === 'string' ? note : '' }).then((ok) => {
+        if (!ok) {
+          helpResult.textContent = 'Not sent: the lab server did not answer. Try again.';
+          return;
+        }
+        helpForm.hidden = true;
+        helpForm.reset();
+        helpButton.setAttribute('aria-pressed', 'true');
+        helpButton.textContent = 'Hand raised — lower it';
+        term.focus();
+      });
     });
     joinForm.addEventListener('submit', (ev) => {
       ev.preventDefault();

@@ -178,3 +178,54 @@ describe('watching a learner’s terminal', () => {
     expect(nothing.status).toBe(404);
   });
 });
+
+describe('a raised hand', () => {
+  const post = (path: string, body: unknown, headers: Record<string, string>) =>
+    fetch(`${gateway.url}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const handOf = async (id: string) => (await room()).body.learners.find((l) => l.id === id)?.help ?? null;
+
+  it('shows in the room with the lab and the note, until the learner or the instructor lowers it', async () => {
+    const me = (await room()).body.learners.find((l) =>
+      l.environments.some((e) => e.lab === 'anatomy-of-a-pool'),
+    );
+    if (!me) throw new Error('no learner');
+    expect(await handOf(me.id)).toBeNull();
+    // Only a learner of this gateway, from the course site, with a well-formed request.
+    expect((await post(PATHS.help, { lab: 'anatomy-of-a-pool' }, {})).status).toBe(403);
+    expect(
+      (
+        await post(
+          PATHS.help,
+          { lab: 'anatomy-of-a-pool' },
+          { cookie: learner.cookie, Origin: 'https://evil.example' },
+        )
+      ).status,
+    ).toBe(403);
+    expect((await post(PATHS.help, { lab: '../etc' }, { cookie: learner.cookie })).status).toBe(400);
+
+    const raised = await post(
+      PATHS.help,
+      { lab: 'anatomy-of-a-pool', note: 'vdi-create says SR_FULL?' },
+      { cookie: learner.cookie, Origin: gateway.url },
+    );
+    expect(await raised.json()).toEqual({ raised: true });
+    expect(await handOf(me.id)).toMatchObject({ lab: 'anatomy-of-a-pool', note: 'vdi-create says SR_FULL?' });
+    await post(PATHS.help, { cancel: true }, { cookie: learner.cookie });
+    expect(await handOf(me.id)).toBeNull();
+
+    await post(PATHS.help, { lab: 'anatomy-of-a-pool' }, { cookie: learner.cookie });
+    // A learner can't mark hands as dealt with; the instructor can.
+    expect(
+      (await post(PATHS.instructorHelpDone, { learner: me.id }, { cookie: learner.cookie })).status,
+    ).toBe(403);
+    expect(await handOf(me.id)).not.toBeNull();
+    expect(
+      (await post(PATHS.instructorHelpDone, { learner: me.id }, { cookie: instructorCookie })).status,
+    ).toBe(200);
+    expect(await handOf(me.id)).toBeNull();
+  });
+});

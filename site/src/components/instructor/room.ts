@@ -56,7 +56,7 @@ need(root, '.room-watch-close', HTMLButtonElement).addEventListener('click', () 
 function render(room: InstructorRoom): void {
   const head = document.createElement('tr');
   const sub = document.createElement('tr');
-  for (const h of ['Learner', 'Last seen', 'Running'])
+  for (const h of ['Learner', 'Help', 'Last seen', 'Running'])
     head.append(Object.assign(document.createElement('th'), { textContent: h, rowSpan: 2 }));
   for (const lab of room.labs) {
     const th = document.createElement('th');
@@ -71,10 +71,34 @@ function render(room: InstructorRoom): void {
   }
   thead.replaceChildren(head, sub);
 
-  const rows = room.learners.map((l) => {
+  // Raised hands first, longest waiting on top; then everyone in the order they joined.
+  const ordered = [...room.learners].sort(
+    (a, b) => (a.help?.at ?? Infinity) - (b.help?.at ?? Infinity) || a.joinedAt - b.joinedAt,
+  );
+  const rows = ordered.map((l) => {
     const tr = document.createElement('tr');
     tr.dataset.learner = l.id;
     tr.append(cell(l.name ?? l.id.slice(0, 8), { class: 'name', title: l.id }));
+    const help = document.createElement('td');
+    help.className = 'help';
+    if (l.help) {
+      help.dataset.raised = 'true';
+      help.append(`✋ ${l.help.lab} · ${ago(l.help.at)}${l.help.note ? `: ${l.help.note}` : ''} `);
+      const done = document.createElement('button');
+      done.type = 'button';
+      done.className = 'room-help-done';
+      done.textContent = 'Done';
+      done.addEventListener('click', () => {
+        void fetch(PATHS.instructorHelpDone, {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ learner: l.id }),
+        }).then(refresh);
+      });
+      help.append(done);
+    }
+    tr.append(help);
     tr.append(cell(ago(l.lastSeenAt), { class: 'seen' }));
     const running = document.createElement('td');
     running.className = 'running';
@@ -123,7 +147,11 @@ function render(room: InstructorRoom): void {
   });
   tbody.replaceChildren(...rows);
   const now = room.learners.filter((l) => l.environments.some((e) => e.state === 'running')).length;
-  status.textContent = `${String(room.learners.length)} learners, ${String(now)} working now · updated ${clock(room.generatedAt)}`;
+  const hands = room.learners.filter((l) => l.help).length;
+  status.textContent =
+    `${String(room.learners.length)} learners, ${String(now)} working now` +
+    (hands > 0 ? `, ${String(hands)} asking for help` : '') +
+    ` · updated ${clock(room.generatedAt)}`;
 }
 
 async function refresh(): Promise<void> {
