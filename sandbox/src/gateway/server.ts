@@ -5,10 +5,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
+import type { z } from 'zod';
 import type { WebSocket } from 'ws';
 import {
   BroadcastRequest,
   GatewayError,
+  HelpDoneRequest,
   HelpRequest,
   JoinRequest,
   MAX_FRAME_BYTES,
@@ -251,6 +253,34 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { ok: true, learner: known ?? learners.join(sid, courseCode || null, name ?? null) };
   };
 
+  /**
+   * A JSON POST from the course site: refused from another origin (a cross-site form can't send the SameSite=Strict
+   * cookie, and a foreign page's fetch is refused here), answered 400 with `usage` when malformed.
+   */
+  const postFromSite = <T>(
+    req: IncomingMessage,
+    res: ServerResponse,
+    schema: z.ZodType<T>,
+    usage: string,
+    handle: (body: T) => void,
+  ): void => {
+    if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
+      json(res, 403, {
+        code: GatewayError.BAD_ORIGIN,
+        message: `not from ${req.headers.origin}: use the course site`,
+      });
+      return;
+    }
+    void readJson(req).then((raw) => {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        json(res, 400, { code: GatewayError.BAD_MESSAGE, message: usage });
+        return;
+      }
+      handle(parsed.data);
+    });
+  };
+
   const server = createServer(
     { noDelay: true, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 },
     (req, res) => {
@@ -419,37 +449,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return;
         }
         if (path === PATHS.instructorHelpDone && req.method === 'POST') {
-          if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
-            json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'from the course site only' });
-            return;
-          }
-          void readJson(req).then((raw) => {
-            const learner = (raw as { learner?: unknown } | null)?.learner;
-            if (typeof learner !== 'string' || learner.length > 64) {
-              json(res, 400, { code: GatewayError.BAD_MESSAGE, message: 'send {"learner": "<learner id>"}' });
-              return;
-            }
-            instructor.setHelp(learner, null);
+          postFromSite(req, res, HelpDoneRequest, 'send {"learner": "<learner id>"}', (body) => {
+            instructor.setHelp(body.learner, null);
             json(res, 200, { done: true });
           });
           return;
         }
         if (path === PATHS.instructorBroadcast && req.method === 'POST') {
-          // A cross-site form can't post here (SameSite=Strict cookie), and a foreign page's fetch is refused.
-          if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
-            json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'broadcast from the course site only' });
-            return;
-          }
-          void readJson(req).then((raw) => {
-            const parsed = BroadcastRequest.safeParse(raw);
-            if (!parsed.success) {
-              json(res, 400, {
-                code: GatewayError.BAD_MESSAGE,
-                message: 'send {"text": "…"} (1 to 500 characters)',
-              });
-              return;
-            }
-            json(res, 200, { reached: environments.broadcast(parsed.data.text) });
+          postFromSite(req, res, BroadcastRequest, 'send {"text": "…"} (1 to 500 characters)', (body) => {
+            json(res, 200, { reached: environments.broadcast(body.text) });
           });
           return;
         }
@@ -457,29 +465,22 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         return;
       }
       if (path === PATHS.help && req.method === 'POST') {
-        if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
-          json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'ask for help from the course site' });
-          return;
-        }
         const sid = readCookie(req, COOKIE);
         const learner = sid === null ? undefined : learners.bySession(sid);
         if (!learner) {
           json(res, 403, { code: GatewayError.NOT_JOINED, message: 'join the course first' });
           return;
         }
-        void readJson(req).then((raw) => {
-          const parsed = HelpRequest.safeParse(raw);
-          if (!parsed.success) {
-            json(res, 400, {
-              code: GatewayError.BAD_MESSAGE,
-              message: 'send {"lab": "<lab id>", "note": "<what you are stuck on>"} or {"cancel": true}',
-            });
-            return;
-          }
-          const r = parsed.data;
-          instructor.setHelp(learner.id, r.cancel ? null : { lab: r.lab, note: r.note });
-          json(res, 200, { raised: !r.cancel });
-        });
+        postFromSite(
+          req,
+          res,
+          HelpRequest,
+          'send {"lab": "<lab id>", "note": "<what you are stuck on>"} or {"cancel": true}',
+          (r) => {
+            instructor.setHelp(learner.id, r.cancel ? null : { lab: r.lab, note: r.note });
+            json(res, 200, { raised: !r.cancel });
+          },
+        );
         return;
       }
       if (path === '/api/health') {

@@ -267,6 +267,9 @@ export const HelpRequest = z
   .strict();
 export type HelpRequest = z.infer<typeof HelpRequest>;
 
+/** `POST /api/instructor/help-done`: the instructor dealt with a learner's raised hand. */
+export const HelpDoneRequest = z.object({ learner: z.string().min(1).max(64) }).strict();
+
 /** `GET /api/me`: who this browser is, and whether joining needs a course code. */
 export const MeResponse = z
   .object({
