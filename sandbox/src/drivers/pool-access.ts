@@ -37,6 +37,30 @@ export function poolEnv(pool: PoolAccess, at: PoolAddress): Record<string, strin
   };
 }
 
+/**
+ * The whole environment of a learner's shells, the same in every driver: a clean one (nothing of the gateway's
+ * own, such as tokens, leaks in), the pool's settings when it has one, then the environment's own variables.
+ */
+export function learnerEnv(
+  home: string,
+  path: readonly string[],
+  spec: { readonly pool?: PoolAccess; readonly env?: Readonly<Record<string, string>> },
+  at: PoolAddress | undefined,
+): Record<string, string> {
+  return {
+    HOME: home,
+    USER: 'learner',
+    LOGNAME: 'learner',
+    SHELL: '/bin/bash',
+    TERM: 'xterm-256color',
+    COLORTERM: 'truecolor',
+    LANG: 'C.UTF-8',
+    PATH: [...path, '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'].join(':'),
+    ...(spec.pool && at ? poolEnv(spec.pool, at) : {}),
+    ...spec.env,
+  };
+}
+
 /** The learner's `~/.xe` (the real `xe` reads it too), for programs that do not inherit the shell's environment. */
 export function xeConfig(pool: PoolAccess, at: PoolAddress): string {
   return `server=${at.host}\nport=${String(at.port)}\nusername=${pool.user}\npassword=${pool.password}\nnossl=true\n`;

@@ -42,6 +42,7 @@ export class Instructor {
   readonly #opts: InstructorOptions;
   /** What the instructor's browser holds: derived from the key, so it survives a gateway restart. */
   readonly #cookieValue: string;
+  #labList: InstructorRoom['labs'] | undefined;
 
   constructor(options: InstructorOptions) {
     this.#opts = options;
@@ -64,10 +65,23 @@ export class Instructor {
     return v !== undefined && same(v, this.#cookieValue);
   }
 
+  /** The course's labs as the room shows them: read once (the room is asked every 2 s), in course order. */
+  #labs(): InstructorRoom['labs'] {
+    this.#labList ??= loadAllLabs(this.#opts.labsDir)
+      .labs.map((lab) => ({
+        id: lab.id,
+        title: lab.manifest.title,
+        order: lab.manifest.order,
+        maxScore: lab.manifest.tasks.reduce((n, t) => n + t.points, 0),
+        tasks: lab.manifest.tasks.map((t) => ({ id: t.id, title: t.title, points: t.points })),
+      }))
+      .sort((a, b) => a.order - b.order);
+    return this.#labList;
+  }
+
   /** The room now: every learner, their environments, and what they achieved in each lab. */
   room(): InstructorRoom {
     const { db, environments } = this.#opts;
-    const { labs } = loadAllLabs(this.#opts.labsDir);
     const learners = db
       .prepare(
         'SELECT id, display_name, course_code, created_at, last_seen_at FROM learners ORDER BY created_at',
@@ -133,15 +147,7 @@ export class Instructor {
     }
     return {
       generatedAt: Date.now(),
-      labs: labs
-        .map((lab) => ({
-          id: lab.id,
-          title: lab.manifest.title,
-          order: lab.manifest.order,
-          maxScore: lab.manifest.tasks.reduce((n, t) => n + t.points, 0),
-          tasks: lab.manifest.tasks.map((t) => ({ id: t.id, title: t.title, points: t.points })),
-        }))
-        .sort((a, b) => a.order - b.order),
+      labs: this.#labs(),
       learners: [...byLearner.values()],
     };
   }

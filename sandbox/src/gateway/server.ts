@@ -356,34 +356,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           json(res, 405, { code: 'GATEWAY_ERR_METHOD', message: 'use POST' }, { Allow: 'POST' });
           return;
         }
-        if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
-          json(res, 403, {
-            code: GatewayError.BAD_ORIGIN,
-            message: 'joining is only possible from the course site',
-          });
-          return;
-        }
-        void readJson(req).then((raw) => {
-          const parsed = JoinRequest.safeParse(raw);
-          if (!parsed.success) {
-            json(res, 400, {
-              code: GatewayError.BAD_MESSAGE,
-              message: 'send {"code": "<course code>", "name": "<optional name>"}',
-            });
-            return;
-          }
-          const headers: Record<string, string> = {};
-          const joined = joinCourse(req, headers, parsed.data.code, parsed.data.name);
-          if (!joined.ok) {
-            json(res, 403, { code: joined.code, message: joined.message }, headers);
-            return;
-          }
-          const body: MeResponse = {
-            learner: { id: joined.learner.id, name: joined.learner.displayName },
-            courseCodeRequired: courseCode !== '',
-          };
-          json(res, 200, body, headers);
-        });
+        postFromSite(
+          req,
+          res,
+          JoinRequest,
+          'send {"code": "<course code>", "name": "<optional name>"}',
+          (r) => {
+            const headers: Record<string, string> = {};
+            const joined = joinCourse(req, headers, r.code, r.name);
+            if (!joined.ok) {
+              json(res, 403, { code: joined.code, message: joined.message }, headers);
+              return;
+            }
+            const body: MeResponse = {
+              learner: { id: joined.learner.id, name: joined.learner.displayName },
+              courseCodeRequired: courseCode !== '',
+            };
+            json(res, 200, body, headers);
+          },
+        );
         return;
       }
       if (path === PATHS.joinLink && (req.method === 'GET' || req.method === 'HEAD')) {

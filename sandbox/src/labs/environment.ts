@@ -10,7 +10,6 @@ import { createClient } from '@xenlab/toolkit/xenapi';
 import type Database from 'better-sqlite3';
 import { TOOLKIT_DIR, createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { LocalDriverOptions } from '../drivers/local/index.js';
-import { poolEnv } from '../drivers/pool-access.js';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
@@ -73,8 +72,6 @@ export interface LabEnvironment {
   readonly grader: Grader;
   /** The simulator (control API for faults, in-process access for tools). */
   readonly sim: RunningSimulator;
-  /** Environment variables of the learner's shells (what the gateway passes when it attaches terminals). */
-  readonly env: Readonly<Record<string, string>>;
   /**
    * The lab's terminals: a page asks for `&terminal=<name>`; the gateway attaches it on `node` (the first node
    * when absent) and refuses names not listed here.
@@ -210,7 +207,6 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     params,
     grader,
     sim,
-    env: { ...(box.pool ? poolEnv(pool, box.pool) : {}), ...labEnv },
     terminals: m.environment.terminals.map((t) => ({
       name: t.name,
       ...(t.title === undefined ? {} : { title: t.title }),

@@ -39,7 +39,7 @@ import {
 } from './swarm.js';
 import type { SwarmOptions } from './swarm.js';
 import { TOOLS_BIN, toolBinds } from './tools.js';
-import { poolEnv, xeConfig } from '../pool-access.js';
+import { learnerEnv, xeConfig } from '../pool-access.js';
 
 export { buildImages, LAB_IMAGE, BASE_IMAGE, labImageCurrent } from './image.js';
 export { connectEngine, removeLabelled } from './client.js';
@@ -312,18 +312,8 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     return found.nodes.size > 0 && found.network ? { nodes: found.nodes, network: found.network } : undefined;
   };
 
-  const shellEnv = (spec: EnvironmentSpec, link: PoolLink | undefined): Record<string, string> => ({
-    HOME: DOCKER_HOME,
-    USER: 'learner',
-    LOGNAME: 'learner',
-    SHELL: '/bin/bash',
-    TERM: 'xterm-256color',
-    COLORTERM: 'truecolor',
-    LANG: 'C.UTF-8',
-    PATH: `${onHost ? `${TOOLS_BIN}:` : ''}/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
-    ...(spec.pool && link ? poolEnv(spec.pool, link) : {}),
-    ...spec.env,
-  });
+  const shellEnv = (spec: EnvironmentSpec, link: PoolLink | undefined): Record<string, string> =>
+    learnerEnv(DOCKER_HOME, onHost ? [TOOLS_BIN] : [], spec, link);
 
   const makeSandbox = (
     spec: EnvironmentSpec,

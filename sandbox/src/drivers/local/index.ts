@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pty from '@lydell/node-pty';
 import { DEFAULT_LOCAL_LIMITS, EnvironmentCgroup, MAX_FILE_MB, cgroupVersion } from './limits.js';
-import { poolEnv, xeConfig, type PoolAccess, type PoolAddress } from '../pool-access.js';
+import { learnerEnv, xeConfig, type PoolAccess, type PoolAddress } from '../pool-access.js';
 import type {
   EnvironmentSpec,
   ExecOptions,
@@ -247,20 +247,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
 
   const environment = (spec: EnvironmentSpec): Record<string, string> => {
     const home = jailed ? JAIL_HOME : spec.home;
-    const pathDirs = [...(options.path ?? []), '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
-    // A clean environment: nothing of the gateway's own (tokens, secrets) leaks into the learner's shell.
-    return {
-      HOME: home,
-      USER: 'learner',
-      LOGNAME: 'learner',
-      SHELL: '/bin/bash',
-      TERM: 'xterm-256color',
-      COLORTERM: 'truecolor',
-      LANG: 'C.UTF-8',
-      PATH: pathDirs.join(':'),
-      ...(spec.pool ? poolEnv(spec.pool, loopback(spec.pool)) : {}),
-      ...spec.env,
-    };
+    return learnerEnv(home, options.path ?? [], spec, spec.pool ? loopback(spec.pool) : undefined);
   };
 
   /** The jail shares the host's network: the pool is where the gateway sees it. */

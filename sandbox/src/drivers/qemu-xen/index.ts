@@ -22,10 +22,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLocalDriver, JAIL_HOME } from '../local/index.js';
+import { TOOLKIT_DIR } from '../local/learner-tools.js';
 import type {
   EnvironmentSpec,
   ExecOptions,
@@ -131,9 +131,6 @@ function pxeStamp(home: string, tftpRoot: string): string {
   const files = readdirSync(tftpRoot).sort();
   return [stat(join(home, PXE_CONFIG)), ...files.map((f) => `${f}:${stat(join(tftpRoot, f))}`)].join('|');
 }
-
-/** This checkout's toolkit (sandbox/{src,dist}/drivers/qemu-xen → toolkit), for the `local` node's PATH. */
-const TOOLKIT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../toolkit');
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
