@@ -4,12 +4,13 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@xenlab/toolkit/xenapi';
 import type Database from 'better-sqlite3';
 import { TOOLKIT_DIR, createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { LocalDriverOptions } from '../drivers/local/index.js';
+import { linkInside } from '../drivers/local/safe-fs.js';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
@@ -95,15 +96,9 @@ export class LabEnvironmentError extends Error {
 
 /** Lets `import { createClient } from '@xenlab/toolkit/xenapi'` work in the learner's scripts. */
 function linkToolkit(home: string, toolkitDir: string): void {
-  const scope = join(home, 'node_modules', '@xenlab');
-  const link = join(scope, 'toolkit');
-  mkdirSync(scope, { recursive: true });
-  try {
-    if (lstatSync(link).isSymbolicLink()) rmSync(link);
-  } catch {
-    // Not there yet.
-  }
-  if (!existsSync(link)) symlinkSync(toolkitDir, link);
+  // Made inside the home one folder at a time, never through a symlink the learner planted (node_modules -> /etc):
+  // a learner who put a symlink or a file on the way just goes without the link.
+  linkInside(home, 'node_modules/@xenlab/toolkit', toolkitDir);
 }
 
 /**

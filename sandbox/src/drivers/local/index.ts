@@ -1,9 +1,24 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pty from '@lydell/node-pty';
 import { DEFAULT_LOCAL_LIMITS, EnvironmentCgroup, MAX_FILE_MB, cgroupVersion } from './limits.js';
+import { freeBytes, isMounted, loopDevicesWork, mountHome, unmountHome } from './home-image.js';
+import { PROBE_UID, learnerUid } from './learner-uid.js';
+import { EnvironmentNetwork, netnsWork } from './network.js';
+import { UnsafePathError, chownTree, createFileInside, writeFileInside, type Owner } from './safe-fs.js';
 import { learnerEnv, xeConfig, type PoolAccess, type PoolAddress } from '../pool-access.js';
 import type {
   EnvironmentSpec,
@@ -34,6 +49,54 @@ export interface LocalDriverOptions {
   quotaCheckMs?: number;
   /** Limits for environments whose spec sets none (default {@link DEFAULT_LOCAL_LIMITS}). */
   limits?: SandboxLimits;
+  /**
+   * The protections used when the gateway runs as root, each on by default where this machine supports it; set one
+   * to false to go without it (the driver's notice then says it is missing).
+   */
+  protections?: Partial<RootProtections>;
+}
+
+/** What keeps learners apart and away from the host when the gateway is root (see {@link rootProtections}). */
+export interface RootProtections {
+  /** Shells run as a host uid of their own (never root), dropped to before bubblewrap (setpriv + user namespaces). */
+  dropUid: boolean;
+  /** The home is a size-limited filesystem (a loop-mounted ext4 image): the quota holds while writing. */
+  homeImage: boolean;
+  /** The environment has a network namespace of its own that reaches only its pool. */
+  network: boolean;
+}
+
+/** What each missing protection means for learners, for the driver's notice. */
+const MISSING: Record<keyof RootProtections, string> = {
+  dropUid:
+    'shells would run as root on this machine (setpriv or unprivileged user namespaces are unavailable)',
+  homeImage:
+    'the home quota is only checked every 15 s, not enforced while writing (no loop devices or mkfs.ext4)',
+  network:
+    "shells share this machine's network: they can reach the gateway, other learners' pools and local services (no `ip netns`)",
+};
+
+/** True when the gateway runs as root (then the learner must not). */
+const runningAsRoot = (): boolean => process.getuid?.() === 0;
+
+/** The setpriv arguments that drop a root process to `uid` for good: no groups, no capabilities, no new privileges. */
+export function dropArgs(uid: number): string[] {
+  return [
+    'setpriv',
+    `--reuid=${String(uid)}`,
+    `--regid=${String(uid)}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--no-new-privs',
+    '--',
+  ];
+}
+
+/** Which root-mode protections work on this machine (all false when not root). */
+export function rootProtections(): RootProtections {
+  if (!runningAsRoot()) return { dropUid: false, homeImage: false, network: false };
+  return { dropUid: bubblewrapWorks(true), homeImage: loopDevicesWork(), network: netnsWork() };
 }
 
 /** Bytes used by a folder (du; resolves 0 when it can not tell). */
@@ -59,9 +122,17 @@ PS1='\\[\\e[1;32m\\]learner@xenlab\\[\\e[0m\\]:\\[\\e[1;34m\\]\\w\\[\\e[0m\\]\\$
 alias ls='ls --color=auto'
 `;
 
-/** True when bubblewrap exists and can create the namespaces we use (some kernels forbid user namespaces). */
-export function bubblewrapWorks(): boolean {
-  const r = spawnSync('bwrap', [...jailArgs('/tmp', []), 'true'], { stdio: 'ignore', timeout: 5000 });
+/**
+ * True when bubblewrap exists and can create the namespaces we use (some kernels forbid user namespaces). With
+ * `dropped`, as root: whether it still works after dropping to an unprivileged uid, as learners' shells do (this
+ * needs unprivileged user namespaces: `user.max_user_namespaces` > 0, `kernel.unprivileged_userns_clone` = 1).
+ */
+export function bubblewrapWorks(dropped = false): boolean {
+  const argv = [...(dropped ? dropArgs(PROBE_UID).slice(1) : []), 'bwrap', ...jailArgs('/tmp', []), 'true'];
+  const r = spawnSync(dropped ? 'setpriv' : 'bwrap', dropped ? argv : argv.slice(1), {
+    stdio: 'ignore',
+    timeout: 5000,
+  });
   return r.status === 0;
 }
 
@@ -69,23 +140,49 @@ export function bubblewrapWorks(): boolean {
  * The jail's own /etc/passwd and /etc/group, so uid 1000 is "learner" whatever this machine calls it
  * (and the host's account names are not shown to learners).
  */
-function jailIdentityFiles(): string[] {
+function jailIdentityDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'xenlab-jail-etc-'));
   writeFileSync(
     join(dir, 'passwd'),
     `root:x:0:0:root:/root:/bin/bash\nlearner:x:1000:1000:xenlab learner:${JAIL_HOME}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
   );
   writeFileSync(join(dir, 'group'), 'root:x:0:\nlearner:x:1000:\nnogroup:x:65534:\n');
-  return ['--ro-bind', join(dir, 'passwd'), '/etc/passwd', '--ro-bind', join(dir, 'group'), '/etc/group'];
+  chmodSync(dir, 0o755);
+  return dir;
 }
+
+const identityArgs = (dir: string): string[] => [
+  '--ro-bind',
+  join(dir, 'passwd'),
+  '/etc/passwd',
+  '--ro-bind',
+  join(dir, 'group'),
+  '/etc/group',
+];
+
+/**
+ * Where folders the jail binds are mounted again, in a private mount namespace of each shell, for a learner uid that
+ * can not reach them by their own path (the gateway's data folder is root's): `<STAGE>/<n>`.
+ */
+const STAGE = '/run/xenlab-stage';
+
+/**
+ * The root side of a shell, after it joined the cgroups: `s k src… -- cmd…` mounts a small tmpfs on `s`, binds each
+ * `src` at `s/<i>`, then runs cmd (in a mount namespace of its own: `unshare --mount --propagation private`).
+ */
+const STAGE_SCRIPT =
+  's=$1; k=$2; shift 2; mount -t tmpfs -o mode=0755,size=64k,nosuid,nodev xenlab-stage "$s" || exit 125; i=0; ' +
+  'while [ "$i" -lt "$k" ]; do if [ -d "$1" ]; then mkdir "$s/$i"; else : > "$s/$i"; fi && ' +
+  'mount --bind "$1" "$s/$i" || exit 125; shift; i=$((i+1)); done; exec "$@"';
 
 function jailArgs(
   home: string,
   binds: readonly string[],
   identity: readonly string[] = [],
   tmpMb = 64,
+  source: (p: string) => string = (p) => p,
 ): string[] {
-  const ro = (p: string) => (existsSync(p) ? ['--ro-bind', p, p] : []);
+  const ro = (p: string) => (existsSync(p) ? ['--ro-bind', source(p), p] : []);
   const link = (target: string, at: string) => (existsSync(at) ? ['--symlink', target, at] : []);
   return [
     // The system read-only; the learner's home and /tmp private. Debian has merged /usr, so /bin etc. are links.
@@ -98,6 +195,13 @@ function jailArgs(
     ...link('usr/lib64', '/lib64'),
     '--proc',
     '/proc',
+    // The kernel's knobs stay read-only even where the jail's user could write them (core_pattern, sysrq).
+    '--ro-bind',
+    '/proc/sys',
+    '/proc/sys',
+    '--ro-bind-try',
+    '/proc/sysrq-trigger',
+    '/proc/sysrq-trigger',
     '--dev',
     '/dev',
     // A sized /tmp: filling it gives the learner "No space left on device", nothing more.
@@ -108,7 +212,7 @@ function jailArgs(
     // After /tmp, so tools kept under a temporary folder (tests) are not hidden by the jail's own /tmp.
     ...binds.flatMap(ro),
     '--bind',
-    home,
+    source(home),
     JAIL_HOME,
     // Own user (uid 1000, no capabilities), mount, pid, ipc and uts namespaces.
     '--unshare-user',
@@ -187,9 +291,48 @@ function emptyDir(dir: string): void {
   for (const e of readdirSync(dir)) rmSync(join(dir, e), { recursive: true, force: true });
 }
 
+/** The drop to `uid` as a shell word list (numbers and fixed words only: safe to put in a script). */
+const dropWords = (uid: number): string => dropArgs(uid).join(' ');
+
+/**
+ * Runs a shell script as the learner's uid in `cwd` (entered as root, so the learner needs no way to the folder):
+ * what the gateway does to a learner's files it does with the learner's rights, so a symlink the learner planted
+ * leads nowhere the learner could not go already.
+ */
+function runAsLearner(uid: number, cwd: string, script: string): void {
+  const r = spawnSync('sh', ['-c', `cd "$1" || exit 1; exec ${dropWords(uid)} sh -c "$0"`, script, cwd], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status !== 0)
+    throw new Error(`SANDBOX_ERR_HOME: ${script} in ${cwd}: ${(r.stderr || String(r.error)).trim()}`);
+}
+
+/** Copies the contents of `from` into `to` (both entered as root), reading and writing as the learner's uid. */
+function copyAsLearner(uid: number, from: string, to: string): void {
+  const drop = dropWords(uid);
+  const r = spawnSync(
+    'sh',
+    [
+      '-c',
+      `cd "$1" || exit 1; ${drop} tar -cf - . | { cd "$2" || exit 1; ${drop} tar -xpf -; }`,
+      'xenlab',
+      from,
+      to,
+    ],
+    { encoding: 'utf8', timeout: 300_000 },
+  );
+  if (r.status !== 0)
+    throw new Error(`SANDBOX_ERR_HOME: copy ${from} to ${to}: ${(r.stderr || String(r.error)).trim()}`);
+}
+
 /**
  * The embedded default driver: a real bash on this machine, jailed with bubblewrap when possible.
  * Without bubblewrap the gateway still works for one person on their own laptop, and says so.
+ *
+ * As root (a conference room's gateway), each environment also gets a host uid of its own (shells never run as
+ * root), a home that is a size-limited filesystem, and a network namespace that reaches only its pool; whatever of
+ * these this machine can not do is named in the driver's notice, and `jail: 'required'` refuses to start without it.
  */
 export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriver {
   const mode = options.jail ?? 'auto';
@@ -199,19 +342,43 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       'SANDBOX_ERR_NO_JAIL: bubblewrap is required (apt-get install bubblewrap) but does not work here',
     );
   }
-  const identity = jailed ? jailIdentityFiles() : [];
+  const root = jailed && runningAsRoot();
+  const wanted = options.protections ?? {};
+  const protections: RootProtections = {
+    dropUid: root && wanted.dropUid !== false && bubblewrapWorks(true),
+    homeImage: root && wanted.homeImage !== false && loopDevicesWork(),
+    network: root && wanted.network !== false && netnsWork(),
+  };
+  const missing = root
+    ? (Object.keys(MISSING) as (keyof RootProtections)[]).filter((k) => !protections[k])
+    : [];
+  if (mode === 'required' && missing.length > 0) {
+    throw new Error(
+      `SANDBOX_ERR_NO_JAIL: the gateway runs as root, and then the jail needs every protection, but here ${missing.map((k) => MISSING[k]).join('; ')}`,
+    );
+  }
+  const identityDir = jailed ? jailIdentityDir() : '';
   const shell = options.shell ?? 'bash';
   const binds = options.readOnlyBinds ?? [];
-  const notice = jailed
-    ? undefined
-    : 'This shell is not jailed (bubblewrap is missing or disabled): single-user mode, for your own machine only.';
+  const notice = !jailed
+    ? 'This shell is not jailed (bubblewrap is missing or disabled): single-user mode, for your own machine only.'
+    : !root
+      ? "The gateway does not run as root, so this jail runs as the gateway's own user, shares this machine's network, and checks the home quota every 15 s instead of enforcing it: for your own machine."
+      : missing.length > 0
+        ? `Missing protection on this machine: ${missing.map((k) => MISSING[k]).join('; ')}.`
+        : undefined;
+  if (protections.dropUid) mkdirSync(STAGE, { recursive: true, mode: 0o755 });
   const live = new Map<string, Sandbox>();
+  const opening = new Map<string, Promise<Sandbox>>();
+  const uids = new Set<number>();
 
   const cgroups = cgroupVersion();
 
   /**
    * The command line that runs argv inside the environment: a tiny sh joins the environment's cgroups (it runs
-   * as root on the host, before the jail), prlimit caps the size of any one file, then bwrap builds the jail.
+   * as root on the host, before the jail); as root it then enters the environment's network namespace and, in a
+   * mount namespace of its own, binds what the jail needs where the learner's uid can reach it; prlimit caps the
+   * size of any one file; setpriv drops to the learner's uid for good; then bwrap builds the jail.
    */
   const command = (
     spec: EnvironmentSpec,
@@ -219,11 +386,21 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     env: Record<string, string>,
     cgroup: EnvironmentCgroup,
     limits: Required<SandboxLimits>,
+    uid: number | undefined,
+    net: EnvironmentNetwork | undefined,
   ): [string, string[]] => {
+    const staged = uid === undefined ? [] : [spec.home, identityDir, ...binds.filter((b) => existsSync(b))];
+    const source = (p: string) => (staged.includes(p) ? `${STAGE}/${String(staged.indexOf(p))}` : p);
     const inner = jailed
       ? [
           'bwrap',
-          ...jailArgs(spec.home, binds, identity, Math.max(1, Math.min(64, Math.floor(limits.diskMb / 2)))),
+          ...jailArgs(
+            spec.home,
+            binds,
+            identityArgs(source(identityDir)),
+            Math.max(1, Math.min(64, Math.floor(limits.diskMb / 2))),
+            source,
+          ),
           ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
           ...argv,
         ]
@@ -237,9 +414,27 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
         'xenlab-enter',
         String(cgroup.procsFiles.length),
         ...cgroup.procsFiles,
+        ...(net ? ['nsenter', `--net=${net.path}`, '--'] : []),
+        ...(uid === undefined
+          ? []
+          : [
+              'unshare',
+              '--mount',
+              '--propagation',
+              'private',
+              '--',
+              'sh',
+              '-c',
+              STAGE_SCRIPT,
+              'xenlab-stage',
+              STAGE,
+              String(staged.length),
+              ...staged,
+            ]),
         'prlimit',
         `--fsize=${fsize}`,
         '--',
+        ...(uid === undefined ? [] : dropArgs(uid)),
         ...inner,
       ],
     ];
@@ -250,21 +445,63 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     return learnerEnv(home, options.path ?? [], spec, spec.pool ? loopback(spec.pool) : undefined);
   };
 
-  /** The jail shares the host's network: the pool is where the gateway sees it. */
+  /** Inside, the pool is at 127.0.0.1:<its port>: the host's loopback, or the relay in the environment's network. */
   const loopback = (pool: PoolAccess): PoolAddress => ({ host: '127.0.0.1', port: pool.port });
 
+  /**
+   * The files xenlab keeps in a home. Never written through a learner's symlink: `.xe` is replaced (a new file
+   * renamed over it), `.bashrc` made only when nothing has that name; both belong to the home's owner.
+   */
   const prepareHome = (spec: EnvironmentSpec) => {
     mkdirSync(spec.home, { recursive: true, mode: 0o700 });
-    const rc = join(spec.home, '.bashrc');
-    if (!existsSync(rc)) writeFileSync(rc, DEFAULT_BASHRC);
-    // Written each time: the pool's port changes when the gateway restarts, and a restored snapshot has an old one.
-    if (spec.pool)
-      writeFileSync(join(spec.home, '.xe'), xeConfig(spec.pool, loopback(spec.pool)), { mode: 0o600 });
+    try {
+      createFileInside(spec.home, '.bashrc', DEFAULT_BASHRC);
+      // Written each time: the pool's port changes when the gateway restarts, and a restored snapshot has an old one.
+      if (spec.pool)
+        writeFileInside(spec.home, '.xe', xeConfig(spec.pool, loopback(spec.pool)), { mode: 0o600 });
+    } catch (err) {
+      // The learner made one of them a folder: theirs to fix (XE_EXTRA_ARGS still points `xe` at the pool).
+      if (!(err instanceof UnsafePathError)) throw err;
+    }
   };
 
-  const createSandbox = (spec: EnvironmentSpec): Sandbox => {
-    prepareHome(spec);
+  /**
+   * Root mode: gives the environment its uid (kept as the owner of its home) and, with home images, mounts the
+   * home's image; a home from before is given to that uid (lchown, never following symlinks).
+   */
+  const claimHome = (spec: EnvironmentSpec, limits: Required<SandboxLimits>): number | undefined => {
+    mkdirSync(spec.home, { recursive: true, mode: 0o700 });
+    if (!protections.dropUid) {
+      if (protections.homeImage) mountHome(spec.home, limits.diskMb, { uid: 0, gid: 0 });
+      return undefined;
+    }
+    const uid = learnerUid(spec.home, spec.id, uids);
+    const owner: Owner = { uid, gid: uid };
+    if (protections.homeImage && !isMounted(spec.home)) {
+      chownSync(spec.home, uid, uid);
+      mountHome(spec.home, limits.diskMb, owner);
+    } else if (lstatSync(spec.home).uid !== uid) {
+      chownTree(spec.home, owner);
+    }
+    chmodSync(spec.home, 0o700);
+    uids.add(uid);
+    return uid;
+  };
+
+  const createSandbox = async (spec: EnvironmentSpec): Promise<Sandbox> => {
     const limits = { ...DEFAULT_LOCAL_LIMITS, ...options.limits, ...spec.limits };
+    spec = { ...spec, home: resolve(spec.home) };
+    const uid = claimHome(spec, limits);
+    const imaged = protections.homeImage && isMounted(spec.home);
+    let net: EnvironmentNetwork | undefined;
+    try {
+      net = protections.network ? await EnvironmentNetwork.open(spec.id, spec.pool?.port) : undefined;
+    } catch (err) {
+      if (imaged) unmountHome(spec.home);
+      if (uid !== undefined) uids.delete(uid);
+      throw err;
+    }
+    prepareHome(spec);
     const cgroup = new EnvironmentCgroup(cgroups, spec.id, limits);
     const terminals = new Set<LocalTerminal>();
     const killAll = () => {
@@ -272,10 +509,24 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       terminals.clear();
     };
     let destroyed = false;
-    // The home has a quota: checked while shells run (du is cheap next to what a learner types); over it, the
-    // environment's processes are stopped and the learner told why. Single files are capped by RLIMIT_FSIZE.
+    let toldFull = false;
+    // The home has a quota. With an image the filesystem holds it while writing (a learner only gets told when it
+    // is full); otherwise it is checked while shells run (du is cheap next to what a learner types) and, over it,
+    // the environment's processes are stopped and the learner told why. Single files are capped by RLIMIT_FSIZE.
     const quota = setInterval(() => {
       if (terminals.size === 0) return;
+      if (imaged) {
+        const full = freeBytes(spec.home) < 1024 * 1024;
+        if (full && !toldFull) {
+          for (const t of terminals)
+            t.notify(
+              `Your home folder is full (its quota is ${String(limits.diskMb)} MB): writes fail with "No space left on device". ` +
+                'Delete some files (ls -la ~, du -sh ~/*) and carry on.',
+            );
+        }
+        toldFull = full;
+        return;
+      }
       void homeBytes(spec.home).then((bytes) => {
         if (bytes <= limits.diskMb * 1024 * 1024) return;
         for (const t of terminals) {
@@ -289,6 +540,22 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       });
     }, options.quotaCheckMs ?? 15_000);
     quota.unref();
+    /** Empties the home: as the learner's uid when there is one (never following their symlinks as root). */
+    const empty = () => {
+      if (uid === undefined) emptyDir(spec.home);
+      else runAsLearner(uid, spec.home, 'find . -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +');
+    };
+    const end = () => {
+      destroyed = true;
+      clearInterval(quota);
+      killAll();
+      cgroup.destroy();
+      net?.remove();
+      if (imaged) unmountHome(spec.home);
+      if (uid !== undefined) uids.delete(uid);
+      live.delete(spec.id);
+      return Promise.resolve();
+    };
     const sandbox: Sandbox = {
       id: spec.id,
       nodes: ['main'],
@@ -303,6 +570,8 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
           env,
           cgroup,
           limits,
+          uid,
+          net,
         );
         const p = pty.spawn(file, args, {
           name: 'xterm-256color',
@@ -320,7 +589,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       },
       exec(argv, opts: ExecOptions = {}) {
         const env = environment(spec);
-        const [file, args] = command(spec, argv, env, cgroup, limits);
+        const [file, args] = command(spec, argv, env, cgroup, limits, uid, net);
         return new Promise<ExecResult>((resolve) => {
           const child = spawn(file, args, { cwd: spec.home, env, stdio: ['pipe', 'pipe', 'pipe'] });
           let stdout = '';
@@ -348,7 +617,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       },
       reset() {
         killAll();
-        emptyDir(spec.home);
+        empty();
         prepareHome(spec);
         return Promise.resolve();
       },
@@ -357,7 +626,11 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
         const createdAt = new Date().toISOString();
         const ref = join(base, `${spec.id.replace(/[^A-Za-z0-9_-]/g, '_')}-${Date.now().toString(36)}`);
         mkdirSync(ref, { recursive: true, mode: 0o700 });
-        cpSync(spec.home, ref, { recursive: true });
+        if (uid === undefined) cpSync(spec.home, ref, { recursive: true, verbatimSymlinks: true });
+        else {
+          chownSync(ref, uid, uid);
+          copyAsLearner(uid, spec.home, ref);
+        }
         return Promise.resolve({ driver: 'local', id: spec.id, ref, createdAt });
       },
       restore(snapshot: SandboxSnapshot) {
@@ -367,23 +640,15 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
           );
         }
         killAll();
-        emptyDir(spec.home);
-        cpSync(snapshot.ref, spec.home, { recursive: true });
+        empty();
+        if (uid === undefined) cpSync(snapshot.ref, spec.home, { recursive: true, verbatimSymlinks: true });
+        else copyAsLearner(uid, snapshot.ref, spec.home);
         prepareHome(spec);
         return Promise.resolve();
       },
-      destroy() {
-        destroyed = true;
-        clearInterval(quota);
-        killAll();
-        cgroup.destroy();
-        live.delete(spec.id);
-        return Promise.resolve();
-      },
-      // Shells can't outlive the gateway; the home folder is all there is to keep, and it stays.
-      detach() {
-        return sandbox.destroy();
-      },
+      destroy: end,
+      // Shells can't outlive the gateway; the home (its image) is all there is to keep, and it stays.
+      detach: end,
     };
     return sandbox;
   };
@@ -392,12 +657,18 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     name: 'local',
     jailed,
     notice,
-    create(spec) {
-      const existing = live.get(spec.id);
-      if (existing) return Promise.resolve(existing);
-      const s = createSandbox(spec);
-      live.set(spec.id, s);
-      return Promise.resolve(s);
+    async create(spec) {
+      const existing = live.get(spec.id) ?? opening.get(spec.id);
+      if (existing) return existing;
+      const p = createSandbox(spec);
+      opening.set(spec.id, p);
+      try {
+        const s = await p;
+        live.set(spec.id, s);
+        return s;
+      } finally {
+        opening.delete(spec.id);
+      }
     },
     list() {
       return Promise.resolve([...live.keys()]);
