@@ -15,7 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { SimBehaviour, SimContext, SimFaults } from './contract.js';
 import { Engine } from './engine.js';
-import { StateSaver, fileSink, readState, type StateSink } from './persist.js';
+import { StateSaver, fileSink, loadState, type StateSink } from './persist.js';
 import { seededRandom, uuidFrom } from './random.js';
 import { Metrics } from './rrd.js';
 import {
@@ -44,7 +44,9 @@ export {
 export type { Scenario, ScenarioInput } from './scenario.js';
 export type { Engine, CallResult } from './engine.js';
 export type { Store, StoreDump } from './store.js';
-export { fileSink, type StateSink } from './persist.js';
+export { fileSink, type StateSink, type ObjectSink, type PoolChanges, type PoolLocation } from './persist.js';
+export { DEFAULT_MAX_OBJECTS } from './store.js';
+export { MAX_BODY_BYTES, type ServerLimits } from './server.js';
 
 /** Options of {@link startSimulator}. */
 export interface SimulatorOptions {
@@ -72,6 +74,8 @@ export interface SimulatorOptions {
   readonly behaviours?: readonly SimBehaviour[];
   /** Request limits (body size cap, body deadline); the defaults suit every real client. */
   readonly limits?: ServerLimits;
+  /** Most objects the pool may hold (default {@link DEFAULT_MAX_OBJECTS}); creating more fails with `INTERNAL_ERROR`. */
+  readonly maxObjects?: number;
 }
 
 /** A running simulator. */
@@ -265,17 +269,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     password: options.password ?? 'xenlab',
     fast: options.fast ?? false,
   });
+  if (options.maxObjects !== undefined) sim.store.maxObjects = options.maxObjects;
   const sink = options.state ?? (options.stateFile ? fileSink(options.stateFile) : undefined);
-  const saved = sink ? readState(sink) : undefined;
+  const saver = sink ? new StateSaver(sim.store, sink) : undefined;
   try {
-    if (saved) sim.loadSaved(saved);
-    else await sim.build();
+    const saved = sink ? loadState(sink) : undefined;
+    if (saved) {
+      sim.loadSaved(saved.dump);
+      // A pool from an older whole-pool save goes to the object-by-object sink in full, once.
+      if (!saved.complete) saver?.markAll();
+    } else await sim.build();
+    await saver?.flush();
   } catch (e) {
+    saver?.abandon();
     sim.engine.close();
+    sink?.objects?.close?.();
     throw e;
   }
-  const saver = sink ? new StateSaver(sim.store, sink) : undefined;
-  if (saver && !saved) await saver.flush();
+  /** Saves what a control-API change did before answering it. */
+  const durably = <T>(fn: () => T): T => {
+    const out = fn();
+    saver?.commit();
+    return out;
+  };
   const controlToken = options.controlToken ?? randomBytes(24).toString('base64url');
   const metrics = new Metrics(sim.engine, sim.metricsModel(), () => sim.context());
   const server = createApiServer(
@@ -286,9 +302,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
         generation: () => sim.store.generation,
         dump: () => sim.store.dump(),
         restore: (d) => {
-          sim.restore(d);
+          durably(() => {
+            sim.restore(d);
+          });
         },
-        reset: () => sim.reset(),
+        reset: async () => {
+          await sim.reset();
+          saver?.commit();
+        },
         faults: () => sim.faults(),
         context: () => sim.context(),
         find: (cls, key) => sim.find(cls, key),
@@ -296,6 +317,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
       metrics.route(),
     ],
     { loopback: /^(127\.|::1$|localhost$)/.test(options.host ?? '127.0.0.1'), ...options.limits },
+    saver
+      ? {
+          beforeAnswer: () => {
+            saver.commit();
+          },
+        }
+      : {},
   );
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -328,6 +356,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
           });
         });
         await saver?.close();
+        sink?.objects?.close?.();
       })()),
   };
 }

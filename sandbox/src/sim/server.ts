@@ -36,6 +36,15 @@ export interface ServerLimits {
   readonly loopback?: boolean;
 }
 
+/** What the server calls around XenAPI calls. */
+export interface ServerHooks {
+  /**
+   * Called after every XenAPI call, before its answer is sent: makes the call's changes durable (synchronous; a
+   * throw turns the answer into `INTERNAL_ERROR`, since the change could not be saved).
+   */
+  readonly beforeAnswer?: () => void;
+}
+
 /** DNS-rebinding defence: on loopback, the Host header must be an IP literal or an allowed name. */
 function hostAllowed(req: IncomingMessage, limits: ServerLimits): boolean {
   if (!limits.loopback && limits.allowedHosts === undefined) return true;
@@ -51,11 +60,12 @@ export function createApiServer(
   engine: Engine,
   extra: readonly ExtraRoute[],
   limits: ServerLimits = {},
+  hooks: ServerHooks = {},
 ): Server {
   const server = createServer(
     { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
     (req, res) => {
-      handle(engine, extra, limits, req, res).catch((e: unknown) => {
+      handle(engine, extra, limits, hooks, req, res).catch((e: unknown) => {
         // Last line of defence: nothing a client sends may crash the process.
         if (!res.headersSent) internalError(res, e instanceof Error ? e.message : String(e));
         else res.destroy();
@@ -75,6 +85,7 @@ async function handle(
   engine: Engine,
   extra: readonly ExtraRoute[],
   limits: ServerLimits,
+  hooks: ServerHooks,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -106,8 +117,23 @@ async function handle(
   }
   const body = await readBody(req, res, limits.maxBodyBytes, limits.bodyTimeoutMs);
   if (body === undefined) return;
-  if (path === '/jsonrpc') await jsonRpc(engine, body, res);
-  else await xmlRpc(engine, body, res);
+  if (path === '/jsonrpc') await jsonRpc(engine, body, res, hooks);
+  else await xmlRpc(engine, body, res, hooks);
+}
+
+/** The call's result once its changes are saved (or `INTERNAL_ERROR` when they could not be). */
+function saved(r: CallResult, hooks: ServerHooks): CallResult {
+  if (!hooks.beforeAnswer) return r;
+  try {
+    hooks.beforeAnswer();
+    return r;
+  } catch (e) {
+    return {
+      ok: false,
+      code: 'INTERNAL_ERROR',
+      params: [`xenlab: the pool could not be saved: ${e instanceof Error ? e.message : String(e)}`],
+    };
+  }
 }
 
 /** Reads the body with a size cap and a deadline; answers 413/408 itself and returns undefined then. */
@@ -205,7 +231,7 @@ export function xmlResponse(r: CallResult): string {
   return `${XML_HEAD}<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name><value><array><data>${desc}</data></array></value></member></struct></value>${XML_TAIL}`;
 }
 
-async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
+async function xmlRpc(engine: Engine, body: string, res: ServerResponse, hooks: ServerHooks): Promise<void> {
   let call;
   try {
     call = parseXmlRpcCall(body);
@@ -216,7 +242,7 @@ async function xmlRpc(engine: Engine, body: string, res: ServerResponse): Promis
     );
     return;
   }
-  const r = await engine.call(call.method, call.params);
+  const r = saved(await engine.call(call.method, call.params), hooks);
   const text = xmlResponse(r);
   if (res.destroyed) return;
   res.writeHead(200, {
@@ -237,7 +263,7 @@ export function jsonResponse(r: CallResult, version: 1 | 2, id: string): string 
     : `{"result":null,"error":${JSON.stringify([r.code, ...r.params])},"id":${id}}`;
 }
 
-async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promise<void> {
+async function jsonRpc(engine: Engine, body: string, res: ServerResponse, hooks: ServerHooks): Promise<void> {
   let method: string;
   let params: readonly Loose[];
   let version: 1 | 2;
@@ -267,7 +293,7 @@ async function jsonRpc(engine: Engine, body: string, res: ServerResponse): Promi
     internalError(res, `Jsonrpc.Malformed_method_request("${e instanceof Error ? e.message : String(e)}")`);
     return;
   }
-  const r = await engine.call(method, params);
+  const r = saved(await engine.call(method, params), hooks);
   const text = jsonResponse(r, version, id);
   if (res.destroyed) return;
   res.writeHead(200, {

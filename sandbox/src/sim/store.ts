@@ -77,6 +77,15 @@ export interface StoreDump {
 /** Creates uuids and refs (deterministic under a seed). */
 export type UuidSource = () => string;
 
+/**
+ * The most objects a simulated pool holds by default (sessions, tasks and messages not counted: xapi bounds those
+ * itself). Generous: a lab that makes 1000 VMs with their disks and VIFs stays far below it.
+ */
+export const DEFAULT_MAX_OBJECTS = 50_000;
+
+/** Classes the object cap does not count: bounded elsewhere, and needed to clean up a full pool (login, tasks). */
+const UNCAPPED = new Set(['session', 'task', 'message']);
+
 /** The in-memory store. */
 export class Store implements SimStore {
   readonly #tables = new Map<string, Map<string, SimRecord>>();
@@ -87,8 +96,11 @@ export class Store implements SimStore {
   #deletedCount = 0;
   #generation = 0;
   #messageGeneration = 0;
-  readonly #listeners = new Set<(cls: string) => void>();
+  readonly #listeners = new Set<(cls: string, ref: string) => void>();
   readonly #uuid: UuidSource;
+  #capped = 0;
+  /** Most objects (of counted classes) the pool may hold; `create` fails beyond it. */
+  maxObjects = DEFAULT_MAX_OBJECTS;
 
   constructor(uuid: UuidSource) {
     this.#uuid = uuid;
@@ -105,8 +117,13 @@ export class Store implements SimStore {
     return this.#messageGeneration;
   }
 
-  /** Calls `fn(cls)` after every change; returns an unsubscribe function. */
-  subscribe(fn: (cls: string) => void): () => void {
+  /** Objects the cap counts (every class but sessions, tasks and messages). */
+  get objectCount(): number {
+    return this.#capped;
+  }
+
+  /** Calls `fn(cls, ref)` after every change of an object; returns an unsubscribe function. */
+  subscribe(fn: (cls: string, ref: string) => void): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
   }
@@ -140,6 +157,12 @@ export class Store implements SimStore {
   }
 
   create(cls: string, fields: SimRecord, ref?: string): string {
+    const counted = !UNCAPPED.has(cls);
+    if (counted && this.#capped >= this.maxObjects)
+      throw new XapiFailure('INTERNAL_ERROR', [
+        `xenlab: this simulated pool already holds ${String(this.#capped)} objects, the most it may hold ` +
+          `(${String(this.maxObjects)}); destroy some (VMs, disks, networks…) before creating more ${cls} objects`,
+      ]);
     const table = this.#table(cls);
     let r = ref ?? this.newRef();
     while (table.has(r)) r = this.newRef();
@@ -150,6 +173,7 @@ export class Store implements SimStore {
     }
     if (typeof rec.uuid !== 'string' || rec.uuid === '') rec.uuid = this.#freshUuid(cls);
     table.set(r, rec);
+    if (counted) this.#capped++;
     this.#entries.delete(cls);
     this.#byUuid.get(cls)?.set(rec.uuid as string, r);
     this.#touch(cls, r, 'add');
@@ -195,6 +219,7 @@ export class Store implements SimStore {
     const rec = table?.get(ref);
     if (!table || !rec) throw new XapiFailure('HANDLE_INVALID', [cls, ref]);
     table.delete(ref);
+    if (!UNCAPPED.has(cls)) this.#capped--;
     this.#entries.delete(cls);
     this.#byUuid.get(cls)?.delete(rec.uuid as string);
     for (const rel of forwardByClass.get(cls) ?? [])
@@ -271,7 +296,7 @@ export class Store implements SimStore {
     }
     this.#log.push({ gen, key });
     if (this.#log.length > 2 * this.#meta.size + 4096) this.#compact();
-    for (const fn of this.#listeners) fn(cls);
+    for (const fn of this.#listeners) fn(cls, ref);
   }
 
   #compact(): void {
@@ -313,6 +338,17 @@ export class Store implements SimStore {
     return out;
   }
 
+  /** One object as plain data (as in {@link dump}); undefined when it does not exist (any more). */
+  dumpObject(cls: string, ref: string): SimRecord | undefined {
+    const rec = this.#tables.get(cls)?.get(ref);
+    return rec ? (toPlain(rec) as SimRecord) : undefined;
+  }
+
+  /** Every object as `[cls, ref]` (persisting a pool loaded from an older save in full). */
+  *keys(): Generator<readonly [string, string]> {
+    for (const [cls, t] of this.#tables) for (const ref of t.keys()) yield [cls, ref];
+  }
+
   /** The whole state as plain data (Dates as `{ $date }`), for persistence and control-API snapshots. */
   dump(): StoreDump {
     const tables: Record<string, (readonly [string, SimRecord])[]> = {};
@@ -346,6 +382,8 @@ export class Store implements SimStore {
         this.#byUuid.get(cls)?.set(rec.uuid as string, ref);
       }
     }
+    this.#capped = 0;
+    for (const [cls, t] of this.#tables) if (!UNCAPPED.has(cls)) this.#capped += t.size;
     if (options.quiet) {
       this.#meta.clear();
       this.#log = [];

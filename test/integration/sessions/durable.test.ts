@@ -134,9 +134,10 @@ describe('a gateway restart', () => {
     await client.logout();
     t.close();
     await first.close();
-    // The pool is kept in the gateway's database (pool_states), not beside it in a file.
+    // The pool is kept in the gateway's database (object by object, pool_objects), not beside it in a file.
     const saved = openStore(join(dataDir, 'xenlab.db'));
-    const row = saved.prepare('SELECT state FROM pool_states').get() as { state: string } | undefined;
+    const row = saved.prepare('SELECT group_concat(record) AS state FROM pool_objects').get() as
+      { state: string } | undefined;
     saved.close();
     expect(row?.state).toContain('my-pool-survives');
     expect(existsSync(join(env.home, '..', 'pool.json'))).toBe(false);
