@@ -15,6 +15,8 @@ const HELLO_TIMEOUT_MS = 10_000;
 /**
  * Speaks the lab protocol on an accepted WebSocket: after `lab.hello` it sends the current state, then every
  * change (pushed as the grader sees it), and answers Check presses, hint and solution requests and answers.
+ * While the channel is open it counts as a page watching the grader (`Grader.watch`): a grader nobody watches
+ * polls nothing and spawns no script checks.
  * Malformed or refused requests get an `error` message; the channel and the grader carry on. Returns a function
  * that detaches (the socket's close does it too).
  * @example
@@ -31,6 +33,8 @@ export function attachLabChannel(
   let seq = 0;
   let hello = false;
   let unsubscribe: (() => void) | undefined;
+  /** This page watching the grader: while any page does, it polls and runs script checks. */
+  let unwatch: (() => void) | undefined;
   const send = (msg: LabServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
@@ -55,6 +59,8 @@ export function attachLabChannel(
     clearTimeout(helloTimer);
     unsubscribe?.();
     unsubscribe = undefined;
+    unwatch?.();
+    unwatch = undefined;
   };
 
   ready.then(
@@ -125,6 +131,8 @@ export function attachLabChannel(
         sendState(trigger, at);
       });
       sendState('initial');
+      // After the state above: the grader resumes (if nobody watched) and pushes what it finds at once.
+      if (ws.readyState === ws.OPEN) unwatch = grader.watch();
       return;
     }
     if (!hello) {

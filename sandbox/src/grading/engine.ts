@@ -3,6 +3,12 @@
  * checks re-run on every XenAPI event (the pool's records refetched for the classes that changed); script checks
  * run on a short poll and when the learner presses Check. Every change is pushed to listeners (the lab channel)
  * and recorded in the grading store.
+ *
+ * Nobody watching, nothing spawned: the poll (and with it every script check, each a process in the sandbox) runs
+ * only while a page watches ({@link Grader.watch}, which the lab channel calls on hello); events keep the XenAPI
+ * checks current in-process. A page attaching resumes the poll and re-evaluates everything at once. Script checks
+ * that keep failing the same way, and background evaluations that error, are retried with exponential backoff
+ * (one poll, 2, 4, … up to `retryCapMs`); a XenAPI event, Check, or a page attaching retries at once.
  * @module
  */
 import type { Ref, XapiClient, XapiEvent } from '@xenlab/toolkit/xenapi';
@@ -58,6 +64,20 @@ export interface GraderOptions {
   readonly db?: Database.Database;
   /** Interval of the short poll (script checks, and a full refetch in case an event was missed); default 2000 ms. */
   readonly pollMs?: number;
+  /** Longest wait between retries of a script check that keeps failing, or of an erroring evaluation; default 30 s. */
+  readonly retryCapMs?: number;
+  /** Answer attempts a learner may make per question in a minute before waiting; default 5. */
+  readonly answersPerMinute?: number;
+}
+
+/** What the grader did since it started (diagnostics, the idle benchmark, tests). */
+export interface GraderStats {
+  /** Evaluations run (of any trigger). */
+  readonly evaluations: number;
+  /** Script checks run (each a process in the sandbox). */
+  readonly scriptRuns: number;
+  /** Pages watching now. */
+  readonly watchers: number;
 }
 
 /** Called with the new view after each evaluation that changed something. */
@@ -84,6 +104,13 @@ export interface Grader {
   /** Why the last background evaluation failed, if it did (the view then shows the last good state). */
   lastError(): string | undefined;
   onChange(listener: ViewListener): () => void;
+  /**
+   * A page watches (the lab channel calls it on hello): the poll and the script checks run while at least one
+   * does. The first watcher resumes them and re-evaluates everything at once. Returns the release function.
+   */
+  watch(): () => void;
+  /** What the grader did so far. */
+  stats(): GraderStats;
   /** Stops events and polls. */
   close(): Promise<void>;
 }
@@ -97,12 +124,26 @@ interface TaskState {
 
 type PoolRecords = Map<string, Map<string, Record<string, unknown>>>;
 
-/** Which script checks an evaluation runs (ordered: a queued evaluation keeps the most asked for). */
-const ScriptRuns = { NONE: 0, FAILING: 1, ALL: 2 } as const;
+/**
+ * Which script checks an evaluation runs (ordered: a queued evaluation keeps the most asked for). FAILING and ALL
+ * come from the poll and respect the backoff of checks that keep failing; FORCE (Check, a page attaching, `lab
+ * test`) runs every script now.
+ */
+const ScriptRuns = { NONE: 0, FAILING: 1, ALL: 2, FORCE: 3 } as const;
 type ScriptRuns = (typeof ScriptRuns)[keyof typeof ScriptRuns];
 
 /** Every how many polls everything is re-run and refetched. */
 const FULL_EVERY = 5;
+
+/** Default cap of the retry backoff. */
+const RETRY_CAP_MS = 30_000;
+
+/** Backoff of a script check that keeps failing: how often in a row, with what message, and when to run it next. */
+interface Retry {
+  failures: number;
+  message: string | undefined;
+  notBefore: number;
+}
 
 async function fetchClass(xapi: XapiClient, cls: string): Promise<Map<string, Record<string, unknown>>> {
   // The class comes from a validated manifest; the typed `call` only knows literal method names.
@@ -170,6 +211,18 @@ export function createGrader(options: GraderOptions): Grader {
   }
 
   const listeners = new Set<ViewListener>();
+  const pollMs = options.pollMs ?? 2000;
+  const retryCapMs = Math.max(pollMs, options.retryCapMs ?? RETRY_CAP_MS);
+  /** Delay before retry number `n` (1 = the next poll), doubling up to the cap. */
+  const backoff = (n: number): number => Math.min(pollMs * 2 ** Math.max(0, n - 1), retryCapMs);
+  const retries = new Map<string, Retry>();
+  let watchers = 0;
+  let started = false;
+  let evaluations = 0;
+  let scriptRuns = 0;
+  /** Background evaluations that failed in a row, and when the poll may try again. */
+  let errorsInRow = 0;
+  let pollNotBefore = 0;
   let lastViewJson = '';
   let closed = false;
   let watcher: ReturnType<XapiClient['watchEvents']> | undefined;
@@ -192,6 +245,7 @@ export function createGrader(options: GraderOptions): Grader {
   }
 
   async function runScript(c: Extract<Check, { kind: 'script' }>): Promise<CheckOutcome> {
+    scriptRuns++;
     const r = await sandbox.exec(['bash', '-c', c.run], {
       timeoutMs: c.timeoutMs,
       root: c.root,
@@ -224,17 +278,39 @@ export function createGrader(options: GraderOptions): Grader {
     }
   }
 
+  /** Whether an evaluation asking for `scripts` runs script check `c` now. */
+  function runsScript(c: Check, scripts: ScriptRuns, at: number): boolean {
+    if (scripts === ScriptRuns.FORCE) return true;
+    if (scripts === ScriptRuns.NONE) return false;
+    const prev = outcomes.get(c.id);
+    if (prev?.pass === true) return scripts === ScriptRuns.ALL;
+    return at >= (retries.get(c.id)?.notBefore ?? 0);
+  }
+
+  /** Remembers a script check's result for the backoff: the same failure again waits twice as long. */
+  function noteScript(c: Check, o: CheckOutcome, at: number): void {
+    if (o.pass) {
+      retries.delete(c.id);
+      return;
+    }
+    const r = retries.get(c.id);
+    const failures = r !== undefined && r.message === o.message ? r.failures + 1 : 1;
+    // Due half a poll early, so a retry falls on the poll it is meant for, not the one after.
+    retries.set(c.id, { failures, message: o.message, notBefore: at + backoff(failures) - pollMs / 2 });
+  }
+
   async function evaluateOnce(trigger: Trigger, scripts: ScriptRuns): Promise<void> {
+    evaluations++;
     await refresh();
     const at = Date.now();
-    const scriptRuns: Promise<void>[] = [];
+    const runs: Promise<void>[] = [];
     for (const t of tasks) {
       for (const c of t.checks) {
         if (c.kind === 'script') {
-          const prev = outcomes.get(c.id);
-          if (scripts === ScriptRuns.ALL || !prev || (scripts === ScriptRuns.FAILING && !prev.pass))
-            scriptRuns.push(
+          if (runsScript(c, scripts, at))
+            runs.push(
               runScript(c).then((o) => {
+                noteScript(c, o, at);
                 record(t, c, o, trigger, at);
               }),
             );
@@ -244,7 +320,7 @@ export function createGrader(options: GraderOptions): Grader {
         if (o) record(t, c, o, trigger, at);
       }
     }
-    await Promise.all(scriptRuns);
+    await Promise.all(runs);
     for (const t of tasks) {
       const st = taskState.get(t.id);
       if (st?.firstPassedAt === null && t.checks.every((c) => outcomes.get(c.id)?.pass === true)) {
@@ -291,9 +367,46 @@ export function createGrader(options: GraderOptions): Grader {
    * an unhandled rejection in the gateway: the last good view stays, and the next event or poll tries again.
    */
   function kick(trigger: Trigger, scripts: ScriptRuns): void {
-    schedule(trigger, scripts).catch((e: unknown) => {
-      lastError = e instanceof Error ? e.message : String(e);
-    });
+    schedule(trigger, scripts).then(
+      () => {
+        errorsInRow = 0;
+        pollNotBefore = 0;
+      },
+      (e: unknown) => {
+        lastError = e instanceof Error ? e.message : String(e);
+        // The pool or the sandbox is unreachable: the poll waits longer each time (events still try at once).
+        errorsInRow++;
+        pollNotBefore = Date.now() + backoff(errorsInRow + 1) - pollMs / 2;
+      },
+    );
+  }
+
+  /** Retries every backing-off check and the poll at once (the learner did something, or a page attached). */
+  function retryNow(): void {
+    for (const r of retries.values()) r.notBefore = 0;
+    pollNotBefore = 0;
+  }
+
+  /**
+   * The short poll runs the failing script checks (a learner fixing a file sees it turn green within a poll);
+   * every FULL_EVERY-th poll re-runs every script and refetches every class, in case an event was missed.
+   * Passing scripts are not re-run on every poll: with a room of learners, each run is a process. It runs only
+   * while a page watches.
+   */
+  function startPolling(): void {
+    if (poll || closed || !started || watchers === 0) return;
+    poll = setInterval(() => {
+      if (Date.now() < pollNotBefore) return;
+      const full = ++polls % FULL_EVERY === 0;
+      if (full) for (const c of classes) dirty.add(c);
+      kick('poll', full ? ScriptRuns.ALL : ScriptRuns.FAILING);
+    }, pollMs);
+    poll.unref();
+  }
+
+  function stopPolling(): void {
+    if (poll) clearInterval(poll);
+    poll = undefined;
   }
 
   function taskView(t: Task): TaskView {
@@ -379,33 +492,30 @@ export function createGrader(options: GraderOptions): Grader {
     const cls = byLower.get(ev.class.toLowerCase());
     if (cls === undefined) return;
     dirty.add(cls);
+    // The learner changed the pool: a script check backing off may pass now.
+    retryNow();
     kick('event', ScriptRuns.NONE);
   };
 
   return {
     async start() {
-      await schedule('initial', ScriptRuns.ALL);
+      // Script checks wait for a page (the first watcher runs them); without one this spawns nothing.
+      await schedule('initial', watchers > 0 ? ScriptRuns.FORCE : ScriptRuns.NONE);
       if (closed) return;
       watcher = xapi.watchEvents(['*'], onEvent, { timeoutS: 30, onError: () => undefined });
       await watcher.ready;
       // Anything that changed between the first evaluation and the watch taking hold.
       for (const c of classes) dirty.add(c);
       kick('event', ScriptRuns.NONE);
-      // The short poll runs the failing script checks (a learner fixing a file sees it turn green within a poll);
-      // every FULL_EVERY-th poll re-runs every script and refetches every class, in case an event was missed.
-      // Passing scripts are not re-run on every poll: with a room of learners, each run is a process.
-      poll = setInterval(() => {
-        const full = ++polls % FULL_EVERY === 0;
-        if (full) for (const c of classes) dirty.add(c);
-        kick('poll', full ? ScriptRuns.ALL : ScriptRuns.FAILING);
-      }, options.pollMs ?? 2000);
-      poll.unref();
+      started = true;
+      startPolling();
     },
     view,
     async check(task) {
       if (task !== undefined) findTask(task);
       for (const c of classes) dirty.add(c);
-      await schedule('check', ScriptRuns.ALL);
+      retryNow();
+      await schedule('check', ScriptRuns.FORCE);
       for (const t of tasks) {
         if (task !== undefined && t.id !== task) continue;
         const st = taskState.get(t.id);
@@ -461,7 +571,7 @@ export function createGrader(options: GraderOptions): Grader {
     },
     async evaluate(trigger, scripts = true) {
       for (const c of classes) dirty.add(c);
-      await schedule(trigger, scripts ? ScriptRuns.ALL : ScriptRuns.NONE);
+      await schedule(trigger, scripts ? ScriptRuns.FORCE : ScriptRuns.NONE);
       return view();
     },
     outcomes: () => outcomes,
@@ -470,9 +580,27 @@ export function createGrader(options: GraderOptions): Grader {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    watch() {
+      watchers++;
+      if (watchers === 1 && started && !closed) {
+        // Resume: everything re-evaluated once now (the page gets the result pushed), then the poll.
+        retryNow();
+        for (const c of classes) dirty.add(c);
+        kick('initial', ScriptRuns.FORCE);
+        startPolling();
+      }
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        watchers--;
+        if (watchers === 0) stopPolling();
+      };
+    },
+    stats: () => ({ evaluations, scriptRuns, watchers }),
     async close() {
       closed = true;
-      if (poll) clearInterval(poll);
+      stopPolling();
       await watcher?.stop();
       await running;
     },

@@ -4,7 +4,7 @@
  * @module
  */
 export { createGrader, GraderError, GradingRequestError } from './engine.js';
-export type { Grader, GraderOptions, ViewListener } from './engine.js';
+export type { Grader, GraderOptions, GraderStats, ViewListener } from './engine.js';
 export { hashAnswer, normaliseAnswer } from './checks.js';
 export type { CheckOutcome } from './checks.js';
 export { deriveParams, paramEnv, render } from './params.js';

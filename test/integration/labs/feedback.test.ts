@@ -182,6 +182,7 @@ JS`,
         fast: true,
       });
       open.push({ env, home });
+      env.grader.watch(); // a page is open: the grader polls (nobody watching, it would not)
       const before = env.grader.view();
       await env.sim.close();
       const deadline = Date.now() + 10_000;
