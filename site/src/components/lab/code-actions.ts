@@ -34,6 +34,7 @@ export function addRunButtons(root: HTMLElement): void {
       if (!term?.connection) return;
       // Each line ends with Enter, as if typed; the terminal gets focus so the learner can carry on.
       term.connection.input(`${text.replace(/\n/g, '\r')}\r`);
+      document.dispatchEvent(new CustomEvent('xenlab:run'));
       term.querySelector<HTMLElement>('textarea')?.focus();
     });
     figure.insertAdjacentElement('afterend', button);
