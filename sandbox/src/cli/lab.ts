@@ -5,7 +5,7 @@ import { hashAnswer } from '../grading/checks.js';
 import Database from 'better-sqlite3';
 import type { SandboxDriver } from '../drivers/types.js';
 import { gradingHistory } from '../grading/store.js';
-import { createDriverForLab } from '../labs/drivers.js';
+import { createLabDriverRegistry } from '../labs/drivers.js';
 import { labJsonSchema, labJsonSchemaText } from '../labs/json-schema.js';
 import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
 import { proveLab } from '../labs/prove.js';
@@ -84,19 +84,15 @@ async function test(root: string, argv: string[], io: CliIo): Promise<number> {
       io.err(`LAB_ERR_NOT_FOUND: no lab "${id}" in ${root}`);
       return 1;
     }
-  const drivers = new Map<string, Promise<SandboxDriver>>();
+  // The gateway's registry: each driver created once, on first use, and shared by the labs that name it.
+  const drivers = createLabDriverRegistry();
   let failed = errors.length;
   const rows: string[] = [];
   for (const lab of chosen) {
     const name = lab.manifest.environment.driver;
-    let pending = drivers.get(name);
-    if (!pending) {
-      pending = createDriverForLab(name);
-      drivers.set(name, pending);
-    }
     let driver: SandboxDriver;
     try {
-      driver = await pending;
+      driver = await drivers.get(name);
     } catch (e) {
       // A lab whose driver cannot run here (no Docker, no QEMU) is skipped, not failed; CI machines that have
       // the driver prove it.
@@ -114,6 +110,7 @@ async function test(root: string, argv: string[], io: CliIo): Promise<number> {
         io.err(`  round ${String(p.round)} ${p.phase}${p.check ? ` ${p.check}` : ''}: ${p.message}`);
     }
   }
+  await drivers.close();
   for (const row of rows) io.out(row);
   return failed === 0 ? 0 : 1;
 }

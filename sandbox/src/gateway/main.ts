@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createDockerDriver } from '../drivers/docker/index.js';
+import { createDriverRegistry, DriverUnavailableError } from '../drivers/index.js';
 import { createLearnerLocalDriver } from '../drivers/local/learner-tools.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { createGateway } from './server.js';
@@ -91,18 +91,22 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   }
   const dataDir = resolve(values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab');
   const driverName = values.driver ?? io.env.XENLAB_DRIVER ?? 'local';
-  let driver: SandboxDriver;
-  if (driverName === 'local') {
-    driver = createLearnerLocalDriver({ jail, toolBinDir: resolve(dataDir, 'bin') });
-  } else if (driverName === 'docker') {
-    try {
-      driver = await createDockerDriver({ pool: Number(io.env.XENLAB_DOCKER_POOL ?? 0) || 0 });
-    } catch (err) {
-      io.err(`xenlab serve: the docker driver can not start: ${(err as Error).message}`);
-      return null;
-    }
-  } else {
+  // One registry: the default driver serves lesson pages and local labs; a lab naming docker or qemu-xen gets
+  // that driver (created on first use, shared). The local driver is the learner variant: the toolkit on PATH.
+  const drivers = createDriverRegistry({
+    local: () => createLearnerLocalDriver({ jail, toolBinDir: resolve(dataDir, 'bin') }),
+    docker: { pool: Number(io.env.XENLAB_DOCKER_POOL ?? 0) || 0 },
+  });
+  if (driverName !== 'local' && driverName !== 'docker') {
     io.err(`xenlab serve: --driver must be local or docker, not "${driverName}"`);
+    return null;
+  }
+  let driver: SandboxDriver;
+  try {
+    driver = await drivers.get(driverName);
+  } catch (err) {
+    const why = err instanceof DriverUnavailableError ? `${err.code}: ${err.reason}. ${err.fix}` : String(err);
+    io.err(`xenlab serve: the ${driverName} driver can not start: ${why}`);
     return null;
   }
   const courseCode = values['course-code'] ?? io.env.XENLAB_COURSE_CODE ?? '';
@@ -112,6 +116,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     siteDir,
     dataDir,
     driver,
+    drivers,
     courseCode,
     ...(io.env.XENLAB_INSTRUCTOR_KEY ? { instructorKey: io.env.XENLAB_INSTRUCTOR_KEY } : {}),
     ...minutes('idleMs', io.env.XENLAB_IDLE_MINUTES),
@@ -125,5 +130,11 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     );
   io.out(`instructor view (keep it to yourself): ${gateway.instructorUrl}`);
   if (driver.notice) io.err(`xenlab: ${driver.notice}`);
+  // Labs on the other drivers: said at start, so the instructor fixes it before learners open those labs.
+  for (const name of drivers.names().filter((n) => n !== 'local' && n !== driverName)) {
+    const a = await drivers.available(name);
+    if (!a.ok) io.err(`xenlab: labs on the ${name} driver cannot run here (${a.code}): ${a.reason}. ${a.fix}`);
+    else if (a.note) io.out(`xenlab: labs on the ${name} driver: ${a.note}`);
+  }
   return gateway;
 }

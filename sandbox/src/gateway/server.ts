@@ -20,6 +20,8 @@ import {
 } from '../protocol/index.js';
 import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
+import type { DriverRegistry } from '../drivers/index.js';
+import { labStarting, openShowingStart } from './starting.js';
 import { attachLabChannel } from '../grading/index.js';
 import { LABS_DIR, createLabProvisioner, type LabProvisioner } from '../labs/index.js';
 import { LAB_PATH } from '../protocol/lab.js';
@@ -42,8 +44,10 @@ export interface GatewayOptions {
   siteDir?: string;
   /** Where learners' scratch homes live. */
   dataDir: string;
-  /** Runs the shells. */
+  /** Runs the shells of lesson pages (the playground) and of labs whose driver is `local`. */
   driver: SandboxDriver;
+  /** Where labs naming another driver (docker, qemu-xen) get theirs (default: a registry around `driver`). */
+  drivers?: DriverRegistry;
   /** Origins allowed besides the gateway's own (e.g. the Astro dev server's). */
   allowedOrigins?: readonly string[];
   /** Lifetime of a WebSocket ticket (ms). */
@@ -196,6 +200,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const learners = new Learners(db);
   const labs: LabProvisioner = createLabProvisioner({
     driver: options.driver,
+    ...(options.drivers ? { drivers: options.drivers } : {}),
     db,
     ...(options.labsDir ? { labsDir: options.labsDir } : {}),
     ...(options.labPollMs === undefined ? {} : { pollMs: options.labPollMs }),
@@ -544,13 +549,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         alive.set(ws, true);
         ws.on('pong', () => alive.set(ws, true));
         // The channel waits for the environment (a nested-Xen lab takes a while to boot).
+        // Meanwhile the page hears what is starting (lab.starting); a driver that cannot run here is a permanent
+        // LAB_ERR_DRIVER_UNAVAILABLE (close 4003).
         attachLabChannel(
           ws,
-          environments.open(learner.id, lab).then(async (env) => {
-            const labEnv = await labs.environment(env.row.id);
-            if (!labEnv) throw new Error(`"${lab}" is not a lab`);
-            return labEnv;
-          }),
+          labStarting(
+            ws,
+            (l) => labs.watchStart(EnvironmentManager.idFor(learner.id, lab), l),
+            environments.open(learner.id, lab).then(async (env) => {
+              const labEnv = await labs.environment(env.row.id);
+              if (!labEnv) throw new Error(`"${lab}" is not a lab`);
+              return labEnv;
+            }),
+          ),
         );
       });
       return;
@@ -563,7 +574,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
       linkTerminal(ws, async (size) => {
-        const env = await environments.open(learner.id, lab);
+        // While a slow driver brings the lab up the page sees the boot (console, ETA); a driver that cannot run
+        // here is refused for good (GATEWAY_ERR_DRIVER_UNAVAILABLE, close 4003).
+        const env = await openShowingStart(
+          ws,
+          (l) => labs.watchStart(EnvironmentManager.idFor(learner.id, lab), l),
+          environments.open(learner.id, lab),
+        );
+        // The driver this environment runs on (a lab's own, or the default one).
+        const driver = labs.driverOf(env.row.id) ?? options.driver;
         // A lab names its terminals (and the node each runs on); other names are refused.
         const labEnv = await labs.environment(env.row.id);
         let node: string | undefined;
@@ -585,7 +604,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           });
         }
         const notices = [
-          options.driver.notice,
+          driver.notice,
           fresh && env.revived && !env.announced
             ? 'Welcome back: this is a new shell. Your files and your pool are as you left them.'
             : undefined,
@@ -593,8 +612,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         if (fresh) env.announced = true;
         return {
           terminal,
-          driver: options.driver.name,
-          jailed: options.driver.jailed,
+          driver: driver.name,
+          jailed: driver.jailed,
           lab,
           name,
           notice: notices.length ? notices.join(' ') : undefined,
@@ -629,8 +648,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       linkTerminal(ws, () =>
         Promise.resolve({
           terminal,
-          driver: options.driver.name,
-          jailed: options.driver.jailed,
+          driver: (labs.driverOf(env.row.id) ?? options.driver).name,
+          jailed: (labs.driverOf(env.row.id) ?? options.driver).jailed,
           lab: env.row.labId,
           name,
           notice: undefined,

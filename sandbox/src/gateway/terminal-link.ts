@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import { CLOSE, GatewayError, PROTOCOL_VERSION, TERM_LIMITS, parseClientMessage } from '../protocol/index.js';
 import type { ServerMessage } from '../protocol/index.js';
 import type { EnvironmentNotice, SharedTerminal, Viewer } from '../sessions/index.js';
+import { VIEWER_BACKLOG_BYTES } from '../sessions/shared-terminal.js';
 
 /** How long a client may take to say `term.hello` after the upgrade before the socket is closed. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -25,8 +26,12 @@ export interface LinkTarget {
   readonly readOnly?: boolean;
 }
 
-/** Output a watching tab may have queued before it is dropped (it reconnects and gets the scrollback). */
-const WATCH_BACKLOG_BYTES = 2 * 1024 * 1024;
+/**
+ * Unsent bytes a socket may have queued before it is cut off. Terminal output is capped per viewer by the terminal
+ * (`VIEWER_BACKLOG_BYTES`); this also covers the small JSON replies (`pong`, `error`), which a client that never
+ * reads could otherwise pile up by sending pings or junk.
+ */
+const SOCKET_BACKLOG_BYTES = VIEWER_BACKLOG_BYTES + 64 * 1024;
 
 /**
  * Joins one WebSocket to one shared terminal: keystrokes (binary frames) go in, output comes out (binary frames,
@@ -38,21 +43,35 @@ export function linkTerminal(
   ws: WebSocket,
   resolve: (size: { cols: number; rows: number }) => Promise<LinkTarget>,
 ): void {
+  /** Drops a link that is not reading what it is sent (terminate: a close frame would queue behind the backlog). */
+  const overflowed = () => {
+    if (target?.readOnly && ws.readyState === ws.OPEN) {
+      // An instructor's tab that fell behind: it reconnects (it is slow, not lying).
+      ws.close(CLOSE.BEHIND, 'fell behind');
+      setTimeout(() => {
+        ws.terminate();
+      }, 2_000).unref();
+      return;
+    }
+    ws.terminate();
+  };
   const send = (msg: ServerMessage) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > SOCKET_BACKLOG_BYTES) {
+      overflowed();
+      return;
+    }
+    ws.send(JSON.stringify(msg));
   };
   let target: LinkTarget | undefined;
   let unsubscribe: (() => void) | undefined;
   let starting = false;
   const viewer: Viewer = {
     send: (data) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (target?.readOnly && ws.bufferedAmount > WATCH_BACKLOG_BYTES) {
-        ws.close(CLOSE.BEHIND, 'fell behind');
-        return;
-      }
-      ws.send(data, { binary: true });
+      if (ws.readyState === ws.OPEN) ws.send(data, { binary: true });
     },
+    backlog: () => ws.bufferedAmount,
+    overflowed,
     exited: (code) => {
       send({ type: 'term.exit', code });
       if (ws.readyState === ws.OPEN) ws.close(CLOSE.EXITED, 'shell exited');

@@ -1,29 +1,30 @@
 /**
- * The sandbox driver a lab names (`environment.driver`), set up for labs. Loaded on demand, so proving a
- * local lab never touches Docker or QEMU.
+ * The sandbox driver a lab names (`environment.driver`), from the one driver registry (`drivers/index.ts`) that
+ * the gateway uses too. Loaded on demand, so proving a local lab never touches Docker or QEMU.
  * @module
  */
+import { createDriverRegistry } from '../drivers/index.js';
+import type { DriverRegistry, DriverRegistryOptions } from '../drivers/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { createLabLocalDriver } from './environment.js';
 
 /**
- * Creates the driver a lab asks for; rejects when it cannot run on this machine (no Docker, no QEMU).
+ * A registry set up for labs outside the gateway (`xenlab lab test`): the local driver is the lab variant
+ * (`createLabLocalDriver`: the toolkit read-only in the jail, `xe` and `xenlab-tools` on PATH).
+ */
+export function createLabDriverRegistry(options: DriverRegistryOptions = {}): DriverRegistry {
+  return createDriverRegistry({ local: () => createLabLocalDriver({ jail: 'auto' }), ...options });
+}
+
+let shared: DriverRegistry | undefined;
+
+/**
+ * Creates (once per process, then shares) the driver a lab asks for; rejects with a `DriverUnavailableError`
+ * saying why and what to do when it cannot run on this machine (no Docker, no QEMU, no image).
  * @example
  * const driver = await createDriverForLab(lab.manifest.environment.driver);
  */
-export async function createDriverForLab(name: string): Promise<SandboxDriver> {
-  switch (name) {
-    case 'local':
-      return createLabLocalDriver({ jail: 'auto' });
-    case 'docker': {
-      const { createDockerDriver } = await import('../drivers/docker/index.js');
-      return createDockerDriver();
-    }
-    case 'qemu-xen': {
-      const { createQemuXenDriver } = await import('../drivers/qemu-xen/index.js');
-      return createQemuXenDriver();
-    }
-    default:
-      throw new Error(`LAB_ERR_NO_DRIVER: no sandbox driver named ${name} in this build`);
-  }
+export function createDriverForLab(name: string): Promise<SandboxDriver> {
+  shared ??= createLabDriverRegistry();
+  return shared.get(name);
 }

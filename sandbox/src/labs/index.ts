@@ -28,4 +28,4 @@ export { proveLab } from './prove.js';
 export type { ProveResult } from './prove.js';
 export { createLabProvisioner } from './provisioner.js';
 export type { LabProvisioner, LabProvisionerOptions } from './provisioner.js';
-export { createDriverForLab } from './drivers.js';
+export { createDriverForLab, createLabDriverRegistry } from './drivers.js';

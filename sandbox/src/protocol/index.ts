@@ -115,6 +115,24 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('term.size'), cols: z.number().int(), rows: z.number().int() }).strict(),
   /** A message from the instructor to the room (shown above the terminal). */
   z.object({ type: z.literal('env.message'), text: z.string().max(500) }).strict(),
+  /**
+   * The environment is still coming up (a nested Xen host boots for a minute or two): sent before `term.ready`,
+   * once per phase. Meanwhile binary frames carry the boot console from its first line (display only: the page
+   * clears its screen on `term.ready`, whose replay holds the same boot log).
+   */
+  z
+    .object({
+      type: z.literal('env.starting'),
+      /** The driver the environment runs on (`qemu-xen`, `docker`). */
+      driver: z.string(),
+      /** What is starting, for a status line: "booting a Xen host (software emulation)". */
+      what: z.string(),
+      /** When this phase began (ms since epoch). */
+      startedAt: z.number(),
+      /** Expected duration of the phase (ms), from the driver's measured boots; absent when unknown. */
+      etaMs: z.number().optional(),
+    })
+    .strict(),
   z
     .object({
       type: z.literal('error'),
@@ -138,6 +156,11 @@ export const CLOSE = {
   EXITED: 4000,
   /** An instructor's watching tab fell too far behind the learner's output (it reconnects). */
   BEHIND: 4001,
+  /**
+   * Permanent: this lab cannot run on this machine (its driver is unavailable; the `error` before it says which,
+   * why and what to do). Reconnecting will not help: a page must not retry until it is reloaded.
+   */
+  UNAVAILABLE: 4003,
 } as const;
 
 /** Stable error codes of the gateway (documented in CONTRIBUTING.md). */
@@ -157,8 +180,23 @@ export const GatewayError = {
   SINGLE_USER: 'GATEWAY_ERR_SINGLE_USER',
   BAD_COURSE_CODE: 'GATEWAY_ERR_BAD_COURSE_CODE',
   BAD_TARGET: 'GATEWAY_ERR_BAD_TARGET',
+  /**
+   * Permanent: the lab's sandbox driver cannot run on this machine (no Docker engine, no QEMU, no image built…).
+   * The message names the driver, the reason and the command that fixes it; the socket closes with
+   * `CLOSE.UNAVAILABLE` (4003). Pages show it and do not reconnect.
+   */
+  DRIVER_UNAVAILABLE: 'GATEWAY_ERR_DRIVER_UNAVAILABLE',
 } as const;
 export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
+
+/**
+ * Error codes (terminal and lab channel) after which retrying cannot help: a page shows the message and stops
+ * reconnecting (the socket also closes with `CLOSE.UNAVAILABLE`).
+ */
+export const PERMANENT_ERRORS: readonly string[] = [
+  GatewayError.DRIVER_UNAVAILABLE,
+  'LAB_ERR_DRIVER_UNAVAILABLE',
+];
 
 export type { Parsed } from './parse.js';
 

@@ -110,6 +110,24 @@ export const LabServerMessage = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('pong'), t: z.number() }).strict(),
+  /**
+   * The lab's environment is still coming up (a nested Xen host boots for a minute or two): what starts and when
+   * it should be up, sent at each new phase until the first `lab.state`. The boot console itself shows in the
+   * lab's terminals.
+   */
+  z
+    .object({
+      type: z.literal('lab.starting'),
+      /** The driver the lab runs on (`qemu-xen`, `docker`). */
+      driver: z.string(),
+      /** What is starting: "booting a Xen host (software emulation)". */
+      what: z.string(),
+      /** When this phase began (ms since epoch). */
+      startedAt: z.number(),
+      /** Expected duration (ms), from the driver's measured boots; absent when unknown. */
+      etaMs: z.number().optional(),
+    })
+    .strict(),
   z
     .object({
       type: z.literal('error'),
@@ -129,6 +147,11 @@ export const LabChannelError = {
   UNKNOWN_CHECK: 'LAB_ERR_UNKNOWN_CHECK',
   SOLUTION_LOCKED: 'LAB_ERR_SOLUTION_LOCKED',
   GRADER_FAILED: 'LAB_ERR_GRADER_FAILED',
+  /**
+   * Permanent: the lab's driver cannot run on this machine; the message says which, why and what to do. The
+   * channel closes with `CLOSE.UNAVAILABLE` (4003) and the page does not reconnect.
+   */
+  DRIVER_UNAVAILABLE: 'LAB_ERR_DRIVER_UNAVAILABLE',
 } as const;
 
 /**

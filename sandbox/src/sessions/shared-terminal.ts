@@ -6,6 +6,14 @@ import { FlowControl } from '../gateway/flow.js';
 export const SCROLLBACK_BYTES = 256 * 1024;
 /** Largest batch of output sent as one frame; output is coalesced until the next turn of the event loop. */
 const MAX_BATCH = 256 * 1024;
+/**
+ * Most output a viewer may have queued and not yet handed to the network (its socket's unsent backlog) before it
+ * is dropped. Acks cannot lift this: they are the client's word, and a client may ack output it never reads. An
+ * honest page never gets near it — what it has in flight is bounded by flow control (high watermark, one batch
+ * and a replay, about 1 MiB) — so only a page that lies about what it read, or a link that is not moving at all,
+ * is cut off; it reconnects and resumes from the kept scrollback.
+ */
+export const VIEWER_BACKLOG_BYTES = 2 * 1024 * 1024;
 
 /** One browser tab watching a terminal. */
 export interface Viewer {
@@ -15,6 +23,13 @@ export interface Viewer {
   exited(code: number | null): void;
   /** The pty was resized (watchers follow the learner's size). */
   resized?(cols: number, rows: number): void;
+  /** Bytes sent to this viewer and not yet handed to the network (a WebSocket's `bufferedAmount`). */
+  backlog?(): number;
+  /**
+   * The viewer's backlog passed {@link VIEWER_BACKLOG_BYTES}: it has been detached and gets no more output; it
+   * should close its link (the page reconnects and resumes from the scrollback).
+   */
+  overflowed?(): void;
 }
 
 interface ViewerState {
@@ -45,6 +60,7 @@ export class SharedTerminal {
   #onIdle: (() => void) | undefined;
   #onEnd: (() => void) | undefined;
   #size: { cols: number; rows: number } | undefined;
+  #dropped = 0;
 
   constructor(term: TerminalProcess) {
     this.#term = term;
@@ -113,9 +129,44 @@ export class SharedTerminal {
       this.#ringBytes -= this.#ring.shift()?.length ?? 0;
     }
     for (const [v, s] of this.#viewers) {
+      // Bounded by bytes whatever the viewer acked: one whose unsent backlog is past the cap is dropped.
+      if ((v.backlog?.() ?? 0) + data.length > VIEWER_BACKLOG_BYTES) {
+        this.#drop(v);
+        continue;
+      }
       v.send(data);
       s.flow.sent(data.length);
     }
+  }
+
+  #drop(viewer: Viewer): void {
+    this.#dropped++;
+    this.detach(viewer);
+    viewer.overflowed?.();
+  }
+
+  /**
+   * Byte counters, for tests and diagnostics: the replay ring and the pending batch (both bounded by size), and per
+   * viewer what flow control counts outstanding and what its link has not yet sent; `dropped` counts viewers cut
+   * off for a backlog past {@link VIEWER_BACKLOG_BYTES}.
+   */
+  stats(): {
+    ringBytes: number;
+    batchBytes: number;
+    dropped: number;
+    viewers: { watcher: boolean; unacked: number; backlog: number; overAcked: number }[];
+  } {
+    return {
+      ringBytes: this.#ringBytes,
+      batchBytes: this.#batchBytes,
+      dropped: this.#dropped,
+      viewers: [...this.#viewers].map(([v, st]) => ({
+        watcher: st.watcher,
+        unacked: st.flow.unacked,
+        backlog: v.backlog?.() ?? 0,
+        overAcked: st.flow.totals.overAcked,
+      })),
+    };
   }
 
   /** The output offset a resuming page can continue from, or undefined when it must take the whole scrollback. */
@@ -180,7 +231,7 @@ export class SharedTerminal {
     const s = this.#viewers.get(viewer);
     if (!s) return;
     // A viewer leaving must not hold the shell paused.
-    if (s.flow.paused) s.flow.acked(Number.MAX_SAFE_INTEGER);
+    s.flow.release();
     this.#viewers.delete(viewer);
     if (!s.watcher && this.viewers === 0) this.#onIdle?.();
   }

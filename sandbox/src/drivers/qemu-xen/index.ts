@@ -22,10 +22,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createLocalDriver, JAIL_HOME } from '../local/index.js';
-import { TOOLKIT_DIR } from '../local/learner-tools.js';
+import { BootFeeds, type BootWatchable } from '../boot-progress.js';
+import { JAIL_HOME } from '../local/index.js';
+import { createLearnerLocalDriver } from '../local/learner-tools.js';
 import type {
   EnvironmentSpec,
   ExecOptions,
@@ -64,6 +65,41 @@ export interface QemuXenDriverOptions {
 }
 
 type NodeKind = 'xen' | 'pxe' | 'local';
+
+/** Boot durations measured on this machine, for the ETA a page shows while a host boots (last few per kind). */
+class BootTimes {
+  /** Until something was measured: TCG cold boots measured 30-75 s alone, ~2 min with the CPUs shared. */
+  static readonly DEFAULTS: Readonly<Record<string, number>> = {
+    'cold-tcg': 100_000,
+    'cold-kvm': 25_000,
+    'pxe-tcg': 150_000,
+    'pxe-kvm': 40_000,
+    restore: 5_000,
+  };
+  private times: Record<string, number[]>;
+  constructor(private readonly file: string) {
+    try {
+      this.times = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number[]>;
+    } catch {
+      this.times = {};
+    }
+  }
+
+  record(kind: string, ms: number): void {
+    this.times[kind] = [...(this.times[kind] ?? []), Math.round(ms)].slice(-5);
+    try {
+      writeFileSync(this.file, JSON.stringify(this.times));
+    } catch {
+      // Only an estimate: not kept this time.
+    }
+  }
+
+  /** The median of the last measurements of `kind`, else the default. */
+  estimate(kind: string): number {
+    const t = [...(this.times[kind] ?? [])].sort((a, b) => a - b);
+    return t.length > 0 ? (t[Math.floor(t.length / 2)] ?? 0) : (BootTimes.DEFAULTS[kind] ?? 60_000);
+  }
+}
 
 /**
  * Boots share the machine's cores with everything else: one at a time, in this process (a queue) and across
@@ -281,7 +317,7 @@ class VmNode {
  * const env = await driver.create({ id: 'alice/xen-under-the-hood', home: '/srv/homes/alice' });
  * const r = await env.exec(['xl', 'list']);   // runs in dom0
  */
-export function createQemuXenDriver(options: QemuXenDriverOptions = {}): SandboxDriver {
+export function createQemuXenDriver(options: QemuXenDriverOptions = {}): SandboxDriver & BootWatchable {
   const cacheDir = options.cacheDir ?? DEFAULT_XEN_CACHE;
   const image = options.image ?? findXenImage(cacheDir);
   const stateDir = options.stateDir ?? join(cacheDir, 'states');
@@ -303,6 +339,9 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   mkdirSync(join(stateDir, 'templates'), { recursive: true });
   mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
   const queue = new BootQueue(join(stateDir, 'boot.lock'));
+  const bootTimes = new BootTimes(join(stateDir, 'boot-times.json'));
+  /** Creations in progress, for the page of the learner waiting for them (console from the first line, ETA). */
+  const feeds = new BootFeeds();
   const hibernateDir = join(stateDir, 'hibernated');
   mkdirSync(hibernateDir, { recursive: true });
   /** Where a detached environment's machines are saved until it is opened again. */
@@ -354,10 +393,12 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   };
 
   const startVmOnce = async (cfg: VmConfig, incoming: string | undefined, node: VmNode): Promise<XenVm> => {
+    const started = Date.now();
     if (incoming !== undefined) {
       const vm = await XenVm.start(cfg, { incoming, timeoutMs: 60_000 });
       const agent = await vm.waitReady(30_000);
       await agent.setTime(Date.now() / 1000);
+      bootTimes.record('restore', Date.now() - started);
       return vm;
     }
     node.say(
@@ -373,8 +414,16 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
       await vm.stop();
       throw err;
     }
+    bootTimes.record(`${cfg.boot.kind === 'pxe' ? 'pxe' : 'cold'}-${cfg.accel}`, Date.now() - started);
     return vm;
   };
+
+  /** Where the template of this driver's xen nodes is saved (it exists after the first cold boot). */
+  const templateFile = () =>
+    join(stateDir, 'templates', `${image.key}-${stateKey(vmConfig('/', { kind: 'image', hostname }))}.state`);
+  /** How long bringing up a xen node takes now: loading the template, or a cold boot. */
+  const estimate = (): number =>
+    warm && existsSync(templateFile()) ? bootTimes.estimate('restore') : bootTimes.estimate(`cold-${accel}`);
 
   const makeNode = (spec: EnvironmentSpec, name: string, kind: 'xen' | 'pxe', runDir: string): VmNode =>
     new VmNode(name, kind, (node, incoming) =>
@@ -442,18 +491,13 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     }
     let localSandbox: Sandbox | undefined;
     if ([...kinds.values()].includes('local')) {
-      // The learner's workbench: the image's boot files to serve, and the toolkit (`xenlab-tools pxe`) on PATH.
-      const modules = resolve(TOOLKIT_DIR, '..', 'node_modules');
-      const extra = existsSync(TOOLKIT_DIR) && existsSync(modules) ? [TOOLKIT_DIR, modules] : [];
-      local ??= createLocalDriver({
-        readOnlyBinds: [image.dir, ...extra],
-        path: extra.length > 0 ? [join(modules, '.bin')] : [],
-      });
+      // The learner's workbench: the image's boot files to serve, and the learner's commands (`xe`,
+      // `xenlab-tools`) on PATH as every other driver gives them — labs call `xenlab-tools`, never a toolkit path.
+      local ??= createLearnerLocalDriver({ readOnlyBinds: [image.dir] });
       localSandbox = await local.create({
         ...spec,
         env: {
           XENLAB_XEN_IMAGE: image.dir,
-          ...(existsSync(TOOLKIT_DIR) ? { XENLAB_TOOLKIT: TOOLKIT_DIR } : {}),
           ...spec.env,
         },
         nodes: [{ name: 'main' }],
@@ -476,6 +520,23 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     const saved = hibernation(spec.id);
     const was = readHibernation(saved);
     const resumes = was?.image === image.key ? new Set(was.running) : new Set<string>();
+    // The page of a learner waiting for this environment follows the boot: what starts, an ETA, the console.
+    const booting = [...vms.values()].filter((n) => n.kind === 'xen' || resumes.has(n.name));
+    const feedOff = booting.map((n) =>
+      n.subscribe((d) => {
+        feeds.console(spec.id, d);
+      }),
+    );
+    if (booting.length > 0) {
+      const restoring = booting.every((n) => resumes.has(n.name)) || (warm && existsSync(templateFile()));
+      feeds.begin(
+        spec.id,
+        restoring
+          ? 'starting the Xen host from its saved state'
+          : `booting a Xen host (${accel === 'kvm' ? 'KVM' : 'software emulation'})`,
+        restoring ? bootTimes.estimate('restore') : bootTimes.estimate(`cold-${accel}`),
+      );
+    }
     try {
       await Promise.all(
         [...vms.values()].map(async (n) => {
@@ -498,6 +559,9 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
       await Promise.all([...vms.values()].map((n) => n.stop()));
       rmSync(runBase, { recursive: true, force: true });
       throw err;
+    } finally {
+      for (const off of feedOff) off();
+      feeds.end(spec.id);
     }
 
     const consoleTerminal = (node: VmNode, size: { cols: number; rows: number }): TerminalProcess => {
@@ -721,6 +785,8 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
       }
       return p;
     },
+    watchBoot: (id, listener) => feeds.watch(id, listener),
+    bootEstimateMs: estimate,
     list() {
       // Running here, and saved by an earlier gateway (opened again, they resume).
       const ids = new Set(live.keys());
