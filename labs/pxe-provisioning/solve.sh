@@ -4,30 +4,9 @@
 # The checks on the host node power it on and wait for it.
 set -euo pipefail
 mkdir -p ~/pxe/tftp/ipxe
-tools=""
-for f in "${XENLAB_TOOLKIT:-/nonexistent}"/bin/xenlab-tools.mjs "${XENLAB_TOOLKIT:-/nonexistent}"/bin/xenlab-tools.js; do
-  [ -f "$f" ] && { tools=$f; break; }
-done
-if [ -n "$tools" ]; then
-  printf 'mac,ip,hostname,role\n52:54:00:12:34:56,10.0.2.15,%s,master\n' "$LAB_HOST_NAME" > ~/hosts.csv
-  node "$tools" pxe --inventory ~/hosts.csv --subnet 10.0.2.0/24 --server 10.0.2.2 --gateway 10.0.2.2 \
-    --boot ipxe --tftp-root "$HOME/pxe/tftp" --out ~/pxe >&2
-else
-  # The same configuration by hand, for a checkout without the toolkit's tools.
-  cat > ~/pxe/dnsmasq.conf <<CONF
-port=0
-interface=eth0
-bind-interfaces
-dhcp-range=10.0.2.0,static,255.255.255.0,12h
-enable-tftp
-tftp-root=$HOME/pxe/tftp
-dhcp-match=set:ipxe,175
-dhcp-boot=tag:!ipxe,undionly.kpxe
-dhcp-boot=tag:ipxe,boot.ipxe
-dhcp-host=52:54:00:12:34:56,10.0.2.15,$LAB_HOST_NAME,infinite
-CONF
-  printf '#!ipxe\nchain ipxe/${net0/mac:hexhyp}.ipxe || exit\n' > ~/pxe/tftp/boot.ipxe
-fi
+printf 'mac,ip,hostname,role\n52:54:00:12:34:56,10.0.2.15,%s,master\n' "$LAB_HOST_NAME" > ~/hosts.csv
+xenlab-tools pxe --inventory ~/hosts.csv --subnet 10.0.2.0/24 --server 10.0.2.2 --gateway 10.0.2.2 \
+  --boot ipxe --tftp-root "$HOME/pxe/tftp" --out ~/pxe >&2
 ln -sf "$XENLAB_XEN_IMAGE/xen" ~/pxe/tftp/xen
 ln -sf "$XENLAB_XEN_IMAGE/vmlinuz" ~/pxe/tftp/vmlinuz
 ln -sf "$XENLAB_XEN_IMAGE/dom0-rootfs.cpio.gz" ~/pxe/tftp/dom0.cpio.gz

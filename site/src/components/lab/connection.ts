@@ -1,4 +1,5 @@
 import {
+  CLOSE,
   LAB_PATH,
   LAB_PROTOCOL_VERSION,
   TicketResponse,
@@ -57,9 +58,15 @@ export class LabConnection {
       const parsed = parseLabServerMessage(ev.data);
       if (parsed.ok) this.#onMessage(parsed.value);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
+      // Permanent (the lab's driver cannot run here; the error before it said why): reconnecting cannot help.
+      if (ev.code === CLOSE.UNAVAILABLE) {
+        this.#stopped = true;
+        this.#onState('closed', 'This lab cannot run on this machine.');
+        return;
+      }
       this.#reconnect('Connection lost.');
     };
   }

@@ -103,6 +103,10 @@ class XenlabLab extends HTMLElement {
       (msg: LabServerMessage) => {
         switch (msg.type) {
           case 'lab.state':
+            if (status.dataset.state === 'starting') {
+              status.dataset.state = 'open';
+              status.textContent = 'Live';
+            }
             render(msg.view);
             this.view = msg.view;
             // For tests and the grading benchmark: when the result reached the page.
@@ -120,6 +124,13 @@ class XenlabLab extends HTMLElement {
             notice.textContent = msg.message;
             notice.dataset.kind = 'bad';
             break;
+          case 'lab.starting': {
+            // The lab's machine is still coming up (a nested Xen boots for a minute or two): say what and how long.
+            const left = msg.etaMs === undefined ? 0 : msg.startedAt + msg.etaMs - Date.now();
+            status.dataset.state = 'starting';
+            status.textContent = `Starting: ${msg.what}${left > 0 ? `, about ${String(Math.ceil(left / 1000))} s` : '…'}`;
+            break;
+          }
           case 'pong':
             break;
         }
