@@ -64,7 +64,8 @@ export function mountHome(home: string, sizeMb: number, owner: Owner): void {
     throw new Error(`SANDBOX_ERR_HOME_IMAGE: ${what} ${img}: ${err}`);
   };
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  if (!existsSync(img)) {
+  const fresh = !existsSync(img);
+  if (fresh) {
     const fd = openSync(img, 'wx', 0o600);
     try {
       ftruncateSync(fd, sizeMb * 1024 * 1024);
@@ -87,16 +88,34 @@ export function mountHome(home: string, sizeMb: number, owner: Owner): void {
   }
   const opts = 'loop,nosuid,nodev,noatime';
   if (readdirSync(home).length > 0) {
-    // Migrate: mount aside, copy (cp -a never follows symlinks), give it all to the learner, then empty the folder.
-    // No learner process runs in this environment now, so nothing moves under us.
+    // Files in the plain folder: a home from before (the image is new), or what the gateway put there while the
+    // image was not mounted. Mounted aside, they are copied in, then the folder is emptied. No learner process runs
+    // in this environment now.
     const aside = `${home}.migrate`;
     mkdirSync(aside, { recursive: true, mode: 0o700 });
     const m = run('mount', ['-o', opts, img, aside]);
     if (!m.ok) fail('mount', m.err);
     try {
-      const cp = run('cp', ['-a', '--', `${home}/.`, `${aside}/`]);
-      if (!cp.ok) fail('copy into', cp.err);
-      chownTree(aside, owner);
+      if (fresh) {
+        // Into an empty image: cp -a never follows the source's symlinks, and nothing else writes the target.
+        const cp = run('cp', ['-a', '--', `${home}/.`, `${aside}/`]);
+        if (!cp.ok) fail('copy into', cp.err);
+        chownTree(aside, owner);
+      } else {
+        // Over the learner's files (which may hold symlinks to anywhere): with the learner's rights, best effort;
+        // what clashes with the learner's own files stays theirs.
+        const drop =
+          owner.uid === 0
+            ? ''
+            : `setpriv --reuid=${String(owner.uid)} --regid=${String(owner.gid)} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs --`;
+        run('sh', [
+          '-c',
+          `cd "$1" && ${drop} tar -cf - . | { cd "$2" && ${drop} tar -xpf -; }`,
+          'xenlab-merge',
+          home,
+          aside,
+        ]);
+      }
     } finally {
       run('umount', [aside]);
       rmdirSync(aside);
