@@ -102,7 +102,8 @@ describe.skipIf(!asRoot)('the local jail when the gateway is root', () => {
       const before = readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
       const r = await inJail(
         a,
-        'echo "|/home/learner/evil" > /proc/sys/kernel/core_pattern; echo "cp=$?"; echo h > /proc/sysrq-trigger; echo "sr=$?"',
+        // Writes back the value it already has: harmless on the host even where the jail is broken (it was).
+        'cat /proc/sys/kernel/core_pattern > /tmp/cp; cat /tmp/cp > /proc/sys/kernel/core_pattern; echo "cp=$?"; echo h > /proc/sysrq-trigger; echo "sr=$?"',
       );
       expect(r.out).toMatch(/cp=1/);
       expect(r.out).toMatch(/sr=1/);

@@ -58,5 +58,12 @@ export async function main(
     help(io);
     return 2;
   }
-  return cmd.run(rest, io);
+  try {
+    return await cmd.run(rest, io);
+  } catch (err) {
+    // A command that failed unexpectedly: one line, no stack (XENLAB_DEBUG=1 shows it).
+    io.err(`xenlab ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.XENLAB_DEBUG) io.err(String((err as Error).stack));
+    return 1;
+  }
 }

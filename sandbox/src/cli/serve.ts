@@ -11,7 +11,14 @@ export const serveCommand: CliCommand = {
       io.out(SERVE_HELP);
       return 0;
     }
-    const gateway = await serve(argv, { out: io.out, err: io.err, env: process.env });
+    let gateway;
+    try {
+      gateway = await serve(argv, { out: io.out, err: io.err, env: process.env });
+    } catch (err) {
+      // Start-up failed past the flags (port in use, a corrupt database…): the reason in one line, no stack.
+      io.err(`xenlab serve: ${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    }
     if (!gateway) return 2;
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDriverRegistry, DriverUnavailableError } from '../drivers/index.js';
@@ -8,6 +8,7 @@ import type { SandboxDriver } from '../drivers/types.js';
 import { createGateway } from './server.js';
 import type { Gateway } from './server.js';
 import { PATHS } from '../protocol/index.js';
+import { LIMIT_ENV, type GatewayLimits } from './limits.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, seen from sandbox/dist/gateway (compiled) or sandbox/src/gateway (tests). */
@@ -35,7 +36,46 @@ Runs the course site and the terminal gateway.
   --driver NAME   local (default): bash in a bubblewrap jail; docker: hardened containers from the image
                   "xenlab image build" makes (env XENLAB_DRIVER; DOCKER_HOST picks a remote engine)
 Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
-XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.`;
+XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.
+Limits (whole numbers): XENLAB_MAX_CONNECTIONS (default 4000), XENLAB_MAX_CONNECTIONS_PER_IP (1000),
+XENLAB_NEW_LEARNERS_PER_IP_PER_MINUTE (300), XENLAB_LIVE_ENVIRONMENTS_PER_LEARNER (3).
+XENLAB_INSTRUCTOR_KEY (16 characters or more) sets the instructor link's key; without it one is made on first
+start and kept in DATA_DIR/instructor-key.`;
+
+/** The first line of the help: shown under every start-up error. */
+const USAGE_LINE = SERVE_HELP.split('\n')[0] ?? '';
+
+/** Whether `dir` is (or can be made) a directory this process can write; the reason when not. */
+function unusableDir(dir: string): string | null {
+  try {
+    // One level at a time: a recursive mkdir under /proc never returns (Node loops on its ENOENT).
+    const missing: string[] = [];
+    for (let d = dir; !existsSync(d); d = dirname(d)) {
+      missing.unshift(d);
+      if (dirname(d) === d) break;
+    }
+    for (const d of missing) mkdirSync(d);
+    if (!statSync(dir).isDirectory()) return 'it is not a directory';
+    const probe = join(dir, `.xenlab-write-test-${String(process.pid)}`);
+    writeFileSync(probe, '');
+    unlinkSync(probe);
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+}
+
+/** Limits from the environment; an error message for a value that is not a whole number above 0. */
+function limitsFromEnv(env: ServeIo['env']): GatewayLimits | string {
+  const limits: GatewayLimits = {};
+  for (const [key, name] of Object.entries(LIMIT_ENV) as [keyof GatewayLimits, string][]) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    if (!/^\d+$/.test(text) || Number(text) < 1) return `${name} must be a whole number above 0, not "${text}"`;
+    limits[key] = Number(text);
+  }
+  return limits;
+}
 
 /** An optional duration in minutes from the environment, as gateway options in ms. */
 function minutes<K extends 'idleMs' | 'graceMs'>(
@@ -74,17 +114,33 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     io.out(SERVE_HELP);
     return null;
   }
+  /** A start-up error: one line, the usage line, no stack; `xenlab serve` exits 2. */
+  const bad = (message: string): null => {
+    io.err(`xenlab serve: ${message}`);
+    io.err(USAGE_LINE);
+    return null;
+  };
   const portText = values.port ?? io.env.PORT ?? '4321';
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    io.err(`xenlab serve: --port must be a number from 0 to 65535, not "${portText}"`);
-    return null;
-  }
+  if (!/^\d+$/.test(portText) || port > 65535)
+    return bad(`--port must be a number from 0 to 65535, not "${portText}"`);
   const jail = values.jail ?? io.env.XENLAB_JAIL ?? 'auto';
-  if (jail !== 'auto' && jail !== 'off' && jail !== 'required') {
-    io.err(`xenlab serve: --jail must be auto, off or required, not "${jail}"`);
-    return null;
+  if (jail !== 'auto' && jail !== 'off' && jail !== 'required')
+    return bad(`--jail must be auto, off or required, not "${jail}"`);
+  for (const name of ['XENLAB_IDLE_MINUTES', 'XENLAB_GRACE_MINUTES']) {
+    const text = io.env[name];
+    if (text !== undefined && text !== '' && !(Number(text) > 0))
+      return bad(`${name} must be a number of minutes above 0, not "${text}"`);
   }
+  const limits = limitsFromEnv(io.env);
+  if (typeof limits === 'string') return bad(limits);
+  const instructorKey = io.env.XENLAB_INSTRUCTOR_KEY;
+  if (instructorKey !== undefined && instructorKey !== '' && instructorKey.length < 16)
+    return bad('XENLAB_INSTRUCTOR_KEY must be at least 16 characters long (it is the instructor link\'s password)');
+  const dataDirArg = values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab';
+  const unusable = unusableDir(resolve(dataDirArg));
+  if (unusable !== null)
+    return bad(`the data directory ${resolve(dataDirArg)} can not be used (${unusable}): give a writable directory`);
   const siteDir = resolve(values['site-dir'] ?? resolve(repoRoot, 'site', 'dist'));
   if (!existsSync(resolve(siteDir, 'index.html'))) {
     io.err(`xenlab serve: no built site at ${siteDir} (run npm run build); serving the API only`);
@@ -122,6 +178,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     ...minutes('idleMs', io.env.XENLAB_IDLE_MINUTES),
     ...minutes('graceMs', io.env.XENLAB_GRACE_MINUTES),
     allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
+    limits,
   });
   io.out(`xenlab listening on ${gateway.url}`);
   if (courseCode)

@@ -31,7 +31,9 @@ import { OriginPolicy } from './origins.js';
 import { createStaticSite } from './static-site.js';
 import { Instructor } from './instructor.js';
 import { linkTerminal } from './terminal-link.js';
-import { TicketIssuer, isSessionId, newSessionId } from './tickets.js';
+import { ResumeCodes, TicketIssuer, isSessionId, newSessionId } from './tickets.js';
+import { DEFAULT_LIMITS, RateLimiter, capConnections, type GatewayLimits } from './limits.js';
+import { persistentSecret } from './secrets.js';
 
 const COOKIE = 'xenlab_sid';
 
@@ -72,9 +74,16 @@ export interface GatewayOptions {
   labsDir?: string;
   /** How often lab graders poll besides following events (ms; the grader's default when absent). */
   labPollMs?: number;
-  /** The secret of the instructor's link (default: a new random one each start; see `instructorUrl`). */
+  /**
+   * The secret of the instructor's link, at least 16 characters (default: one made on first start and kept in
+   * `<dataDir>/instructor-key`, mode 0600, so the printed link stays valid across restarts; see `instructorUrl`).
+   */
   instructorKey?: string;
 }
+  /** Connection caps, timeouts, body size, rates: see {@link GatewayLimits} (defaults fit a room behind one NAT). */
+  limits?: GatewayLimits;
+  /** Where a request that failed is reported (default: console.error); the gateway answers 500 and carries on. */
+  logError?: (what: string, err: unknown) => void;
 
 export interface Gateway {
   readonly url: string;
@@ -91,10 +100,17 @@ export interface Gateway {
   /** The instructor's link: opening it makes that browser the instructor's (room view, broadcast, watching). */
   readonly instructorUrl: string;
   close(): Promise<void>;
+  /** Open TCP connections (HTTP and WebSocket) now. */
+  readonly connections: number;
+  /** Files the static site holds in memory (found files only: misses are never cached). */
+  readonly staticCacheEntries: number;
 }
 
 const sessionCookie = (sid: string): string =>
-  `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000`;
+  `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000`;
+
+/** The address a request comes from (the key of per-address limits). */
+const clientIp = (req: IncomingMessage): string => req.socket.remoteAddress ?? '?';
 
 /** A course page (not an asset): `/`, `/labs/x/`, `/x.html`. */
 const isPagePath = (path: string | undefined): boolean =>
@@ -116,7 +132,14 @@ function readCookie(req: IncomingMessage, name: string): string | null {
 /** Refuses an upgrade with a plain HTTP answer, before any WebSocket (or shell) exists. */
 function refuseUpgrade(socket: Duplex, status: number, code: GatewayError, message: string): void {
   const body = JSON.stringify({ code, message });
-  const reason = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Forbidden';
+  const reason =
+    status === 401
+      ? 'Unauthorized'
+      : status === 404
+        ? 'Not Found'
+        : status === 429
+          ? 'Too Many Requests'
+          : 'Forbidden';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -159,24 +182,55 @@ function json(
   res.end(text);
 }
 
-/** Reads a small JSON body (at most 4 KiB); undefined when too big or not JSON. */
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req) {
-    const b = c as Buffer;
-    size += b.length;
-    if (size > 4096) return undefined;
-    chunks.push(b);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-  } catch {
-    return undefined;
-  }
+const TOO_BIG = Symbol('too big');
+
+/**
+ * Reads a small body: its text, TOO_BIG past `max` bytes, or null when the client broke off (aborted, reset, timed
+ * out). Never rejects: a request that goes away mid-body ends that request only.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<string | typeof TOO_BIG | null> {
+  return new Promise((resolve) => {
+    let size = 0;
+    let done = false;
+    const chunks: Buffer[] = [];
+    const finish = (v: string | typeof TOO_BIG | null) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      resolve(v);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > max) finish(TOO_BIG);
+      else chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      finish(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.once('error', () => {
+      finish(null);
+    });
+    req.once('close', () => {
+      finish(null);
+    });
+  });
 }
 
 /**
+/**
+ * Whether a state-changing request comes from the course site: an Origin of ours, or (without one) a
+ * Sec-Fetch-Site that says same-origin/same-site. A browser sends at least one of them with every POST; a client
+ * that sends neither is not a browser (curl, a test), so it can not be a cross-site forgery.
+ */
+const fromSite = (req: IncomingMessage, policy: OriginPolicy, strict = false): boolean => {
+  const origin = req.headers.origin;
+  if (origin !== undefined) return policy.allowsOrigin(origin);
+  const site = req.headers['sec-fetch-site'];
+  if (site === undefined) return !strict;
+  return site === 'same-origin' || site === 'same-site';
+};
+
  * Starts the gateway: one HTTP server for the built site, the ticket API and the terminal WebSocket.
  *
  * Every upgrade is checked (Host, Origin, a single-use ticket bound to the browser's session cookie) before the
@@ -185,6 +239,14 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.host ?? '127.0.0.1';
   const tickets = new TicketIssuer(options.ticketTtlMs === undefined ? {} : { ttlMs: options.ticketTtlMs });
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const logError =
+    options.logError ??
+    ((what: string, err: unknown) => {
+      console.error(`xenlab: ${what} failed:`, err);
+    });
+  if (options.instructorKey !== undefined && options.instructorKey.length < 16)
+    throw new Error('the instructor key must be at least 16 characters long');
   const site = options.siteDir ? createStaticSite(options.siteDir) : undefined;
   const wss = new WebSocketServer({
     noServer: true,
@@ -213,9 +275,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
     ...(options.warnMs === undefined ? {} : { warnMs: options.warnMs }),
     provision: options.provision ?? labs.provision,
+    maxLivePerLearner: limits.liveEnvironmentsPerLearner,
   });
   const courseCode = options.courseCode ?? '';
-  const instructorKey = options.instructorKey ?? randomBytes(18).toString('base64url');
+  const instructorKey =
+    options.instructorKey ??
+    persistentSecret(options.dataDir, 'instructor-key', () => randomBytes(18).toString('base64url'));
+  const resumeCodes = new ResumeCodes(
+    Buffer.from(
+      persistentSecret(options.dataDir, 'resume-key', () => randomBytes(32).toString('base64url')),
+      'utf8',
+    ),
+  );
+  const newLearners = new RateLimiter(limits.newLearnersPerIpPerMinute);
+  const guesses = new RateLimiter(limits.guessesPerIpPerMinute);
+  const rateLimited = (what: string) => ({
+    ok: false as const,
+    code: GatewayError.RATE_LIMITED,
+    message: `too many ${what} from your address: wait a minute and try again`,
+  });
   const instructor = new Instructor({
     key: instructorKey,
     db,
@@ -249,6 +327,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const sid = session(req, headers);
     const known = learners.bySession(sid);
     if (!known && !options.driver.jailed && learners.count() > 0) {
+    if (!known && !newLearners.take(clientIp(req))) return rateLimited('new learners');
       return {
         ok: false,
         code: GatewayError.SINGLE_USER,
@@ -267,32 +346,75 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     res: ServerResponse,
     schema: z.ZodType<T>,
     usage: string,
-    handle: (body: T) => void,
+    handle: (body: T) => void | Promise<void>,
   ): void => {
-    if (req.headers.origin !== undefined && !policy.allowsOrigin(req.headers.origin)) {
+    if (!fromSite(req, policy)) {
       json(res, 403, {
         code: GatewayError.BAD_ORIGIN,
-        message: `not from ${req.headers.origin}: use the course site`,
+        message: `not from ${req.headers.origin ?? 'this site'}: use the course site`,
       });
       return;
     }
-    void readJson(req).then((raw) => {
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
-        json(res, 400, { code: GatewayError.BAD_MESSAGE, message: usage });
-        return;
-      }
-      handle(parsed.data);
-    });
+    readBody(req, limits.maxBodyBytes)
+      .then(async (text) => {
+        if (text === null) return; // the client went away: nobody to answer
+        if (text === TOO_BIG) {
+          json(res, 413, { code: GatewayError.TOO_LARGE, message: usage }, { Connection: 'close' });
+          return;
+        }
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text || '{}');
+        } catch {
+          raw = undefined;
+        }
+        const parsed = schema.safeParse(raw);
+        if (!parsed.success) {
+          json(res, 400, { code: GatewayError.BAD_MESSAGE, message: usage });
+          return;
+        }
+        await handle(parsed.data);
+      })
+      .catch((err: unknown) => {
+        failed(req, res, err);
+      });
+  };
+
+  /** A handler threw: logged, answered 500 (or the connection cut when the answer had begun); the rest carries on. */
+  const failed = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    logError(`${req.method ?? '?'} ${(req.url ?? '/').split('?')[0] ?? '/'}`, err);
+    if (res.headersSent) res.destroy();
+    else json(res, 500, { code: GatewayError.INTERNAL, message: 'the gateway failed answering this' });
   };
 
   const server = createServer(
-    { noDelay: true, maxHeaderSize: 16 * 1024, requestTimeout: 30_000 },
-    (req, res) => {
+    {
+      noDelay: true,
+      maxHeaderSize: 16 * 1024,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often slow requests and silent new connections are looked for.
+      connectionsCheckingInterval: Math.max(50, Math.min(5_000, Math.floor(headersTimeout / 4))),
+    },
+    guard((req, res) => {
       if (!policy.allowsHost(req.headers.host)) {
         json(res, 403, { code: GatewayError.BAD_HOST, message: 'unknown Host header' });
         return;
+  /** Every request: errors on its streams end it only, and a handler that throws is answered 500. */
+  const guard =
+    (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      try {
+        handler(req, res);
+      } catch (err) {
+        failed(req, res, err);
       }
+    };
+      }
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
       const path = (req.url ?? '/').split('?')[0];
       if (path === PATHS.ticket) {
         if (req.method !== 'POST') {
@@ -346,6 +468,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         return;
       }
       if (path === PATHS.me && req.method === 'GET') {
+          if (!newLearners.take(clientIp(req))) {
+            json(res, 429, rateLimited('new learners'), headers);
+            return;
+          }
         const headers: Record<string, string> = {};
         const sid = session(req, headers);
         const l = learners.bySession(sid);
@@ -359,11 +485,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === PATHS.join) {
         if (req.method !== 'POST') {
           json(res, 405, { code: 'GATEWAY_ERR_METHOD', message: 'use POST' }, { Allow: 'POST' });
+          resume: l ? `${PATHS.resume}?code=${encodeURIComponent(resumeCodes.codeFor(l.id))}` : null,
           return;
         }
         postFromSite(
           req,
           res,
+      if (path === PATHS.resume && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
+        resume(req, res);
+        return;
+      }
           JoinRequest,
           'send {"code": "<course code>", "name": "<optional name>"}',
           (r) => {
@@ -412,6 +543,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return;
         }
         if (instructor.recognises(req)) {
+        if (key !== null && !guesses.allows(clientIp(req))) {
+          page(res, 429, 'Too many tries', 'Too many wrong keys from your address: wait a minute.', {});
+          return;
+        }
+        if (key !== null && !instructor.keyMatches(key)) guesses.take(clientIp(req));
           res.writeHead(303, { Location: PATHS.instructorPage }).end();
           return;
         }
@@ -484,15 +620,100 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         return;
       }
       // A page sets the session cookie, so that the links it opens at once (terminal, lab panel) ask for their
-      // tickets as one learner, not as one new learner each.
-      if ((req.method === 'GET' || req.method === 'HEAD') && isPagePath(path) && !readCookie(req, COOKIE))
+      // tickets as one learner, not as one new learner each. Never on a navigation from another site: a browser
+      // may hold a cookie it did not send there, and a new one would replace the learner's identity.
+      if (
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        isPagePath(path) &&
+        req.headers.cookie?.includes(`${COOKIE}=`) !== true &&
+        req.headers['sec-fetch-site'] !== 'cross-site'
+      )
         res.setHeader('Set-Cookie', sessionCookie(newSessionId()));
       if (site?.(req, res)) return;
       json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
-    },
+    }),
   );
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  const connections = capConnections(server, limits);
+
+  /**
+   * `/resume?code=…`: GET shows what the code is for and a button; the POST (a form of this site) makes this browser
+   * that learner, with a new session cookie. Never a GET that switches identity: a link alone can not swap a
+   * learner's browser to someone else. Wrong codes count against the address (a few a minute).
+   */
+  const resume = (req: IncomingMessage, res: ServerResponse): void => {
+    const ip = clientIp(req);
+    const check = (code: string | null): string | null | 'limited' => {
+      if (!guesses.allows(ip)) return 'limited';
+      const id = resumeCodes.learnerOf(code);
+      if (id !== null && learners.get(id)) return id;
+      guesses.take(ip);
+      return null;
+    };
+    const refuse = (result: null | 'limited') =>
+      result === 'limited'
+        ? page(res, 429, 'Too many tries', 'Too many wrong resume codes from your address: wait a minute.', {})
+        : page(res, 403, 'Not a resume link', 'Check that you copied the whole resume link.', {});
+    if (req.method !== 'POST') {
+      const code = new URL(req.url ?? '/', 'http://gateway').searchParams.get('code');
+      const id = check(code);
+      if (id === null || id === 'limited') {
+        refuse(id);
+        return;
+      }
+      const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);
+      const name = learners.get(id)?.displayName;
+      const body =
+        `<!doctype html><html lang="en"><meta charset="utf-8"><title>Resume · xenlab</title><h1>Resume your work</h1>` +
+        `<p>This makes this browser ${name ? esc(name) : 'the learner of this link'}: their terminals, files and ` +
+        `progress. If this browser was someone else in the course, it stops being them (their own resume link ` +
+        `brings that back).</p><form method="post" action="${PATHS.resume}"><input type="hidden" name="code" ` +
+        `value="${esc(code ?? '')}"><button type="submit">Resume here</button></form><p><a href="/">Back to the ` +
+        `course</a></p></html>`;
+      res
+        .writeHead(200, {
+          'Content-Type': 'text/html; charset=utf-8',
+          'Content-Security-Policy': "default-src 'none'; form-action 'self'",
+          'Cache-Control': 'no-store',
+          'Referrer-Policy': 'no-referrer',
+          'X-Frame-Options': 'DENY',
+        })
+        .end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (!fromSite(req, policy, true)) {
+      json(res, 403, { code: GatewayError.BAD_ORIGIN, message: 'resume from the course site' });
+      return;
+    }
+    readBody(req, limits.maxBodyBytes)
+      .then((text) => {
+        if (text === null) return;
+        if (text === TOO_BIG) {
+          json(res, 413, { code: GatewayError.TOO_LARGE, message: 'send code=…' }, { Connection: 'close' });
+          return;
+        }
+        const id = check(new URLSearchParams(text).get('code'));
+        if (id === null || id === 'limited') {
+          refuse(id);
+          return;
+        }
+        const sid = newSessionId();
+        learners.addSession(sid, id);
+        res
+          .writeHead(303, { 'Set-Cookie': sessionCookie(sid), Location: '/', 'Cache-Control': 'no-store' })
+          .end();
+      })
+      .catch((err: unknown) => {
+        failed(req, res, err);
+      });
+  };
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
 
@@ -519,6 +740,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         403,
         GatewayError.BAD_ORIGIN,
         `origin ${req.headers.origin ?? '(none)'} may not open terminals here`,
+    try {
+      upgrade(req, socket, head);
+    } catch (err) {
+      logError(`upgrade ${(req.url ?? '/').split('?')[0] ?? '/'}`, err);
+      socket.destroy();
+    }
+  });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       );
       return;
     }
@@ -564,6 +793,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           ),
         );
       });
+    if (!environments.admits(learner.id, lab)) {
+      refuseUpgrade(
+        socket,
+        429,
+        GatewayError.TOO_MANY_ENVIRONMENTS,
+        `you have ${String(limits.liveEnvironmentsPerLearner)} labs open already: close the page of one of them first`,
+      );
+      return;
+    }
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -627,7 +865,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         };
       });
     });
-  });
+  };
 
   /** An instructor watching a learner's running terminal: read-only, and only a terminal that already runs. */
   const watchTerminal = (req: IncomingMessage, socket: Duplex, head: Buffer, envId: string, name: string) => {
@@ -716,3 +954,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       })()),
   };
 }
+    get connections() {
+      return connections.open;
+    },
+    get staticCacheEntries() {
+      return site?.cacheEntries ?? 0;
+    },

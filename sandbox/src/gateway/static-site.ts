@@ -56,11 +56,27 @@ function cspFor(html: string): string {
   ].join('; ');
 }
 
-/** Serves the built course site from a directory, with security headers; cached in memory after first read. */
-export function createStaticSite(root: string): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const cache = new Map<string, Cached | null>();
+/** The static site's handler (true when it answered), and what its cache holds. */
+export type StaticSite = ((req: IncomingMessage, res: ServerResponse) => boolean) & {
+  /** Files held in memory. */
+  readonly cacheEntries: number;
+  /** Bytes of those files. */
+  readonly cacheBytes: number;
+};
+
+/** Most bytes of files kept in memory; past it, files are read from disk each time (a built site is far smaller). */
+const CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Serves the built course site from a directory, with security headers; files found are cached in memory after the
+ * first read (up to 64 MiB). Misses are never cached: a crawler asking for random paths can not grow memory.
+ */
+export function createStaticSite(root: string): StaticSite {
+  const cache = new Map<string, Cached>();
+  let cacheBytes = 0;
   const load = (path: string): Cached | null => {
-    if (cache.has(path)) return cache.get(path) ?? null;
+    const hit = cache.get(path);
+    if (hit) return hit;
     let entry: Cached | null = null;
     try {
       if (statSync(path).isFile()) {
@@ -72,11 +88,14 @@ export function createStaticSite(root: string): (req: IncomingMessage, res: Serv
     } catch {
       entry = null;
     }
-    cache.set(path, entry);
+    if (entry && cacheBytes + entry.body.length <= CACHE_MAX_BYTES) {
+      cache.set(path, entry);
+      cacheBytes += entry.body.length;
+    }
     return entry;
   };
 
-  return (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     let pathname: string;
     try {
@@ -121,4 +140,8 @@ export function createStaticSite(root: string): (req: IncomingMessage, res: Serv
     res.end(req.method === 'HEAD' ? undefined : file.body);
     return true;
   };
+  return Object.defineProperties(serve, {
+    cacheEntries: { get: () => cache.size },
+    cacheBytes: { get: () => cacheBytes },
+  }) as StaticSite;
 }

@@ -87,3 +87,36 @@ export class TicketIssuer {
     for (const [nonce, exp] of this.#used) if (exp < now) this.#used.delete(nonce);
   }
 }
+
+/**
+ * Resume codes: a learner's way back to their environments from another browser (or after the cookie was lost).
+ * A code is `<learner id>.<HMAC(key, learner id)>` (128 bits of MAC): long and unguessable, never stored (the key
+ * lives in the data directory, not in the database), the same each time the learner asks, for one learner only.
+ */
+export class ResumeCodes {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    this.#key = key;
+  }
+
+  #mac(learnerId: string): string {
+    return createHmac('sha256', this.#key).update(`xenlab-resume-v1|${learnerId}`).digest('base64url').slice(0, 22);
+  }
+
+  /** The learner's resume code. */
+  codeFor(learnerId: string): string {
+    return `${learnerId}.${this.#mac(learnerId)}`;
+  }
+
+  /** The learner a code is for, or null for anything else. */
+  learnerOf(code: string | null | undefined): string | null {
+    if (!code || code.length > 128) return null;
+    const dot = code.lastIndexOf('.');
+    if (dot <= 0) return null;
+    const id = code.slice(0, dot);
+    const want = Buffer.from(this.#mac(id));
+    const got = Buffer.from(code.slice(dot + 1));
+    return want.length === got.length && timingSafeEqual(want, got) ? id : null;
+  }
+}

@@ -186,6 +186,16 @@ export const GatewayError = {
    * `CLOSE.UNAVAILABLE` (4003). Pages show it and do not reconnect.
    */
   DRIVER_UNAVAILABLE: 'GATEWAY_ERR_DRIVER_UNAVAILABLE',
+  /** Too many new learners, wrong instructor keys or resume codes from one address: wait a minute. */
+  RATE_LIMITED: 'GATEWAY_ERR_RATE_LIMITED',
+  /** The learner has as many environments running as allowed, each with a page open: close one first. */
+  TOO_MANY_ENVIRONMENTS: 'GATEWAY_ERR_TOO_MANY_ENVIRONMENTS',
+  /** A request body over the limit (4 KiB). */
+  TOO_LARGE: 'GATEWAY_ERR_TOO_LARGE',
+  /** The gateway failed answering (logged); the gateway itself carries on. */
+  INTERNAL: 'GATEWAY_ERR_INTERNAL',
+  /** A resume code that is not one. */
+  BAD_RESUME_CODE: 'GATEWAY_ERR_BAD_RESUME_CODE',
 } as const;
 export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
 
@@ -216,6 +226,8 @@ export const PATHS = {
   ticket: '/api/ticket',
   join: '/api/join',
   me: '/api/me',
+  /** GET `/resume?code=…` (a confirmation page), POST (form `code=…`): this browser becomes that learner. */
+  resume: '/resume',
   /** The link to give learners: `/join?code=XEN42`, optionally `&name=…` and `&to=/labs/…/`. */
   joinLink: '/join',
   /** The instructor's link (`/instructor?key=…`, printed by `xenlab serve`) and their page. */
@@ -323,3 +335,5 @@ export type TicketResponse = z.infer<typeof TicketResponse>;
 
 // The lab channel (grading) protocol lives in its own file, owned by the labs engineer.
 export * from './lab.js';
+    /** The learner's resume link (a path: `/resume?code=…`): opens their environments in another browser. */
+    resume: z.string().nullable().optional(),

@@ -64,6 +64,16 @@ export interface EnvironmentManagerOptions {
   /** Overrides the default provisioner (own simulator with the default pool + the driver's sandbox). */
   readonly provision?: Provisioner;
   readonly now?: () => number;
+  /**
+   * Environments one learner may have running at once (default: no cap). Opening one more stops the learner's
+   * least recently used environment that no page shows; when every one has a page open, it is refused.
+   */
+  readonly maxLivePerLearner?: number;
+}
+
+/** Thrown by {@link EnvironmentManager.open} when the learner already has their cap of environments in use. */
+export class TooManyEnvironmentsError extends Error {
+  readonly code = 'GATEWAY_ERR_TOO_MANY_ENVIRONMENTS';
 }
 
 /** Where an environment's pool is saved: the gateway's database, or the row's file without one. */
@@ -128,8 +138,10 @@ export class EnvironmentManager {
   readonly #opening = new Map<string, Promise<LiveEnvironment>>();
   readonly #sweeper: NodeJS.Timeout;
 
+  readonly #maxLive: number;
   constructor(options: EnvironmentManagerOptions) {
     this.#rows = new Environments(options.db);
+    this.#maxLive = options.maxLivePerLearner ?? Infinity;
     this.#driver = options.driver;
     this.#dataDir = options.dataDir;
     this.#graceMs = options.graceMs ?? 30 * 60_000;
@@ -167,7 +179,17 @@ export class EnvironmentManager {
     if (live) return Promise.resolve(live);
     let p = this.#opening.get(id);
     if (!p) {
-      p = this.#bringUp(id, learnerId, labId).finally(() => this.#opening.delete(id));
+      const room = this.#makeRoom(learnerId);
+      if (room === false) {
+        return Promise.reject(
+          new TooManyEnvironmentsError(
+            `you have ${String(this.#maxLive)} environments open already: close the page of one of them first`,
+          ),
+        );
+      }
+      p = (room ?? Promise.resolve())
+        .then(() => this.#bringUp(id, learnerId, labId))
+        .finally(() => this.#opening.delete(id));
       this.#opening.set(id, p);
     }
     return p;
@@ -189,6 +211,37 @@ export class EnvironmentManager {
     for (const env of this.#live.values()) {
       if (env.listeners.size === 0) continue;
       reached++;
+  /**
+   * Under the learner's cap: undefined when there is room, a promise when the least recently used environment no
+   * page shows is being stopped to make room, false when every environment of theirs is in use.
+   */
+  #makeRoom(learnerId: string): Promise<void> | undefined | false {
+    if (!Number.isFinite(this.#maxLive)) return undefined;
+    const prefix = EnvironmentManager.idFor(learnerId, '');
+    const mine = [...this.#live.values()].filter((e) => e.row.id.startsWith(prefix));
+    const opening = [...this.#opening.keys()].filter((k) => k.startsWith(prefix)).length;
+    if (mine.length + opening < this.#maxLive) return undefined;
+    const unused = mine
+      .filter((e) => e.listeners.size === 0 && [...e.terminals.values()].every((t) => t.viewers === 0))
+      .sort((a, b) => a.lastActivity - b.lastActivity)[0];
+    if (!unused || mine.length + opening - 1 >= this.#maxLive) return false;
+    return this.cull(unused.row.id, 'another environment of yours needed the room');
+  }
+
+  /** Whether {@link open} would bring up (or find) this environment now rather than refuse it. */
+  admits(learnerId: string, labId: string): boolean {
+    const id = EnvironmentManager.idFor(learnerId, labId);
+    if (this.#live.has(id) || this.#opening.has(id) || !Number.isFinite(this.#maxLive)) return true;
+    const prefix = EnvironmentManager.idFor(learnerId, '');
+    const mine = [...this.#live.values()].filter((e) => e.row.id.startsWith(prefix));
+    const opening = [...this.#opening.keys()].filter((k) => k.startsWith(prefix)).length;
+    if (mine.length + opening < this.#maxLive) return true;
+    return (
+      mine.length + opening - 1 < this.#maxLive &&
+      mine.some((e) => e.listeners.size === 0 && [...e.terminals.values()].every((t) => t.viewers === 0))
+    );
+  }
+
       for (const l of env.listeners) l({ kind: 'message', text });
     }
     return reached;

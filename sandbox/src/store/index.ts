@@ -17,13 +17,32 @@ export type Db = Database.Database;
  */
 export function openStore(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, 'core', CORE_MIGRATIONS);
-  return db;
+  let db: Db | undefined;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, 'core', CORE_MIGRATIONS);
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = (err as { code?: unknown }).code;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+      throw new StoreError(
+        `the state database ${path} is corrupt or not a database (${(err as Error).message}). ` +
+          `Move it aside (e.g. mv ${path} ${path}.corrupt, with its -wal and -shm files) to start with a fresh one, ` +
+          'or restore it from a backup.',
+        { cause: err },
+      );
+    throw err;
+  }
+}
+
+/** The state database can not be used as it is (the message says which file and what to do). */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
 }
 
 /**

@@ -61,6 +61,16 @@ export class Learners {
     return { id, displayName, courseCode, createdAt: now };
   }
 
+  /**
+   * Lets another browser (a new session) be an existing learner: how a resume code brings a learner back. The
+   * browser's previous session, if any, is replaced for this browser only; the learner's other browsers keep theirs.
+   */
+  addSession(sid: string, learnerId: string): void {
+    this.#db
+      .prepare('INSERT OR REPLACE INTO browser_sessions (sid_hash, learner_id, created_at) VALUES (?, ?, ?)')
+      .run(hashSid(sid), learnerId, this.#now());
+  }
+
   get(id: string): Learner | undefined {
     const row = this.#db
       .prepare('SELECT id, display_name, course_code, created_at FROM learners WHERE id = ?')
