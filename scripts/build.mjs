@@ -1,19 +1,20 @@
 #!/usr/bin/env node
 // Builds what is stale: the TypeScript projects (tsc -b is incremental) and the course site (Astro), which is
 // rebuilt only when its inputs changed since the last build. `--no-site` skips the site.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { astroSummary, runStep, tscSummary } from './progress.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 
-function run(cmd, cmdArgs, cwd = root) {
-  const r = spawnSync(cmd, cmdArgs, { cwd, stdio: 'inherit' });
-  if (r.status !== 0) {
+/** Runs a step with a progress line (see progress.mjs); a failed step shows its output and ends the build. */
+async function run(label, cmd, cmdArgs, cwd = root, summary = undefined) {
+  const r = await runStep({ label, cmd, args: cmdArgs, cwd, summary });
+  if (!r.ok) {
     console.error(`build: ${cmd} ${cmdArgs.join(' ')} failed`);
-    process.exit(r.status ?? 1);
+    process.exit(r.code ?? 1);
   }
 }
 
@@ -32,9 +33,9 @@ function newest(paths) {
 }
 
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-run(process.execPath, [tsc, '-b']);
+await run('compiling the TypeScript projects', process.execPath, [tsc, '-b'], root, tscSummary);
 // xe starts as one bundled file with a V8 code cache (its start-up time is a user-visible figure: bench:xe).
-run(process.execPath, [join(root, 'toolkit', 'scripts', 'build-xe.mjs')]);
+await run('bundling xe', process.execPath, [join(root, 'toolkit', 'scripts', 'build-xe.mjs')]);
 
 if (!args.includes('--no-site')) {
   const stamp = join(root, 'site', 'dist', '.xenlab-build');
@@ -49,13 +50,26 @@ if (!args.includes('--no-site')) {
   const want = String(newest(inputs));
   const have = existsSync(stamp) ? readFileSync(stamp, 'utf8') : '';
   if (want !== have || args.includes('--force')) {
-    run(
+    const first = !existsSync(join(root, 'site', 'dist', 'index.html'));
+    await run(
+      first
+        ? 'building the course site (first start, ~90 s)'
+        : 'rebuilding the course site (its sources changed, ~90 s)',
       process.execPath,
-      [join(root, 'node_modules', 'astro', 'astro.js'), 'build', '--silent'],
+      [join(root, 'node_modules', 'astro', 'astro.js'), 'build'],
       join(root, 'site'),
+      astroSummary,
     );
     // The site's own TypeScript (terminal client, lab components) is checked against the types Astro generated.
-    run(process.execPath, [tsc, '-p', join(root, 'site'), '--noEmit']);
+    await run(
+      'checking the site’s TypeScript',
+      process.execPath,
+      [tsc, '-p', join(root, 'site'), '--noEmit'],
+      root,
+      tscSummary,
+    );
     writeFileSync(stamp, want);
+  } else {
+    console.log('build: the course site is up to date');
   }
 }
