@@ -152,6 +152,14 @@ export class Instructor {
     };
   }
 
+  /** A learner's raised hand, or null (never raised, lowered, or marked done). */
+  helpOf(learnerId: string): { lab: string; note: string; at: number } | null {
+    const row = this.#opts.db
+      .prepare('SELECT lab_id, note, at FROM help_requests WHERE learner_id = ?')
+      .get(learnerId) as { lab_id: string; note: string; at: number } | undefined;
+    return row ? { lab: row.lab_id, note: row.note, at: row.at } : null;
+  }
+
   /** A learner raises a hand (again: the note and time are replaced), or lowers it. */
   setHelp(learnerId: string, request: { lab: string; note: string } | null): void {
     if (request === null) {

@@ -325,6 +325,8 @@ export const MeResponse = z
   .object({
     learner: z.object({ id: z.string(), name: z.string().nullable() }).strict().nullable(),
     courseCodeRequired: z.boolean(),
+    /** The learner's raised hand (null when it is down: lowered, or marked done by the instructor). */
+    help: z.object({ lab: z.string(), note: z.string(), at: z.number() }).strict().nullable().optional(),
   })
   .strict();
 export type MeResponse = z.infer<typeof MeResponse>;

@@ -7,7 +7,15 @@ import {
   type ClientMessage,
   type ServerMessage,
 } from '@xenlab/sandbox/protocol';
+import { INPUT_CHUNK_BYTES, splitBytes } from './input.js';
 import { requestTicket } from './ticket.js';
+
+/**
+ * Input waits in the page while the socket has more than this queued and not yet sent: a 200 KiB paste goes out
+ * as the link takes it (and as the gateway, which stops reading while the shell is not taking input, lets it),
+ * not all at once into the browser's buffer.
+ */
+const INPUT_BUFFERED_HIGH = 4 * INPUT_CHUNK_BYTES;
 
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'join';
 
@@ -42,6 +50,10 @@ export class TerminalConnection {
   #retry = 0;
   #stopped = false;
   #exited = false;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Input not yet sent (chunks of at most INPUT_CHUNK_BYTES), and the timer that sends more of it. */
+  #pending: Uint8Array[] = [];
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   /** What this page shows: the shell instance and how many of its output bytes. */
   #instance: string | undefined;
   #offset = 0;
@@ -55,7 +67,15 @@ export class TerminalConnection {
     this.#target = target;
   }
 
+  /** Whether {@link stop} was called: a stopped connection never connects again. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   async connect(): Promise<void> {
+    if (this.#stopped) return;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
     this.#events.state('connecting', this.#retry ? 'Reconnecting…' : 'Connecting…');
     let ticket: TicketResponse;
     try {
@@ -73,6 +93,9 @@ export class TerminalConnection {
       this.#scheduleReconnect('The lab server is not answering.');
       return;
     }
+    // Stopped while the ticket was on its way (the element left the page): no socket.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await
+    if (this.#stopped) return;
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = new URL(`${scheme}//${location.host}${PATHS.terminal}`);
     url.searchParams.set('token', ticket.token);
@@ -118,6 +141,8 @@ export class TerminalConnection {
     ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
+      // Input not sent by now is not sent later, into whatever the shell is doing then.
+      this.#pending = [];
       if (this.#stopped) return;
       if (this.#exited) {
         this.#events.state('closed', 'The shell has exited. Press Enter to start a new one.');
@@ -131,7 +156,9 @@ export class TerminalConnection {
     if (this.#stopped) return;
     const delay = Math.min(10_000, 500 * 2 ** this.#retry++);
     this.#events.state('closed', `${why} Reconnecting in ${Math.ceil(delay / 1000)} s…`);
-    setTimeout(() => {
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
       void this.connect();
     }, delay);
   }
@@ -148,14 +175,43 @@ export class TerminalConnection {
     }
   }
 
-  /** Keystrokes or pasted text from xterm.js. */
+  /**
+   * Keystrokes or pasted text from xterm.js. Sent in frames of at most INPUT_CHUNK_BYTES (the gateway closes the
+   * socket on a frame over MAX_FRAME_BYTES), and only as fast as the socket drains, in order.
+   */
   input(data: string): void {
+    if (this.#stopped) return;
     if (this.#exited && !this.#ws) {
       this.#instance = undefined;
       void this.connect();
       return;
     }
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(this.#encoder.encode(data));
+    if (this.#ws?.readyState !== WebSocket.OPEN) return;
+    this.#pending.push(...splitBytes(this.#encoder.encode(data)));
+    this.#pump();
+  }
+
+  /** Input bytes waiting in the page to be sent (tests read it; a paste shows progress with it). */
+  get pendingInput(): number {
+    return this.#pending.reduce((n, c) => n + c.length, 0);
+  }
+
+  #pump(): void {
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
+    const ws = this.#ws;
+    if (ws?.readyState !== WebSocket.OPEN) {
+      this.#pending = [];
+      return;
+    }
+    while (this.#pending.length > 0 && ws.bufferedAmount < INPUT_BUFFERED_HIGH) {
+      const chunk = this.#pending.shift();
+      if (chunk) ws.send(chunk);
+    }
+    if (this.#pending.length > 0)
+      this.#pumpTimer = setTimeout(() => {
+        this.#pump();
+      }, 10);
   }
 
   /** "I'm still here": calls off an idle countdown. */
@@ -190,8 +246,15 @@ export class TerminalConnection {
     this.#ws?.close();
   }
 
+  /** Ends the connection for good: closes the socket, cancels a pending reconnect, never connects again. */
   stop(): void {
     this.#stopped = true;
-    this.#ws?.close();
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#pumpTimer);
+    this.#reconnectTimer = undefined;
+    this.#pending = [];
+    const ws = this.#ws;
+    this.#ws = undefined;
+    ws?.close();
   }
 }

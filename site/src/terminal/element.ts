@@ -2,8 +2,9 @@ import '@xterm/xterm/css/xterm.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
-import { PATHS, PLAYGROUND_LAB } from '@xenlab/sandbox/protocol';
+import { MeResponse, PATHS, PLAYGROUND_LAB } from '@xenlab/sandbox/protocol';
 import { TerminalConnection } from './connection.ts';
+import { sanitizePaste } from './input.ts';
 
 // userAgent rather than the deprecated navigator.platform; only used to pick the copy/paste keys.
 const isMac = /Macintosh|Mac OS X|iPhone|iPad/.test(navigator.userAgent);
@@ -29,6 +30,28 @@ function clipboardKeys(term: Terminal, ev: KeyboardEvent): boolean {
   return true;
 }
 
+/** Is this key event Ctrl+M (the "Tab moves focus" toggle, as in VS Code and CodeMirror)? */
+const isTabModeToggle = (ev: KeyboardEvent) =>
+  ev.ctrlKey && !ev.shiftKey && !ev.altKey && !ev.metaKey && ev.key.toLowerCase() === 'm';
+
+/** How long after Escape a Tab leaves the terminal instead of reaching the shell. */
+const ESCAPE_TAB_MS = 2_000;
+
+/** Text read out when screen reader mode is turned on, and shown as the keyboard hint's title. */
+export const KEYBOARD_HELP =
+  'To leave the terminal with the keyboard, press Escape then Tab (or Shift+Tab). ' +
+  'Ctrl+M switches Tab between the shell and moving focus.';
+
+/**
+ * Row height as a multiple of the font size. At 1.0 (xterm.js's default) a font's underscore can fall below the
+ * cell and be painted over by the next row, so `$LAB_POOL_NAME` reads as `$LAB POOL NAME`; 1.2 keeps the
+ * underscore of DejaVu Sans Mono, Menlo and Consolas inside the cell at every size.
+ */
+export const LINE_HEIGHT = 1.2;
+
+/** How often a raised hand is checked while it is up (the instructor may have marked it done). */
+const HELP_POLL_MS = 5_000;
+
 function need<K extends keyof HTMLElementTagNameMap>(
   root: Element,
   tag: K,
@@ -43,6 +66,8 @@ function need<K extends keyof HTMLElementTagNameMap>(
 class XenlabTerminal extends HTMLElement {
   #conn: TerminalConnection | undefined;
   #observer: ResizeObserver | undefined;
+  /** Undoes everything connectedCallback set up (timers, listeners, the terminal itself). */
+  #teardown: (() => void) | undefined;
 
   connectedCallback(): void {
     if (this.#conn) return;
@@ -57,11 +82,22 @@ class XenlabTerminal extends HTMLElement {
     const helpForm = need(this, 'form', 'xt-help-form');
     const helpResult = need(this, 'span', 'xt-help-result');
     const joinError = need(this, 'span', 'xt-join-error');
+    // Newer parts of the markup: optional, so an older page's markup still works.
+    const announce = this.querySelector<HTMLElement>('.xt-announce');
+    const keysHint = this.querySelector<HTMLElement>('.xt-keys');
+    const cleanups: (() => void)[] = [];
+    // Every listener set up here goes when the element is torn down (it may be put back in later).
+    const listening = new AbortController();
+    const { signal } = listening;
+    cleanups.push(() => {
+      listening.abort();
+    });
 
     const term = new Terminal({
       cursorBlink: true,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 14,
+      lineHeight: LINE_HEIGHT,
       scrollback: 5000,
       screenReaderMode: localStorage.getItem('xenlab.screenReader') === 'on',
       macOptionIsMeta: true,
@@ -76,20 +112,84 @@ class XenlabTerminal extends HTMLElement {
       }),
     );
     term.open(screen);
-    term.attachCustomKeyEventHandler((ev) => clipboardKeys(term, ev));
+    const say = (text: string) => {
+      if (!announce) return;
+      // Cleared first, so the same sentence twice is read twice.
+      announce.textContent = '';
+      window.setTimeout(() => {
+        announce.textContent = text;
+      }, 50);
+    };
+
+    // Leaving the terminal with the keyboard (WCAG 2.1.2, no keyboard trap): Tab belongs to the shell
+    // (completion), so Escape then Tab moves focus on, and Ctrl+M makes Tab move focus until pressed again.
+    // Returning false from the handler leaves the key to the browser, which moves focus as usual.
+    let tabMovesFocus = false;
+    let escapeAt = -Infinity;
+    const setTabMode = (on: boolean) => {
+      tabMovesFocus = on;
+      this.dataset.tabMovesFocus = String(on);
+      if (keysHint) keysHint.dataset.tabMovesFocus = String(on);
+      say(
+        on
+          ? 'Tab moves focus. Ctrl+M gives Tab back to the shell.'
+          : 'Tab goes to the shell. Escape then Tab leaves the terminal.',
+      );
+    };
+    term.attachCustomKeyEventHandler((ev) => {
+      if (isTabModeToggle(ev)) {
+        if (ev.type === 'keydown') setTabMode(!tabMovesFocus);
+        ev.preventDefault();
+        return false;
+      }
+      if (ev.key === 'Tab' && !ev.ctrlKey && !ev.altKey && !ev.metaKey) {
+        if (tabMovesFocus || performance.now() - escapeAt < ESCAPE_TAB_MS) {
+          if (ev.type === 'keydown') escapeAt = -Infinity;
+          return false;
+        }
+      } else if (ev.type === 'keydown' && !['Shift', 'Control', 'Alt', 'Meta'].includes(ev.key)) {
+        // Escape still reaches the shell (vi needs it); only the Tab right after it leaves.
+        escapeAt = ev.key === 'Escape' ? performance.now() : -Infinity;
+      }
+      return clipboardKeys(term, ev);
+    });
+    if (keysHint && term.textarea) {
+      keysHint.id ||= `xt-keys-${Math.random().toString(36).slice(2, 10)}`;
+      term.textarea.setAttribute('aria-describedby', keysHint.id);
+      keysHint.title = KEYBOARD_HELP;
+    }
+
+    // Pasted text is cleaned before xterm.js brackets it (xterm.js 6 does not): a clipboard holding
+    // "ESC[201~" could otherwise end the bracketed paste and run what follows as typed commands. Capture phase on
+    // the screen, so this runs before xterm.js's own listeners on its textarea and element.
+    const onPaste = (ev: ClipboardEvent) => {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      const text = ev.clipboardData?.getData('text/plain') ?? '';
+      if (text && this.dataset.readOnly !== 'true') term.paste(sanitizePaste(text));
+    };
+    screen.addEventListener('paste', onPaste, { capture: true, signal });
     fit.fit();
 
-    const setSr = (on: boolean) => {
+    const setSr = (on: boolean, announceIt: boolean) => {
       term.options.screenReaderMode = on;
       srButton.setAttribute('aria-pressed', String(on));
       localStorage.setItem('xenlab.screenReader', on ? 'on' : 'off');
+      if (announceIt) say(on ? `Screen reader mode on. ${KEYBOARD_HELP}` : 'Screen reader mode off.');
     };
-    setSr(term.options.screenReaderMode === true);
-    srButton.addEventListener('click', () => {
-      setSr(term.options.screenReaderMode !== true);
-    });
+    setSr(term.options.screenReaderMode === true, false);
+    srButton.addEventListener(
+      'click',
+      () => {
+        setSr(term.options.screenReaderMode !== true, true);
+      },
+      { signal },
+    );
 
     let countdown = 0;
+    cleanups.push(() => {
+      window.clearInterval(countdown);
+    });
     const hideBanner = () => {
       window.clearInterval(countdown);
       banner.hidden = true;
@@ -185,10 +285,14 @@ class XenlabTerminal extends HTMLElement {
       },
     );
     this.#conn = conn;
-    extend.addEventListener('click', () => {
-      conn.extend();
-      hideBanner();
-    });
+    extend.addEventListener(
+      'click',
+      () => {
+        conn.extend();
+        hideBanner();
+      },
+      { signal },
+    );
     // A raised hand: the instructor's page shows it (with the note) and can watch this terminal.
     const ask = async (body: { lab: string; note?: string; cancel?: boolean }): Promise<boolean> => {
       const res = await fetch(PATHS.help, {
@@ -200,46 +304,90 @@ class XenlabTerminal extends HTMLElement {
       return res?.ok === true;
     };
     const lab = this.dataset.lab ?? PLAYGROUND_LAB;
-    helpButton.addEventListener('click', () => {
-      if (helpButton.getAttribute('aria-pressed') === 'true') {
-        void ask({ lab, cancel: true }).then((ok) => {
-          if (!ok) return;
-          helpButton.setAttribute('aria-pressed', 'false');
-          helpButton.textContent = 'Ask for help';
-          helpResult.textContent = '';
-        });
-        return;
-      }
-      helpForm.hidden = !helpForm.hidden;
-      if (!helpForm.hidden) helpForm.querySelector('input')?.focus();
+    // The hand's state is the gateway's (the instructor marks it done, another tab lowers it): the button shows it
+    // on load, and while the hand is up it is checked every few seconds and whenever the page comes back.
+    let helpPoll = 0;
+    const showHand = (raised: boolean, doneByInstructor = false) => {
+      const was = helpButton.getAttribute('aria-pressed') === 'true';
+      helpButton.setAttribute('aria-pressed', String(raised));
+      helpButton.textContent = raised ? 'Hand raised — lower it' : 'Ask for help';
+      this.dataset.help = raised ? 'raised' : 'lowered';
+      window.clearInterval(helpPoll);
+      if (raised) helpPoll = window.setInterval(refreshHand, HELP_POLL_MS);
+      if (was && !raised && doneByInstructor) {
+        helpResult.textContent = 'The instructor marked your question done.';
+        say('The instructor marked your question done.');
+      } else if (!raised) helpResult.textContent = '';
+    };
+    const refreshHand = () => {
+      if (this.dataset.readOnly === 'true' || this.dataset.watch) return;
+      void fetch(PATHS.me, { credentials: 'same-origin', cache: 'no-store' })
+        .then(async (res) => (res.ok ? MeResponse.safeParse(await res.json()) : undefined))
+        .then((me) => {
+          // An older gateway does not say: leave the button as it is.
+          if (!me?.success || me.data.help === undefined || !this.isConnected) return;
+          const raised = me.data.help !== null;
+          if (raised !== (helpButton.getAttribute('aria-pressed') === 'true')) showHand(raised, !raised);
+        })
+        .catch(() => undefined);
+    };
+    const onVisible = () => {
+      if (document.visibilityState === 'visible' && helpButton.getAttribute('aria-pressed') === 'true')
+        refreshHand();
+    };
+    document.addEventListener('visibilitychange', onVisible, { signal });
+    cleanups.push(() => {
+      window.clearInterval(helpPoll);
     });
-    helpForm.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const note = new FormData(helpForm).get('note');
-      void ask({ lab, note: typeof note === 'string' ? note : '' }).then((ok) => {
-        if (!ok) {
-          helpResult.textContent = 'Not sent: the lab server did not answer. Try again.';
+    helpButton.addEventListener(
+      'click',
+      () => {
+        if (helpButton.getAttribute('aria-pressed') === 'true') {
+          void ask({ lab, cancel: true }).then((ok) => {
+            if (ok) showHand(false);
+          });
           return;
         }
-        helpForm.hidden = true;
-        helpForm.reset();
-        helpButton.setAttribute('aria-pressed', 'true');
-        helpButton.textContent = 'Hand raised — lower it';
-        term.focus();
-      });
-    });
-    joinForm.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const data = new FormData(joinForm);
-      joinError.textContent = '';
-      const field = (k: string) => {
-        const v = data.get(k);
-        return typeof v === 'string' ? v : '';
-      };
-      void conn.join(field('code'), field('name')).then((err) => {
-        if (err) joinError.textContent = err;
-      });
-    });
+        helpForm.hidden = !helpForm.hidden;
+        if (!helpForm.hidden) helpForm.querySelector('input')?.focus();
+      },
+      { signal },
+    );
+    helpForm.addEventListener(
+      'submit',
+      (ev) => {
+        ev.preventDefault();
+        const note = new FormData(helpForm).get('note');
+        void ask({ lab, note: typeof note === 'string' ? note : '' }).then((ok) => {
+          if (!ok) {
+            helpResult.textContent = 'Not sent: the lab server did not answer. Try again.';
+            return;
+          }
+          helpForm.hidden = true;
+          helpForm.reset();
+          helpResult.textContent = '';
+          showHand(true);
+          term.focus();
+        });
+      },
+      { signal },
+    );
+    joinForm.addEventListener(
+      'submit',
+      (ev) => {
+        ev.preventDefault();
+        const data = new FormData(joinForm);
+        joinError.textContent = '';
+        const field = (k: string) => {
+          const v = data.get(k);
+          return typeof v === 'string' ? v : '';
+        };
+        void conn.join(field('code'), field('name')).then((err) => {
+          if (err) joinError.textContent = err;
+        });
+      },
+      { signal },
+    );
     term.onData((d) => {
       conn.input(d);
     });
@@ -249,22 +397,49 @@ class XenlabTerminal extends HTMLElement {
     term.onResize(({ cols, rows }) => {
       conn.resize(cols, rows);
     });
+    // Refits whenever the screen or the element changes size (a window resize, a resizable lab pane).
     let pending = 0;
     this.#observer = new ResizeObserver(() => {
       cancelAnimationFrame(pending);
       pending = requestAnimationFrame(() => {
-        fit.fit();
+        if (this.dataset.readOnly !== 'true') fit.fit();
       });
     });
     this.#observer.observe(screen);
+    this.#observer.observe(this);
+    cleanups.push(() => {
+      cancelAnimationFrame(pending);
+    });
     // For tests and curious learners: the terminal instance (to read its buffer) and the connection.
     Object.assign(this, { terminal: term, connection: conn });
+    this.#teardown = () => {
+      this.#observer?.disconnect();
+      this.#observer = undefined;
+      conn.stop();
+      for (const f of cleanups) f();
+      term.dispose();
+      this.#conn = undefined;
+      this.#teardown = undefined;
+      this.dataset.state = 'closed';
+      Object.assign(this, { terminal: undefined, connection: undefined });
+    };
+    if (!this.dataset.watch) refreshHand();
     void conn.connect();
   }
 
+  /**
+   * Taken out of the page: the connection stops for good (no reconnect) and the terminal is disposed. Moving the
+   * element (taken out and put back in the same task) keeps it as it is.
+   */
   disconnectedCallback(): void {
-    this.#observer?.disconnect();
-    this.#conn?.stop();
+    queueMicrotask(() => {
+      if (!this.isConnected) this.#teardown?.();
+    });
+  }
+
+  /** Ends this terminal now: the socket closes, nothing reconnects, the xterm.js instance is disposed. */
+  stop(): void {
+    this.#teardown?.();
   }
 }
 
