@@ -4,11 +4,49 @@ import starlight from '@astrojs/starlight';
 import { defineConfig } from 'astro/config';
 import { labSidebarItems } from './src/labs.ts';
 
+/** The text of a hast node. */
+const textOf = (node) => (node.type === 'text' ? node.value : (node.children ?? []).map(textOf).join(''));
+
+/**
+ * Wide tables scroll sideways in a region a keyboard can reach: each `<table>` of a lesson is wrapped in a focusable
+ * `role="region"` named after the heading above it (WCAG 2.1.1; axe's scrollable-region-focusable).
+ */
+function rehypeScrollableTables() {
+  return (tree) => {
+    let heading = '';
+    const walk = (node) => {
+      const children = node.children ?? [];
+      for (let i = 0; i < children.length; i++) {
+        const child = children[i];
+        if (child.type !== 'element') continue;
+        if (/^h[1-6]$/.test(child.tagName)) heading = textOf(child).trim();
+        if (child.tagName === 'table' && !(node.properties?.className ?? []).includes?.('table-scroll')) {
+          children[i] = {
+            type: 'element',
+            tagName: 'div',
+            properties: {
+              className: ['table-scroll'],
+              tabIndex: 0,
+              role: 'region',
+              ariaLabel: heading ? `Table: ${heading} (scrolls sideways)` : 'Table (scrolls sideways)',
+            },
+            children: [child],
+          };
+          continue;
+        }
+        walk(child);
+      }
+    };
+    walk(tree);
+  };
+}
+
 // In `npm run dev`, Astro serves pages with live reload and forwards the API and WebSocket to the gateway.
 const gateway = process.env.XENLAB_GATEWAY_URL ?? 'http://127.0.0.1:4322';
 
 export default defineConfig({
   telemetry: false,
+  markdown: { rehypePlugins: [rehypeScrollableTables] },
   integrations: [
     starlight({
       title: 'xenlab',
@@ -19,7 +57,7 @@ export default defineConfig({
         { label: 'Labs', items: labSidebarItems() },
         { label: 'Reference', autogenerate: { directory: 'reference' } },
       ],
-      customCss: ['./src/styles/terminal.css'],
+      customCss: ['./src/styles/terminal.css', './src/styles/site.css'],
     }),
   ],
   server: { host: '127.0.0.1' },

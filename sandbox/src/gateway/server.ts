@@ -478,6 +478,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         const body: MeResponse = {
           learner: l ? { id: l.id, name: l.displayName } : null,
           courseCodeRequired: courseCode !== '',
+          help: l ? instructor.helpOf(l.id) : null,
         };
         json(res, 200, body, headers);
         return;
