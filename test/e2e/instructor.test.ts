@@ -112,7 +112,8 @@ describe('the instructor page', () => {
     const hand = instructor.locator('td.help[data-raised="true"]');
     await expect
       .poll(() => hand.textContent(), { timeout: 10_000 })
-      .toMatch(/✋ anatomy-of-a-pool .*my bond will not form/);
+      .toMatch(/anatomy-of-a-pool .*my bond will not form/);
+    expect(await hand.locator('svg.room-hand').count()).toBe(1);
     await expect.poll(() => instructor.locator('.room-status').textContent()).toMatch(/1 asking for help/);
     await hand.locator('.room-help-done').click();
     await expect.poll(() => hand.count(), { timeout: 10_000 }).toBe(0);

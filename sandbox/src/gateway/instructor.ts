@@ -6,7 +6,9 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { basename, dirname } from 'node:path';
 import { gradingHistory } from '../grading/store.js';
 import { loadAllLabs } from '../labs/loader.js';
 import type { InstructorRoom, RoomLearner } from '../protocol/index.js';
@@ -172,6 +174,37 @@ export class Instructor {
          ON CONFLICT (learner_id) DO UPDATE SET lab_id = excluded.lab_id, note = excluded.note, at = excluded.at`,
       )
       .run(learnerId, request.lab, request.note, Date.now());
+  }
+
+  /**
+   * Removes a learner from the room: their live environments end (shells and simulator stop), then the learner,
+   * their browser sessions, environment records, saved pools, raised hand and grading history are deleted, and
+   * their environments' folders removed. Their browser has to join again. False when there is no such learner.
+   */
+  async removeLearner(learnerId: string): Promise<boolean> {
+    const { db, environments } = this.#opts;
+    const exists = db.prepare('SELECT 1 FROM learners WHERE id = ?').get(learnerId) !== undefined;
+    if (!exists) return false;
+    const rows = db.prepare('SELECT id, home FROM environments WHERE learner_id = ?').all(learnerId) as {
+      id: string;
+      home: string;
+    }[];
+    for (const env of environments.all().filter((e) => e.row.learnerId === learnerId))
+      await environments.cull(env.row.id, 'removed by the instructor');
+    db.transaction(() => {
+      for (const table of ['grading_checks', 'grading_events', 'grading_tasks', 'grading_answers'])
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table))
+          db.prepare(`DELETE FROM ${table} WHERE learner = ?`).run(learnerId);
+      // Sessions, environments (and their saved pools) and the raised hand go with it (ON DELETE CASCADE).
+      db.prepare('DELETE FROM learners WHERE id = ?').run(learnerId);
+    })();
+    for (const r of rows) {
+      // The environment's own folder (<dataDir>/envs/<id>/home): only ever that folder, never above it.
+      const dir = dirname(r.home);
+      if (basename(dir) === r.id && basename(dirname(dir)) === 'envs')
+        rmSync(dir, { recursive: true, force: true });
+    }
+    return true;
   }
 
   /** The history as CSV (one row per learner × task ever attempted), for a spreadsheet or a grade book. */

@@ -17,6 +17,7 @@ import {
   NAME_PATTERN,
   PATHS,
   PLAYGROUND_LAB,
+  RemoveLearnerRequest,
 } from '../protocol/index.js';
 import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
@@ -334,7 +335,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         message: 'this xenlab runs without a jail and serves one learner only',
       };
     }
-    return { ok: true, learner: known ?? learners.join(sid, courseCode || null, name ?? null) };
+    const named = name?.trim() || null;
+    if (known && named && named !== known.displayName) {
+      // Joined by link first, named themselves afterwards (the welcome page).
+      learners.rename(known.id, named);
+      return { ok: true, learner: { ...known, displayName: named } };
+    }
+    return { ok: true, learner: known ?? learners.join(sid, courseCode || null, named) };
   };
 
   /**
@@ -527,7 +534,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         const to = q.get('to') ?? '/';
         // Only a path of this site: never an open redirect.
         const target = /^\/(?![/\\])[\x21-\x7e]*$/.test(to) ? to : '/';
-        res.writeHead(303, { ...headers, Location: target, 'Cache-Control': 'no-store' }).end();
+        // Nobody in the room is a random id: a learner with no name yet says who they are first.
+        const location = joined.learner.displayName
+          ? target
+          : `${PATHS.welcomePage}?${new URLSearchParams({ code: q.get('code') ?? '', to: target }).toString()}`;
+        res.writeHead(303, { ...headers, Location: location, 'Cache-Control': 'no-store' }).end();
         return;
       }
       if (path === PATHS.instructorLink && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -585,6 +596,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           postFromSite(req, res, HelpDoneRequest, 'send {"learner": "<learner id>"}', (body) => {
             instructor.setHelp(body.learner, null);
             json(res, 200, { done: true });
+          });
+          return;
+        }
+        if (path === PATHS.instructorRemove && req.method === 'POST') {
+          postFromSite(req, res, RemoveLearnerRequest, 'send {"learner": "<learner id>"}', (body) => {
+            void instructor.removeLearner(body.learner).then((removed) => {
+              if (removed) json(res, 200, { removed: true });
+              else json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'no such learner' });
+            });
           });
           return;
         }

@@ -243,6 +243,10 @@ export const PATHS = {
   help: '/api/help',
   /** POST `{ learner }`, instructor only: a raised hand was dealt with. */
   instructorHelpDone: '/api/instructor/help-done',
+  /** POST `{ learner }`, instructor only: ends the learner's environments and removes them from the room. */
+  instructorRemove: '/api/instructor/remove',
+  /** The page a learner who joined by link (and gave no name) lands on, to say who they are. */
+  welcomePage: '/welcome/',
 } as const;
 
 /** One learner in the instructor's view. */
@@ -319,6 +323,9 @@ export type HelpRequest = z.infer<typeof HelpRequest>;
 
 /** `POST /api/instructor/help-done`: the instructor dealt with a learner's raised hand. */
 export const HelpDoneRequest = z.object({ learner: z.string().min(1).max(64) }).strict();
+
+/** `POST /api/instructor/remove`: the instructor removes a learner from the room. */
+export const RemoveLearnerRequest = z.object({ learner: z.string().min(1).max(64) }).strict();
 
 /** `GET /api/me`: who this browser is, and whether joining needs a course code. */
 export const MeResponse = z

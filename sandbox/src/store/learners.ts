@@ -71,6 +71,11 @@ export class Learners {
       .run(hashSid(sid), learnerId, this.#now());
   }
 
+  /** Sets the name the instructor sees (a learner who joined by link names themselves afterwards). */
+  rename(id: string, displayName: string): void {
+    this.#db.prepare('UPDATE learners SET display_name = ? WHERE id = ?').run(displayName, id);
+  }
+
   get(id: string): Learner | undefined {
     const row = this.#db
       .prepare('SELECT id, display_name, course_code, created_at FROM learners WHERE id = ?')

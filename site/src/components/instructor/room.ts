@@ -35,6 +35,116 @@ const watchSlot = need(root, '.room-watch-slot', HTMLElement);
 const watchTemplate = need(root, '.room-watch-template', HTMLTemplateElement);
 const broadcast = need(root, '.room-broadcast', HTMLFormElement);
 const broadcastResult = need(root, '.room-broadcast-result', HTMLElement);
+const filterName = need(root, '.room-filter-name', HTMLInputElement);
+const filterLab = need(root, '.room-filter-lab', HTMLSelectElement);
+const filterHelp = need(root, '.room-filter-help', HTMLInputElement);
+const sortBy = need(root, '.room-sort', HTMLSelectElement);
+const shown = need(root, '.room-shown', HTMLElement);
+
+/** The last room the gateway sent: filters and sorting apply to it at once, without waiting for the next. */
+let last: InstructorRoom | undefined;
+
+const SVG = 'http://www.w3.org/2000/svg';
+/** A raised hand, drawn (the emoji is a box in fonts that lack it). */
+function handIcon(): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'room-hand');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '16');
+  svg.setAttribute('height', '16');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'Hand raised');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute(
+    'd',
+    'M7 11V5.5a1.5 1.5 0 0 1 3 0V10 4a1.5 1.5 0 0 1 3 0v6-4.5a1.5 1.5 0 0 1 3 0V11v-2a1.5 1.5 0 0 1 3 0v6a7 7 0 0 1-7 7h-.5a7 7 0 0 1-5.6-2.8L3.3 14.6a1.5 1.5 0 0 1 2.3-1.9L7 14.2Z',
+  );
+  path.setAttribute('fill', 'none');
+  path.setAttribute('stroke', 'currentColor');
+  path.setAttribute('stroke-width', '1.6');
+  path.setAttribute('stroke-linejoin', 'round');
+  svg.append(path);
+  return svg;
+}
+
+const displayName = (l: RoomLearner): string => l.name ?? l.id.slice(0, 8);
+/** The latest sign of life: the page asking, or typing in a terminal. */
+const lastActivity = (l: RoomLearner): number =>
+  Math.max(l.lastSeenAt, ...l.environments.map((e) => e.lastActiveAt));
+/** Points over the labs shown, as a share of what they could have. */
+function progress(l: RoomLearner, labs: InstructorRoom['labs']): { points: number; max: number } {
+  let points = 0;
+  let max = 0;
+  for (const lab of labs) {
+    points += l.labs[lab.id]?.score ?? 0;
+    max += lab.maxScore;
+  }
+  return { points, max };
+}
+
+type SortKey = 'help' | 'name' | 'progress' | 'activity';
+
+/** Which learners and labs the instructor asked to see, in the order asked. */
+function view(room: InstructorRoom): { labs: InstructorRoom['labs']; learners: RoomLearner[] } {
+  const lab = filterLab.value;
+  const labs = lab ? room.labs.filter((l) => l.id === lab) : room.labs;
+  const text = filterName.value.trim().toLowerCase();
+  const learners = room.learners.filter(
+    (l) =>
+      (!text || displayName(l).toLowerCase().includes(text) || l.id.toLowerCase().startsWith(text)) &&
+      (!filterHelp.checked || l.help !== null) &&
+      (!lab || l.labs[lab] !== undefined || l.environments.some((e) => e.lab === lab) || l.help?.lab === lab),
+  );
+  const key: SortKey =
+    (['help', 'name', 'progress', 'activity'] as const).find((k) => k === sortBy.value) ?? 'help';
+  const byHelp = (a: RoomLearner, b: RoomLearner) =>
+    (a.help?.at ?? Infinity) - (b.help?.at ?? Infinity) || a.joinedAt - b.joinedAt;
+  const pct = (l: RoomLearner) => {
+    const p = progress(l, labs);
+    return p.max ? p.points / p.max : 0;
+  };
+  const compare: Record<SortKey, (a: RoomLearner, b: RoomLearner) => number> = {
+    // Raised hands first, longest waiting on top; then everyone in the order they joined.
+    help: byHelp,
+    name: (a, b) =>
+      displayName(a).localeCompare(displayName(b), undefined, { sensitivity: 'base' }) || byHelp(a, b),
+    progress: (a, b) => pct(b) - pct(a) || byHelp(a, b),
+    activity: (a, b) => lastActivity(b) - lastActivity(a) || byHelp(a, b),
+  };
+  return { labs, learners: learners.sort(compare[key]) };
+}
+
+/** The lab filter lists the course's labs (kept as chosen across refreshes). */
+function fillLabs(room: InstructorRoom): void {
+  const want = ['', ...room.labs.map((l) => l.id)].join('\n');
+  const have = [...filterLab.options].map((o) => o.value).join('\n');
+  if (want === have) return;
+  const chosen = filterLab.value;
+  filterLab.replaceChildren(
+    new Option('All labs', ''),
+    ...room.labs.map((l) => new Option(l.title, l.id, false, l.id === chosen)),
+  );
+}
+
+async function removeLearner(l: RoomLearner): Promise<void> {
+  if (
+    !window.confirm(
+      `Remove ${displayName(l)} from the room? Their terminals end and their progress is deleted; ` +
+        'their browser has to join again.',
+    )
+  )
+    return;
+  const res = await fetch(PATHS.instructorRemove, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ learner: l.id }),
+  }).catch(() => undefined);
+  status.textContent = res?.ok
+    ? `${displayName(l)} was removed from the room.`
+    : `${displayName(l)} could not be removed (${res ? `HTTP ${String(res.status)}` : 'no answer'}).`;
+  await refresh(false);
+}
 
 /** Shows one learner's running terminal, read-only, below the table. */
 function watch(learner: RoomLearner, envId: string, lab: string, terminal: string): void {
@@ -53,12 +163,22 @@ need(root, '.room-watch-close', HTMLButtonElement).addEventListener('click', () 
   watchSection.hidden = true;
 });
 
-function render(room: InstructorRoom): void {
+function render(room: InstructorRoom, announce = true): void {
+  last = room;
+  fillLabs(room);
+  const { labs, learners } = view(room);
   const head = document.createElement('tr');
   const sub = document.createElement('tr');
-  for (const h of ['Learner', 'Help', 'Last seen', 'Running'])
-    head.append(Object.assign(document.createElement('th'), { textContent: h, rowSpan: 2 }));
-  for (const lab of room.labs) {
+  for (const h of ['Learner', 'Help', 'Progress', 'Last seen', 'Running'])
+    head.append(
+      Object.assign(document.createElement('th'), {
+        textContent: h,
+        rowSpan: 2,
+        className: h === 'Learner' ? 'learner-h' : '',
+        scope: 'col',
+      }),
+    );
+  for (const lab of labs) {
     const th = document.createElement('th');
     th.colSpan = lab.tasks.length + 1;
     th.textContent = lab.title;
@@ -71,19 +191,33 @@ function render(room: InstructorRoom): void {
   }
   thead.replaceChildren(head, sub);
 
-  // Raised hands first, longest waiting on top; then everyone in the order they joined.
-  const ordered = [...room.learners].sort(
-    (a, b) => (a.help?.at ?? Infinity) - (b.help?.at ?? Infinity) || a.joinedAt - b.joinedAt,
-  );
-  const rows = ordered.map((l) => {
+  const rows = learners.map((l) => {
     const tr = document.createElement('tr');
     tr.dataset.learner = l.id;
-    tr.append(cell(l.name ?? l.id.slice(0, 8), { class: 'name', title: l.id }));
+    const name = document.createElement('th');
+    name.scope = 'row';
+    name.className = 'name';
+    name.title = l.id;
+    const nameText = Object.assign(document.createElement('span'), {
+      className: 'name-text',
+      textContent: displayName(l),
+    });
+    if (l.name === null) nameText.dataset.unnamed = 'true';
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'room-remove';
+    remove.textContent = 'Remove';
+    remove.setAttribute('aria-label', `Remove ${displayName(l)} from the room`);
+    remove.addEventListener('click', () => {
+      void removeLearner(l);
+    });
+    name.append(nameText, ' ', remove);
+    tr.append(name);
     const help = document.createElement('td');
     help.className = 'help';
     if (l.help) {
       help.dataset.raised = 'true';
-      help.append(`✋ ${l.help.lab} · ${ago(l.help.at)}${l.help.note ? `: ${l.help.note}` : ''} `);
+      help.append(handIcon(), ` ${l.help.lab} · ${ago(l.help.at)}${l.help.note ? `: ${l.help.note}` : ''} `);
       const done = document.createElement('button');
       done.type = 'button';
       done.className = 'room-help-done';
@@ -94,12 +228,20 @@ function render(room: InstructorRoom): void {
           credentials: 'same-origin',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ learner: l.id }),
-        }).then(refresh);
+        }).then(() => refresh());
       });
       help.append(done);
     }
     tr.append(help);
-    tr.append(cell(ago(l.lastSeenAt), { class: 'seen' }));
+    const p = progress(l, labs);
+    tr.append(
+      cell(p.max ? `${String(Math.round((p.points / p.max) * 100))}%` : '–', {
+        class: 'progress',
+        'data-points': String(p.points),
+        title: `${String(p.points)} of ${String(p.max)} points`,
+      }),
+    );
+    tr.append(cell(ago(lastActivity(l)), { class: 'seen', 'data-at': String(lastActivity(l)) }));
     const running = document.createElement('td');
     running.className = 'running';
     for (const env of l.environments.filter((e) => e.state === 'running'))
@@ -117,7 +259,7 @@ function render(room: InstructorRoom): void {
         running.append(b, ' ');
       }
     tr.append(running);
-    for (const lab of room.labs) {
+    for (const lab of labs) {
       const mine = l.labs[lab.id];
       tr.append(
         cell(`${String(mine?.score ?? 0)} / ${String(lab.maxScore)}`, { class: 'score', 'data-lab': lab.id }),
@@ -146,6 +288,11 @@ function render(room: InstructorRoom): void {
     return tr;
   });
   tbody.replaceChildren(...rows);
+  shown.textContent =
+    learners.length === room.learners.length
+      ? ''
+      : `Showing ${String(learners.length)} of ${String(room.learners.length)} learners.`;
+  if (!announce) return;
   const now = room.learners.filter((l) => l.environments.some((e) => e.state === 'running')).length;
   const hands = room.learners.filter((l) => l.help).length;
   status.textContent =
@@ -154,7 +301,7 @@ function render(room: InstructorRoom): void {
     ` · updated ${clock(room.generatedAt)}`;
 }
 
-async function refresh(): Promise<void> {
+async function refresh(announce = true): Promise<void> {
   try {
     const res = await fetch(PATHS.instructorRoom, { credentials: 'same-origin', cache: 'no-store' });
     if (res.status === 403) {
@@ -163,7 +310,7 @@ async function refresh(): Promise<void> {
       return;
     }
     if (!res.ok) throw new Error(`HTTP ${String(res.status)}`);
-    render((await res.json()) as InstructorRoom);
+    render((await res.json()) as InstructorRoom, announce);
   } catch (err) {
     status.textContent = `The room could not be loaded (${(err as Error).message}); retrying…`;
   }
@@ -190,6 +337,11 @@ broadcast.addEventListener('submit', (ev) => {
       broadcastResult.textContent = 'Not sent: the gateway did not answer.';
     });
 });
+
+for (const control of [filterName, filterLab, filterHelp, sortBy])
+  control.addEventListener(control === filterName ? 'input' : 'change', () => {
+    if (last) render(last, false);
+  });
 
 void refresh();
 window.setInterval(() => {
