@@ -117,7 +117,9 @@ describe('a lab on a 1366×768 laptop', () => {
       /^(4[89]|5[0-2])(\.\d)?$/,
     );
     // Back to the default for the phone's context (a context of its own anyway).
-    await page.evaluate(() => localStorage.removeItem('xenlab.lab.split'));
+    await page.evaluate(() => {
+      localStorage.removeItem('xenlab.lab.split');
+    });
   });
 
   it('folds the course menu away on a lab page, and shows it when asked', async () => {
