@@ -71,7 +71,8 @@ function limitsFromEnv(env: ServeIo['env']): GatewayLimits | string {
   for (const [key, name] of Object.entries(LIMIT_ENV) as [keyof GatewayLimits, string][]) {
     const text = env[name];
     if (text === undefined || text === '') continue;
-    if (!/^\d+$/.test(text) || Number(text) < 1) return `${name} must be a whole number above 0, not "${text}"`;
+    if (!/^\d+$/.test(text) || Number(text) < 1)
+      return `${name} must be a whole number above 0, not "${text}"`;
     limits[key] = Number(text);
   }
   return limits;
@@ -136,11 +137,15 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   if (typeof limits === 'string') return bad(limits);
   const instructorKey = io.env.XENLAB_INSTRUCTOR_KEY;
   if (instructorKey !== undefined && instructorKey !== '' && instructorKey.length < 16)
-    return bad('XENLAB_INSTRUCTOR_KEY must be at least 16 characters long (it is the instructor link\'s password)');
+    return bad(
+      "XENLAB_INSTRUCTOR_KEY must be at least 16 characters long (it is the instructor link's password)",
+    );
   const dataDirArg = values['data-dir'] ?? io.env.XENLAB_DATA_DIR ?? '.xenlab';
   const unusable = unusableDir(resolve(dataDirArg));
   if (unusable !== null)
-    return bad(`the data directory ${resolve(dataDirArg)} can not be used (${unusable}): give a writable directory`);
+    return bad(
+      `the data directory ${resolve(dataDirArg)} can not be used (${unusable}): give a writable directory`,
+    );
   const siteDir = resolve(values['site-dir'] ?? resolve(repoRoot, 'site', 'dist'));
   if (!existsSync(resolve(siteDir, 'index.html'))) {
     io.err(`xenlab serve: no built site at ${siteDir} (run npm run build); serving the API only`);

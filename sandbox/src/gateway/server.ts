@@ -80,11 +80,11 @@ export interface GatewayOptions {
    * `<dataDir>/instructor-key`, mode 0600, so the printed link stays valid across restarts; see `instructorUrl`).
    */
   instructorKey?: string;
-}
   /** Connection caps, timeouts, body size, rates: see {@link GatewayLimits} (defaults fit a room behind one NAT). */
   limits?: GatewayLimits;
   /** Where a request that failed is reported (default: console.error); the gateway answers 500 and carries on. */
   logError?: (what: string, err: unknown) => void;
+}
 
 export interface Gateway {
   readonly url: string;
@@ -100,11 +100,11 @@ export interface Gateway {
   readonly db: Db;
   /** The instructor's link: opening it makes that browser the instructor's (room view, broadcast, watching). */
   readonly instructorUrl: string;
-  close(): Promise<void>;
   /** Open TCP connections (HTTP and WebSocket) now. */
   readonly connections: number;
   /** Files the static site holds in memory (found files only: misses are never cached). */
   readonly staticCacheEntries: number;
+  close(): Promise<void>;
 }
 
 const sessionCookie = (sid: string): string =>
@@ -219,7 +219,6 @@ function readBody(req: IncomingMessage, max: number): Promise<string | typeof TO
 }
 
 /**
-/**
  * Whether a state-changing request comes from the course site: an Origin of ours, or (without one) a
  * Sec-Fetch-Site that says same-origin/same-site. A browser sends at least one of them with every POST; a client
  * that sends neither is not a browser (curl, a test), so it can not be a cross-site forgery.
@@ -232,6 +231,7 @@ const fromSite = (req: IncomingMessage, policy: OriginPolicy, strict = false): b
   return site === 'same-origin' || site === 'same-site';
 };
 
+/**
  * Starts the gateway: one HTTP server for the built site, the ticket API and the terminal WebSocket.
  *
  * Every upgrade is checked (Host, Origin, a single-use ticket bound to the browser's session cookie) before the
@@ -239,7 +239,6 @@ const fromSite = (req: IncomingMessage, policy: OriginPolicy, strict = false): b
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.host ?? '127.0.0.1';
-  const tickets = new TicketIssuer(options.ticketTtlMs === undefined ? {} : { ttlMs: options.ticketTtlMs });
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const logError =
     options.logError ??
@@ -248,6 +247,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
   if (options.instructorKey !== undefined && options.instructorKey.length < 16)
     throw new Error('the instructor key must be at least 16 characters long');
+  const tickets = new TicketIssuer(options.ticketTtlMs === undefined ? {} : { ttlMs: options.ticketTtlMs });
   const site = options.siteDir ? createStaticSite(options.siteDir) : undefined;
   const wss = new WebSocketServer({
     noServer: true,
@@ -275,8 +275,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
     ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
     ...(options.warnMs === undefined ? {} : { warnMs: options.warnMs }),
-    provision: options.provision ?? labs.provision,
     maxLivePerLearner: limits.liveEnvironmentsPerLearner,
+    provision: options.provision ?? labs.provision,
   });
   const courseCode = options.courseCode ?? '';
   const instructorKey =
@@ -327,8 +327,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const sid = session(req, headers);
     const known = learners.bySession(sid);
-    if (!known && !options.driver.jailed && learners.count() > 0) {
     if (!known && !newLearners.take(clientIp(req))) return rateLimited('new learners');
+    if (!known && !options.driver.jailed && learners.count() > 0) {
       return {
         ok: false,
         code: GatewayError.SINGLE_USER,
@@ -393,7 +393,20 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (res.headersSent) res.destroy();
     else json(res, 500, { code: GatewayError.INTERNAL, message: 'the gateway failed answering this' });
   };
+  /** Every request: errors on its streams end it only, and a handler that throws is answered 500. */
+  const guard =
+    (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      try {
+        handler(req, res);
+      } catch (err) {
+        failed(req, res, err);
+      }
+    };
 
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   const server = createServer(
     {
       noDelay: true,
@@ -408,20 +421,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (!policy.allowsHost(req.headers.host)) {
         json(res, 403, { code: GatewayError.BAD_HOST, message: 'unknown Host header' });
         return;
-  /** Every request: errors on its streams end it only, and a handler that throws is answered 500. */
-  const guard =
-    (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
-    (req: IncomingMessage, res: ServerResponse): void => {
-      req.on('error', () => undefined);
-      res.on('error', () => undefined);
-      try {
-        handler(req, res);
-      } catch (err) {
-        failed(req, res, err);
       }
-    };
-      }
-  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
       const path = (req.url ?? '/').split('?')[0];
       if (path === PATHS.ticket) {
         if (req.method !== 'POST') {
@@ -468,6 +468,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             );
             return;
           }
+          if (!newLearners.take(clientIp(req))) {
+            json(res, 429, rateLimited('new learners'), headers);
+            return;
+          }
           learners.join(sid, null);
         }
         const body: TicketResponse = { token: tickets.issue(sid), expiresInMs: tickets.ttlMs };
@@ -475,34 +479,30 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         return;
       }
       if (path === PATHS.me && req.method === 'GET') {
-          if (!newLearners.take(clientIp(req))) {
-            json(res, 429, rateLimited('new learners'), headers);
-            return;
-          }
         const headers: Record<string, string> = {};
         const sid = session(req, headers);
         const l = learners.bySession(sid);
         const body: MeResponse = {
           learner: l ? { id: l.id, name: l.displayName } : null,
           courseCodeRequired: courseCode !== '',
+          resume: l ? `${PATHS.resume}?code=${encodeURIComponent(resumeCodes.codeFor(l.id))}` : null,
           help: l ? instructor.helpOf(l.id) : null,
         };
         json(res, 200, body, headers);
         return;
       }
+      if (path === PATHS.resume && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
+        resume(req, res);
+        return;
+      }
       if (path === PATHS.join) {
         if (req.method !== 'POST') {
           json(res, 405, { code: 'GATEWAY_ERR_METHOD', message: 'use POST' }, { Allow: 'POST' });
-          resume: l ? `${PATHS.resume}?code=${encodeURIComponent(resumeCodes.codeFor(l.id))}` : null,
           return;
         }
         postFromSite(
           req,
           res,
-      if (path === PATHS.resume && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) {
-        resume(req, res);
-        return;
-      }
           JoinRequest,
           'send {"code": "<course code>", "name": "<optional name>"}',
           (r) => {
@@ -543,6 +543,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       }
       if (path === PATHS.instructorLink && (req.method === 'GET' || req.method === 'HEAD')) {
         const key = new URL(req.url ?? '/', 'http://gateway').searchParams.get('key');
+        if (key !== null && !guesses.allows(clientIp(req))) {
+          page(res, 429, 'Too many tries', 'Too many wrong keys from your address: wait a minute.', {});
+          return;
+        }
+        if (key !== null && !instructor.keyMatches(key)) guesses.take(clientIp(req));
         if (instructor.keyMatches(key)) {
           res
             .writeHead(303, {
@@ -555,11 +560,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           return;
         }
         if (instructor.recognises(req)) {
-        if (key !== null && !guesses.allows(clientIp(req))) {
-          page(res, 429, 'Too many tries', 'Too many wrong keys from your address: wait a minute.', {});
-          return;
-        }
-        if (key !== null && !instructor.keyMatches(key)) guesses.take(clientIp(req));
           res.writeHead(303, { Location: PATHS.instructorPage }).end();
           return;
         }
@@ -663,24 +663,27 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
    */
   const resume = (req: IncomingMessage, res: ServerResponse): void => {
     const ip = clientIp(req);
-    const check = (code: string | null): string | null | 'limited' => {
-      if (!guesses.allows(ip)) return 'limited';
+    /** The learner of a code, or why not: a wrong code (counted) or too many wrong ones from this address. */
+    const check = (code: string | null): { id: string } | { refused: 403 | 429 } => {
+      if (!guesses.allows(ip)) return { refused: 429 };
       const id = resumeCodes.learnerOf(code);
-      if (id !== null && learners.get(id)) return id;
+      if (id !== null && learners.get(id)) return { id };
       guesses.take(ip);
-      return null;
+      return { refused: 403 };
     };
-    const refuse = (result: null | 'limited') =>
-      result === 'limited'
-        ? page(res, 429, 'Too many tries', 'Too many wrong resume codes from your address: wait a minute.', {})
-        : page(res, 403, 'Not a resume link', 'Check that you copied the whole resume link.', {});
+    const refuse = (status: 403 | 429): void => {
+      if (status === 429)
+        page(res, 429, 'Too many tries', 'Too many wrong resume codes from your address: wait a minute.', {});
+      else page(res, 403, 'Not a resume link', 'Check that you copied the whole resume link.', {});
+    };
     if (req.method !== 'POST') {
       const code = new URL(req.url ?? '/', 'http://gateway').searchParams.get('code');
-      const id = check(code);
-      if (id === null || id === 'limited') {
-        refuse(id);
+      const found = check(code);
+      if ('refused' in found) {
+        refuse(found.refused);
         return;
       }
+      const id = found.id;
       const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);
       const name = learners.get(id)?.displayName;
       const body =
@@ -712,13 +715,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           json(res, 413, { code: GatewayError.TOO_LARGE, message: 'send code=…' }, { Connection: 'close' });
           return;
         }
-        const id = check(new URLSearchParams(text).get('code'));
-        if (id === null || id === 'limited') {
-          refuse(id);
+        const found = check(new URLSearchParams(text).get('code'));
+        if ('refused' in found) {
+          refuse(found.refused);
           return;
         }
         const sid = newSessionId();
-        learners.addSession(sid, id);
+        learners.addSession(sid, found.id);
         res
           .writeHead(303, { 'Set-Cookie': sessionCookie(sid), Location: '/', 'Cache-Control': 'no-store' })
           .end();
@@ -740,6 +743,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    try {
+      upgrade(req, socket, head);
+    } catch (err) {
+      logError(`upgrade ${(req.url ?? '/').split('?')[0] ?? '/'}`, err);
+      socket.destroy();
+    }
+  });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gateway');
@@ -761,14 +772,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         403,
         GatewayError.BAD_ORIGIN,
         `origin ${req.headers.origin ?? '(none)'} may not open terminals here`,
-    try {
-      upgrade(req, socket, head);
-    } catch (err) {
-      logError(`upgrade ${(req.url ?? '/').split('?')[0] ?? '/'}`, err);
-      socket.destroy();
-    }
-  });
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       );
       return;
     }
@@ -793,6 +796,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       refuseUpgrade(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
       return;
     }
+    if (!environments.admits(learner.id, lab)) {
+      refuseUpgrade(
+        socket,
+        429,
+        GatewayError.TOO_MANY_ENVIRONMENTS,
+        `you have ${String(limits.liveEnvironmentsPerLearner)} labs open already: close the page of one of them first`,
+      );
+      return;
+    }
     if (url.pathname === LAB_PATH) {
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on('error', () => undefined);
@@ -814,15 +826,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           ),
         );
       });
-    if (!environments.admits(learner.id, lab)) {
-      refuseUpgrade(
-        socket,
-        429,
-        GatewayError.TOO_MANY_ENVIRONMENTS,
-        `you have ${String(limits.liveEnvironmentsPerLearner)} labs open already: close the page of one of them first`,
-      );
-      return;
-    }
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -954,6 +957,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get spawned() {
       return spawned;
     },
+    get connections() {
+      return connections.open;
+    },
+    get staticCacheEntries() {
+      return site?.cacheEntries ?? 0;
+    },
     environments,
     labs,
     db,
@@ -975,9 +984,3 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       })()),
   };
 }
-    get connections() {
-      return connections.open;
-    },
-    get staticCacheEntries() {
-      return site?.cacheEntries ?? 0;
-    },

@@ -334,6 +334,8 @@ export const MeResponse = z
     courseCodeRequired: z.boolean(),
     /** The learner's raised hand (null when it is down: lowered, or marked done by the instructor). */
     help: z.object({ lab: z.string(), note: z.string(), at: z.number() }).strict().nullable().optional(),
+    /** The learner's resume link (a path: `/resume?code=…`): opens their environments in another browser. */
+    resume: z.string().nullable().optional(),
   })
   .strict();
 export type MeResponse = z.infer<typeof MeResponse>;
@@ -344,5 +346,3 @@ export type TicketResponse = z.infer<typeof TicketResponse>;
 
 // The lab channel (grading) protocol lives in its own file, owned by the labs engineer.
 export * from './lab.js';
-    /** The learner's resume link (a path: `/resume?code=…`): opens their environments in another browser. */
-    resume: z.string().nullable().optional(),

@@ -137,11 +137,11 @@ export class EnvironmentManager {
   readonly #live = new Map<string, LiveEnvironment>();
   readonly #opening = new Map<string, Promise<LiveEnvironment>>();
   readonly #sweeper: NodeJS.Timeout;
-
   readonly #maxLive: number;
+
   constructor(options: EnvironmentManagerOptions) {
-    this.#rows = new Environments(options.db);
     this.#maxLive = options.maxLivePerLearner ?? Infinity;
+    this.#rows = new Environments(options.db);
     this.#driver = options.driver;
     this.#dataDir = options.dataDir;
     this.#graceMs = options.graceMs ?? 30 * 60_000;
@@ -195,22 +195,6 @@ export class EnvironmentManager {
     return p;
   }
 
-  /** A live environment by id (no bring-up). */
-  find(id: string): LiveEnvironment | undefined {
-    return this.#live.get(id);
-  }
-
-  /** Every environment live in this process. */
-  all(): LiveEnvironment[] {
-    return [...this.#live.values()];
-  }
-
-  /** Shows a message on every open terminal of every live environment (the instructor's broadcast). */
-  broadcast(text: string): number {
-    let reached = 0;
-    for (const env of this.#live.values()) {
-      if (env.listeners.size === 0) continue;
-      reached++;
   /**
    * Under the learner's cap: undefined when there is room, a promise when the least recently used environment no
    * page shows is being stopped to make room, false when every environment of theirs is in use.
@@ -242,6 +226,22 @@ export class EnvironmentManager {
     );
   }
 
+  /** A live environment by id (no bring-up). */
+  find(id: string): LiveEnvironment | undefined {
+    return this.#live.get(id);
+  }
+
+  /** Every environment live in this process. */
+  all(): LiveEnvironment[] {
+    return [...this.#live.values()];
+  }
+
+  /** Shows a message on every open terminal of every live environment (the instructor's broadcast). */
+  broadcast(text: string): number {
+    let reached = 0;
+    for (const env of this.#live.values()) {
+      if (env.listeners.size === 0) continue;
+      reached++;
       for (const l of env.listeners) l({ kind: 'message', text });
     }
     return reached;
