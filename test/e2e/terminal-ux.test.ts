@@ -192,12 +192,13 @@ describe('leaving the terminal with the keyboard (#12)', () => {
     // Tab reaches the shell again: cat -A shows it as ^I (and Ctrl+M never reached it as an Enter).
     await page.keyboard.type('cat -A');
     await page.keyboard.press('Enter');
+    await page.waitForTimeout(500); // cat reading, not typed ahead into readline's raw mode
     await page.keyboard.type('tab');
     await page.keyboard.press('Tab');
     await page.keyboard.type('here');
     await page.keyboard.press('Enter');
     await page.keyboard.press('Control+D');
-    await expect.poll(() => terminalText(page), { timeout: 10_000 }).toMatch(/^tab\^Ihere\$\s*$/m);
+    await expect.poll(() => terminalText(page), { timeout: 10_000 }).toMatch(/tab\^Ihere/);
     // Screen reader mode's announcement tells how to leave.
     await page.getByRole('button', { name: 'Screen reader mode' }).click();
     await expect
