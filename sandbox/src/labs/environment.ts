@@ -16,8 +16,8 @@ import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
 import { deriveParams, paramEnv } from '../grading/params.js';
 import type { Params } from '../grading/params.js';
-import { DEFAULT_SCENARIO, fileSink, startSimulator } from '../sim/index.js';
-import type { RunningSimulator, StateSink } from '../sim/index.js';
+import { DEFAULT_SCENARIO, callControl, fileSink, startLearnerSimulator } from '../sim/index.js';
+import type { SimulatorEndpoint, StateSink } from '../sim/index.js';
 import { LABS_DIR, loadLab } from './loader.js';
 import type { Lab } from './loader.js';
 
@@ -71,8 +71,8 @@ export interface LabEnvironment {
   readonly xapi: { readonly url: string; readonly user: string; readonly password: string };
   readonly params: Params;
   readonly grader: Grader;
-  /** The simulator (control API for faults, in-process access for tools). */
-  readonly sim: RunningSimulator;
+  /** The simulator, in a worker thread: its XenAPI and control API (faults, snapshots) over HTTP. */
+  readonly sim: SimulatorEndpoint;
   /**
    * The lab's terminals: a page asks for `&terminal=<name>`; the gateway attaches it on `node` (the first node
    * when absent) and refuses names not listed here.
@@ -116,7 +116,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const password = options.xapiPassword ?? randomBytes(18).toString('base64url');
   const state = options.state ?? (options.stateFile === undefined ? undefined : fileSink(options.stateFile));
   const fresh = state?.read() === undefined;
-  const sim = await startSimulator({
+  const sim = await startLearnerSimulator({
     port: 0,
     host: '127.0.0.1',
     fast: options.fast ?? !m.environment.realisticTimings,
@@ -157,16 +157,26 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
           `the setup of lab ${lab.id} failed (exit ${String(r.code)}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim() || r.stdout.trim()}`,
         );
     }
-    // Faults live in the simulator's memory, not in the saved pool: played again on every bring-up.
-    for (const f of m.environment.faults) {
-      const vm = sim.sim.find('VM', { name_label: f.vmHog });
-      if (vm === undefined)
+    // Faults live in the simulator's memory, not in the saved pool: played again on every bring-up (through the
+    // control API: the simulator runs in a worker), and again when its worker died and it came back.
+    const playFaults = async (): Promise<void> => {
+      for (const f of m.environment.faults) {
+        const r = await callControl(sim, 'fault/vm-hog', {
+          name_label: f.vmHog,
+          kind: f.kind,
+          level: f.level,
+        });
+        if (r.status === 200) continue;
         throw new LabEnvironmentError(
           'LAB_ERR_FAULT',
-          `lab ${lab.id} makes VM "${f.vmHog}" hog ${f.kind}, but there is no such VM after setup`,
+          r.body.error === 'SIM_ERR_FAULT_TARGET_NOT_FOUND'
+            ? `lab ${lab.id} makes VM "${f.vmHog}" hog ${f.kind}, but there is no such VM after setup`
+            : `lab ${lab.id} could not make VM "${f.vmHog}" hog ${f.kind}: ${r.body.error ?? String(r.status)} ${r.body.message ?? ''}`,
         );
-      await sim.sim.faults().vmHog?.(sim.sim.context(), vm, f.kind, f.level);
-    }
+      }
+    };
+    await playFaults();
+    sim.onRestart?.(playFaults);
   } catch (e) {
     await sandbox?.destroy();
     await sim.close();

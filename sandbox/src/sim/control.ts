@@ -202,3 +202,37 @@ async function callFault(
       return faults.pifLinkUp?.(ctx, ref);
   }
 }
+
+/** The answer of a control-API call: HTTP status and the JSON body. */
+export interface ControlAnswer {
+  readonly status: number;
+  readonly body: { readonly error?: string; readonly message?: string } & Record<string, unknown>;
+}
+
+/**
+ * Calls a simulator's control API over HTTP (the simulator may run in another thread or process).
+ * @example
+ * await callControl(sim, 'fault/vm-hog', { name_label: 'burner', kind: 'cpu', level: 1 });
+ */
+export async function callControl(
+  sim: { readonly controlUrl: string; readonly controlToken: string },
+  route: string,
+  body?: Record<string, unknown>,
+): Promise<ControlAnswer> {
+  const res = await fetch(new URL(route, sim.controlUrl), {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: {
+      authorization: `Bearer ${sim.controlToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: ControlAnswer['body'];
+  try {
+    parsed = JSON.parse(text) as ControlAnswer['body'];
+  } catch {
+    parsed = { error: 'SIM_ERR_CONTROL_BAD_ANSWER', message: text.slice(0, 200) };
+  }
+  return { status: res.status, body: parsed };
+}

@@ -30,6 +30,7 @@ import { createApiServer } from './server.js';
 import type { ServerLimits } from './server.js';
 import { controlRoute } from './control.js';
 import { Store } from './store.js';
+import { startIsolatedSimulator, type IsolatedSimulatorOptions, type SimulatorEndpoint } from './isolated.js';
 import type { StoreDump } from './store.js';
 
 export * from './contract.js';
@@ -46,6 +47,17 @@ export type { Engine, CallResult } from './engine.js';
 export type { Store, StoreDump } from './store.js';
 export { fileSink, type StateSink, type ObjectSink, type PoolChanges, type PoolLocation } from './persist.js';
 export { DEFAULT_MAX_OBJECTS } from './store.js';
+export {
+  SimulatorPool,
+  IsolatedSimulatorError,
+  defaultSimulatorPool,
+  startIsolatedSimulator,
+  type IsolatedSimulator,
+  type IsolatedSimulatorOptions,
+  type SimulatorEndpoint,
+  type SimulatorPoolOptions,
+} from './isolated.js';
+export { callControl, type ControlAnswer } from './control.js';
 export { MAX_BODY_BYTES, type ServerLimits } from './server.js';
 
 /** Options of {@link startSimulator}. */
@@ -79,17 +91,24 @@ export interface SimulatorOptions {
 }
 
 /** A running simulator. */
-export interface RunningSimulator {
-  /** Base URL of the XenAPI (XML-RPC on `/`, JSON-RPC on `/jsonrpc`). */
-  readonly url: string;
-  /** Base URL of the control API (`<url>/_xenlab/`). */
-  readonly controlUrl: string;
-  /** Bearer token for the control API. */
-  readonly controlToken: string;
+export interface RunningSimulator extends SimulatorEndpoint {
   /** The simulator itself, for in-process tests and tools. */
   readonly sim: Simulator;
   /** Stops serving, wakes pending `event.from` calls and saves state. */
   close(): Promise<void>;
+}
+
+/**
+ * A learner's simulator: in a worker thread ({@link startIsolatedSimulator}) when its pool can be opened there (a
+ * state file or a database file), else in this thread (a pool kept in an in-memory database: tests).
+ * @example
+ * const sim = await startLearnerSimulator({ state: poolStateSink(db, row.id), password: row.xapiPassword });
+ */
+export async function startLearnerSimulator(options: IsolatedSimulatorOptions): Promise<SimulatorEndpoint> {
+  if (options.state === undefined || options.state.location !== undefined)
+    return startIsolatedSimulator(options);
+  const { pool: _pool, ...rest } = options;
+  return startSimulator(rest);
 }
 
 /** The simulated pool: engine, store, scenario and the operations the control API offers. */

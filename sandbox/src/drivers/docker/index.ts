@@ -39,12 +39,15 @@ import {
 } from './swarm.js';
 import type { SwarmOptions } from './swarm.js';
 import { TOOLS_BIN, toolBinds } from './tools.js';
+import { environmentsOnEngine, removeEnvironment, removeStalePool } from './orphans.js';
+import type { OrphanFilter } from './orphans.js';
 import { learnerEnv, xeConfig } from '../pool-access.js';
 
 export { buildImages, LAB_IMAGE, BASE_IMAGE, labImageCurrent } from './image.js';
 export { connectEngine, removeLabelled } from './client.js';
 export { hostFirewall } from './networks.js';
 export type { SwarmOptions } from './swarm.js';
+export type { OrphanFilter } from './orphans.js';
 
 export interface DockerDriverOptions {
   /** The engine (dockerode options); the local socket / `DOCKER_HOST` by default. */
@@ -79,6 +82,12 @@ export interface DockerDriverOptions {
    * (pool-link.ts); environments on a remote engine or a swarm have neither.
    */
   onHost?: boolean;
+  /**
+   * Environments on the engine that this driver neither created nor adopted (an earlier gateway's, nobody came
+   * back) are removed this many ms after the driver first saw them; warm containers of an earlier gateway at once.
+   * Default 60 min (`XENLAB_IDLE_MINUTES`'s default); 0 keeps them forever. See orphans.ts.
+   */
+  orphanMs?: number;
 }
 
 /** The docker driver, with its pool and a way to let go of it. */
@@ -88,6 +97,12 @@ export interface DockerDriver extends SandboxDriver {
   readonly pool: WarmPoolStats | undefined;
   /** Resolves once the warm pool is full. */
   poolReady(ms?: number): Promise<void>;
+  /**
+   * Removes environments left by an earlier gateway that nobody claimed: at once when `keep` says no record wants
+   * them, else once `olderThanMs` has passed since this driver first saw them. Runs by itself every few minutes
+   * (option `orphanMs`); returns the ids removed.
+   */
+  cullOrphans(filter?: OrphanFilter): Promise<string[]>;
   /** Disposes of the warm pool. Environments keep running (a restarted gateway re-attaches to them). */
   close(): Promise<void>;
 }
@@ -159,6 +174,12 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
 
   const live = new Map<string, Sandbox>();
   const creating = new Map<string, Promise<Sandbox>>();
+  /** Orphans being removed: a create() of one waits for that, then starts afresh. */
+  const culling = new Map<string, Promise<void>>();
+  /** When this driver first saw each environment it didn't make (orphans.ts). */
+  const firstSeen = new Map<string, number>();
+  let orphanMs = options.orphanMs ?? 60 * 60_000;
+  const startedAt = Date.now();
 
   const pool =
     options.pool && options.pool > 0 && !swarm
@@ -455,6 +476,46 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     }
   };
 
+  const cullOrphans = async (filter: OrphanFilter = {}): Promise<string[]> => {
+    if (filter.olderThanMs !== undefined) orphanMs = filter.olderThanMs;
+    const now = Date.now();
+    const removed: string[] = [];
+    const ids = await environmentsOnEngine(docker, labels, swarm !== undefined);
+    const present = new Set(ids);
+    for (const id of firstSeen.keys()) if (!present.has(id)) firstSeen.delete(id);
+    for (const id of ids) {
+      if (live.has(id) || creating.has(id) || culling.has(id)) continue;
+      const seen = firstSeen.get(id) ?? now;
+      firstSeen.set(id, seen);
+      const wanted = filter.keep ? filter.keep(id) : true;
+      if (wanted && (orphanMs <= 0 || now - seen < orphanMs)) continue;
+      const gone = removeEnvironment(docker, id, labels, swarm !== undefined, onHost)
+        .catch(() => undefined)
+        .finally(() => {
+          culling.delete(id);
+          firstSeen.delete(id);
+        });
+      culling.set(id, gone);
+      await gone;
+      removed.push(id);
+    }
+    return removed;
+  };
+  // First look now, so an earlier gateway's environments get their window from this start.
+  const orphanTimer =
+    orphanMs > 0
+      ? setInterval(
+          () => {
+            void cullOrphans().catch(() => undefined);
+          },
+          Math.min(Math.max(orphanMs / 2, 500), 5 * 60_000),
+        )
+      : undefined;
+  orphanTimer?.unref();
+  if (orphanMs > 0) void cullOrphans().catch(() => undefined);
+  // Warm containers an earlier gateway made are never claimed by anyone.
+  if (!swarm) void removeStalePool(docker, labels, driverId, startedAt).catch(() => 0);
+
   return {
     name: 'docker',
     jailed: true,
@@ -470,7 +531,10 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       // Two tabs opening the same environment at once share one start.
       let p = creating.get(spec.id);
       if (!p) {
-        p = createOnce(spec).finally(() => creating.delete(spec.id));
+        const cull = culling.get(spec.id);
+        p = (cull ? cull.then(() => createOnce(spec)) : createOnce(spec)).finally(() =>
+          creating.delete(spec.id),
+        );
         creating.set(spec.id, p);
       }
       return p;
@@ -479,7 +543,9 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       const label = labelFilter ? `${labelFilter[0]}=${labelFilter[1]}` : undefined;
       return swarm ? listSwarmEnvironments(docker, label) : listEnvironments(docker, label);
     },
+    cullOrphans,
     async close() {
+      if (orphanTimer) clearInterval(orphanTimer);
       await pool?.close();
     },
   };

@@ -79,7 +79,7 @@ const iptables = (args: string[]) =>
   spawnSync('iptables', ['-w', '5', ...args], { encoding: 'utf8', timeout: 10_000 });
 
 /** Removes link rules of an interface left by an earlier gateway (its relays are gone with it). */
-function dropStaleRules(iface: string): void {
+export function dropStaleRules(iface: string): void {
   const listed = iptables(['-S', 'INPUT']);
   if (listed.status !== 0) return;
   for (const line of listed.stdout.split('\n')) {
