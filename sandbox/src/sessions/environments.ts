@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
-import { fileSink, startSimulator, type RunningSimulator, type StateSink } from '../sim/index.js';
+import { fileSink, startLearnerSimulator, type StateSink } from '../sim/index.js';
 import { Environments, poolStateSink, type Db, type EnvironmentRow } from '../store/index.js';
 import { SharedTerminal } from './shared-terminal.js';
 
@@ -82,15 +82,16 @@ export function poolStateOf(row: EnvironmentRow, db?: Db): StateSink {
 }
 
 /**
- * The default parts of an environment: the learner's own simulator with the default pool (state kept in the row's
- * file, so it survives restarts), and the driver's sandbox with `xe` pointed at it. Lessons that are not labs use it.
+ * The default parts of an environment: the learner's own simulator with the default pool (kept in the gateway's
+ * database, so it survives restarts; in a worker thread, so a big pool never stalls the gateway), and the driver's
+ * sandbox with `xe` pointed at it. Lessons that are not labs use it.
  */
 export async function provisionPlayground(
   row: EnvironmentRow,
   driver: SandboxDriver,
   db?: Db,
 ): Promise<Provisioned> {
-  const sim: RunningSimulator = await startSimulator({
+  const sim = await startLearnerSimulator({
     port: 0,
     user: row.xapiUser,
     password: row.xapiPassword,
@@ -152,25 +153,10 @@ export class EnvironmentManager {
     this.#sweeper = setInterval(
       () => {
         void this.sweep();
-        void this.#cullOrphans();
       },
       Math.max(1_000, Math.min(30_000, this.#warnMs / 4)),
     );
     this.#sweeper.unref();
-    void this.#cullOrphans();
-  }
-
-  /**
-   * Environments an earlier gateway left running (docker containers outlive a restart) go at once when no record
-   * wants them (gone, or culled), else when nobody opens them within the idle window. Drivers without: nothing.
-   */
-  async #cullOrphans(): Promise<void> {
-    const driver = this.#driver as SandboxDriver & {
-      cullOrphans?: (f: { keep: (id: string) => boolean; olderThanMs: number }) => Promise<string[]>;
-    };
-    if (typeof driver.cullOrphans !== 'function') return;
-    const keep = (id: string) => this.#rows.get(id)?.status === 'active';
-    await driver.cullOrphans({ keep, olderThanMs: this.#idleMs }).catch(() => undefined);
   }
 
   get driver(): SandboxDriver {

@@ -4,6 +4,10 @@
  * engineer's metrics model every 5 s (the RRD step) into a ring buffer of 10 minutes; a flat idle model stands in
  * when no behaviour provides one.
  *
+ * The history starts full: at the first read, the whole window is seeded from the pool as it is then, as if it had
+ * been like that all along (see {@link Metrics.seed}) — a lab whose setup just started VMs and whose faults just
+ * made one burn its CPUs shows a busy past, not ten minutes of idle bring-up.
+ *
  * Known simplification: every host of the simulated pool shares one URL, so `/rrd_updates` reports the VMs of the
  * whole pool rather than only those resident on the host that was asked.
  */
@@ -61,6 +65,8 @@ export class Metrics {
   readonly #context: () => SimContext;
   readonly #rows: Row[] = [];
   readonly #timer: NodeJS.Timeout;
+  /** The history has been served to someone: from then on it is only ever appended to. */
+  #seen = false;
 
   constructor(engine: Engine, model: SimMetrics | undefined, context: () => SimContext) {
     this.#engine = engine;
@@ -81,6 +87,37 @@ export class Metrics {
   sample(): void {
     const now = new Date();
     const t = Math.floor(now.getTime() / 1000 / RRD_STEP) * RRD_STEP;
+    const row = this.#rowAt(t, now);
+    const last = this.#rows[this.#rows.length - 1];
+    if (last?.t === t) this.#rows.pop();
+    this.#rows.push(row);
+    if (this.#rows.length > ROWS) this.#rows.shift();
+  }
+
+  /**
+   * Seeds the whole window (10 minutes) from the pool as it is now, as if it had been like this all along, unless
+   * someone has already read the history. Bring-up (a scenario, a lab's setup starting VMs, faults such as a CPU
+   * hog) takes seconds and nobody watches it: without this, `bottleneck --window 60` averages an idle past and
+   * reports no saturation for the first minute while `top` shows 99 %. History someone has seen is never
+   * rewritten (a hog injected later starts when it is injected). Called on the first read; true if it seeded.
+   */
+  seed(): boolean {
+    if (this.#seen) return false;
+    this.#seen = true;
+    const now = Date.now();
+    const last = Math.floor(now / 1000 / RRD_STEP) * RRD_STEP;
+    const rows: Row[] = [];
+    for (let i = ROWS - 1; i >= 1; i--) {
+      const t = last - i * RRD_STEP;
+      rows.push(this.#rowAt(t, new Date(t * 1000)));
+    }
+    rows.push(this.#rowAt(last, new Date(now)));
+    this.#rows.splice(0, this.#rows.length, ...rows);
+    return true;
+  }
+
+  /** One row: the model's data sources of every host and running VM at `now` (the pool as it is). */
+  #rowAt(t: number, now: Date): Row {
     const ctx = this.#context();
     const store = this.#engine.store;
     const hosts = new Map<string, SimDataSources>();
@@ -100,10 +137,7 @@ export class Metrics {
         // as above
       }
     }
-    const last = this.#rows[this.#rows.length - 1];
-    if (last?.t === t) this.#rows.pop();
-    this.#rows.push({ t, hosts, vms });
-    if (this.#rows.length > ROWS) this.#rows.shift();
+    return { t, hosts, vms };
   }
 
   /** The `/rrd_updates`, `/host_rrd`, `/vm_rrd` routes. */
@@ -113,6 +147,7 @@ export class Metrics {
       if (req.method !== 'GET' || (p !== '/rrd_updates' && p !== '/host_rrd' && p !== '/vm_rrd'))
         return false;
       if (!authorize(this.#engine, req, res, url)) return true;
+      this.seed();
       if (p === '/rrd_updates') this.#updates(req, res, url);
       else this.#dump(res, url, p === '/host_rrd');
       return true;
