@@ -153,10 +153,25 @@ export class EnvironmentManager {
     this.#sweeper = setInterval(
       () => {
         void this.sweep();
+        void this.#cullOrphans();
       },
       Math.max(1_000, Math.min(30_000, this.#warnMs / 4)),
     );
     this.#sweeper.unref();
+    void this.#cullOrphans();
+  }
+
+  /**
+   * Environments an earlier gateway left running (docker containers outlive a restart) go at once when no record
+   * wants them (gone, or culled), else when nobody opens them within the idle window. Drivers without: nothing.
+   */
+  async #cullOrphans(): Promise<void> {
+    const driver = this.#driver as SandboxDriver & {
+      cullOrphans?: (f: { keep: (id: string) => boolean; olderThanMs: number }) => Promise<string[]>;
+    };
+    if (typeof driver.cullOrphans !== 'function') return;
+    const keep = (id: string) => this.#rows.get(id)?.status === 'active';
+    await driver.cullOrphans({ keep, olderThanMs: this.#idleMs }).catch(() => undefined);
   }
 
   get driver(): SandboxDriver {
