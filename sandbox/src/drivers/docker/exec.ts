@@ -149,11 +149,13 @@ export async function execText(
  * (the gateway's interface is synchronous); keystrokes and resizes made before the exec is up are queued.
  * Output arrives as Buffers straight from the hijacked socket (a TTY exec is not multiplexed); pausing the
  * socket stops the engine copying from the pty, so a flooding process blocks once the pty buffer fills.
+ * `before` runs ahead of the exec; text it returns is the terminal's first output.
  */
 export function attachTerminal(
   target: ExecTarget,
   size: { cols: number; rows: number },
   onGone?: () => void,
+  before?: () => Promise<string | undefined>,
 ): TerminalProcess {
   // Every process of this terminal inherits XENLAB_TERM, which is how `xenlab-hangup` finds them to end them.
   const termId = randomBytes(8).toString('hex');
@@ -203,6 +205,9 @@ export function attachTerminal(
 
   void (async () => {
     try {
+      // E.g. freeing a container whose pids a fork bomb took (recover.ts); what it returns is shown first.
+      const notice = await before?.().catch(() => undefined);
+      if (notice) for (const l of dataListeners) l(Buffer.from(notice));
       exec = await target.container.exec({
         Cmd: ['/usr/local/bin/xenlab-shell'],
         AttachStdin: true,

@@ -39,6 +39,7 @@ import {
 } from './swarm.js';
 import type { SwarmOptions } from './swarm.js';
 import { TOOLS_BIN, toolBinds } from './tools.js';
+import { atPidsLimit, endLearnerProcesses, pidsUsage, recoveryNotice } from './recover.js';
 import { environmentsOnEngine, removeEnvironment, removeStalePool } from './orphans.js';
 import type { OrphanFilter } from './orphans.js';
 import { learnerEnv, xeConfig } from '../pool-access.js';
@@ -354,6 +355,19 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       if (!container) throw new Error(`SANDBOX_ERR_NO_NODE: environment ${spec.id} has no node '${name}'`);
       return { container, env };
     };
+    /** Frees a node whose pids are all taken (a fork bomb) before a terminal opens on it; one at a time. */
+    let recovering: Promise<string | undefined> = Promise.resolve(undefined);
+    const freePids = (container: Docker.Container) => {
+      recovering = recovering.then(async () => {
+        const usage = await pidsUsage(container, limits.pids, onHost);
+        if (!usage || !atPidsLimit(usage)) return undefined;
+        const how = await endLearnerProcesses(container, usage.limit, onHost);
+        // A restart emptied the tmpfs home, ~/.xe with it.
+        if (how === 'restarted') await writeXeConfigs().catch(() => undefined);
+        return recoveryNotice(how, usage.limit);
+      });
+      return recovering;
+    };
     const hangupAll = () => {
       for (const t of terminals) t.kill();
       terminals.clear();
@@ -377,7 +391,13 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       pool: link ? { host: link.host, port: link.port } : undefined,
       writeXeConfigs,
       attachTerminal(size, node) {
-        const t = attachTerminal(target(node), size, () => terminals.delete(t));
+        const where = target(node);
+        const t = attachTerminal(
+          where,
+          size,
+          () => terminals.delete(t),
+          () => freePids(where.container),
+        );
         terminals.add(t);
         return t;
       },
