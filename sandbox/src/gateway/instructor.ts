@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { basename, dirname } from 'node:path';
-import { gradingHistory } from '../grading/store.js';
+import { answerAttempts, gradingHistory } from '../grading/store.js';
 import { loadAllLabs } from '../labs/loader.js';
 import type { InstructorRoom, RoomLearner } from '../protocol/index.js';
 import type { EnvironmentManager } from '../sessions/index.js';
@@ -146,6 +146,15 @@ export class Instructor {
         hints: h.hintsUsed,
         solutionShown: h.solutionShown,
       };
+    }
+    // Answers per task, evaluated and refused by the rate limit (issue #11): many on one question is guessing.
+    for (const a of answerAttempts(db)) {
+      const l = byLearner.get(a.learner);
+      if (!l || a.task === null) continue;
+      const lab = (l.labs[a.lab] ??= { score: 0, tasks: {} });
+      const task = (lab.tasks[a.task] ??= { passedAt: null, attempts: 0, hints: 0, solutionShown: false });
+      task.answerAttempts = (task.answerAttempts ?? 0) + a.attempts;
+      task.answersRefused = (task.answersRefused ?? 0) + a.refused;
     }
     return {
       generatedAt: Date.now(),

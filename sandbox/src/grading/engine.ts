@@ -38,6 +38,8 @@ export const GraderError = {
   UNKNOWN_CHECK: 'LAB_ERR_UNKNOWN_CHECK',
   SOLUTION_LOCKED: 'LAB_ERR_SOLUTION_LOCKED',
   NO_MORE_HINTS: 'LAB_ERR_NO_MORE_HINTS',
+  /** Too many answers to a task's questions in a short time (guessing): the message says when to retry. */
+  TOO_MANY_ANSWERS: 'LAB_ERR_TOO_MANY_ANSWERS',
 } as const;
 
 /** An error a learner's request caused (unknown task, locked solution); `code` is stable. */
@@ -66,8 +68,26 @@ export interface GraderOptions {
   readonly pollMs?: number;
   /** Longest wait between retries of a script check that keeps failing, or of an erroring evaluation; default 30 s. */
   readonly retryCapMs?: number;
-  /** Answer attempts a learner may make per question in a minute before waiting; default 5. */
-  readonly answersPerMinute?: number;
+  /**
+   * The rate limit of answers, per task (issue #11: short answers can be guessed by enumerating): `attempts` per
+   * `windowMs`; the learner who runs out waits `windowMs`, twice as long each time again (at most `maxWaitMs`),
+   * until a right answer. Default 5 a minute, at most 16 minutes' wait.
+   */
+  readonly answerLimit?: {
+    readonly attempts: number;
+    readonly windowMs: number;
+    readonly maxWaitMs?: number;
+  };
+}
+
+/** Default rate limit of answers (per task). */
+const ANSWER_LIMIT = { attempts: 5, windowMs: 60_000, maxWaitMs: 16 * 60_000 } as const;
+
+/** A task's recent answers: when each was evaluated, how often the limit was hit, and the end of the wait. */
+interface AnswerWindow {
+  times: number[];
+  strikes: number;
+  until: number;
 }
 
 /** What the grader did since it started (diagnostics, the idle benchmark, tests). */
@@ -216,6 +236,24 @@ export function createGrader(options: GraderOptions): Grader {
   /** Delay before retry number `n` (1 = the next poll), doubling up to the cap. */
   const backoff = (n: number): number => Math.min(pollMs * 2 ** Math.max(0, n - 1), retryCapMs);
   const retries = new Map<string, Retry>();
+  const answerLimit = { ...ANSWER_LIMIT, ...options.answerLimit };
+  const answerWindows = new Map<string, AnswerWindow>();
+  /** Admits an answer to a task now, or says how many ms to wait. */
+  const admitAnswer = (task: string, now: number): number => {
+    const w = answerWindows.get(task) ?? { times: [], strikes: 0, until: 0 };
+    answerWindows.set(task, w);
+    if (now < w.until) return w.until - now;
+    w.times = w.times.filter((t) => now - t < answerLimit.windowMs);
+    if (w.times.length >= answerLimit.attempts) {
+      w.strikes++;
+      const wait = Math.min(answerLimit.windowMs * 2 ** (w.strikes - 1), answerLimit.maxWaitMs);
+      w.until = now + wait;
+      w.times = [];
+      return wait;
+    }
+    w.times.push(now);
+    return 0;
+  };
   let watchers = 0;
   let started = false;
   let evaluations = 0;
@@ -558,11 +596,27 @@ export function createGrader(options: GraderOptions): Grader {
       const c = t?.checks.find((x) => x.id === checkId);
       if (!t || c?.kind !== 'answer')
         throw new GradingRequestError(GraderError.UNKNOWN_CHECK, `this lab has no question "${checkId}"`);
+      const now = Date.now();
+      const wait = admitAnswer(t.id, now);
+      if (wait > 0) {
+        store.answerRefused(checkId, hashAnswer(text), now, t.id);
+        const s = Math.ceil(wait / 1000);
+        const when = s < 120 ? `${String(s)} s` : `${String(Math.ceil(s / 60))} minutes`;
+        const per =
+          answerLimit.windowMs === 60_000
+            ? 'a minute'
+            : `every ${String(Math.round(answerLimit.windowMs / 1000))} s`;
+        throw new GradingRequestError(
+          GraderError.TOO_MANY_ANSWERS,
+          `Too many answers in a short time: try again in ${when}. At most ${String(answerLimit.attempts)} answers per task ${per} — work it out rather than guess.`,
+        );
+      }
       for (const k of classes) dirty.add(k);
       await schedule('answer', ScriptRuns.NONE);
       const correct = answerIsCorrect(c, text, params, snapshot());
       answers.set(checkId, correct);
-      store.saveAnswer(checkId, hashAnswer(text), correct, Date.now());
+      store.saveAnswer(checkId, hashAnswer(text), correct, Date.now(), t.id);
+      if (correct) answerWindows.delete(t.id);
       await schedule('answer', ScriptRuns.NONE);
       return {
         correct,

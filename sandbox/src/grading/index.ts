@@ -11,6 +11,6 @@ export { deriveParams, paramEnv, render } from './params.js';
 export type { Params } from './params.js';
 export { evaluateQuery, selectRefs } from './query.js';
 export type { PoolSnapshot } from './query.js';
-export { migrateGrading, gradingHistory, checkTimeline } from './store.js';
-export type { InstructorRow } from './store.js';
+export { migrateGrading, gradingHistory, checkTimeline, answerAttempts } from './store.js';
+export type { InstructorRow, AnswerAttempts } from './store.js';
 export { attachLabChannel } from './channel.js';

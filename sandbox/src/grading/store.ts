@@ -31,6 +31,10 @@ const STEPS = [
      answer_sha256 TEXT NOT NULL, correct INTEGER NOT NULL, at INTEGER NOT NULL,
      PRIMARY KEY (learner, lab, check_id)
    );`,
+  // Answer attempts (issue #11): how many were evaluated and how many refused by the rate limit, per question.
+  `ALTER TABLE grading_answers ADD COLUMN task TEXT;
+   ALTER TABLE grading_answers ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE grading_answers ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /**
@@ -104,7 +108,7 @@ export class GradingStore {
         firstPassedAt: r.first_passed_at,
       });
     for (const r of db
-      .prepare('SELECT check_id, correct FROM grading_answers WHERE learner = ? AND lab = ?')
+      .prepare('SELECT check_id, correct FROM grading_answers WHERE learner = ? AND lab = ? AND attempts > 0')
       .all(...k) as { check_id: string; correct: number }[])
       out.answers.set(r.check_id, r.correct === 1);
     return out;
@@ -165,15 +169,74 @@ export class GradingStore {
       );
   }
 
-  /** Saves an answer as its hash (never the text) and whether it was right. */
-  saveAnswer(check: string, sha256: string, correct: boolean, at: number): void {
+  /** Saves an answer as its hash (never the text) and whether it was right, and counts the attempt. */
+  saveAnswer(check: string, sha256: string, correct: boolean, at: number, task?: string): void {
     this.#db
       ?.prepare(
-        `INSERT INTO grading_answers (learner, lab, check_id, answer_sha256, correct, at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (learner, lab, check_id) DO UPDATE SET answer_sha256 = excluded.answer_sha256, correct = excluded.correct, at = excluded.at`,
+        `INSERT INTO grading_answers (learner, lab, check_id, answer_sha256, correct, at, task, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+         ON CONFLICT (learner, lab, check_id) DO UPDATE SET answer_sha256 = excluded.answer_sha256, correct = excluded.correct, at = excluded.at,
+           task = COALESCE(excluded.task, grading_answers.task), attempts = grading_answers.attempts + 1`,
       )
-      .run(this.#learner, this.#lab, check, sha256, correct ? 1 : 0, at);
+      .run(this.#learner, this.#lab, check, sha256, correct ? 1 : 0, at, task ?? null);
   }
+
+  /**
+   * Counts an answer the rate limit refused (not evaluated). The row may not exist yet (the evaluated answers
+   * before it are still being saved): then it starts with no attempts, which the next saved answer fills in.
+   */
+  answerRefused(check: string, sha256: string, at: number, task?: string): void {
+    this.#db
+      ?.prepare(
+        `INSERT INTO grading_answers (learner, lab, check_id, answer_sha256, correct, at, task, attempts, refused) VALUES (?, ?, ?, ?, 0, ?, ?, 0, 1)
+         ON CONFLICT (learner, lab, check_id) DO UPDATE SET refused = grading_answers.refused + 1`,
+      )
+      .run(this.#learner, this.#lab, check, sha256, at, task ?? null);
+  }
+}
+
+/** Answer attempts of one learner on one question: evaluated, refused by the rate limit, right now or not. */
+export interface AnswerAttempts {
+  readonly learner: string;
+  readonly lab: string;
+  /** The task of the question (null for answers recorded before tasks were). */
+  readonly task: string | null;
+  readonly check: string;
+  readonly attempts: number;
+  readonly refused: number;
+  readonly correct: boolean;
+}
+
+/**
+ * Every learner's answer attempts (the instructor's room shows them: many attempts on one question is guessing).
+ * @example
+ * answerAttempts(db).filter((a) => a.attempts > 5)
+ */
+export function answerAttempts(db: Db, filter: { lab?: string; learner?: string } = {}): AnswerAttempts[] {
+  migrateGrading(db);
+  return (
+    db
+      .prepare(
+        `SELECT learner, lab, task, check_id, attempts, refused, correct FROM grading_answers
+         WHERE (? IS NULL OR lab = ?) AND (? IS NULL OR learner = ?) ORDER BY learner, lab, check_id`,
+      )
+      .all(filter.lab ?? null, filter.lab ?? null, filter.learner ?? null, filter.learner ?? null) as {
+      learner: string;
+      lab: string;
+      task: string | null;
+      check_id: string;
+      attempts: number;
+      refused: number;
+      correct: number;
+    }[]
+  ).map((r) => ({
+    learner: r.learner,
+    lab: r.lab,
+    task: r.task,
+    check: r.check_id,
+    attempts: r.attempts,
+    refused: r.refused,
+    correct: r.correct === 1,
+  }));
 }
 
 /** One row of the instructor's view: a learner's task, when first achieved, attempts and hints used. */

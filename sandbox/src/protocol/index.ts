@@ -272,7 +272,15 @@ export interface RoomLearner {
       score: number;
       tasks: Record<
         string,
-        { passedAt: number | null; attempts: number; hints: number; solutionShown: boolean }
+        {
+          passedAt: number | null;
+          attempts: number;
+          hints: number;
+          solutionShown: boolean;
+          /** Answers given to the task's questions (evaluated), and refused by the rate limit; absent when none. */
+          answerAttempts?: number;
+          answersRefused?: number;
+        }
       >;
     }
   >;
