@@ -101,7 +101,10 @@ export class ResumeCodes {
   }
 
   #mac(learnerId: string): string {
-    return createHmac('sha256', this.#key).update(`xenlab-resume-v1|${learnerId}`).digest('base64url').slice(0, 22);
+    return createHmac('sha256', this.#key)
+      .update(`xenlab-resume-v1|${learnerId}`)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   /** The learner's resume code. */

@@ -61,6 +61,11 @@ export class Learners {
     return { id, displayName, courseCode, createdAt: now };
   }
 
+  /** Sets the name the instructor sees (a learner who joined by link names themselves afterwards). */
+  rename(id: string, displayName: string): void {
+    this.#db.prepare('UPDATE learners SET display_name = ? WHERE id = ?').run(displayName, id);
+  }
+
   /**
    * Lets another browser (a new session) be an existing learner: how a resume code brings a learner back. The
    * browser's previous session, if any, is replaced for this browser only; the learner's other browsers keep theirs.
@@ -69,11 +74,6 @@ export class Learners {
     this.#db
       .prepare('INSERT OR REPLACE INTO browser_sessions (sid_hash, learner_id, created_at) VALUES (?, ?, ?)')
       .run(hashSid(sid), learnerId, this.#now());
-  }
-
-  /** Sets the name the instructor sees (a learner who joined by link names themselves afterwards). */
-  rename(id: string, displayName: string): void {
-    this.#db.prepare('UPDATE learners SET display_name = ? WHERE id = ?').run(displayName, id);
   }
 
   get(id: string): Learner | undefined {
