@@ -1,5 +1,6 @@
 import type { LabServerMessage, LabView, TaskView } from '@xenlab/sandbox/protocol';
 import { LabConnection } from './connection.ts';
+import { setInlineText, showCompletion } from './inline-text.ts';
 import { renderMarkdown } from './markdown.ts';
 import { saveProgress } from './progress.ts';
 
@@ -83,6 +84,8 @@ class XenlabLab extends HTMLElement {
       }
       const focused = (document.activeElement?.closest('.lab-answer') as HTMLElement | null)?.dataset.check;
       list.innerHTML = view.tasks.map(taskHtml).join('');
+      // Check feedback with `inline code` shown as code (built as elements from the escaped text, not as HTML).
+      for (const el of list.querySelectorAll('.lab-check-msg')) setInlineText(el, el.textContent);
       for (const [check, value] of typed) {
         const input = list.querySelector<HTMLInputElement>(
           `.lab-answer[data-check="${CSS.escape(check)}"] input`,
@@ -96,6 +99,7 @@ class XenlabLab extends HTMLElement {
       score.textContent = `${view.score} / ${view.maxScore} points`;
       this.dataset.score = String(view.score);
       saveProgress(view);
+      showCompletion(this, view);
     };
 
     const conn = new LabConnection(
@@ -117,11 +121,11 @@ class XenlabLab extends HTMLElement {
             );
             break;
           case 'lab.answer.result':
-            notice.textContent = msg.correct ? 'Correct!' : msg.message;
+            setInlineText(notice, msg.correct ? 'Correct!' : msg.message);
             notice.dataset.kind = msg.correct ? 'ok' : 'bad';
             break;
           case 'error':
-            notice.textContent = msg.message;
+            setInlineText(notice, msg.message);
             notice.dataset.kind = 'bad';
             break;
           case 'lab.starting': {
