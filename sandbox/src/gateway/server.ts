@@ -335,7 +335,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         message: 'this xenlab runs without a jail and serves one learner only',
       };
     }
-    const named = name?.trim() || null;
+    const named = name?.trim() ? name.trim() : null;
     if (known && named && named !== known.displayName) {
       // Joined by link first, named themselves afterwards (the welcome page).
       learners.rename(known.id, named);
@@ -601,7 +601,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         }
         if (path === PATHS.instructorRemove && req.method === 'POST') {
           postFromSite(req, res, RemoveLearnerRequest, 'send {"learner": "<learner id>"}', (body) => {
-            void instructor.removeLearner(body.learner).then((removed) => {
+            return instructor.removeLearner(body.learner).then((removed) => {
               if (removed) json(res, 200, { removed: true });
               else json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'no such learner' });
             });
