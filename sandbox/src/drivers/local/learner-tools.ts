@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ export function learnerToolBin(
   toolkitDir = TOOLKIT_DIR,
 ): string {
   mkdirSync(dir, { recursive: true });
+  // mkdtemp makes it 0700: a jail whose learner has a host uid of its own could not reach the commands.
+  chmodSync(dir, 0o755);
   for (const [name, file] of LEARNER_COMMANDS) {
     const target = resolve(toolkitDir, 'bin', file);
     rmSync(join(dir, name), { force: true });
