@@ -538,13 +538,15 @@ export function createGrader(options: GraderOptions): Grader {
   return {
     async start() {
       // Script checks wait for a page (the first watcher runs them); without one this spawns nothing.
-      await schedule('initial', watchers > 0 ? ScriptRuns.FORCE : ScriptRuns.NONE);
+      const watchedAtStart = watchers > 0;
+      await schedule('initial', watchedAtStart ? ScriptRuns.FORCE : ScriptRuns.NONE);
       if (closed) return;
       watcher = xapi.watchEvents(['*'], onEvent, { timeoutS: 30, onError: () => undefined });
       await watcher.ready;
-      // Anything that changed between the first evaluation and the watch taking hold.
+      // Anything that changed between the first evaluation and the watch taking hold (and the scripts, when a page
+      // began watching meanwhile).
       for (const c of classes) dirty.add(c);
-      kick('event', ScriptRuns.NONE);
+      kick('event', watchers > 0 && !watchedAtStart ? ScriptRuns.FORCE : ScriptRuns.NONE);
       started = true;
       startPolling();
     },
