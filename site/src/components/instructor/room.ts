@@ -267,8 +267,12 @@ function render(room: InstructorRoom, announce = true): void {
       for (const t of lab.tasks) {
         const s = mine?.tasks[t.id];
         const pass = s?.passedAt != null;
-        const td = cell(pass ? '✓' : s ? '…' : '', {
-          class: 'task',
+        // Answers refused by the rate limit mean someone is guessing: a visible mark, the counts in the title.
+        const refused = s?.answersRefused ?? 0;
+        const td = cell(`${pass ? '✓' : s ? '…' : ''}${refused > 0 ? ' !' : ''}`, {
+          class: refused > 0 ? 'task guessing' : 'task',
+          'data-answers': String(s?.answerAttempts ?? 0),
+          'data-refused': String(refused),
           'data-lab': lab.id,
           'data-task': t.id,
           'data-pass': String(pass),
@@ -280,7 +284,9 @@ function render(room: InstructorRoom, announce = true): void {
               : s
                 ? `not yet (${String(s.attempts)} checks, ${String(s.hints)} hints)`
                 : 'not started') +
-            (s?.solutionShown ? ', solution shown' : ''),
+            (s?.solutionShown ? ', solution shown' : '') +
+            (s?.answerAttempts ? `, ${String(s.answerAttempts)} answers given` : '') +
+            (refused > 0 ? `, ${String(refused)} refused by the rate limit (guessing?)` : ''),
         });
         tr.append(td);
       }
