@@ -1,6 +1,8 @@
 import {
+  CLOSE,
   FLOW,
   PATHS,
+  PERMANENT_ERRORS,
   PROTOCOL_VERSION,
   TicketResponse,
   parseServerMessage,
@@ -17,10 +19,22 @@ import { requestTicket } from './ticket.js';
  */
 const INPUT_BUFFERED_HIGH = 4 * INPUT_CHUNK_BYTES;
 
-export type ConnectionState = 'connecting' | 'open' | 'closed' | 'join';
+/**
+ * `starting`: the socket is open but the environment is still coming up (a nested Xen host boots for a minute or
+ * two): the gateway sent `env.starting`, or `term.ready` is slow to come. `unavailable`: permanent — this lab's
+ * driver cannot run on this machine; nothing reconnects until the page is reloaded.
+ */
+export type ConnectionState = 'connecting' | 'starting' | 'open' | 'closed' | 'join' | 'unavailable';
+
+/** Without `env.starting`, a socket still waiting for `term.ready` after this long counts as starting. */
+export const SLOW_START_MS = 1_500;
 
 export interface ConnectionEvents {
-  /** Terminal output, to be written to xterm.js; call `done` once it is parsed (that acknowledges the bytes). */
+  /**
+   * Terminal output, to be written to xterm.js; call `done` once it is parsed (that acknowledges the bytes).
+   * Before `term.ready` it is the boot console of an environment coming up (display only: not acknowledged, not
+   * counted in the resume offset; `reset` clears it when the terminal attaches, whose replay holds it again).
+   */
   output(data: Uint8Array, done: () => void): void;
   /** The page must start over (a new shell, or output it missed is no longer kept): clear the screen. */
   reset(): void;
@@ -50,6 +64,13 @@ export class TerminalConnection {
   #retry = 0;
   #stopped = false;
   #exited = false;
+  /** The gateway said this lab cannot run here (close 4003 / a permanent error): no reconnect, ever. */
+  #refused = false;
+  /** The current socket got `term.ready` (output before it is boot console). */
+  #ready = false;
+  /** Boot console was written on this socket: the screen starts over on `term.ready`. */
+  #bootShown = false;
+  #slowTimer: ReturnType<typeof setTimeout> | undefined;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   /** Input not yet sent (chunks of at most INPUT_CHUNK_BYTES), and the timer that sends more of it. */
   #pending: Uint8Array[] = [];
@@ -72,8 +93,13 @@ export class TerminalConnection {
     return this.#stopped;
   }
 
+  /** Whether the gateway refused this terminal for good (its lab's driver cannot run on this machine). */
+  get refused(): boolean {
+    return this.#refused;
+  }
+
   async connect(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#refused) return;
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#events.state('connecting', this.#retry ? 'Reconnecting…' : 'Connecting…');
@@ -95,7 +121,7 @@ export class TerminalConnection {
     }
     // Stopped while the ticket was on its way (the element left the page): no socket.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await
-    if (this.#stopped) return;
+    if (this.#stopped || this.#refused) return;
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const url = new URL(`${scheme}//${location.host}${PATHS.terminal}`);
     url.searchParams.set('token', ticket.token);
@@ -106,7 +132,15 @@ export class TerminalConnection {
     ws.binaryType = 'arraybuffer';
     this.#ws = ws;
     this.#unacked = 0;
+    this.#ready = false;
+    this.#bootShown = false;
+    let permanent = false;
     ws.onopen = () => {
+      // A lab that takes a while (its driver says nothing yet): the page says it is starting, not "Connecting…".
+      clearTimeout(this.#slowTimer);
+      this.#slowTimer = setTimeout(() => {
+        if (this.#ws === ws && !this.#ready) this.#events.state('starting', 'Starting the environment…');
+      }, SLOW_START_MS);
       this.#send({
         type: 'term.hello',
         v: PROTOCOL_VERSION,
@@ -117,6 +151,15 @@ export class TerminalConnection {
     ws.onmessage = (ev: MessageEvent<ArrayBuffer | string>) => {
       if (typeof ev.data !== 'string') {
         const bytes = new Uint8Array(ev.data);
+        if (!this.#ready) {
+          // The boot console, shown from its first line; the terminal's own output begins at term.ready.
+          if (!this.#bootShown) {
+            this.#bootShown = true;
+            this.#events.reset();
+          }
+          this.#events.output(bytes, () => undefined);
+          return;
+        }
         this.#offset += bytes.length;
         this.#events.output(bytes, () => {
           this.#ack(bytes.length);
@@ -129,21 +172,40 @@ export class TerminalConnection {
       if (msg.type === 'term.ready') {
         this.#retry = 0;
         this.#exited = false;
-        // Same shell and nothing missed: carry on. Otherwise start the screen over and take the replay.
-        if (msg.instance !== this.#instance || msg.offset !== this.#offset) this.#events.reset();
+        this.#ready = true;
+        clearTimeout(this.#slowTimer);
+        // Same shell and nothing missed: carry on. Otherwise (or when the boot console is on the screen) start the
+        // screen over and take the replay.
+        if (this.#bootShown || msg.instance !== this.#instance || msg.offset !== this.#offset)
+          this.#events.reset();
+        this.#bootShown = false;
         this.#instance = msg.instance;
         this.#offset = msg.offset;
         this.#events.state('open', msg.jailed ? 'Connected' : 'Connected (not jailed)');
       }
       if (msg.type === 'term.exit') this.#exited = true;
+      if (msg.type === 'error' && PERMANENT_ERRORS.includes(msg.code)) permanent = true;
       this.#events.message(msg);
+      if (msg.type === 'env.starting' && !this.#ready) {
+        clearTimeout(this.#slowTimer);
+        this.#events.state('starting', `Starting: ${msg.what}`);
+      }
     };
     ws.onclose = (ev) => {
       if (this.#ws !== ws) return;
       this.#ws = undefined;
+      clearTimeout(this.#slowTimer);
       // Input not sent by now is not sent later, into whatever the shell is doing then.
       this.#pending = [];
       if (this.#stopped) return;
+      // Permanent (the lab's driver cannot run here; the error before it said which, why and what to do):
+      // reconnecting cannot help, so nothing does until the page is reloaded.
+      if (permanent || ev.code === CLOSE.UNAVAILABLE) {
+        this.#refused = true;
+        clearTimeout(this.#reconnectTimer);
+        this.#events.state('unavailable', 'This lab cannot run on this machine.');
+        return;
+      }
       if (this.#exited) {
         this.#events.state('closed', 'The shell has exited. Press Enter to start a new one.');
         return;
@@ -153,7 +215,7 @@ export class TerminalConnection {
   }
 
   #scheduleReconnect(why: string): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#refused) return;
     const delay = Math.min(10_000, 500 * 2 ** this.#retry++);
     this.#events.state('closed', `${why} Reconnecting in ${Math.ceil(delay / 1000)} s…`);
     clearTimeout(this.#reconnectTimer);
@@ -180,7 +242,7 @@ export class TerminalConnection {
    * socket on a frame over MAX_FRAME_BYTES), and only as fast as the socket drains, in order.
    */
   input(data: string): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#refused) return;
     if (this.#exited && !this.#ws) {
       this.#instance = undefined;
       void this.connect();
@@ -251,6 +313,7 @@ export class TerminalConnection {
     this.#stopped = true;
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#pumpTimer);
+    clearTimeout(this.#slowTimer);
     this.#reconnectTimer = undefined;
     this.#pending = [];
     const ws = this.#ws;

@@ -2,7 +2,9 @@ import '@xterm/xterm/css/xterm.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { Terminal } from '@xterm/xterm';
-import { MeResponse, PATHS, PLAYGROUND_LAB } from '@xenlab/sandbox/protocol';
+import { MeResponse, PATHS, PLAYGROUND_LAB, PERMANENT_ERRORS } from '@xenlab/sandbox/protocol';
+import type { ServerMessage } from '@xenlab/sandbox/protocol';
+import { inlineNodes } from '../components/lab/inline-text.ts';
 import { TerminalConnection } from './connection.ts';
 import { sanitizePaste } from './input.ts';
 
@@ -52,6 +54,66 @@ export const LINE_HEIGHT = 1.2;
 /** How often a raised hand is checked while it is up (the instructor may have marked it done). */
 const HELP_POLL_MS = 5_000;
 
+/** What each driver starts, for "Starting a nested Xen host…". */
+const STARTS: Record<string, string> = {
+  'qemu-xen': 'a nested Xen host',
+  docker: 'a lab container',
+  local: 'the lab',
+};
+
+/** "45 s", "2 min 5 s". */
+export function formatSeconds(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s >= 120
+    ? `${String(Math.floor(s / 60))} min${s % 60 ? ` ${String(s % 60)} s` : ''}`
+    : `${String(s)} s`;
+}
+
+type StartPhase = Extract<ServerMessage, { type: 'env.starting' }>;
+
+/**
+ * The lines shown while an environment comes up: what is starting and about how long is left (the current
+ * phase's ETA), and how long the page has been waiting.
+ * @example
+ * startingText({ driver: 'qemu-xen', what: 'booting a Xen host', startedAt: t, etaMs: 90_000 }, t, t + 20_000)
+ * // { title: 'Starting a nested Xen host… about 70 s', detail: 'booting a Xen host · 20 s elapsed', fraction: 0.22 }
+ */
+export function startingText(
+  phase: Omit<StartPhase, 'type'> | undefined,
+  since: number,
+  now: number,
+): { title: string; detail: string; fraction: number | undefined } {
+  const elapsed = `${formatSeconds(now - since)} elapsed`;
+  if (!phase) return { title: 'Starting the environment…', detail: elapsed, fraction: undefined };
+  const noun = STARTS[phase.driver] ?? (phase.driver ? `the ${phase.driver} environment` : 'the environment');
+  let title = `Starting ${noun}…`;
+  let fraction: number | undefined;
+  if (phase.etaMs !== undefined && phase.etaMs > 0) {
+    const left = phase.startedAt + phase.etaMs - now;
+    title += left > 0 ? ` about ${formatSeconds(left)}` : ' taking longer than usual';
+    fraction = Math.min(0.99, Math.max(0, (now - phase.startedAt) / phase.etaMs));
+  }
+  return { title, detail: `${phase.what} · ${elapsed}`, fraction };
+}
+
+/** A permanent error's text without its stable code prefix, and the code. */
+function splitCode(message: string): { code: string | undefined; text: string } {
+  const m = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(message);
+  const text = m?.[2] ?? message;
+  return { code: m?.[1], text: text.charAt(0).toUpperCase() + text.slice(1) };
+}
+
+/** A part of the markup, made when an older page's markup lacks it. */
+function part(root: Element, before: Element, cls: string, html: string): HTMLElement {
+  const found = root.querySelector<HTMLElement>(`.${cls}`);
+  if (found) return found;
+  const tpl = document.createElement('template');
+  tpl.innerHTML = html;
+  const el = tpl.content.firstElementChild as HTMLElement;
+  before.before(el);
+  return el;
+}
+
 function need<K extends keyof HTMLElementTagNameMap>(
   root: Element,
   tag: K,
@@ -85,6 +147,24 @@ class XenlabTerminal extends HTMLElement {
     // Newer parts of the markup: optional, so an older page's markup still works.
     const announce = this.querySelector<HTMLElement>('.xt-announce');
     const keysHint = this.querySelector<HTMLElement>('.xt-keys');
+    const keysDesc = this.querySelector<HTMLElement>('.xt-keys-desc');
+    // While the environment comes up: what starts, the time left and the time elapsed (not a live region: the
+    // status line says it once per phase).
+    const progress = part(
+      this,
+      screen,
+      'xt-progress',
+      '<div class="xt-progress" hidden><span class="xt-progress-title"></span> ' +
+        '<span class="xt-progress-detail"></span><progress class="xt-progress-bar" max="1"></progress></div>',
+    );
+    // The lab cannot run on this machine: which driver, why, what to do.
+    const unavailable = part(
+      this,
+      screen,
+      'xt-unavailable',
+      '<div class="xt-unavailable" role="alert" hidden><strong class="xt-unavailable-title"></strong>' +
+        '<p class="xt-unavailable-text"></p><p class="xt-unavailable-code"></p></div>',
+    );
     const cleanups: (() => void)[] = [];
     // Every listener set up here goes when the element is torn down (it may be put back in later).
     const listening = new AbortController();
@@ -153,11 +233,14 @@ class XenlabTerminal extends HTMLElement {
       }
       return clipboardKeys(term, ev);
     });
-    if (keysHint && term.textarea) {
-      keysHint.id ||= `xt-keys-${Math.random().toString(36).slice(2, 10)}`;
-      term.textarea.setAttribute('aria-describedby', keysHint.id);
-      keysHint.title = KEYBOARD_HELP;
+    // The description is the full sentence, in an element that is never hidden (the visible hint is, on a phone).
+    const described = keysDesc ?? keysHint;
+    if (described && term.textarea) {
+      if (keysDesc) keysDesc.textContent = KEYBOARD_HELP;
+      described.id ||= `xt-keys-${Math.random().toString(36).slice(2, 10)}`;
+      term.textarea.setAttribute('aria-describedby', described.id);
     }
+    if (keysHint) keysHint.title = KEYBOARD_HELP;
 
     // Pasted text is cleaned before xterm.js brackets it (xterm.js 6 does not): a clipboard holding
     // "ESC[201~" could otherwise end the bracketed paste and run what follows as typed commands. Capture phase on
@@ -213,6 +296,59 @@ class XenlabTerminal extends HTMLElement {
       countdown = window.setInterval(tick, 1000);
     };
 
+    // The environment coming up: the current phase (from env.starting) and when the page began waiting.
+    let phase: StartPhase | undefined;
+    let waitingSince: number | undefined;
+    let progressTimer = 0;
+    cleanups.push(() => {
+      window.clearInterval(progressTimer);
+    });
+    const renderProgress = () => {
+      const now = Date.now();
+      const since = Math.min(waitingSince ?? now, phase?.startedAt ?? now);
+      const { title, detail, fraction } = startingText(phase, since, now);
+      const [titleEl, detailEl, bar] = ['.xt-progress-title', '.xt-progress-detail', '.xt-progress-bar'].map(
+        (sel) => progress.querySelector<HTMLElement>(sel),
+      );
+      if (titleEl) titleEl.textContent = title;
+      if (detailEl) detailEl.textContent = detail;
+      if (bar instanceof HTMLProgressElement) {
+        if (fraction === undefined) bar.removeAttribute('value');
+        else bar.value = fraction;
+      }
+      return title;
+    };
+    const showProgress = () => {
+      waitingSince ??= Date.now();
+      progress.hidden = false;
+      this.dataset.starting = phase?.driver ?? '';
+      window.clearInterval(progressTimer);
+      progressTimer = window.setInterval(renderProgress, 1000);
+      return renderProgress();
+    };
+    const hideProgress = () => {
+      window.clearInterval(progressTimer);
+      progress.hidden = true;
+      delete this.dataset.starting;
+    };
+    const showUnavailable = (message: string | undefined) => {
+      hideProgress();
+      const { code, text } = splitCode(message ?? 'The lab server cannot run this lab on this machine.');
+      const title = unavailable.querySelector('.xt-unavailable-title');
+      const body = unavailable.querySelector('.xt-unavailable-text');
+      const codeEl = unavailable.querySelector('.xt-unavailable-code');
+      if (title) title.textContent = 'This lab cannot run on this machine';
+      body?.replaceChildren(...inlineNodes(text));
+      if (codeEl)
+        codeEl.textContent = code
+          ? `${code} · reload this page once it is fixed`
+          : 'Reload this page once it is fixed.';
+      unavailable.hidden = false;
+      term.options.cursorBlink = false;
+      term.options.disableStdin = true;
+    };
+    let refusal: string | undefined;
+
     const conn = new TerminalConnection(
       { cols: term.cols, rows: term.rows },
       {
@@ -225,6 +361,9 @@ class XenlabTerminal extends HTMLElement {
         message: (msg) => {
           switch (msg.type) {
             case 'term.ready':
+              hideProgress();
+              phase = undefined;
+              waitingSince = undefined;
               if (extend.hidden) hideBanner();
               if (msg.notice) term.write(`\x1b[33m${msg.notice}\x1b[0m\r\n`);
               if (msg.readOnly) {
@@ -252,7 +391,19 @@ class XenlabTerminal extends HTMLElement {
               break;
             }
             case 'error':
+              if (PERMANENT_ERRORS.includes(msg.code)) {
+                // Said once, plainly, where the learner looks; the socket closes next and nothing retries.
+                refusal = msg.message;
+                term.write(
+                  `\r\n\x1b[1;31m[xenlab] This lab cannot run on this machine.\x1b[0m\r\n` +
+                    `\x1b[31m${msg.message}\x1b[0m\r\n\x1b[2mReload this page once it is fixed.\x1b[0m\x1b[?25l\r\n`,
+                );
+                break;
+              }
               term.write(`\r\n\x1b[31m[xenlab] ${msg.message}\x1b[0m\r\n`);
+              break;
+            case 'env.starting':
+              phase = msg;
               break;
             case 'term.exit':
               term.write('\r\n\x1b[2m[shell exited — press Enter for a new one]\x1b[0m\r\n');
@@ -276,6 +427,13 @@ class XenlabTerminal extends HTMLElement {
           status.textContent = detail;
           this.dataset.state = state;
           joinForm.hidden = state !== 'join';
+          if (state === 'starting') {
+            // Read out once per phase; the panel above the screen counts the seconds.
+            status.textContent = showProgress();
+          } else if (state === 'unavailable') {
+            showUnavailable(refusal);
+            status.textContent = 'This lab cannot run on this machine';
+          } else if (state !== 'connecting') hideProgress();
         },
       },
       {
