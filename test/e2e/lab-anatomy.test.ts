@@ -143,7 +143,9 @@ describe('a learner working through lab 1 (Anatomy of a pool)', () => {
     await answer('how-many-pifs', '4');
     await expect
       .poll(() => page.locator('.lab-notice').textContent(), { timeout: 10_000 })
-      .toBe('Not quite: count the PIFs of every host (`xe pif-list physical=true`).');
+      .toBe('Not quite: count the PIFs of every host (xe pif-list physical=true).');
+    // The command is shown as code, not as raw backticks.
+    expect(await page.locator('.lab-notice code').textContent()).toBe('xe pif-list physical=true');
     expect(await check('how-many-pifs').getAttribute('data-pass')).toBe('false');
     await answer('how-many-pifs', ' 6 ');
     await expect
