@@ -16,6 +16,14 @@ export interface TerminalProcess {
   kill(): void;
   onData(listener: (data: Buffer) => void): void;
   onExit(listener: (code: number | null) => void): void;
+  /**
+   * Input bytes `write` accepted and the process has not taken yet (queued while its pty or stream is full).
+   * `write` never blocks; the caller bounds this (see `INPUT_BACKLOG_BYTES` in `sessions/shared-terminal.ts`).
+   * A driver that has it also has {@link onInputDrain}.
+   */
+  inputBacklog?(): number;
+  /** Called whenever the queued input has all been taken (the backlog is back to zero). */
+  onInputDrain?(listener: () => void): void;
 }
 
 /** Resource limits of one environment (each driver enforces what it can and documents the rest). */

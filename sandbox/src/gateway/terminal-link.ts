@@ -79,6 +79,14 @@ export function linkTerminal(
     resized: (cols, rows) => {
       send({ type: 'term.size', cols, rows });
     },
+    // Input backpressure: the shell has a lot of this learner's input queued, so stop reading the socket (the
+    // browser's own buffer then fills, not the gateway's). Frames already received are still delivered.
+    holdInput: () => {
+      if (ws.readyState === ws.OPEN) ws.pause();
+    },
+    releaseInput: () => {
+      ws.resume();
+    },
   };
   const helloTimer = setTimeout(() => {
     if (!starting) ws.close(CLOSE.PROTOCOL, 'no hello');

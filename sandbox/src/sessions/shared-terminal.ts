@@ -14,6 +14,22 @@ const MAX_BATCH = 256 * 1024;
  * is cut off; it reconnects and resumes from the kept scrollback.
  */
 export const VIEWER_BACKLOG_BYTES = 2 * 1024 * 1024;
+/**
+ * Input (keystrokes, pastes) the shell has not taken yet, above which the learner's tabs stop being read
+ * (backpressure: their WebSockets are paused until the shell has taken it all). A shell that does not read
+ * (`stty -icanon; sleep 600`) can then only ever hold up its own learner, never the gateway or anyone else.
+ */
+export const INPUT_BACKLOG_BYTES = 256 * 1024;
+/**
+ * Hard bound on queued input: what arrives beyond it (frames already on their way when the tabs were paused) is
+ * dropped, and so is everything else until the shell has caught up; the learner is told once.
+ */
+export const INPUT_LIMIT_BYTES = 2 * INPUT_BACKLOG_BYTES;
+/**
+ * Longest time the learner's tabs are held unread for a shell that takes no input. After it they are read again
+ * (acks, pings, a closing tab must not wait on the shell) and input is dropped until the shell catches up.
+ */
+export const INPUT_HOLD_MS = 10_000;
 
 /** One browser tab watching a terminal. */
 export interface Viewer {
@@ -30,6 +46,10 @@ export interface Viewer {
    * should close its link (the page reconnects and resumes from the scrollback).
    */
   overflowed?(): void;
+  /** Stop reading input from this viewer for now (the shell has {@link INPUT_BACKLOG_BYTES} queued). */
+  holdInput?(): void;
+  /** Read this viewer's input again. */
+  releaseInput?(): void;
 }
 
 interface ViewerState {
@@ -61,26 +81,91 @@ export class SharedTerminal {
   #onEnd: (() => void) | undefined;
   #size: { cols: number; rows: number } | undefined;
   #dropped = 0;
+  /** The learner's viewers are not being read (input backpressure); {@link INPUT_HOLD_MS} at most. */
+  #holding = false;
+  #holdTimer: NodeJS.Timeout | undefined;
+  /** Input is being dropped until the shell has taken what is queued (and the learner was told). */
+  #droppingInput = false;
+  #inputDropped = 0;
 
   constructor(term: TerminalProcess) {
     this.#term = term;
     term.onData((chunk) => {
-      this.#batch.push(chunk);
-      this.#batchBytes += chunk.length;
-      if (this.#batchBytes >= MAX_BATCH) this.#flush();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => {
-          this.#flush();
-        });
-      }
+      this.#output(chunk);
+    });
+    term.onInputDrain?.(() => {
+      this.#droppingInput = false;
+      this.#updateInputHold();
     });
     term.onExit((code) => {
       this.#flush();
       this.#exitCode = code;
+      this.#updateInputHold();
       for (const v of this.#viewers.keys()) v.exited(code);
       this.#onEnd?.();
     });
+  }
+
+  #output(chunk: Buffer): void {
+    this.#batch.push(chunk);
+    this.#batchBytes += chunk.length;
+    if (this.#batchBytes >= MAX_BATCH) this.#flush();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#flush();
+      });
+    }
+  }
+
+  /** A line from xenlab in the terminal's output (kept in the scrollback like the shell's own). */
+  #notice(text: string): void {
+    this.#output(Buffer.from(`\r\n\x1b[1;33m[xenlab] ${text}\x1b[0m\r\n`));
+  }
+
+  #inputBacklog(): number {
+    return this.#term.inputBacklog?.() ?? 0;
+  }
+
+  /**
+   * Holds the learner's viewers unread while the shell has {@link INPUT_BACKLOG_BYTES} or more queued, until it
+   * has taken it all. Never while its output is paused by flow control: the viewers' acks are what resumes it, and
+   * a shell that echoes what it reads (`cat`) would otherwise wait on them forever.
+   */
+  #updateInputHold(): void {
+    const backlog = this.#inputBacklog();
+    const want =
+      this.#exitCode === undefined &&
+      !this.#droppingInput &&
+      this.#pausedBy === 0 &&
+      (this.#holding ? backlog > 0 : backlog >= INPUT_BACKLOG_BYTES);
+    if (want === this.#holding) return;
+    this.#holding = want;
+    if (want) {
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = undefined;
+        if (!this.#holding) return;
+        this.#startDropping();
+        this.#updateInputHold();
+      }, INPUT_HOLD_MS);
+      this.#holdTimer.unref();
+    } else if (this.#holdTimer !== undefined) {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+    }
+    for (const [v, st] of this.#viewers) {
+      if (st.watcher) continue;
+      if (want) v.holdInput?.();
+      else v.releaseInput?.();
+    }
+  }
+
+  #startDropping(): void {
+    if (this.#droppingInput) return;
+    this.#droppingInput = true;
+    this.#notice(
+      `input dropped: this shell is not reading what you send (${String(Math.round(this.#inputBacklog() / 1024))} KiB waiting); new input is ignored until it has read that`,
+    );
   }
 
   get exited(): boolean {
@@ -155,11 +240,13 @@ export class SharedTerminal {
     batchBytes: number;
     dropped: number;
     viewers: { watcher: boolean; unacked: number; backlog: number; overAcked: number }[];
+    input: { backlog: number; held: boolean; dropped: number };
   } {
     return {
       ringBytes: this.#ringBytes,
       batchBytes: this.#batchBytes,
       dropped: this.#dropped,
+      input: { backlog: this.#inputBacklog(), held: this.#holding, dropped: this.#inputDropped },
       viewers: [...this.#viewers].map(([v, st]) => ({
         watcher: st.watcher,
         unacked: st.flow.unacked,
@@ -204,12 +291,15 @@ export class SharedTerminal {
       : new FlowControl(
           () => {
             if (this.#pausedBy++ === 0) this.#term.pause();
+            this.#updateInputHold();
           },
           () => {
             if (--this.#pausedBy === 0) this.#term.resume();
+            this.#updateInputHold();
           },
         );
     this.#viewers.set(viewer, { flow, watcher });
+    if (this.#holding && !watcher) viewer.holdInput?.();
     const kept = Buffer.concat(this.#ring, this.#ringBytes);
     const resumeAt = this.#resumeOffset(resume);
     const from = resumeAt === undefined ? 0 : resumeAt - (this.#total - kept.length);
@@ -236,8 +326,20 @@ export class SharedTerminal {
     if (!s.watcher && this.viewers === 0) this.#onIdle?.();
   }
 
+  /**
+   * Input for the shell. Never blocks: the driver queues what the shell has not taken; past
+   * {@link INPUT_BACKLOG_BYTES} queued the learner's tabs are held unread, past {@link INPUT_LIMIT_BYTES} (or after
+   * {@link INPUT_HOLD_MS} held) input is dropped until the shell has caught up.
+   */
   write(data: Uint8Array): void {
-    if (this.#exitCode === undefined) this.#term.write(data);
+    if (this.#exitCode !== undefined) return;
+    if (!this.#droppingInput && this.#inputBacklog() + data.length > INPUT_LIMIT_BYTES) this.#startDropping();
+    if (this.#droppingInput) {
+      this.#inputDropped += data.length;
+      return;
+    }
+    this.#term.write(data);
+    this.#updateInputHold();
   }
 
   resize(cols: number, rows: number): void {

@@ -164,6 +164,14 @@ export function attachTerminal(
   let stream: Duplex | undefined;
   let exec: Docker.Exec | undefined;
   let pending: (string | Uint8Array)[] = [];
+  let pendingBytes = 0;
+  const drainListeners: (() => void)[] = [];
+  // Input not yet taken by the engine: queued here (before the exec is up, behind a resize) or in the socket's
+  // write buffer (the shell is not reading, so the engine stops reading us). SharedTerminal bounds it.
+  const inputBacklog = () => pendingBytes + (stream?.writableLength ?? 0);
+  const drained = () => {
+    if (inputBacklog() === 0) for (const l of drainListeners) l();
+  };
   let wantSize = size;
   // An object, not two lets: they change in callbacks, which TypeScript's narrowing can't see.
   const flags = { paused: false, killed: false };
@@ -182,6 +190,8 @@ export function attachTerminal(
     if (!stream || resizing > 0 || flags.killed) return;
     for (const p of pending) stream.write(p);
     pending = [];
+    pendingBytes = 0;
+    drained();
   };
   const resizeNow = () => {
     if (!exec || exited) return;
@@ -238,6 +248,7 @@ export function attachTerminal(
           },
         );
       };
+      s.on('drain', drained);
       s.on('end', ended);
       s.on('close', ended);
       s.on('error', ended);
@@ -257,7 +268,12 @@ export function attachTerminal(
     write(data) {
       if (flags.killed || exited) return;
       pending.push(data);
+      pendingBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
       flush();
+    },
+    inputBacklog,
+    onInputDrain(listener) {
+      drainListeners.push(listener);
     },
     resize(cols, rows) {
       wantSize = { cols, rows };

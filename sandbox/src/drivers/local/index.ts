@@ -19,6 +19,7 @@ import { freeBytes, isMounted, loopDevicesWork, mountHome, unmountHome } from '.
 import { PROBE_UID, learnerUid } from './learner-uid.js';
 import { EnvironmentNetwork, netnsWork } from './network.js';
 import { UnsafePathError, chownTree, createFileInside, writeFileInside, type Owner } from './safe-fs.js';
+import { PtyWriter } from './pty-writer.js';
 import { learnerEnv, xeConfig, type PoolAccess, type PoolAddress } from '../pool-access.js';
 import type {
   EnvironmentSpec,
@@ -241,6 +242,17 @@ interface LocalTerminal extends TerminalProcess {
 function wrapPty(p: pty.IPty): LocalTerminal {
   let killed = false;
   const listeners: ((d: Buffer) => void)[] = [];
+  // Not p.write(): node-pty's stream spins until the pty takes everything, freezing the gateway (see pty-writer.ts).
+  let writer: PtyWriter;
+  try {
+    writer = new PtyWriter(p);
+  } catch (err) {
+    (p as unknown as { destroy(): void }).destroy();
+    throw err;
+  }
+  p.onExit(() => {
+    writer.close();
+  });
   return {
     notify: (text) => {
       const b = Buffer.from(`\r\n\x1b[1;33m[xenlab] ${text}\x1b[0m\r\n`);
@@ -248,12 +260,11 @@ function wrapPty(p: pty.IPty): LocalTerminal {
     },
     pid: p.pid,
     write: (data) => {
-      // node-pty's types say string, but it writes to a socket that takes bytes as they are.
-      p.write(
-        typeof data === 'string'
-          ? data
-          : (Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string),
-      );
+      if (!killed) writer.write(data);
+    },
+    inputBacklog: () => writer.backlog,
+    onInputDrain: (listener) => {
+      writer.onDrain(listener);
     },
     resize: (cols, rows) => {
       if (!killed) p.resize(cols, rows);
@@ -267,6 +278,7 @@ function wrapPty(p: pty.IPty): LocalTerminal {
     kill: () => {
       if (killed) return;
       killed = true;
+      writer.close();
       // destroy(), not kill(): kill() leaves the pty master fd open (a leak per terminal, node-pty #642);
       // destroy() closes it and then SIGHUPs the shell. In the jail, bwrap's --die-with-parent takes down
       // the whole pid namespace, including anything the learner left running with setsid/nohup.

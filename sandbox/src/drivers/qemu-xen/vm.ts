@@ -170,6 +170,9 @@ async function retryConnect<T>(open: () => Promise<T>, deadline: number, exited:
   }
 }
 
+/** Most input queued for the console and not yet taken by the guest (a paste into a stuck dom0 is cut here). */
+export const CONSOLE_INPUT_LIMIT = 512 * 1024;
+
 /** Most console output kept for a terminal that attaches later (the boot log, the last screens). */
 const CONSOLE_KEEP = 128 * 1024;
 
@@ -347,9 +350,15 @@ export class XenVm {
     return () => this.exitListeners.delete(listener);
   }
 
-  /** Types into the console (the serial line). */
-  writeConsole(data: string | Uint8Array): void {
-    if (!this.exited) this.console.write(data);
+  /**
+   * Types into the console (the serial line). Never blocks (a socket); input the guest has not taken is bounded by
+   * {@link CONSOLE_INPUT_LIMIT}: beyond it (dom0 not reading its console) input is dropped. Returns whether it was
+   * queued.
+   */
+  writeConsole(data: string | Uint8Array): boolean {
+    if (this.exited || this.console.writableLength >= CONSOLE_INPUT_LIMIT) return false;
+    this.console.write(data);
+    return true;
   }
 
   /** Flow control of the shared console: paused while any terminal asks for it. */
