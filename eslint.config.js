@@ -3,6 +3,35 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/** ESLint entries that keep `sandbox/src/<room>` from importing the rooms above it (`typeOnly`: types allowed). */
+function layer(room, above, typeOnly = []) {
+  const group = (r) => [`../${r}/*`, `../../${r}/*`, `../../../${r}/*`];
+  return [
+    {
+      files: [`sandbox/src/${room}/**/*.ts`],
+      ignores: ['**/*.test.ts'],
+      rules: {
+        '@typescript-eslint/no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              ...above.map((r) => ({
+                group: group(r),
+                message: `${room} sits below ${r}: arrows point one way`,
+              })),
+              ...typeOnly.map((r) => ({
+                group: group(r),
+                allowTypeImports: true,
+                message: `${room} may use ${r}'s types only`,
+              })),
+            ],
+          },
+        ],
+      },
+    },
+  ];
+}
+
 export default tseslint.config(
   {
     ignores: ['**/node_modules/**', '**/dist/**', 'site/.astro/**', 'site/src/env.d.ts', '**/generated/**'],
@@ -39,6 +68,37 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: ['node:*', '@xenlab/*', '../*'] }],
     },
   },
+  {
+    // The course site reaches the runtime only through the wire protocol.
+    files: ['site/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@xenlab/sandbox/*', '!@xenlab/sandbox/protocol'],
+              message: 'the site speaks the protocol only',
+            },
+            {
+              group: ['@xenlab/toolkit*', '**/sandbox/src/**', '**/toolkit/src/**'],
+              message: 'the site speaks the protocol only',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // The sandbox's rooms, bottom to top: protocol · sim, store · drivers · sessions · labs · grading · lab-runtime ·
+  // gateway · cli. A room imports only rooms below it (the store reads the simulator's sink types, type-only).
+  ...layer('sim', ['drivers', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli']),
+  ...layer('store', ['drivers', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli'], ['sim']),
+  ...layer('drivers', ['store', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli']),
+  ...layer('sessions', ['labs', 'grading', 'lab-runtime', 'gateway', 'cli']),
+  ...layer('labs', ['grading', 'lab-runtime', 'sessions', 'gateway', 'cli']),
+  ...layer('grading', ['lab-runtime', 'sessions', 'gateway', 'cli']),
+  ...layer('lab-runtime', ['gateway', 'cli']),
+  ...layer('gateway', ['cli']),
   {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { ...globals.node } },

@@ -18,7 +18,7 @@ const mod = (p) =>
   fromSource
     ? pathToFileURL(join(root, 'sandbox', 'src', `${p}.ts`)).href
     : pathToFileURL(join(root, 'sandbox', 'dist', `${p}.js`)).href;
-const { createLabEnvironment, createLabLocalDriver } = await import(mod('labs/environment'));
+const { createLabEnvironment, createLabLocalDriver } = await import(mod('lab-runtime/environment'));
 
 const N = Number(process.env.BENCH_ENVS ?? 4);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 30);

@@ -19,8 +19,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => pathToFileURL(join(root, 'sandbox', 'dist', p)).href;
 const { createGateway } = await import(dist('gateway/index.js'));
 const { attachLabChannel } = await import(dist('grading/channel.js'));
-const { createLabLocalDriver } = await import(dist('labs/environment.js'));
-const { createLabProvisioner } = await import(dist('labs/provisioner.js'));
+const { createLabLocalDriver } = await import(dist('lab-runtime/environment.js'));
+const { createLabProvisioner } = await import(dist('lab-runtime/provisioner.js'));
 const { LAB_PATH, MAX_FRAME_BYTES } = await import(dist('protocol/index.js'));
 const { createClient } = await import(
   pathToFileURL(join(root, 'toolkit', 'dist', 'xenapi', 'index.js')).href

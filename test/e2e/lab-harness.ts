@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLearnerLocalDriver } from '../../sandbox/src/drivers/local/learner-tools.js';
 import { createGateway, type Gateway } from '../../sandbox/src/gateway/index.js';
-import type { LabEnvironment } from '../../sandbox/src/labs/environment.js';
-import type { LabProvisioner } from '../../sandbox/src/labs/provisioner.js';
+import type { LabEnvironment } from '../../sandbox/src/lab-runtime/environment.js';
+import type { LabProvisioner } from '../../sandbox/src/lab-runtime/provisioner.js';
 
 export const siteDir = resolve(import.meta.dirname, '..', '..', 'site', 'dist');
 

@@ -6,7 +6,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashAnswer } from '../../sandbox/src/grading/checks.js';
-import { render } from '../../sandbox/src/grading/params.js';
+import { render } from '../../sandbox/src/labs/params.js';
 import { LABS_DIR, loadAllLabs } from '../../sandbox/src/labs/loader.js';
 import type { Lab } from '../../sandbox/src/labs/loader.js';
 import { EnvironmentManager } from '../../sandbox/src/sessions/index.js';

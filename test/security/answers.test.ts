@@ -17,7 +17,7 @@ import {
   createLabEnvironment,
   createLabLocalDriver,
   type LabEnvironment,
-} from '../../sandbox/src/labs/environment.js';
+} from '../../sandbox/src/lab-runtime/environment.js';
 import { LAB_PROTOCOL_VERSION, type LabServerMessage } from '../../sandbox/src/protocol/lab.js';
 import type { EnvironmentManager } from '../../sandbox/src/sessions/index.js';
 import { openStore, type Db } from '../../sandbox/src/store/index.js';

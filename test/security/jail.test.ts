@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalDriver } from '../../sandbox/src/drivers/local/index.js';
 import { isLearnerUid } from '../../sandbox/src/drivers/local/learner-uid.js';
 import { netnsName } from '../../sandbox/src/drivers/local/network.js';
-import { createLabEnvironment } from '../../sandbox/src/labs/environment.js';
+import { createLabEnvironment } from '../../sandbox/src/lab-runtime/environment.js';
 import { startSimulator, type RunningSimulator } from '../../sandbox/src/sim/index.js';
 import type { Sandbox } from '../../sandbox/src/drivers/types.js';
 import { Lab, Shell, asRoot, descendants, hostUids, inJail } from './helpers.js';

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalDriver } from '../../sandbox/src/drivers/local/index.js';
-import { FlowControl } from '../../sandbox/src/gateway/flow.js';
+import { FlowControl } from '../../sandbox/src/sessions/flow.js';
 import { createGateway, type Gateway } from '../../sandbox/src/gateway/index.js';
 import { FLOW } from '../../sandbox/src/protocol/index.js';
 import type { SharedTerminal } from '../../sandbox/src/sessions/index.js';

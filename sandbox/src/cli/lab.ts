@@ -5,7 +5,7 @@ import { hashAnswer } from '../grading/checks.js';
 import Database from 'better-sqlite3';
 import type { SandboxDriver } from '../drivers/types.js';
 import { gradingHistory } from '../grading/store.js';
-import { createLabDriverRegistry } from '../labs/drivers.js';
+import { createLabDriverRegistry } from '../lab-runtime/drivers.js';
 import { labJsonSchema, labJsonSchemaText } from '../labs/json-schema.js';
 import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
 import { proveLab } from '../labs/prove.js';

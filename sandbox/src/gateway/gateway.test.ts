@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlowControl } from './flow.js';
+import { FlowControl } from '../sessions/flow.js';
 import { OriginPolicy } from './origins.js';
 import { TicketIssuer, newSessionId } from './tickets.js';
 

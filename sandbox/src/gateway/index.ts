@@ -6,4 +6,3 @@ export { createGateway, type Gateway, type GatewayOptions } from './server.js';
 export { serve, SERVE_HELP, type ServeIo } from './main.js';
 export { OriginPolicy } from './origins.js';
 export { TicketIssuer } from './tickets.js';
-export { FlowControl } from './flow.js';

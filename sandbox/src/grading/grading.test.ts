@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Param, TemporalCheck } from '../labs/schema.js';
 import { hashAnswer, newTemporalState, normaliseAnswer, scriptOutcome, stepTemporal } from './checks.js';
-import { deriveParams, paramEnv, render, renderDeep } from './params.js';
+import { deriveParams, paramEnv, render, renderDeep } from '../labs/params.js';
 import { evaluateQuery } from './query.js';
 import type { PoolSnapshot } from './query.js';
 import { GradingStore, checkTimeline, gradingHistory, migrateGrading } from './store.js';

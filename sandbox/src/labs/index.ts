@@ -1,6 +1,7 @@
 /**
- * Labs as code: the manifest schema, the loader with friendly errors, the JSON schema, scaffolding, lab
- * environments and the prover behind `xenlab lab test`.
+ * Labs as code: the manifest schema, the loader with friendly errors, the JSON schema, scaffolding, per-learner
+ * parameters and the prover behind `xenlab lab test`. Running a lab (environment, provisioner, drivers) lives in
+ * ../lab-runtime.
  * @module
  */
 export { LabManifest, defineLab } from './schema.js';
@@ -17,15 +18,7 @@ export {
 export type { Lab, LabProblem } from './loader.js';
 export { labJsonSchema, labJsonSchemaText } from './json-schema.js';
 export { scaffoldLab } from './scaffold.js';
-export {
-  createLabEnvironment,
-  createLabLocalDriver,
-  LabEnvironmentError,
-  TOOLKIT_DIR,
-} from './environment.js';
-export type { LabEnvironment, LabEnvironmentOptions } from './environment.js';
+export { deriveParams, paramEnv, placeholders, render, renderDeep } from './params.js';
+export type { Params } from './params.js';
 export { proveLab } from './prove.js';
 export type { ProveResult } from './prove.js';
-export { createLabProvisioner } from './provisioner.js';
-export type { LabProvisioner, LabProvisionerOptions } from './provisioner.js';
-export { createDriverForLab, createLabDriverRegistry } from './drivers.js';

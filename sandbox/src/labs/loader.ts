@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { CLASSES } from '@xenlab/toolkit/xenapi';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { placeholders } from '../grading/params.js';
+import { placeholders } from './params.js';
 import { LabManifest } from './schema.js';
 import type { LabManifest as LabManifestT } from './schema.js';
 import type { Check, FieldMatch, Query, Where } from './schema.js';

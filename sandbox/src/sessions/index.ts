@@ -14,3 +14,4 @@ export {
   type XapiEndpoint,
 } from './environments.js';
 export { SharedTerminal, SCROLLBACK_BYTES, type Viewer } from './shared-terminal.js';
+export { FlowControl } from './flow.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TerminalProcess } from '../drivers/types.js';
-import { FlowControl } from '../gateway/flow.js';
+import { FlowControl } from './flow.js';
 
 /** Output kept for replay on reconnect (bytes). A reconnecting page gets what it missed from here. */
 export const SCROLLBACK_BYTES = 256 * 1024;

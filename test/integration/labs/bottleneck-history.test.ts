@@ -9,7 +9,7 @@ import {
   createLabEnvironment,
   createLabLocalDriver,
   type LabEnvironment,
-} from '../../../sandbox/src/labs/environment.js';
+} from '../../../sandbox/src/lab-runtime/environment.js';
 
 let home: string;
 let env: LabEnvironment;

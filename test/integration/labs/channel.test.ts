@@ -12,7 +12,7 @@ import {
   createLabEnvironment,
   createLabLocalDriver,
   type LabEnvironment,
-} from '../../../sandbox/src/labs/environment.js';
+} from '../../../sandbox/src/lab-runtime/environment.js';
 import { LAB_PROTOCOL_VERSION, type LabServerMessage } from '../../../sandbox/src/protocol/lab.js';
 
 let env: LabEnvironment;

@@ -13,7 +13,7 @@ import {
   createLabEnvironment,
   createLabLocalDriver,
   type LabEnvironment,
-} from '../../../sandbox/src/labs/environment.js';
+} from '../../../sandbox/src/lab-runtime/environment.js';
 import { loadLab } from '../../../sandbox/src/labs/loader.js';
 import {
   LAB_PROTOCOL_VERSION,

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLabEnvironment, createLabLocalDriver } from '../../../sandbox/src/labs/environment.js';
+import { createLabEnvironment, createLabLocalDriver } from '../../../sandbox/src/lab-runtime/environment.js';
 import { LABS_DIR, loadAllLabs } from '../../../sandbox/src/labs/loader.js';
 
 const driver = createLabLocalDriver();

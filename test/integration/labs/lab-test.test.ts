@@ -3,7 +3,7 @@
 // can start, and are skipped (saying why) where it cannot.
 import { describe, expect, it } from 'vitest';
 import type { SandboxDriver } from '../../../sandbox/src/drivers/types.js';
-import { createDriverForLab } from '../../../sandbox/src/labs/drivers.js';
+import { createDriverForLab } from '../../../sandbox/src/lab-runtime/drivers.js';
 import { LABS_DIR, loadAllLabs } from '../../../sandbox/src/labs/loader.js';
 import { proveLab } from '../../../sandbox/src/labs/prove.js';
 

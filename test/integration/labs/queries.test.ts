@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabLocalDriver } from '../../../sandbox/src/labs/environment.js';
+import { createLabLocalDriver } from '../../../sandbox/src/lab-runtime/environment.js';
 import { loadLab } from '../../../sandbox/src/labs/loader.js';
 import { proveLab } from '../../../sandbox/src/labs/prove.js';
 

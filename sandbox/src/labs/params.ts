@@ -5,7 +5,7 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
-import type { Param } from '../labs/schema.js';
+import type { Param } from './schema.js';
 
 /** Parameter values by name; subnet parameters add `name.network`, `name.gateway`, `name.first`, `name.last`. */
 export type Params = Readonly<Record<string, string>>;

@@ -19,7 +19,7 @@ import { poolStateOf, provisionPlayground } from '../sessions/index.js';
 import type { EnvironmentRow } from '../store/index.js';
 import { createLabEnvironment } from './environment.js';
 import type { LabEnvironment } from './environment.js';
-import { LABS_DIR, loadLab } from './loader.js';
+import { LABS_DIR, loadLab } from '../labs/loader.js';
 
 /** Options of {@link createLabProvisioner}. */
 export interface LabProvisionerOptions {

@@ -14,12 +14,12 @@ import { linkInside } from '../drivers/local/safe-fs.js';
 import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
-import { deriveParams, paramEnv } from '../grading/params.js';
-import type { Params } from '../grading/params.js';
+import { deriveParams, paramEnv } from '../labs/params.js';
+import type { Params } from '../labs/params.js';
 import { DEFAULT_SCENARIO, callControl, fileSink, startLearnerSimulator } from '../sim/index.js';
 import type { SimulatorEndpoint, StateSink } from '../sim/index.js';
-import { LABS_DIR, loadLab } from './loader.js';
-import type { Lab } from './loader.js';
+import { LABS_DIR, loadLab } from '../labs/loader.js';
+import type { Lab } from '../labs/loader.js';
 
 /** The toolkit folder of this checkout (sandbox/src/labs or sandbox/dist/labs → toolkit). */
 export { TOOLKIT_DIR };
