@@ -62,6 +62,22 @@ describe('XML-RPC serializer (ocaml-rpc xmlrpc.ml bytes)', () => {
   });
 });
 
+describe('the types the simulator once parsed apart from the toolkit (#17)', () => {
+  test('an option travels as its value, typed', () => {
+    expect(json('string option', 'u')).toBe('"u"');
+    expect(xml('sr_stat record option', { name_label: 's' })).toContain(
+      '<member><name>free_space</name><value>0</value></member>',
+    );
+    expect(decodeValue(parseType('string option'), 'u', 'uuid')).toBe('u');
+  });
+  test('a legacy event snapshot (`<class> record`) is typed by the class it names', () => {
+    const snapshot = { cls: 'console', record: { uuid: 'u', VM: 'OpaqueRef:v' } };
+    expect(xml('<class> record', snapshot)).toBe(xml('console record', snapshot.record));
+    expect(json('<class> record', snapshot)).toBe(json('console record', snapshot.record));
+    expect(json('<class> record', undefined)).toBe('{}');
+  });
+});
+
 describe('%.16g', () => {
   test.each([
     [0, '0'],

@@ -177,10 +177,11 @@ export function decodeValue(t: WireType, v: Loose, name: string): unknown {
     case 'map': {
       if (!(v instanceof Map)) throw typeError(name);
       const out = newMap();
-      for (const [k, x] of v as ReadonlyMap<string, Loose>) out[k] = decodeValue(t.val, x, name);
+      for (const [k, x] of v as ReadonlyMap<string, Loose>) out[k] = decodeValue(t.value, x, name);
       return out;
     }
     case 'record': {
+      if (t.cls === undefined) return looseToPlain(v); // `<class> record`: no class to type it by
       if (!(v instanceof Map)) throw typeError(name);
       const m = v as ReadonlyMap<string, Loose>;
       const out = newMap();
@@ -191,8 +192,11 @@ export function decodeValue(t: WireType, v: Loose, name: string): unknown {
       }
       return out;
     }
+    case 'option':
+      // ocaml-rpc sends `Some x` as x; an absent one stays as it came.
+      return v === null ? null : decodeValue(t.of, v, name);
     case 'void':
-    case 'batch':
+    case 'event_batch':
     case 'any':
       return looseToPlain(v);
   }
@@ -317,15 +321,17 @@ export function xmlOf(t: WireType, v: unknown): string {
       if (v && typeof v === 'object') {
         const m = v as Record<string, unknown>;
         for (const k of Object.keys(m))
-          s += `<member><name>${escapeXml(k)}</name>${xmlOf(t.val, m[k])}</member>`;
+          s += `<member><name>${escapeXml(k)}</name>${xmlOf(t.value, m[k])}</member>`;
       }
       return `${s}</struct></value>`;
     }
     case 'record':
-      if (t.cls === '<class>') return snapshotXml(v);
+      if (t.cls === undefined) return snapshotXml(v);
       return recordXml(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>);
-    case 'batch':
+    case 'event_batch':
       return batchXml(v as EventBatchValue);
+    case 'option':
+      return v === undefined || v === null ? xmlOf(guessType(v), v) : xmlOf(t.of, v);
     case 'any':
       return xmlOf(guessType(v), v);
   }
@@ -372,7 +378,7 @@ function guessType(v: unknown): WireType {
   if (typeof v === 'boolean') return { k: 'bool' };
   if (v instanceof Date) return { k: 'datetime' };
   if (Array.isArray(v)) return { k: 'set', of: { k: 'any' } };
-  if (v && typeof v === 'object') return { k: 'map', key: STR, val: { k: 'any' } };
+  if (v && typeof v === 'object') return { k: 'map', key: STR, value: { k: 'any' } };
   return STR;
 }
 
@@ -410,20 +416,20 @@ export function jsonOf(t: WireType, v: unknown): string {
         const m = v as Record<string, unknown>;
         let first = true;
         for (const k of Object.keys(m)) {
-          s += `${first ? '' : ','}${JSON.stringify(k)}:${jsonOf(t.val, m[k])}`;
+          s += `${first ? '' : ','}${JSON.stringify(k)}:${jsonOf(t.value, m[k])}`;
           first = false;
         }
       }
       return `${s}}`;
     }
     case 'record': {
-      if (t.cls === '<class>') {
+      if (t.cls === undefined) {
         const snap = v as { cls?: unknown; record?: Readonly<Record<string, unknown>> } | undefined;
         return typeof snap?.cls === 'string' && snap.record ? recordJson(snap.cls, snap.record) : '{}';
       }
       return recordJson(t.cls, (v ?? {}) as Readonly<Record<string, unknown>>);
     }
-    case 'batch': {
+    case 'event_batch': {
       const b = v as EventBatchValue;
       let s = '{"events":[';
       b.events.forEach((e, i) => {
@@ -436,6 +442,8 @@ export function jsonOf(t: WireType, v: unknown): string {
         .join(',');
       return `${s}],"valid_ref_counts":{${counts}},"token":${JSON.stringify(b.token)}}`;
     }
+    case 'option':
+      return v === undefined || v === null ? jsonOf(guessType(v), v) : jsonOf(t.of, v);
     case 'any':
       return jsonOf(guessType(v), v);
   }

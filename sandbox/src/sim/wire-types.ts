@@ -1,64 +1,16 @@
 /**
- * Parses the datamodel's type strings (`"VM ref set"`, `"(string -> string) map"`, `"enum vm_power_state"`) into a
- * small tree the codecs walk. Grammar from the generated datamodel (toolkit/src/xenapi/generated/datamodel.ts), which
- * follows xapi's datamodel_types.ml `string_of_ty`.
+ * Datamodel types for the simulator's codecs and store. The type-string parser is the toolkit's
+ * (`toolkit/src/xenapi/normalise.ts` `parseType`, following xapi's datamodel_types.ml `string_of_ty`), so the client
+ * and the simulator read `"VM ref set"`, `"(string -> string) map"`, `"string option"` and `"<class> record"` alike.
  */
-import { CLASSES, ENUMS } from '@xenlab/toolkit/xenapi';
-import type { ClassSpec, FieldSpec, MessageSpec } from '@xenlab/toolkit/xenapi';
+import { CLASSES, ENUMS, parseType } from '@xenlab/toolkit/xenapi';
+import type { ClassSpec, FieldSpec, MessageSpec, TypeNode } from '@xenlab/toolkit/xenapi';
 
-/** A parsed datamodel type. */
-export type WireType =
-  | { readonly k: 'string' | 'int' | 'float' | 'bool' | 'datetime' | 'void' | 'batch' | 'any' }
-  | { readonly k: 'enum'; readonly name: string }
-  | { readonly k: 'ref'; readonly cls: string }
-  | { readonly k: 'record'; readonly cls: string }
-  | { readonly k: 'set'; readonly of: WireType }
-  | { readonly k: 'map'; readonly key: WireType; readonly val: WireType };
-
-const cache = new Map<string, WireType>();
+/** A parsed datamodel type (the toolkit's tree; `record` without `cls` is a legacy event's `<class> record`). */
+export type WireType = TypeNode;
 
 /** Parses (and caches) one datamodel type string. Unknown shapes become `any` (encoded structurally). */
-export function parseType(text: string): WireType {
-  const hit = cache.get(text);
-  if (hit) return hit;
-  const t = parse(text.trim());
-  cache.set(text, t);
-  return t;
-}
-
-function parse(s: string): WireType {
-  if (s.endsWith(' set')) return { k: 'set', of: parse(s.slice(0, -4).trim()) };
-  if (s.endsWith(' map') && s.startsWith('(')) {
-    const inner = s.slice(1, s.lastIndexOf(')'));
-    // split on the top-level "->"
-    let depth = 0;
-    for (let i = 0; i < inner.length; i++) {
-      const c = inner[i];
-      if (c === '(') depth++;
-      else if (c === ')') depth--;
-      else if (depth === 0 && inner.startsWith('->', i)) {
-        return { k: 'map', key: parse(inner.slice(0, i).trim()), val: parse(inner.slice(i + 2).trim()) };
-      }
-    }
-    return { k: 'any' };
-  }
-  if (s.endsWith(' ref')) return { k: 'ref', cls: s.slice(0, -4) };
-  if (s.endsWith(' record')) return { k: 'record', cls: s.slice(0, -7) };
-  if (s.startsWith('enum ')) return { k: 'enum', name: s.slice(5) };
-  switch (s) {
-    case 'string':
-    case 'int':
-    case 'float':
-    case 'bool':
-    case 'datetime':
-    case 'void':
-      return { k: s };
-    case 'an event batch':
-      return { k: 'batch' };
-    default:
-      return { k: 'any' };
-  }
-}
+export { parseType };
 
 /** The classes the simulator serves (NOTES §2 subset); `system.listMethods` and events cover these. */
 export const SIM_CLASSES = [
@@ -163,6 +115,7 @@ export function zeroValue(t: WireType): unknown {
     case 'string':
     case 'any':
     case 'void':
+    case 'option': // an absent option: nothing typed to send (as before options were parsed, as `any`)
       return '';
     case 'int':
     case 'float':
@@ -179,7 +132,7 @@ export function zeroValue(t: WireType): unknown {
       return [];
     case 'map':
     case 'record':
-    case 'batch':
+    case 'event_batch':
       return Object.create(null) as Record<string, unknown>;
   }
 }

@@ -21,6 +21,6 @@ export type { CallOptions, Transport, TransportKind, TransportOptions } from './
 export { createAutoTransport } from './transport-auto.js';
 export { createJsonRpcTransport } from './transport-json-rpc.js';
 export { createXmlRpcTransport } from './transport-xml-rpc.js';
-export { decodeValue, encodeValue, findMessage, parseType } from './normalise.js';
+export { decodeValue, encodeValue, findMessage, parseType, type TypeNode } from './normalise.js';
 export { XapiDouble, formatXapiDate, parseXapiDate } from './wire-values.js';
 export { decodeXmlRpcValue, encodeMethodCall, decodeMethodResponse } from './xmlrpc-codec.js';

@@ -89,6 +89,16 @@ describe('datamodel normalisation', () => {
     });
   });
 
+  // The simulator once had its own parser, which read these three datamodel types differently (#17).
+  it('parses options and the class-less record of legacy event snapshots', () => {
+    expect(parseType('string option')).toEqual({ k: 'option', of: { k: 'string' } });
+    expect(parseType('sr_stat record option')).toEqual({
+      k: 'option',
+      of: { k: 'record', cls: 'sr_stat' },
+    });
+    expect(parseType('<class> record')).toEqual({ k: 'record', cls: undefined });
+  });
+
   it('encodes float arguments as doubles, also inside records', () => {
     expect(encodeValue('float', 30)).toEqual(new XapiDouble(30));
     expect(encodeValue('int', 30)).toBe(30);
