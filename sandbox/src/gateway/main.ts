@@ -166,7 +166,8 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   try {
     driver = await drivers.get(driverName);
   } catch (err) {
-    const why = err instanceof DriverUnavailableError ? `${err.code}: ${err.reason}. ${err.fix}` : String(err);
+    const why =
+      err instanceof DriverUnavailableError ? `${err.code}: ${err.reason}. ${err.fix}` : String(err);
     io.err(`xenlab serve: the ${driverName} driver can not start: ${why}`);
     return null;
   }
@@ -195,7 +196,8 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   // Labs on the other drivers: said at start, so the instructor fixes it before learners open those labs.
   for (const name of drivers.names().filter((n) => n !== 'local' && n !== driverName)) {
     const a = await drivers.available(name);
-    if (!a.ok) io.err(`xenlab: labs on the ${name} driver cannot run here (${a.code}): ${a.reason}. ${a.fix}`);
+    if (!a.ok)
+      io.err(`xenlab: labs on the ${name} driver cannot run here (${a.code}): ${a.reason}. ${a.fix}`);
     else if (a.note) io.out(`xenlab: labs on the ${name} driver: ${a.note}`);
   }
   return gateway;

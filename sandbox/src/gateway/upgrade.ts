@@ -1,0 +1,267 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GatewayError, NAME_PATTERN, PATHS, PLAYGROUND_LAB } from '../protocol/index.js';
+import { LAB_PATH } from '../protocol/lab.js';
+import type { SandboxDriver } from '../drivers/types.js';
+import { attachLabChannel } from '../grading/index.js';
+import type { LabProvisioner } from '../lab-runtime/index.js';
+import { EnvironmentManager } from '../sessions/index.js';
+import type { Learner, Learners } from '../store/index.js';
+import { pathOf } from './http.js';
+import type { Instructor } from './instructor.js';
+import type { OriginPolicy } from './origins.js';
+import { readSession } from './session-cookie.js';
+import type { Sockets } from './sockets.js';
+import { labStarting, openShowingStart } from './starting.js';
+import { linkTerminal } from './terminal-link.js';
+import type { TicketIssuer } from './tickets.js';
+
+/** What the WebSocket upgrades need. */
+export interface UpgradeDeps {
+  /** The origin policy: it knows the gateway's own origin once the server listens, so ask it per upgrade. */
+  policy(): OriginPolicy;
+  readonly tickets: TicketIssuer;
+  readonly learners: Learners;
+  readonly environments: EnvironmentManager;
+  readonly labs: LabProvisioner;
+  readonly instructor: Instructor;
+  readonly sockets: Sockets;
+  /** The default driver (lesson pages and `local` labs). */
+  readonly driver: SandboxDriver;
+  /** For the refusal's message: how many labs a learner may have open. */
+  readonly liveEnvironmentsPerLearner: number;
+  readonly logError: (what: string, err: unknown) => void;
+}
+
+export interface Upgrades {
+  /** The server's 'upgrade' listener: never throws, never leaves a socket without an error listener. */
+  readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Live terminals (shells running now). */
+  readonly terminals: number;
+  /** Shells ever started: a refused upgrade never changes it. */
+  readonly spawned: number;
+}
+
+/** Refuses an upgrade with a plain HTTP answer, before any WebSocket (or shell) exists. */
+function refuse(socket: Duplex, status: number, code: GatewayError, message: string): void {
+  const body = JSON.stringify({ code, message });
+  const reason =
+    status === 401
+      ? 'Unauthorized'
+      : status === 404
+        ? 'Not Found'
+        : status === 429
+          ? 'Too Many Requests'
+          : 'Forbidden';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * The WebSocket endpoints: `/ws/terminal` (a learner's shell, or `?watch=` for the instructor) and `/ws/lab` (the
+ * lab panel's channel). Every upgrade is checked — Host, Origin (exact allowlist), a single-use ticket bound to the
+ * session cookie, a joined learner, the live-environment cap — before it is accepted, so a refused client never
+ * gets a shell.
+ */
+export function createUpgrades(d: UpgradeDeps): Upgrades {
+  const { environments, labs, sockets } = d;
+  let terminals = 0;
+  let spawned = 0;
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway');
+    } catch {
+      refuse(socket, 404, GatewayError.BAD_MESSAGE, 'bad request URL');
+      return;
+    }
+    if (url.pathname !== PATHS.terminal && url.pathname !== LAB_PATH) {
+      refuse(socket, 404, GatewayError.BAD_MESSAGE, 'no WebSocket endpoint here');
+      return;
+    }
+    const policy = d.policy();
+    if (!policy.allowsHost(req.headers.host)) {
+      refuse(socket, 403, GatewayError.BAD_HOST, 'unknown Host header');
+      return;
+    }
+    if (!policy.allowsOrigin(req.headers.origin)) {
+      refuse(
+        socket,
+        403,
+        GatewayError.BAD_ORIGIN,
+        `origin ${req.headers.origin ?? '(none)'} may not open terminals here`,
+      );
+      return;
+    }
+    const check = d.tickets.redeem(url.searchParams.get('token'), readSession(req));
+    if (!check.ok) {
+      refuse(socket, 401, check.code, check.reason);
+      return;
+    }
+    const watch = url.searchParams.get('watch');
+    if (watch !== null && url.pathname === PATHS.terminal) {
+      watchTerminal(req, socket, head, watch, url.searchParams.get('terminal') ?? 'main');
+      return;
+    }
+    const learner = d.learners.bySession(check.sessionId);
+    if (!learner) {
+      refuse(socket, 403, GatewayError.NOT_JOINED, 'join the course first');
+      return;
+    }
+    const lab = url.searchParams.get('lab') ?? PLAYGROUND_LAB;
+    const name = url.searchParams.get('terminal') ?? 'main';
+    if (!NAME_PATTERN.test(lab) || !NAME_PATTERN.test(name)) {
+      refuse(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
+      return;
+    }
+    if (!environments.admits(learner.id, lab)) {
+      refuse(
+        socket,
+        429,
+        GatewayError.TOO_MANY_ENVIRONMENTS,
+        `you have ${String(d.liveEnvironmentsPerLearner)} labs open already: close the page of one of them first`,
+      );
+      return;
+    }
+    if (url.pathname === LAB_PATH) labChannel(req, socket, head, learner, lab);
+    else terminal(req, socket, head, learner, lab, name);
+  };
+
+  /**
+   * The lab panel's channel. It waits for the environment (a nested-Xen lab takes a while to boot); meanwhile the
+   * page hears what is starting (lab.starting); a driver that cannot run here is a permanent
+   * LAB_ERR_DRIVER_UNAVAILABLE (close 4003).
+   */
+  const labChannel = (req: IncomingMessage, socket: Duplex, head: Buffer, learner: Learner, lab: string) => {
+    sockets.accept(req, socket, head, (ws) => {
+      attachLabChannel(
+        ws,
+        labStarting(
+          ws,
+          (l) => labs.watchStart(EnvironmentManager.idFor(learner.id, lab), l),
+          environments.open(learner.id, lab).then(async (env) => {
+            const labEnv = await labs.environment(env.row.id);
+            if (!labEnv) throw new Error(`"${lab}" is not a lab`);
+            return labEnv;
+          }),
+        ),
+      );
+    });
+  };
+
+  /** A learner's terminal: the shell starts on `term.hello`, in the learner's environment of that lab. */
+  const terminal = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    learner: Learner,
+    lab: string,
+    name: string,
+  ) => {
+    sockets.accept(req, socket, head, (ws) => {
+      linkTerminal(ws, async (size) => {
+        // While a slow driver brings the lab up the page sees the boot (console, ETA); a driver that cannot run
+        // here is refused for good (GATEWAY_ERR_DRIVER_UNAVAILABLE, close 4003).
+        const env = await openShowingStart(
+          ws,
+          (l) => labs.watchStart(EnvironmentManager.idFor(learner.id, lab), l),
+          environments.open(learner.id, lab),
+        );
+        // The driver this environment runs on (a lab's own, or the default one).
+        const driver = labs.driverOf(env.row.id) ?? d.driver;
+        // A lab names its terminals (and the node each runs on); other names are refused.
+        const labEnv = await labs.environment(env.row.id);
+        let node: string | undefined;
+        if (labEnv) {
+          const spec =
+            labEnv.terminals.find((t) => t.name === name) ??
+            (name === 'main' ? labEnv.terminals[0] : undefined);
+          if (!spec) throw new Error(`this lab has no terminal named "${name}"`);
+          node = spec.node;
+        }
+        const before = env.terminals.get(name);
+        const fresh = !before || before.exited;
+        const shared = environments.terminal(env, name, size, node);
+        if (fresh) {
+          terminals++;
+          spawned++;
+          shared.onEnd(() => {
+            terminals--;
+          });
+        }
+        const notices = [
+          driver.notice,
+          fresh && env.revived && !env.announced
+            ? 'Welcome back: this is a new shell. Your files and your pool are as you left them.'
+            : undefined,
+        ].filter(Boolean);
+        if (fresh) env.announced = true;
+        return {
+          terminal: shared,
+          driver: driver.name,
+          jailed: driver.jailed,
+          lab,
+          name,
+          notice: notices.length ? notices.join(' ') : undefined,
+          activity: () => {
+            environments.activity(env);
+          },
+          subscribe: (l) => {
+            env.listeners.add(l);
+            return () => env.listeners.delete(l);
+          },
+        };
+      });
+    });
+  };
+
+  /** An instructor watching a learner's running terminal: read-only, and only a terminal that already runs. */
+  const watchTerminal = (req: IncomingMessage, socket: Duplex, head: Buffer, envId: string, name: string) => {
+    if (!d.instructor.recognises(req)) {
+      refuse(socket, 403, GatewayError.NOT_INSTRUCTOR, 'only the instructor can watch terminals');
+      return;
+    }
+    const env = environments.find(envId);
+    const watched = env?.terminals.get(name);
+    if (!env || !watched || watched.exited) {
+      refuse(socket, 404, GatewayError.BAD_TARGET, 'that terminal is not running');
+      return;
+    }
+    sockets.accept(req, socket, head, (ws) => {
+      linkTerminal(ws, () =>
+        Promise.resolve({
+          terminal: watched,
+          driver: (labs.driverOf(env.row.id) ?? d.driver).name,
+          jailed: (labs.driverOf(env.row.id) ?? d.driver).jailed,
+          lab: env.row.labId,
+          name,
+          notice: undefined,
+          activity: () => undefined,
+          subscribe: () => () => undefined,
+          readOnly: true,
+        }),
+      );
+    });
+  };
+
+  return {
+    onUpgrade: (req, socket, head) => {
+      socket.on('error', () => socket.destroy());
+      try {
+        upgrade(req, socket, head);
+      } catch (err) {
+        d.logError(`upgrade ${pathOf(req)}`, err);
+        socket.destroy();
+      }
+    },
+    get terminals() {
+      return terminals;
+    },
+    get spawned() {
+      return spawned;
+    },
+  };
+}
