@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createRouter, type Route } from './router.js';
 
@@ -16,7 +17,9 @@ function call(method: string) {
       return res;
     },
   };
-  return { req: { method } as IncomingMessage, res: res as unknown as ServerResponse, answer };
+  const req = new IncomingMessage(new Socket());
+  req.method = method;
+  return { req, res: res as unknown as ServerResponse, answer };
 }
 
 const hit: string[] = [];
