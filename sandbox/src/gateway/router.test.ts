@@ -5,7 +5,7 @@ import { createRouter, type Route } from './router.js';
 
 /** A request and a response that records what was answered. */
 function call(method: string) {
-  const answer: { status?: number; headers?: Record<string, string>; body?: string } = {};
+  const answer: { status?: number; headers?: Record<string, string>; body?: string | undefined } = {};
   const res = {
     writeHead(status: number, headers: Record<string, string>) {
       answer.status = status;
