@@ -89,8 +89,35 @@ export default tseslint.config(
       ],
     },
   },
-  // The sandbox's rooms, bottom to top: protocol · sim, store · drivers · sessions · labs · grading · lab-runtime ·
-  // gateway · cli. A room imports only rooms below it (the store reads the simulator's sink types, type-only).
+  // The sandbox's rooms, bottom to top: errors · log · protocol · sim, store · drivers · sessions · labs · grading ·
+  // lab-runtime · gateway · cli. A room imports only rooms below it (the store reads the simulator's sink types,
+  // type-only). errors (XenlabError, the code table) and log (the logger) import no room but each other's: every
+  // room may use them.
+  ...layer('errors', [
+    'log',
+    'protocol',
+    'sim',
+    'store',
+    'drivers',
+    'sessions',
+    'labs',
+    'grading',
+    'lab-runtime',
+    'gateway',
+    'cli',
+  ]),
+  ...layer('log', [
+    'protocol',
+    'sim',
+    'store',
+    'drivers',
+    'sessions',
+    'labs',
+    'grading',
+    'lab-runtime',
+    'gateway',
+    'cli',
+  ]),
   ...layer('sim', ['drivers', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli']),
   ...layer('store', ['drivers', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli'], ['sim']),
   ...layer('drivers', ['store', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli']),

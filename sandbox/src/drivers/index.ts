@@ -12,6 +12,7 @@ import type { LocalDriverOptions } from './local/index.js';
 import type { SandboxDriver } from './types.js';
 import type { DockerDriverOptions } from './docker/index.js';
 import type { QemuXenDriverOptions } from './qemu-xen/index.js';
+import { isErrorCode, XenlabError, type ErrorCode } from '../errors/index.js';
 
 export { BootFeeds, canWatchBoot } from './boot-progress.js';
 export type { BootEvent, BootListener, BootWatchable } from './boot-progress.js';
@@ -29,7 +30,10 @@ export type DriverAvailability =
     }
   | {
       readonly ok: false;
-      /** The driver's own stable code (`SANDBOX_ERR_NO_ENGINE`, `SANDBOX_ERR_NO_XEN_IMAGE`…). */
+      /**
+       * The driver's own stable code (`SANDBOX_ERR_NO_ENGINE`, `SANDBOX_ERR_NO_XEN_IMAGE`…), a code of the table in
+       * sandbox/src/errors/codes.ts for this build's drivers (a factory from elsewhere may have its own).
+       */
       readonly code: string;
       /** Why, in a sentence. */
       readonly reason: string;
@@ -45,28 +49,26 @@ const NEEDS: Record<string, string> = {
 };
 
 /** A driver that cannot run here: the page says which, why and what to do, and does not retry. */
-export class DriverUnavailableError extends Error {
-  /** Stable: the driver's reason (`SANDBOX_ERR_NO_XEN_IMAGE`, `SANDBOX_ERR_NO_ENGINE`…). */
-  readonly code: string;
+export class DriverUnavailableError extends XenlabError {
+  // `code` (from XenlabError) is the driver's reason (`SANDBOX_ERR_NO_XEN_IMAGE`, `SANDBOX_ERR_NO_ENGINE`…).
   readonly driver: string;
   readonly reason: string;
   readonly fix: string;
-  constructor(driver: string, code: string, reason: string, fix: string) {
+  constructor(driver: string, code: ErrorCode, reason: string, fix: string) {
     super(
-      `${code}: this lab needs ${NEEDS[driver] ?? `the ${driver} driver`}, which cannot run on this machine: ${reason}. ${fix}`,
+      code,
+      `this lab needs ${NEEDS[driver] ?? `the ${driver} driver`}, which cannot run on this machine: ${reason}. ${fix}`,
     );
-    this.name = 'DriverUnavailableError';
     this.driver = driver;
-    this.code = code;
     this.reason = reason;
     this.fix = fix;
   }
 }
 
-/** A driver's error message split into its stable code and the rest (`SANDBOX_ERR_X: text`). */
-function splitCode(message: string, fallback: string): { code: string; text: string } {
+/** A driver's error message split into its stable code and the rest (`CODE: text`); `fallback` when it has none. */
+function splitCode(message: string, fallback: ErrorCode): { code: ErrorCode; text: string } {
   const m = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(message);
-  return m ? { code: m[1] ?? fallback, text: m[2] ?? message } : { code: fallback, text: message };
+  return m && isErrorCode(m[1]) ? { code: m[1], text: m[2] ?? message } : { code: fallback, text: message };
 }
 
 /** One driver: how to tell whether it can run, and how to make it. */
@@ -198,7 +200,7 @@ function qemuXenFactory(options: DriverRegistryOptions): DriverFactory {
           return {
             ok: false,
             code: 'SANDBOX_ERR_NO_XEN_IMAGE',
-            reason: `no nested-Xen image is built (${splitCode((err as Error).message, '').text.split(';')[0] ?? ''})`,
+            reason: `no nested-Xen image is built (${splitCode((err as Error).message, 'SANDBOX_ERR_NO_XEN_IMAGE').text.split(';')[0] ?? ''})`,
             fix: 'Run `sudo npx xenlab image build --xen` (3-5 minutes, once), then reload this page.',
           };
         }
@@ -276,7 +278,13 @@ export function createDriverRegistry(options: DriverRegistryOptions = {}): Drive
     if (existing) return existing;
     const p = (async () => {
       const a = await available(name);
-      if (!a.ok) throw new DriverUnavailableError(name, a.code, a.reason, a.fix);
+      if (!a.ok)
+        throw new DriverUnavailableError(
+          name,
+          isErrorCode(a.code) ? a.code : 'SANDBOX_ERR_DRIVER_PROBE',
+          a.reason,
+          a.fix,
+        );
       const f = factories.get(name);
       if (!f) throw new DriverUnavailableError(name, 'LAB_ERR_NO_DRIVER', `no driver named "${name}"`, '');
       try {

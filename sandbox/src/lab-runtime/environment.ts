@@ -20,6 +20,7 @@ import { DEFAULT_SCENARIO, callControl, fileSink, startLearnerSimulator } from '
 import type { SimulatorEndpoint, StateSink } from '../sim/index.js';
 import { LABS_DIR, loadLab } from '../labs/loader.js';
 import type { Lab } from '../labs/loader.js';
+import { XenlabError, type ErrorCode, type XenlabErrorOptions } from '../errors/index.js';
 
 /** The toolkit folder of this checkout (sandbox/src/labs or sandbox/dist/labs → toolkit). */
 export { TOOLKIT_DIR };
@@ -85,12 +86,9 @@ export interface LabEnvironment {
 }
 
 /** Failed to build an environment (bad lab, setup script failed); `code` is stable. */
-export class LabEnvironmentError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'LabEnvironmentError';
-    this.code = code;
+export class LabEnvironmentError extends XenlabError {
+  constructor(code: ErrorCode, message: string, options: XenlabErrorOptions = {}) {
+    super(code, message, { ...options, codeInMessage: false });
   }
 }
 

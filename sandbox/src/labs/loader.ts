@@ -11,6 +11,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { placeholders } from './params.js';
 import { LabManifest } from './schema.js';
+import { XenlabError } from '../errors/index.js';
 import type { LabManifest as LabManifestT } from './schema.js';
 import type { Check, FieldMatch, Query, Where } from './schema.js';
 
@@ -33,22 +34,22 @@ export interface LabProblem {
 }
 
 /** A lab that failed to load. `message` lists every problem, one per line, as `file:line: path: message`. */
-export class LabError extends Error {
-  readonly code: LabErrorCode;
+export class LabError extends XenlabError {
+  declare readonly code: LabErrorCode;
   readonly problems: readonly LabProblem[];
   constructor(code: LabErrorCode, unsorted: readonly LabProblem[]) {
     // In file order, as an author fixes them.
     const problems = [...unsorted].sort((x, y) => (x.line ?? 0) - (y.line ?? 0));
     super(
+      code,
       problems
         .map(
           (p) =>
             `${p.file}${p.line === undefined ? '' : `:${String(p.line)}`}: ${p.path ? `${p.path}: ` : ''}${p.message}`,
         )
         .join('\n'),
+      { codeInMessage: false },
     );
-    this.name = 'LabError';
-    this.code = code;
     this.problems = problems;
   }
 }

@@ -5,13 +5,14 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB_ID } from './schema.js';
+import { XenlabError } from '../errors/index.js';
 
 /** Writes `labs/<id>/` (lab.yaml, guide.mdx, solve.sh); refuses bad ids and existing folders. */
 export function scaffoldLab(root: string, id: string, title = 'A new lab'): string {
   if (!LAB_ID.test(id))
-    throw new Error(`LAB_ERR_BAD_ID: "${id}" is not a lab id: use kebab-case, e.g. "storage-basics"`);
+    throw new XenlabError('LAB_ERR_BAD_ID', `"${id}" is not a lab id: use kebab-case, e.g. "storage-basics"`);
   const dir = join(root, id);
-  if (existsSync(dir)) throw new Error(`LAB_ERR_EXISTS: ${dir} already exists; pick another id`);
+  if (existsSync(dir)) throw new XenlabError('LAB_ERR_EXISTS', `${dir} already exists; pick another id`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'lab.yaml'),

@@ -5,6 +5,7 @@ import type { Sandbox, SandboxDriver } from '../drivers/types.js';
 import { fileSink, startLearnerSimulator, type StateSink } from '../sim/index.js';
 import { Environments, poolStateSink, type Db, type EnvironmentRow } from '../store/index.js';
 import { SharedTerminal } from './shared-terminal.js';
+import { XenlabError } from '../errors/index.js';
 
 /** How a learner reaches their own pool. */
 export interface XapiEndpoint {
@@ -72,8 +73,10 @@ export interface EnvironmentManagerOptions {
 }
 
 /** Thrown by {@link EnvironmentManager.open} when the learner already has their cap of environments in use. */
-export class TooManyEnvironmentsError extends Error {
-  readonly code = 'GATEWAY_ERR_TOO_MANY_ENVIRONMENTS';
+export class TooManyEnvironmentsError extends XenlabError {
+  constructor(message: string) {
+    super('GATEWAY_ERR_TOO_MANY_ENVIRONMENTS', message, { codeInMessage: false });
+  }
 }
 
 /** Where an environment's pool is saved: the gateway's database, or the row's file without one. */

@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { XenlabError, type ErrorCode, type XenlabErrorOptions } from '../errors/index.js';
 
 export type Db = Database.Database;
 
@@ -31,6 +32,7 @@ export function openStore(path: string): Db {
     const code = (err as { code?: unknown }).code;
     if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
       throw new StoreError(
+        'STORE_ERR_CORRUPT',
         `the state database ${path} is corrupt or not a database (${(err as Error).message}). ` +
           `Move it aside (e.g. mv ${path} ${path}.corrupt, with its -wal and -shm files) to start with a fresh one, ` +
           'or restore it from a backup.',
@@ -41,8 +43,10 @@ export function openStore(path: string): Db {
 }
 
 /** The state database can not be used as it is (the message says which file and what to do). */
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
+export class StoreError extends XenlabError {
+  constructor(code: ErrorCode, message: string, options: XenlabErrorOptions = {}) {
+    super(code, message, { ...options, codeInMessage: false });
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
  * @module
  */
 import Docker from 'dockerode';
+import { XenlabError } from '../../errors/index.js';
 
 /** Every container, network and service xenlab makes carries this label, so cleanup can find all of them. */
 export const LABEL = 'xenlab';
@@ -26,8 +27,9 @@ export async function pingEngine(docker: Docker): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
-    throw new Error(
-      `SANDBOX_ERR_NO_ENGINE: the Docker engine does not answer (${(err as Error).message}); start dockerd or set DOCKER_HOST`,
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_ENGINE',
+      `the Docker engine does not answer (${(err as Error).message}); start dockerd or set DOCKER_HOST`,
       { cause: err },
     );
   }
@@ -71,7 +73,7 @@ export function containerName(envId: string, node: string): string {
   const name = `${ENV_PREFIX}${encodeEnvId(envId)}.${node}`;
   // Docker itself has no documented cap, but hostnames and DNS labels do; ids this long are a caller bug.
   if (name.length > 200)
-    throw new Error(`SANDBOX_ERR_BAD_ID: environment id too long (${envId.length} chars)`);
+    throw new XenlabError('SANDBOX_ERR_BAD_ID', `environment id too long (${envId.length} chars)`);
   return name;
 }
 

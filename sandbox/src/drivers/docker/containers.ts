@@ -15,6 +15,7 @@ import {
   parseContainerName,
 } from './client.js';
 import { hardenedHostConfig } from './hardening.js';
+import { XenlabError } from '../../errors/index.js';
 
 export interface ContainerRequest {
   readonly name: string;
@@ -46,8 +47,9 @@ export async function startContainer(docker: Docker, req: ContainerRequest): Pro
     });
   } catch (err) {
     if (isNotFound(err) && /image/i.test((err as Error).message)) {
-      throw new Error(
-        `SANDBOX_ERR_NO_IMAGE: image ${req.image} is not on the engine; build it with \`xenlab image build\``,
+      throw new XenlabError(
+        'SANDBOX_ERR_NO_IMAGE',
+        `image ${req.image} is not on the engine; build it with \`xenlab image build\``,
         { cause: err },
       );
     }

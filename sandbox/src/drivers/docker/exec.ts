@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import type { ExecResult, TerminalProcess } from '../types.js';
 import { DOCKER_HOME } from './hardening.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** Longest output a check keeps per stream; a check never needs more, and a flood must not grow the gateway. */
 export const EXEC_OUTPUT_CAP = 1024 * 1024;
@@ -65,7 +66,7 @@ export async function execRaw(
   argv: readonly string[],
   options: RawExecOptions = {},
 ): Promise<RawExecResult> {
-  if (argv.length === 0) throw new Error('SANDBOX_ERR_BAD_COMMAND: exec needs a command');
+  if (argv.length === 0) throw new XenlabError('SANDBOX_ERR_BAD_COMMAND', 'exec needs a command');
   const timeoutMs = options.timeoutMs ?? 30_000;
   const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
   const cap = options.cap ?? EXEC_OUTPUT_CAP;
@@ -88,9 +89,13 @@ export async function execRaw(
     stream = await exec.start({ hijack: true, stdin: hasInput });
   } catch (err) {
     // E.g. a container that is gone, or one whose pids are all taken (runc can't even start the check).
-    throw new Error(`SANDBOX_ERR_EXEC: could not run ${argv[0] ?? ''}: ${(err as Error).message.trim()}`, {
-      cause: err,
-    });
+    throw new XenlabError(
+      'SANDBOX_ERR_EXEC',
+      `could not run ${argv[0] ?? ''}: ${(err as Error).message.trim()}`,
+      {
+        cause: err,
+      },
+    );
   }
   const out = new Capped(cap);
   const err = new Capped(cap);

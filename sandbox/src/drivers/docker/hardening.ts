@@ -8,6 +8,7 @@
  */
 import type Docker from 'dockerode';
 import type { SandboxLimits } from '../types.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** The learner's home inside every container. */
 export const DOCKER_HOME = '/home/learner';
@@ -22,7 +23,7 @@ export function resolveLimits(limits: SandboxLimits | undefined): Required<Sandb
   const l = { ...DEFAULT_LIMITS, ...limits };
   const check = (name: string, v: number, min: number, max: number) => {
     if (!Number.isFinite(v) || v < min || v > max) {
-      throw new Error(`SANDBOX_ERR_BAD_LIMITS: ${name} must be between ${min} and ${max} (got ${v})`);
+      throw new XenlabError('SANDBOX_ERR_BAD_LIMITS', `${name} must be between ${min} and ${max} (got ${v})`);
     }
   };
   check('memoryMb', l.memoryMb, 32, 65536);

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { isNotFound } from './client.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** The debootstrap'd Debian base. */
 export const BASE_IMAGE = 'xenlab/base:bookworm';
@@ -96,8 +97,9 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream, log: (l: string) 
         const failed = err ?? out.find((o) => o.error !== undefined);
         if (failed) {
           reject(
-            new Error(
-              `SANDBOX_ERR_IMAGE_BUILD: ${failed instanceof Error ? failed.message : (failed.error ?? '')}`,
+            new XenlabError(
+              'SANDBOX_ERR_IMAGE_BUILD',
+              failed instanceof Error ? failed.message : (failed.error ?? ''),
             ),
           );
         } else resolve();
@@ -134,7 +136,10 @@ export async function buildImages(
     const done = join(rootfs, '.xenlab-complete');
     if (options.force || !existsSync(done)) {
       if (process.getuid?.() !== 0) {
-        throw new Error('SANDBOX_ERR_IMAGE_BUILD: debootstrap needs root (run `sudo xenlab image build`)');
+        throw new XenlabError(
+          'SANDBOX_ERR_IMAGE_BUILD',
+          'debootstrap needs root (run `sudo xenlab image build`)',
+        );
       }
       const mirror = options.mirror ?? hostMirror();
       const tmp = `${rootfs}.tmp`;
@@ -147,8 +152,9 @@ export async function buildImages(
         encoding: 'utf8',
       });
       if (r.error || r.status !== 0) {
-        throw new Error(
-          `SANDBOX_ERR_IMAGE_BUILD: debootstrap failed (${r.error?.message ?? r.stderr.trim().split('\n').slice(-3).join(' ')}); is debootstrap installed and ${mirror} reachable?`,
+        throw new XenlabError(
+          'SANDBOX_ERR_IMAGE_BUILD',
+          `debootstrap failed (${r.error?.message ?? r.stderr.trim().split('\n').slice(-3).join(' ')}); is debootstrap installed and ${mirror} reachable?`,
         );
       }
       // Nothing of the build host's apt caches in the image.
@@ -181,7 +187,10 @@ export async function buildImages(
   await follow(docker, stream, log);
   built.push('tools');
   if (!(await labImageCurrent(docker, suite))) {
-    throw new Error(`SANDBOX_ERR_IMAGE_BUILD: ${LAB_IMAGE} was built but does not carry recipe ${hash}`);
+    throw new XenlabError(
+      'SANDBOX_ERR_IMAGE_BUILD',
+      `${LAB_IMAGE} was built but does not carry recipe ${hash}`,
+    );
   }
   return { image: LAB_IMAGE, built };
 }

@@ -43,6 +43,7 @@ import { atPidsLimit, endLearnerProcesses, pidsUsage, recoveryNotice } from './r
 import { environmentsOnEngine, removeEnvironment, removeStalePool } from './orphans.js';
 import type { OrphanFilter } from './orphans.js';
 import { learnerEnv, xeConfig } from '../pool-access.js';
+import { XenlabError } from '../../errors/index.js';
 
 export { buildImages, LAB_IMAGE, BASE_IMAGE, labImageCurrent } from './image.js';
 export { connectEngine, removeLabelled } from './client.js';
@@ -133,9 +134,12 @@ function checkNodes(spec: EnvironmentSpec): void {
   const seen = new Set<string>();
   for (const n of nodeNames(spec)) {
     if (!/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(n)) {
-      throw new Error(`SANDBOX_ERR_BAD_NODE: node name '${n}' must be a lowercase DNS label (a-z, 0-9, -)`);
+      throw new XenlabError(
+        'SANDBOX_ERR_BAD_NODE',
+        `node name '${n}' must be a lowercase DNS label (a-z, 0-9, -)`,
+      );
     }
-    if (seen.has(n)) throw new Error(`SANDBOX_ERR_BAD_NODE: node '${n}' appears twice`);
+    if (seen.has(n)) throw new XenlabError('SANDBOX_ERR_BAD_NODE', `node '${n}' appears twice`);
     seen.add(n);
   }
 }
@@ -156,8 +160,9 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
   if (firewall !== 'off') {
     const state = hostFirewall(firewall === 'apply');
     if (!state.ok) {
-      throw new Error(
-        `SANDBOX_ERR_HOST_REACHABLE: ${state.message}; use hostFirewall: 'apply' (as root) or set the rules up yourself`,
+      throw new XenlabError(
+        'SANDBOX_ERR_HOST_REACHABLE',
+        `${state.message}; use hostFirewall: 'apply' (as root) or set the rules up yourself`,
       );
     }
   }
@@ -349,10 +354,11 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     const env = shellEnv(spec, link);
     const names = nodeNames(spec);
     const target = (node: string | undefined): ExecTarget => {
-      if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
+      if (destroyed) throw new XenlabError('SANDBOX_ERR_DESTROYED', `environment ${spec.id} was destroyed`);
       const name = node ?? names[0] ?? 'main';
       const container = placement.nodes.get(name);
-      if (!container) throw new Error(`SANDBOX_ERR_NO_NODE: environment ${spec.id} has no node '${name}'`);
+      if (!container)
+        throw new XenlabError('SANDBOX_ERR_NO_NODE', `environment ${spec.id} has no node '${name}'`);
       return { container, env };
     };
     /** Frees a node whose pids are all taken (a fork bomb) before a terminal opens on it; one at a time. */
@@ -382,7 +388,10 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
           input: Buffer.from(text),
         });
         if (r.code !== 0)
-          throw new Error(`SANDBOX_ERR_SETUP: writing ~/.xe on ${n} failed: ${r.stderr.toString().trim()}`);
+          throw new XenlabError(
+            'SANDBOX_ERR_SETUP',
+            `writing ~/.xe on ${n} failed: ${r.stderr.toString().trim()}`,
+          );
       }
     };
     const sandbox: DockerSandbox = {
@@ -428,7 +437,10 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
             cap: (limits.diskMb + 16) * 1048576,
           });
           if (r.code !== 0) {
-            throw new Error(`SANDBOX_ERR_SNAPSHOT: tar of ${n}'s home failed: ${r.stderr.toString().trim()}`);
+            throw new XenlabError(
+              'SANDBOX_ERR_SNAPSHOT',
+              `tar of ${n}'s home failed: ${r.stderr.toString().trim()}`,
+            );
           }
           writeFileSync(join(ref, `${n}.tar`), r.stdout, { mode: 0o600 });
         }
@@ -436,7 +448,7 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       },
       async restore(snap: SandboxSnapshot) {
         if (snap.driver !== 'docker' || !existsSync(snap.ref)) {
-          throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snap.ref} is not a docker snapshot`);
+          throw new XenlabError('SANDBOX_ERR_BAD_SNAPSHOT', `${snap.ref} is not a docker snapshot`);
         }
         hangupAll();
         for (const f of readdirSync(snap.ref)) {
@@ -448,8 +460,9 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
             { timeoutMs: 120_000, input: readFileSync(join(snap.ref, f)) },
           );
           if (r.code !== 0) {
-            throw new Error(
-              `SANDBOX_ERR_SNAPSHOT: restoring ${n}'s home failed: ${r.stderr.toString().trim()}`,
+            throw new XenlabError(
+              'SANDBOX_ERR_SNAPSHOT',
+              `restoring ${n}'s home failed: ${r.stderr.toString().trim()}`,
             );
           }
         }

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { LABEL, LABEL_ENV, LABEL_POOL } from './client.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** Interfaces Docker attaches containers through: user bridges, the default bridge, swarm's gateway bridge. */
 export const BRIDGE_INTERFACES = ['br-+', 'docker0', 'docker_gwbridge'] as const;
@@ -80,7 +81,8 @@ export interface NetworkOptions {
 /** A random /26 inside a /16 given as `a.b.0.0/16`. */
 function randomSubnet(pool: string): string {
   const m = /^(\d{1,3})\.(\d{1,3})\.0\.0\/16$/.exec(pool);
-  if (!m) throw new Error(`SANDBOX_ERR_BAD_OPTION: subnetPool must look like 10.213.0.0/16 (got ${pool})`);
+  if (!m)
+    throw new XenlabError('SANDBOX_ERR_BAD_OPTION', `subnetPool must look like 10.213.0.0/16 (got ${pool})`);
   const n = randomBytes(2).readUInt16BE(0) % 1024;
   return `${m[1] ?? ''}.${m[2] ?? ''}.${Math.floor(n / 4)}.${(n % 4) * 64}/26`;
 }

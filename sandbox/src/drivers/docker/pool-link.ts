@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type Docker from 'dockerode';
 import type { PoolAddress } from '../pool-access.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** Connections one environment may hold open to its pool at once (`xe` uses one per call, events one more). */
 export const MAX_LINK_CONNECTIONS = 64;
@@ -34,14 +35,15 @@ export async function bridgeOf(docker: Docker, network: string): Promise<{ iface
     IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] };
   };
   if (info.Driver !== 'bridge') {
-    throw new Error(
-      `SANDBOX_ERR_POOL_LINK: network ${network} is a ${info.Driver} network; the pool link needs a bridge on this host`,
+    throw new XenlabError(
+      'SANDBOX_ERR_POOL_LINK',
+      `network ${network} is a ${info.Driver} network; the pool link needs a bridge on this host`,
     );
   }
   // Docker gives the bridge the subnet's first address when the network names no gateway (ours don't).
   const config = info.IPAM?.Config?.find((c) => c.Gateway ?? c.Subnet?.includes('.'));
   const gateway = config?.Gateway ?? (config?.Subnet ? firstHost(config.Subnet) : undefined);
-  if (!gateway) throw new Error(`SANDBOX_ERR_POOL_LINK: network ${network} has no gateway address`);
+  if (!gateway) throw new XenlabError('SANDBOX_ERR_POOL_LINK', `network ${network} has no gateway address`);
   const iface = info.Options?.['com.docker.network.bridge.name'] ?? `br-${info.Id.slice(0, 12)}`;
   return { iface, gateway };
 }
@@ -122,8 +124,9 @@ export async function openPoolLink(docker: Docker, network: string, poolPort: nu
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => {
       reject(
-        new Error(
-          `SANDBOX_ERR_POOL_LINK: can't listen on ${gateway} (${err.message}); the engine must run on this host`,
+        new XenlabError(
+          'SANDBOX_ERR_POOL_LINK',
+          `can't listen on ${gateway} (${err.message}); the engine must run on this host`,
         ),
       );
     });
@@ -135,8 +138,9 @@ export async function openPoolLink(docker: Docker, network: string, poolPort: nu
   const added = iptables(['-I', ...rule]);
   if (added.status !== 0) {
     server.close();
-    throw new Error(
-      `SANDBOX_ERR_POOL_LINK: can't let ${iface} reach the pool (iptables: ${added.error?.message ?? added.stderr.trim()}); run the gateway as root`,
+    throw new XenlabError(
+      'SANDBOX_ERR_POOL_LINK',
+      `can't let ${iface} reach the pool (iptables: ${added.error?.message ?? added.stderr.trim()}); run the gateway as root`,
     );
   }
   let closed = false;

@@ -5,6 +5,7 @@
  * so refills never compete with learners' own starts for the two cores.
  * @module
  */
+import { XenlabError } from '../../errors/index.js';
 
 /** One pooled item: whatever the maker returns, plus how to throw it away. */
 export interface PoolItem {
@@ -36,7 +37,7 @@ export class WarmPool<T extends PoolItem> {
 
   constructor(make: () => Promise<T>, target: number) {
     if (!Number.isInteger(target) || target < 0 || target > 100) {
-      throw new Error(`SANDBOX_ERR_BAD_OPTION: pool size must be an integer 0-100 (got ${target})`);
+      throw new XenlabError('SANDBOX_ERR_BAD_OPTION', `pool size must be an integer 0-100 (got ${target})`);
     }
     this.#make = make;
     this.#target = target;
@@ -107,8 +108,9 @@ export class WarmPool<T extends PoolItem> {
     while (!this.#closed && this.#ready.length < this.#target) {
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(
-          `SANDBOX_ERR_POOL: warm pool not full after ${ms} ms (${this.#ready.length}/${this.#target}; ${this.#lastError ?? 'no error'})`,
+        throw new XenlabError(
+          'SANDBOX_ERR_POOL',
+          `warm pool not full after ${ms} ms (${this.#ready.length}/${this.#target}; ${this.#lastError ?? 'no error'})`,
         );
       }
       await new Promise<void>((resolve) => {

@@ -10,6 +10,7 @@ import type Docker from 'dockerode';
 import type { SandboxLimits } from '../types.js';
 import { LABEL, LABEL_ENV, LABEL_NODE } from './client.js';
 import { DOCKER_HOME } from './hardening.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** Swarm-mode options. */
 export interface SwarmOptions {
@@ -26,8 +27,9 @@ export interface SwarmOptions {
 export async function requireSwarmManager(docker: Docker): Promise<void> {
   const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
   if (info.Swarm?.LocalNodeState !== 'active' || info.Swarm.ControlAvailable !== true) {
-    throw new Error(
-      'SANDBOX_ERR_NO_SWARM: swarm mode needs a swarm manager (docker swarm init --advertise-addr <this host>)',
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_SWARM',
+      'swarm mode needs a swarm manager (docker swarm init --advertise-addr <this host>)',
     );
   }
 }
@@ -133,11 +135,11 @@ export async function serviceContainer(
         return engine.getContainer(id);
       }
       if (['failed', 'rejected', 'shutdown', 'complete'].includes(state)) {
-        throw new Error(`SANDBOX_ERR_START: service ${service} did not start (${last})`);
+        throw new XenlabError('SANDBOX_ERR_START', `service ${service} did not start (${last})`);
       }
     }
     if (Date.now() > deadline)
-      throw new Error(`SANDBOX_ERR_START: service ${service} not running in time (${last})`);
+      throw new XenlabError('SANDBOX_ERR_START', `service ${service} not running in time (${last})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

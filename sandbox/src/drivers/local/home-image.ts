@@ -21,6 +21,7 @@ import {
 } from 'node:fs';
 import { resolve } from 'node:path';
 import { chownTree, type Owner } from './safe-fs.js';
+import { XenlabError } from '../../errors/index.js';
 
 const run = (cmd: string, args: readonly string[]): { ok: boolean; err: string } => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
@@ -61,7 +62,7 @@ export function mountHome(home: string, sizeMb: number, owner: Owner): void {
   if (isMounted(home)) return;
   const img = homeImage(home);
   const fail = (what: string, err: string) => {
-    throw new Error(`SANDBOX_ERR_HOME_IMAGE: ${what} ${img}: ${err}`);
+    throw new XenlabError('SANDBOX_ERR_HOME_IMAGE', `${what} ${img}: ${err}`);
   };
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const fresh = !existsSync(img);

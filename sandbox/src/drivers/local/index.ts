@@ -31,6 +31,7 @@ import type {
   SandboxSnapshot,
   TerminalProcess,
 } from '../types.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** Where the learner's home appears inside the jail. */
 export const JAIL_HOME = '/home/learner';
@@ -317,7 +318,7 @@ function runAsLearner(uid: number, cwd: string, script: string): void {
     timeout: 300_000,
   });
   if (r.status !== 0)
-    throw new Error(`SANDBOX_ERR_HOME: ${script} in ${cwd}: ${(r.stderr || String(r.error)).trim()}`);
+    throw new XenlabError('SANDBOX_ERR_HOME', `${script} in ${cwd}: ${(r.stderr || String(r.error)).trim()}`);
 }
 
 /** Copies the contents of `from` into `to` (both entered as root), reading and writing as the learner's uid. */
@@ -335,7 +336,10 @@ function copyAsLearner(uid: number, from: string, to: string): void {
     { encoding: 'utf8', timeout: 300_000 },
   );
   if (r.status !== 0)
-    throw new Error(`SANDBOX_ERR_HOME: copy ${from} to ${to}: ${(r.stderr || String(r.error)).trim()}`);
+    throw new XenlabError(
+      'SANDBOX_ERR_HOME',
+      `copy ${from} to ${to}: ${(r.stderr || String(r.error)).trim()}`,
+    );
 }
 
 /**
@@ -350,8 +354,9 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
   const mode = options.jail ?? 'auto';
   const jailed = mode !== 'off' && bubblewrapWorks();
   if (mode === 'required' && !jailed) {
-    throw new Error(
-      'SANDBOX_ERR_NO_JAIL: bubblewrap is required (apt-get install bubblewrap) but does not work here',
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_JAIL',
+      'bubblewrap is required (apt-get install bubblewrap) but does not work here',
     );
   }
   const root = jailed && runningAsRoot();
@@ -365,8 +370,9 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     ? (Object.keys(MISSING) as (keyof RootProtections)[]).filter((k) => !protections[k])
     : [];
   if (mode === 'required' && missing.length > 0) {
-    throw new Error(
-      `SANDBOX_ERR_NO_JAIL: the gateway runs as root, and then the jail needs every protection, but here ${missing.map((k) => MISSING[k]).join('; ')}`,
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_JAIL',
+      `the gateway runs as root, and then the jail needs every protection, but here ${missing.map((k) => MISSING[k]).join('; ')}`,
     );
   }
   const identityDir = jailed ? jailIdentityDir() : '';
@@ -573,7 +579,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       nodes: ['main'],
       pool: spec.pool ? loopback(spec.pool) : undefined,
       attachTerminal(size) {
-        if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
+        if (destroyed) throw new XenlabError('SANDBOX_ERR_DESTROYED', `environment ${spec.id} was destroyed`);
         prepareHome(spec);
         const env = environment(spec);
         const [file, args] = command(
@@ -648,7 +654,7 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
       restore(snapshot: SandboxSnapshot) {
         if (snapshot.driver !== 'local' || !existsSync(snapshot.ref)) {
           return Promise.reject(
-            new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snapshot.ref} is not a local snapshot`),
+            new XenlabError('SANDBOX_ERR_BAD_SNAPSHOT', `${snapshot.ref} is not a local snapshot`),
           );
         }
         killAll();

@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { XenlabError } from '../../errors/index.js';
 
 const run = (cmd: string, args: readonly string[]): { ok: boolean; err: string } => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
@@ -60,8 +61,9 @@ function listenInside(path: string, port: number): Promise<net.Server> {
       clearTimeout(timer);
       // After a handle arrived this is a no-op.
       reject(
-        new Error(
-          `SANDBOX_ERR_NETWORK: no listener for the pool in ${path} (exit ${String(code)}): ${err.trim()}`,
+        new XenlabError(
+          'SANDBOX_ERR_NETWORK',
+          `no listener for the pool in ${path} (exit ${String(code)}): ${err.trim()}`,
         ),
       );
     });
@@ -90,10 +92,10 @@ export class EnvironmentNetwork {
     if (!existsSync(n.path)) {
       const add = run('ip', ['netns', 'add', n.name]);
       if (!add.ok && !existsSync(n.path))
-        throw new Error(`SANDBOX_ERR_NETWORK: ip netns add ${n.name}: ${add.err}`);
+        throw new XenlabError('SANDBOX_ERR_NETWORK', `ip netns add ${n.name}: ${add.err}`);
     }
     const lo = run('ip', ['-n', n.name, 'link', 'set', 'lo', 'up']);
-    if (!lo.ok) throw new Error(`SANDBOX_ERR_NETWORK: ip -n ${n.name} link set lo up: ${lo.err}`);
+    if (!lo.ok) throw new XenlabError('SANDBOX_ERR_NETWORK', `ip -n ${n.name} link set lo up: ${lo.err}`);
     if (poolPort !== undefined) {
       const server = await listenInside(n.path, poolPort);
       server.on('connection', (inside: net.Socket) => {

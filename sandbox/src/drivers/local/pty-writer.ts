@@ -14,6 +14,7 @@
  * @module
  */
 import { readFileSync, writeSync } from 'node:fs';
+import { XenlabError } from '../../errors/index.js';
 
 /** First retry after the pty refused input (EAGAIN), ms; doubles while nothing is taken, up to the maximum. */
 const RETRY_MIN_MS = 2;
@@ -66,9 +67,12 @@ export class PtyWriter {
     const fd = inner._fd;
     const stream = inner._socket;
     if (typeof fd !== 'number' || !stream || typeof stream !== 'object')
-      throw new Error('SANDBOX_ERR_PTY: node-pty has no master fd/stream where expected (was it upgraded?)');
+      throw new XenlabError(
+        'SANDBOX_ERR_PTY',
+        'node-pty has no master fd/stream where expected (was it upgraded?)',
+      );
     if (nonBlocking(fd) === false) stream._handle?.setBlocking?.(false);
-    if (nonBlocking(fd) === false) throw new Error('SANDBOX_ERR_PTY: the pty master fd is blocking');
+    if (nonBlocking(fd) === false) throw new XenlabError('SANDBOX_ERR_PTY', 'the pty master fd is blocking');
     this.#fd = fd;
     this.#stream = stream;
   }

@@ -24,11 +24,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { XenlabError } from '../../errors/index.js';
 
 /** A path in the home that is not what the gateway expects (a symlink or a file where a folder should be). */
-export class UnsafePathError extends Error {
+export class UnsafePathError extends XenlabError {
   constructor(message: string) {
-    super(`SANDBOX_ERR_UNSAFE_PATH: ${message}`);
+    super('SANDBOX_ERR_UNSAFE_PATH', message);
   }
 }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { XenlabError } from '../../errors/index.js';
 
 /** Where `xenlab image build --xen` puts images unless told otherwise (survives between CI runs on one machine). */
 export const DEFAULT_XEN_CACHE = process.env.XENLAB_XEN_CACHE ?? '/var/cache/xenlab/xen';
@@ -50,15 +51,17 @@ export function findXenImage(cacheDir: string = DEFAULT_XEN_CACHE): XenImage {
   const current = join(cacheDir, 'current');
   const manifestPath = join(current, 'manifest.json');
   if (!existsSync(manifestPath)) {
-    throw new Error(
-      `SANDBOX_ERR_NO_XEN_IMAGE: no Xen lab image in ${cacheDir}; build one with \`sudo npx xenlab image build --xen\``,
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_XEN_IMAGE',
+      `no Xen lab image in ${cacheDir}; build one with \`sudo npx xenlab image build --xen\``,
     );
   }
   const dir = realpathSync(current);
   const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
   const file = (name: keyof Manifest['files']) => {
     const p = join(dir, m.files[name]);
-    if (!existsSync(p)) throw new Error(`SANDBOX_ERR_NO_XEN_IMAGE: ${p} is missing; rebuild with --force`);
+    if (!existsSync(p))
+      throw new XenlabError('SANDBOX_ERR_NO_XEN_IMAGE', `${p} is missing; rebuild with --force`);
     return p;
   };
   return {

@@ -39,6 +39,7 @@ import type {
 import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
 import { PXE_CONFIG, readPxeConfig } from './pxe.js';
 import { detectAccel, HOSTNAME_RE, QEMU_PID_FILE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
+import { XenlabError } from '../../errors/index.js';
 
 export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
 export { readPxeConfig, PXE_CONFIG } from './pxe.js';
@@ -148,8 +149,9 @@ class BootQueue {
 function qemuVersion(): string {
   const r = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
   if (r.error)
-    throw new Error(
-      'SANDBOX_ERR_NO_QEMU: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)',
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_QEMU',
+      'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)',
     );
   return r.stdout.split('\n')[0] ?? '';
 }
@@ -333,7 +335,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
   const warm = options.warm ?? true;
   const hostname = options.hostname ?? 'xenhost';
   if (!HOSTNAME_RE.test(hostname))
-    throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${hostname}' is not a hostname`);
+    throw new XenlabError('SANDBOX_ERR_BAD_HOSTNAME', `'${hostname}' is not a hostname`);
   const live = new Map<string, Sandbox>();
   let local: SandboxDriver | undefined;
   mkdirSync(join(stateDir, 'templates'), { recursive: true });
@@ -476,12 +478,13 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     for (const n of specs) {
       const image = n.image ?? 'xen';
       if (image !== 'xen' && image !== 'pxe' && image !== 'local') {
-        throw new Error(
-          `SANDBOX_ERR_BAD_NODE: node ${n.name}: image must be xen, pxe or local, not ${image}`,
+        throw new XenlabError(
+          'SANDBOX_ERR_BAD_NODE',
+          `node ${n.name}: image must be xen, pxe or local, not ${image}`,
         );
       }
       const kind: NodeKind = image;
-      if (kinds.has(n.name)) throw new Error(`SANDBOX_ERR_BAD_NODE: two nodes are named ${n.name}`);
+      if (kinds.has(n.name)) throw new XenlabError('SANDBOX_ERR_BAD_NODE', `two nodes are named ${n.name}`);
       kinds.set(n.name, kind);
       if (kind !== 'local') {
         const runDir = join(runBase, String(vms.size));
@@ -507,12 +510,12 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     const pick = (node: string | undefined) => {
       const name = node ?? nodeNames[0] ?? 'main';
       const kind = kinds.get(name);
-      if (!kind) throw new Error(`SANDBOX_ERR_NO_NODE: no node ${name} in environment ${spec.id}`);
+      if (!kind) throw new XenlabError('SANDBOX_ERR_NO_NODE', `no node ${name} in environment ${spec.id}`);
       return { name, kind, vm: vms.get(name) };
     };
     let destroyed = false;
     const alive = () => {
-      if (destroyed) throw new Error(`SANDBOX_ERR_DESTROYED: environment ${spec.id} was destroyed`);
+      if (destroyed) throw new XenlabError('SANDBOX_ERR_DESTROYED', `environment ${spec.id} was destroyed`);
     };
 
     // A detached environment comes back as it was saved; otherwise xen nodes run from the start and pxe nodes wait
@@ -650,20 +653,20 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         alive();
         const n = pick(node);
         if (n.kind === 'local') {
-          if (!localSandbox) throw new Error('SANDBOX_ERR_NO_NODE: no local node');
+          if (!localSandbox) throw new XenlabError('SANDBOX_ERR_NO_NODE', 'no local node');
           return localSandbox.attachTerminal(size);
         }
-        if (!n.vm) throw new Error(`SANDBOX_ERR_NO_NODE: ${n.name}`);
+        if (!n.vm) throw new XenlabError('SANDBOX_ERR_NO_NODE', n.name);
         return consoleTerminal(n.vm, size);
       },
       async exec(argv, opts: ExecOptions = {}): Promise<ExecResult> {
         alive();
         const n = pick(opts.node);
         if (n.kind === 'local') {
-          if (!localSandbox) throw new Error('SANDBOX_ERR_NO_NODE: no local node');
+          if (!localSandbox) throw new XenlabError('SANDBOX_ERR_NO_NODE', 'no local node');
           return localSandbox.exec(argv, { ...opts, node: 'main' });
         }
-        if (!n.vm) throw new Error(`SANDBOX_ERR_NO_NODE: ${n.name}`);
+        if (!n.vm) throw new XenlabError('SANDBOX_ERR_NO_NODE', n.name);
         let vm: XenVm;
         try {
           // A pxe node powers on for a check, so "did the host come up from your configuration?" is answerable.
@@ -712,7 +715,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         alive();
         const metaFile = join(snapshot.ref, 'snapshot.json');
         if (snapshot.driver !== 'qemu-xen' || !existsSync(metaFile)) {
-          throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snapshot.ref} is not a qemu-xen snapshot`);
+          throw new XenlabError('SANDBOX_ERR_BAD_SNAPSHOT', `${snapshot.ref} is not a qemu-xen snapshot`);
         }
         const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as {
           running: string[];
@@ -720,7 +723,10 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
           image: string;
         };
         if (meta.image !== image.key) {
-          throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${snapshot.ref} was taken with another Xen image`);
+          throw new XenlabError(
+            'SANDBOX_ERR_BAD_SNAPSHOT',
+            `${snapshot.ref} was taken with another Xen image`,
+          );
         }
         if (meta.local && localSandbox) await localSandbox.restore(meta.local);
         for (const n of vms.values()) {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { XenlabError } from '../../errors/index.js';
 
 /** Where the learner's PXE server configuration lives, relative to their home. */
 export const PXE_CONFIG = 'pxe/dnsmasq.conf';
@@ -21,7 +22,7 @@ export interface PxeSettings {
 export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
   const file = join(home, PXE_CONFIG);
   const fail = (why: string): never => {
-    throw new Error(`SANDBOX_ERR_PXE_CONFIG: ~/${PXE_CONFIG}: ${why}`);
+    throw new XenlabError('SANDBOX_ERR_PXE_CONFIG', `~/${PXE_CONFIG}: ${why}`);
   };
   if (!existsSync(file)) fail('not found; write your dnsmasq configuration there');
   let tftpRoot: string | undefined;

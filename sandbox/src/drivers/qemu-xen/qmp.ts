@@ -1,12 +1,13 @@
 import { connect, type Socket } from 'node:net';
+import { XenlabError } from '../../errors/index.js';
 
 /** A QMP reply's error, as QEMU reports it (`{"error": {"class": …, "desc": …}}`). */
-export class QmpError extends Error {
+export class QmpError extends XenlabError {
   constructor(
     readonly qmpClass: string,
     desc: string,
   ) {
-    super(`QEMU_ERR_QMP: ${qmpClass}: ${desc}`);
+    super('QEMU_ERR_QMP', `${qmpClass}: ${desc}`);
   }
 }
 
@@ -40,7 +41,7 @@ export class QmpClient {
     const fail = () => {
       this.closed = true;
       for (const p of this.pending.values())
-        p.reject(new Error('QEMU_ERR_QMP_CLOSED: QEMU closed its monitor'));
+        p.reject(new XenlabError('QEMU_ERR_QMP_CLOSED', 'QEMU closed its monitor'));
       this.pending.clear();
     };
     socket.on('close', fail);
@@ -78,7 +79,7 @@ export class QmpClient {
 
   /** Runs one QMP command and resolves with its `return` value. */
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('QEMU_ERR_QMP_CLOSED: QEMU closed its monitor'));
+    if (this.closed) return Promise.reject(new XenlabError('QEMU_ERR_QMP_CLOSED', 'QEMU closed its monitor'));
     const id = `x${String(this.nextId++)}`;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, {

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AgentClient } from './agent.js';
 import type { XenImage } from './image.js';
 import { QmpClient } from './qmp.js';
+import { XenlabError } from '../../errors/index.js';
 
 /** How QEMU runs the guest: KVM when this machine offers it, else TCG (software emulation). */
 export type Accel = 'kvm' | 'tcg';
@@ -104,7 +105,7 @@ export function qemuArgs(cfg: VmConfig): string[] {
   ];
   if (cfg.boot.kind === 'image') {
     if (!HOSTNAME_RE.test(cfg.boot.hostname)) {
-      throw new Error(`SANDBOX_ERR_BAD_HOSTNAME: '${cfg.boot.hostname}' is not a hostname`);
+      throw new XenlabError('SANDBOX_ERR_BAD_HOSTNAME', `'${cfg.boot.hostname}' is not a hostname`);
     }
     // QEMU's -initrd takes multiboot modules separated by commas, each "file args". The root disk is read-only
     // (dom0 writes to a tmpfs overlay), so a saved state never disagrees with the disk it is restored next to.
@@ -151,7 +152,7 @@ async function connectUnix(path: string, deadline: number, exited: () => boolean
         s.once('error', reject);
       });
     } catch (err) {
-      if (exited()) throw new Error('QEMU_ERR_EXITED: QEMU exited while starting');
+      if (exited()) throw new XenlabError('QEMU_ERR_EXITED', 'QEMU exited while starting');
       if (Date.now() > deadline) throw err;
       await delay(50);
     }
@@ -163,7 +164,7 @@ async function retryConnect<T>(open: () => Promise<T>, deadline: number, exited:
     try {
       return await open();
     } catch (err) {
-      if (exited()) throw new Error('QEMU_ERR_EXITED: QEMU exited while starting');
+      if (exited()) throw new XenlabError('QEMU_ERR_EXITED', 'QEMU exited while starting');
       if (Date.now() > deadline) throw err;
       await delay(50);
     }
@@ -272,13 +273,14 @@ export class XenVm {
   }
 
   private async loadState(file: string, deadline: number): Promise<void> {
-    if (!existsSync(file)) throw new Error(`SANDBOX_ERR_BAD_SNAPSHOT: ${file} does not exist`);
+    if (!existsSync(file)) throw new XenlabError('SANDBOX_ERR_BAD_SNAPSHOT', `${file} does not exist`);
     await this.qmp.execute('migrate-incoming', { uri: `exec:cat ${shellQuote(file)}` });
     for (;;) {
-      if (this.exited) throw new Error(`QEMU_ERR_EXITED: loading ${file} failed: ${this.stderr.trim()}`);
+      if (this.exited)
+        throw new XenlabError('QEMU_ERR_EXITED', `loading ${file} failed: ${this.stderr.trim()}`);
       const s = await this.qmp.execute<{ status: string }>('query-status');
       if (s.status === 'paused' || s.status === 'running') break;
-      if (Date.now() > deadline) throw new Error(`QEMU_ERR_TIMEOUT: loading ${file} took too long`);
+      if (Date.now() > deadline) throw new XenlabError('QEMU_ERR_TIMEOUT', `loading ${file} took too long`);
       await delay(20);
     }
     await this.qmp.execute('cont');
@@ -302,20 +304,22 @@ export class XenVm {
     }
     while (Date.now() < deadline) {
       if (this.exited)
-        throw new Error(`QEMU_ERR_EXITED: the VM stopped while booting\n${this.consoleTail(1500)}`);
+        throw new XenlabError('QEMU_ERR_EXITED', `the VM stopped while booting\n${this.consoleTail(1500)}`);
       const p = await agent.ping(1000);
       if (p?.ready) return agent;
       if (p) await delay(200); // the agent answers; dom0's init is still starting the Xen daemons
       // A guest that can not go on (KVM internal error, a panic QEMU noticed) would otherwise wait out the timeout.
       const st = await this.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'gone' }));
       if (['internal-error', 'guest-panicked', 'shutdown', 'io-error'].includes(st.status)) {
-        throw new Error(
-          `QEMU_ERR_GUEST_STOPPED: the VM stopped (${st.status}): ${this.stderr.trim()}\n${this.consoleTail(800)}`,
+        throw new XenlabError(
+          'QEMU_ERR_GUEST_STOPPED',
+          `the VM stopped (${st.status}): ${this.stderr.trim()}\n${this.consoleTail(800)}`,
         );
       }
     }
-    throw new Error(
-      `QEMU_ERR_BOOT_TIMEOUT: dom0 did not come up in ${String(timeoutMs)} ms\n${this.consoleTail(1500)}`,
+    throw new XenlabError(
+      'QEMU_ERR_BOOT_TIMEOUT',
+      `dom0 did not come up in ${String(timeoutMs)} ms\n${this.consoleTail(1500)}`,
     );
   }
 
@@ -386,9 +390,9 @@ export class XenVm {
         const m = await this.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
         if (m.status === 'completed') break;
         if (m.status === 'failed' || m.status === 'cancelled') {
-          throw new Error(`QEMU_ERR_SAVE: saving the VM failed: ${m['error-desc'] ?? m.status}`);
+          throw new XenlabError('QEMU_ERR_SAVE', `saving the VM failed: ${m['error-desc'] ?? m.status}`);
         }
-        if (Date.now() > deadline) throw new Error('QEMU_ERR_SAVE: saving the VM took too long');
+        if (Date.now() > deadline) throw new XenlabError('QEMU_ERR_SAVE', 'saving the VM took too long');
         await delay(50);
       }
       renameSync(tmp, file);
