@@ -302,7 +302,10 @@ export interface InstructorRoom {
 /** What `POST /api/instructor/broadcast` takes. */
 export const BroadcastRequest = z.object({ text: z.string().trim().min(1).max(500) }).strict();
 
-/** Lab ids are kebab-case (they equal their folder and URL slug); terminal names likewise. */
+/**
+ * Lab ids are kebab-case (they equal their folder and URL slug); terminal names likewise. The one definition: the
+ * gateway checks `lab=` and `terminal=` with it, the site reads lab links (`/labs/<id>/`) with it.
+ */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /** The lab whose environment a plain lesson page (not a lab) uses. */

@@ -4,6 +4,7 @@
  * backticks and cannot inject markup. And the end of a lab: the panel says it is complete, and what next.
  */
 import type { LabView } from '@xenlab/sandbox/protocol';
+import { labIdOfLink } from './progress.js';
 
 /** Text nodes and `<code>` elements for a text with backtick-quoted inline code. */
 export function inlineNodes(text: string): Node[] {
@@ -28,9 +29,9 @@ export function setInlineText(el: Element, text: string): void {
 /** The next lab after `lab` in the course menu (the sidebar lists labs in course order), if any. */
 function nextLab(lab: string): HTMLAnchorElement | undefined {
   const links = [...document.querySelectorAll<HTMLAnchorElement>('nav a[href*="/labs/"]')];
-  const idOf = (a: HTMLAnchorElement) => /\/labs\/([a-z0-9-]+)\/?$/.exec(a.getAttribute('href') ?? '')?.[1];
-  const i = links.findIndex((a) => idOf(a) === lab);
-  return i < 0 ? undefined : links.slice(i + 1).find((a) => idOf(a) !== undefined && idOf(a) !== lab);
+  const ids = links.map((a) => labIdOfLink(a));
+  const i = ids.indexOf(lab);
+  return i < 0 ? undefined : links.find((_, j) => j > i && ids[j] !== undefined && ids[j] !== lab);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { LabView } from '@xenlab/sandbox/protocol';
+import { NAME_PATTERN, type LabView } from '@xenlab/sandbox/protocol';
 
 /** Progress of one lab as the sidebar shows it, kept in this browser. */
 interface Progress {
@@ -26,10 +26,16 @@ export function saveProgress(view: LabView): void {
   markSidebar();
 }
 
+/** The lab a link goes to (`/labs/<id>/`; the id as the gateway accepts it), or undefined for any other link. */
+export function labIdOfLink(a: HTMLAnchorElement): string | undefined {
+  const id = /\/labs\/([^/]+)\/?$/.exec(a.getAttribute('href') ?? '')?.[1];
+  return id !== undefined && NAME_PATTERN.test(id) ? id : undefined;
+}
+
 /** Adds a progress badge to every sidebar link of a lab (`/labs/<id>/`). */
 export function markSidebar(): void {
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a[href*="/labs/"]')) {
-    const id = /\/labs\/([a-z0-9-]+)\/?$/.exec(a.getAttribute('href') ?? '')?.[1];
+    const id = labIdOfLink(a);
     if (!id) continue;
     let p: Progress | undefined;
     try {
