@@ -9,6 +9,13 @@
  * checks current in-process. A page attaching resumes the poll and re-evaluates everything at once. Script checks
  * that keep failing the same way, and background evaluations that error, are retried with exponential backoff
  * (one poll, 2, 4, … up to `retryCapMs`); a XenAPI event, Check, or a page attaching retries at once.
+ *
+ * One slow check never holds up the others (issue #12: a PXE lab's check boots a host for minutes): an evaluation
+ * pass starts the script checks it runs and publishes what it knows without waiting for them; each script check's
+ * result is recorded and published when it arrives. A check running longer than `pendingAfterMs` shows as pending
+ * (`CheckView.pending`, "checking…" in the panel). A check still running is never started a second time: a pass
+ * that would run it joins the run in progress. Callers that need the results ({@link Grader.evaluate}, Check, `lab
+ * test`) wait for the runs in progress.
  * @module
  */
 import type { Ref, XapiClient, XapiEvent } from '@xenlab/toolkit/xenapi';
@@ -25,8 +32,8 @@ import {
   stepTemporal,
 } from './checks.js';
 import type { CheckOutcome, TemporalState } from './checks.js';
-import { render, renderDeep } from './params.js';
-import type { Params } from './params.js';
+import { render, renderDeep } from '../labs/params.js';
+import type { Params } from '../labs/params.js';
 import { classesOf } from './query.js';
 import type { PoolSnapshot } from './query.js';
 import { GradingStore } from './store.js';
@@ -69,6 +76,11 @@ export interface GraderOptions {
   /** Longest wait between retries of a script check that keeps failing, or of an erroring evaluation; default 30 s. */
   readonly retryCapMs?: number;
   /**
+   * A script check running longer than this shows as pending ("checking…") until its result arrives; default
+   * 1000 ms (quick checks never flicker through a pending state).
+   */
+  readonly pendingAfterMs?: number;
+  /**
    * The rate limit of answers, per task (issue #11: short answers can be guessed by enumerating): `attempts` per
    * `windowMs`; the learner who runs out waits `windowMs`, twice as long each time again (at most `maxWaitMs`),
    * until a right answer. Default 5 a minute, at most 16 minutes' wait.
@@ -98,6 +110,8 @@ export interface GraderStats {
   readonly scriptRuns: number;
   /** Pages watching now. */
   readonly watchers: number;
+  /** Script checks running now. */
+  readonly pending: number;
 }
 
 /** Called with the new view after each evaluation that changed something. */
@@ -117,8 +131,12 @@ export interface Grader {
   solution(task: string): LabView;
   /** Submits an answer to an answer check. */
   answer(check: string, text: string): Promise<{ correct: boolean; message: string }>;
-  /** Re-evaluates once (used by `lab test`); `scripts` runs the script checks too. */
-  evaluate(trigger: Trigger, scripts?: boolean): Promise<LabView>;
+  /**
+   * Re-evaluates once (used by `lab test`); `scripts` runs the script checks too. With `wait` (the default) it
+   * resolves once every script check it started or joined has its result (a PXE boot: minutes); with `wait: false`
+   * as soon as the pass published what it knows, slow checks still pending.
+   */
+  evaluate(trigger: Trigger, scripts?: boolean, options?: { readonly wait?: boolean }): Promise<LabView>;
   /** Outcome of every check now, by id. */
   outcomes(): ReadonlyMap<string, CheckOutcome>;
   /** Why the last background evaluation failed, if it did (the view then shows the last good state). */
@@ -157,6 +175,20 @@ const FULL_EVERY = 5;
 
 /** Default cap of the retry backoff. */
 const RETRY_CAP_MS = 30_000;
+
+/** A script check running now: its result, when it began, and whether the view shows it as pending yet. */
+interface Inflight {
+  /** Set as the run starts. */
+  promise: Promise<CheckOutcome> | undefined;
+  readonly since: number;
+  shown: boolean;
+  /** Someone asked for a fresh run (Check, a page attaching) while this one ran: its result may be stale. */
+  joined: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Default delay before a running script check shows as pending. */
+const PENDING_AFTER_MS = 1000;
 
 /** Backoff of a script check that keeps failing: how often in a row, with what message, and when to run it next. */
 interface Retry {
@@ -236,6 +268,9 @@ export function createGrader(options: GraderOptions): Grader {
   /** Delay before retry number `n` (1 = the next poll), doubling up to the cap. */
   const backoff = (n: number): number => Math.min(pollMs * 2 ** Math.max(0, n - 1), retryCapMs);
   const retries = new Map<string, Retry>();
+  const pendingAfterMs = options.pendingAfterMs ?? PENDING_AFTER_MS;
+  /** Script checks running now, by id (at most one run each). */
+  const inflight = new Map<string, Inflight>();
   const answerLimit = { ...ANSWER_LIMIT, ...options.answerLimit };
   const answerWindows = new Map<string, AnswerWindow>();
   /** Admits an answer to a task now, or says how many ms to wait. */
@@ -337,28 +372,33 @@ export function createGrader(options: GraderOptions): Grader {
     retries.set(c.id, { failures, message: o.message, notBefore: at + backoff(failures) - pollMs / 2 });
   }
 
+  /**
+   * One evaluation pass: the pool-only and answer checks now, the script checks it runs started (or joined, when
+   * already running) but not awaited; publishes at once. Each script check publishes its own result on arrival.
+   */
   async function evaluateOnce(trigger: Trigger, scripts: ScriptRuns): Promise<void> {
     evaluations++;
     await refresh();
     const at = Date.now();
-    const runs: Promise<void>[] = [];
     for (const t of tasks) {
       for (const c of t.checks) {
         if (c.kind === 'script') {
-          if (runsScript(c, scripts, at))
-            runs.push(
-              runScript(c).then((o) => {
-                noteScript(c, o, at);
-                record(t, c, o, trigger, at);
-              }),
-            );
+          const running = inflight.get(c.id);
+          if (running) {
+            // Coalesce: never a second copy of a check still running; a forced pass joins it.
+            if (scripts === ScriptRuns.FORCE) running.joined = true;
+          } else if (runsScript(c, scripts, at)) startScript(t, c, trigger);
           continue;
         }
         const o = evaluateCheck(c);
         if (o) record(t, c, o, trigger, at);
       }
     }
-    await Promise.all(runs);
+    settle(trigger, at);
+  }
+
+  /** Marks tasks whose checks all pass as passed (first time only), then publishes the view if it changed. */
+  function settle(trigger: Trigger, at: number): void {
     for (const t of tasks) {
       const st = taskState.get(t.id);
       if (st?.firstPassedAt === null && t.checks.every((c) => outcomes.get(c.id)?.pass === true)) {
@@ -367,6 +407,79 @@ export function createGrader(options: GraderOptions): Grader {
       }
     }
     publish(trigger, at);
+  }
+
+  /**
+   * Starts one run of a script check in the background: its result is recorded and published when it arrives; a
+   * run longer than `pendingAfterMs` shows as pending meanwhile. A run that fails to start or errors (the sandbox
+   * gone) leaves the last result, counts as a failure for the backoff, and rejects for those who wait on it.
+   */
+  function startScript(t: Task, c: Extract<Check, { kind: 'script' }>, trigger: Trigger): void {
+    const entry: Inflight = {
+      promise: undefined,
+      since: Date.now(),
+      shown: false,
+      joined: false,
+      timer: undefined,
+    };
+    const finish = () => {
+      clearTimeout(entry.timer);
+      inflight.delete(c.id);
+    };
+    const run = runScript(c).then(
+      (o) => {
+        finish();
+        if (closed) return o;
+        // The backoff counts from the result (a slow check is not re-run the moment it ends).
+        noteScript(c, o, Date.now());
+        // A pass that wanted a fresh run joined this one: its result may predate what the learner changed, so a
+        // failure is retried on the next poll rather than backing off.
+        if (!o.pass && entry.joined) {
+          const r = retries.get(c.id);
+          if (r) r.notBefore = 0;
+        }
+        const now = Date.now();
+        record(t, c, o, trigger, now);
+        settle(trigger, now);
+        return o;
+      },
+      (e: unknown) => {
+        finish();
+        if (!closed) {
+          lastError = e instanceof Error ? e.message : String(e);
+          const r = retries.get(c.id);
+          const failures = (r?.failures ?? 0) + 1;
+          retries.set(c.id, {
+            failures,
+            message: r?.message,
+            notBefore: Date.now() + backoff(failures) - pollMs / 2,
+          });
+          if (entry.shown) publish(trigger, Date.now());
+        }
+        throw e;
+      },
+    );
+    // Nobody need be waiting: a failed run must not become an unhandled rejection.
+    run.catch(() => undefined);
+    entry.promise = run;
+    entry.timer = setTimeout(() => {
+      if (closed || inflight.get(c.id) !== entry) return;
+      entry.shown = true;
+      publish(trigger, Date.now());
+    }, pendingAfterMs);
+    entry.timer.unref();
+    inflight.set(c.id, entry);
+  }
+
+  /**
+   * Waits for the script checks running now (of `task` only, when given): rejects if one of them errored. Runs
+   * started meanwhile (the poll) are not waited for.
+   */
+  async function runsDone(task?: string): Promise<void> {
+    const waits: Promise<CheckOutcome>[] = [];
+    for (const [id, r] of inflight)
+      if (r.promise && (task === undefined || taskOfCheck.get(id)?.id === task)) waits.push(r.promise);
+    await Promise.all(waits);
   }
 
   function record(t: Task, c: Check, o: CheckOutcome, trigger: Trigger, at: number): void {
@@ -451,10 +564,12 @@ export function createGrader(options: GraderOptions): Grader {
     const st = taskState.get(t.id) ?? { attempts: 0, hints: [], solutionShown: false, firstPassedAt: null };
     const checks: CheckView[] = t.checks.map((c) => {
       const o = outcomes.get(c.id);
+      const run = inflight.get(c.id);
       return {
         id: c.id,
         kind: c.kind,
         pass: o?.pass ?? false,
+        ...(run?.shown === true ? { pending: true, pendingSince: run.since } : {}),
         ...(o && !o.pass && o.message !== undefined ? { message: render(o.message, params) } : {}),
         ...(o === undefined ? { message: 'Not checked yet.' } : {}),
         ...(c.kind === 'answer' ? { question: render(c.question, params) } : {}),
@@ -556,6 +671,8 @@ export function createGrader(options: GraderOptions): Grader {
       for (const c of classes) dirty.add(c);
       retryNow();
       await schedule('check', ScriptRuns.FORCE);
+      // The pass published what it knew at once; attempts count on the results of the checks still running.
+      await runsDone(task);
       for (const t of tasks) {
         if (task !== undefined && t.id !== task) continue;
         const st = taskState.get(t.id);
@@ -625,9 +742,10 @@ export function createGrader(options: GraderOptions): Grader {
         message: correct ? 'Correct.' : render(c.fail ?? 'That answer is not right. Try again.', params),
       };
     },
-    async evaluate(trigger, scripts = true) {
+    async evaluate(trigger, scripts = true, opts = {}) {
       for (const c of classes) dirty.add(c);
       await schedule(trigger, scripts ? ScriptRuns.FORCE : ScriptRuns.NONE);
+      if (opts.wait ?? true) await runsDone();
       return view();
     },
     outcomes: () => outcomes,
@@ -653,10 +771,12 @@ export function createGrader(options: GraderOptions): Grader {
         if (watchers === 0) stopPolling();
       };
     },
-    stats: () => ({ evaluations, scriptRuns, watchers }),
+    stats: () => ({ evaluations, scriptRuns, watchers, pending: inflight.size }),
     async close() {
       closed = true;
       stopPolling();
+      // Script checks still running end with the sandbox; their results are dropped.
+      for (const r of inflight.values()) clearTimeout(r.timer);
       await watcher?.stop();
       await running;
     },

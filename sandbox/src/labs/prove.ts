@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxDriver } from '../drivers/types.js';
-import { createLabEnvironment } from './environment.js';
+import { createLabEnvironment } from '../lab-runtime/environment.js';
 import type { Lab } from './loader.js';
 
 /** One problem found while proving a lab. */
@@ -57,7 +57,9 @@ export async function proveLab(
       continue;
     }
     try {
-      const before = await env.grader.evaluate('check', true);
+      // Wait for every check's result, slow ones included (a PXE boot takes minutes): the grader's passes no longer
+      // wait for slow script checks by themselves (issue #12).
+      const before = await env.grader.evaluate('check', true, { wait: true });
       for (const t of before.tasks)
         for (const c of t.checks)
           if (c.pass)
@@ -88,7 +90,7 @@ export async function proveLab(
             message: `the solve script's answer "${mm[2] ?? ''}" is wrong`,
           });
       }
-      const after = await env.grader.evaluate('check', true);
+      const after = await env.grader.evaluate('check', true, { wait: true });
       for (const t of after.tasks)
         for (const c of t.checks)
           if (!c.pass)

@@ -25,6 +25,13 @@ export const CheckView = z
     message: z.string().optional(),
     /** Answer checks: the question to answer in the panel. */
     question: z.string().optional(),
+    /**
+     * The check is running now and has been for a while (a script check booting a host): its result is published
+     * when it arrives. `pass` and `message` are still the last result's. Absent when not running.
+     */
+    pending: z.boolean().optional(),
+    /** When the pending run began (server time, ms since epoch; compare with `lab.state`'s `at`). */
+    pendingSince: z.number().optional(),
   })
   .strict();
 export type CheckView = z.infer<typeof CheckView>;

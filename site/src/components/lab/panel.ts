@@ -7,7 +7,12 @@ import { saveProgress } from './progress.ts';
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function taskHtml(t: TaskView): string {
+/** A running check's line (issue #12): "checking… (N s)", N counted from `since` (this page's clock). */
+const checkingText = (pass: boolean, since: number): string =>
+  `${pass ? 'checking again' : 'checking'}… (${String(Math.max(0, Math.round((Date.now() - since) / 1000)))} s)`;
+
+/** `pending` maps the id of each check still running to when it began, on this page's clock. */
+function taskHtml(t: TaskView, pending: ReadonlyMap<string, number>): string {
   const checks = t.checks
     .map((c) => {
       const question =
@@ -17,8 +22,15 @@ function taskHtml(t: TaskView): string {
                <label>${esc(c.question)} <input name="answer" autocomplete="off" maxlength="200" ${c.pass ? 'disabled' : ''} /></label>
                <button type="submit" ${c.pass ? 'disabled' : ''}>Answer</button>
              </form>`;
-      const msg = c.pass ? '' : `<span class="lab-check-msg">${esc(c.message ?? '')}</span>`;
-      return `<li class="lab-check" data-check="${esc(c.id)}" data-pass="${String(c.pass)}">
+      const since = c.pending === true ? pending.get(c.id) : undefined;
+      const msg =
+        since !== undefined
+          ? `<span class="lab-check-msg lab-checking" data-since="${String(since)}">${esc(checkingText(c.pass, since))}</span>`
+          : c.pass
+            ? ''
+            : `<span class="lab-check-msg">${esc(c.message ?? '')}</span>`;
+      const state = since === undefined ? '' : ' data-state="checking"';
+      return `<li class="lab-check" data-check="${esc(c.id)}" data-pass="${String(c.pass)}"${state}>
         <span class="lab-mark" aria-hidden="true">${c.pass ? '✓' : '•'}</span>${question}${msg}</li>`;
     })
     .join('');
@@ -55,6 +67,7 @@ function taskHtml(t: TaskView): string {
 /** `<xenlab-lab data-lab="id">`: the task panel of a lab page, live from the grader. */
 class XenlabLab extends HTMLElement {
   #conn: LabConnection | undefined;
+  #tick: ReturnType<typeof setInterval> | undefined;
   view: LabView | undefined;
 
   connectedCallback(): void {
@@ -67,7 +80,15 @@ class XenlabLab extends HTMLElement {
     const announce = this.querySelector<HTMLElement>('.lab-announce');
     if (!lab || !list || !status || !score || !checkAll || !notice || !announce || this.#conn) return;
 
-    const render = (view: LabView) => {
+    /** Checks still running (a slow script check), by id: when each began on this page's clock. */
+    const pending = new Map<string, number>();
+    const render = (view: LabView, at: number) => {
+      const running = new Map<string, number>();
+      for (const c of view.tasks.flatMap((t) => t.checks))
+        if (c.pending === true)
+          running.set(c.id, pending.get(c.id) ?? Date.now() - Math.max(0, at - (c.pendingSince ?? at)));
+      pending.clear();
+      for (const [id, since] of running) pending.set(id, since);
       // Screen readers hear a task turn green (the panel changes without the learner looking at it).
       const before = this.view;
       if (before) {
@@ -83,9 +104,10 @@ class XenlabLab extends HTMLElement {
         if (input?.value) typed.set(f.dataset.check ?? '', input.value);
       }
       const focused = (document.activeElement?.closest('.lab-answer') as HTMLElement | null)?.dataset.check;
-      list.innerHTML = view.tasks.map(taskHtml).join('');
+      list.innerHTML = view.tasks.map((t) => taskHtml(t, pending)).join('');
       // Check feedback with `inline code` shown as code (built as elements from the escaped text, not as HTML).
-      for (const el of list.querySelectorAll('.lab-check-msg')) setInlineText(el, el.textContent);
+      for (const el of list.querySelectorAll('.lab-check-msg:not(.lab-checking)'))
+        setInlineText(el, el.textContent);
       for (const [check, value] of typed) {
         const input = list.querySelector<HTMLInputElement>(
           `.lab-answer[data-check="${CSS.escape(check)}"] input`,
@@ -111,7 +133,7 @@ class XenlabLab extends HTMLElement {
               status.dataset.state = 'open';
               status.textContent = 'Live';
             }
-            render(msg.view);
+            render(msg.view, msg.at);
             this.view = msg.view;
             // For tests and the grading benchmark: when the result reached the page.
             this.dispatchEvent(
@@ -145,6 +167,13 @@ class XenlabLab extends HTMLElement {
       },
     );
     this.#conn = conn;
+    // The seconds of the "checking… (N s)" lines go on counting between states.
+    this.#tick = setInterval(() => {
+      for (const el of list.querySelectorAll<HTMLElement>('.lab-checking')) {
+        const pass = el.closest('.lab-check')?.getAttribute('data-pass') === 'true';
+        el.textContent = checkingText(pass, Number(el.dataset.since));
+      }
+    }, 1000);
     checkAll.addEventListener('click', () => {
       notice.textContent = '';
       conn.send({ type: 'lab.check' });
@@ -171,6 +200,8 @@ class XenlabLab extends HTMLElement {
   disconnectedCallback(): void {
     this.#conn?.stop();
     this.#conn = undefined;
+    clearInterval(this.#tick);
+    this.#tick = undefined;
   }
 }
 
