@@ -14,23 +14,5 @@ export const collections = {
     }),
     schema: z.object({ title: z.string(), description: z.string().optional() }),
   }),
-  // What a lab page needs from labs/<id>/lab.yaml (the full manifest is validated by `xenlab lab validate`).
-  labManifests: defineCollection({
-    loader: glob({
-      pattern: '*/lab.yaml',
-      base: '../labs',
-      generateId: ({ entry }) => entry.split('/')[0] ?? entry,
-    }),
-    schema: z
-      .object({
-        title: z.string(),
-        environment: z
-          .object({
-            terminals: z.array(z.object({ name: z.string(), title: z.string().optional() })).optional(),
-          })
-          .passthrough()
-          .optional(),
-      })
-      .passthrough(),
-  }),
+  // Their manifests (labs/<id>/lab.yaml) are read by src/labs.ts, the site's one loader of them.
 };

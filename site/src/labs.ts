@@ -1,24 +1,79 @@
 /**
- * Where the course's labs live (the repository's `labs/`), and the sidebar group listing them in course order.
- * Read at build time only.
+ * The course's labs as the site sees them: the one reader of `labs/<id>/lab.yaml` in the site (the sidebar and the
+ * lab pages). It takes only what pages need; the full manifest is validated by `xenlab lab validate`
+ * (sandbox/src/labs/schema.ts), whose defaults these follow. Read at build time only.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'astro/zod';
 import { parse } from 'yaml';
 
 /** The repository's labs folder. */
 export const LABS_ROOT = fileURLToPath(new URL('../../labs/', import.meta.url));
 
-/** Labs in course order, for the sidebar: `{ label, link }`. */
-export function labSidebarItems(root: string = LABS_ROOT): { label: string; link: string }[] {
+/** A lab's terminal tab: its name (`terminal=` on the socket) and the tab's title. */
+export interface LabTerminal {
+  readonly name: string;
+  readonly title?: string | undefined;
+}
+
+/** What the site needs of one lab. */
+export interface SiteLab {
+  /** The folder name, which is the lab id and the page's slug (`/labs/<id>/`). */
+  readonly id: string;
+  readonly title: string;
+  /** Place in the course (sidebar order); the manifest's default is 100. */
+  readonly order: number;
+  readonly terminals: readonly LabTerminal[];
+}
+
+/** A lab without `environment.terminals` has one shell, as the manifest schema's default. */
+const DEFAULT_TERMINALS: readonly LabTerminal[] = [{ name: 'shell', title: 'Shell' }];
+
+const LabYaml = z
+  .object({
+    title: z.string(),
+    order: z.number().optional(),
+    environment: z
+      .object({
+        terminals: z.array(z.object({ name: z.string(), title: z.string().optional() })).optional(),
+      })
+      .passthrough()
+      .optional(),
+  })
+  .passthrough();
+
+/** One lab's manifest as the site sees it, or undefined when the folder has no `lab.yaml`. */
+export function loadLab(id: string, root: string = LABS_ROOT): SiteLab | undefined {
+  const file = join(root, id, 'lab.yaml');
+  if (!existsSync(file)) return undefined;
+  const parsed = LabYaml.safeParse(parse(readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.message} (run \`npx xenlab lab validate\`)`);
+  const m = parsed.data;
+  return {
+    id,
+    title: m.title,
+    order: m.order ?? 100,
+    terminals: m.environment?.terminals?.length ? m.environment.terminals : DEFAULT_TERMINALS,
+  };
+}
+
+/** The lab's terminal tabs (one shell when it has no manifest or names none). */
+export function labTerminals(id: string, root: string = LABS_ROOT): LabTerminal[] {
+  return [...(loadLab(id, root)?.terminals ?? DEFAULT_TERMINALS)];
+}
+
+/** Every lab with a manifest and a guide, in course order (order, then id). */
+export function loadLabs(root: string = LABS_ROOT): SiteLab[] {
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .filter((id) => existsSync(join(root, id, 'lab.yaml')) && existsSync(join(root, id, 'guide.mdx')))
-    .map((id) => {
-      const m = parse(readFileSync(join(root, id, 'lab.yaml'), 'utf8')) as { title?: string; order?: number };
-      return { id, title: m.title ?? id, order: m.order ?? 100 };
-    })
-    .sort((a, b) => a.order - b.order || a.id.localeCompare(b.id))
-    .map((l) => ({ label: l.title, link: `/labs/${l.id}/` }));
+    .filter((id) => existsSync(join(root, id, 'guide.mdx')))
+    .flatMap((id) => loadLab(id, root) ?? [])
+    .sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+}
+
+/** Labs in course order, for the sidebar: `{ label, link }`. */
+export function labSidebarItems(root: string = LABS_ROOT): { label: string; link: string }[] {
+  return loadLabs(root).map((l) => ({ label: l.title, link: `/labs/${l.id}/` }));
 }
