@@ -8,7 +8,7 @@ import { gradingHistory } from '../grading/store.js';
 import { createLabDriverRegistry } from '../lab-runtime/drivers.js';
 import { labJsonSchema, labJsonSchemaText } from '../labs/json-schema.js';
 import { LABS_DIR, LabError, loadAllLabs, loadLab } from '../labs/loader.js';
-import { proveLab } from '../labs/prove.js';
+import { proveLab } from '../lab-runtime/prove.js';
 import { scaffoldLab } from '../labs/scaffold.js';
 import type { CliCommand, CliIo } from './index.js';
 

@@ -14,3 +14,5 @@ export type { LabEnvironment, LabEnvironmentOptions } from './environment.js';
 export { createLabProvisioner } from './provisioner.js';
 export type { LabProvisioner, LabProvisionerOptions } from './provisioner.js';
 export { createDriverForLab, createLabDriverRegistry } from './drivers.js';
+export { proveLab } from './prove.js';
+export type { ProveResult } from './prove.js';

@@ -1,6 +1,6 @@
 /**
  * Labs as code: the manifest schema, the loader with friendly errors, the JSON schema, scaffolding, per-learner
- * parameters and the prover behind `xenlab lab test`. Running a lab (environment, provisioner, drivers) lives in
+ * parameters. Running a lab (environment, provisioner, drivers, the prover behind `xenlab lab test`) lives in
  * ../lab-runtime.
  * @module
  */
@@ -20,5 +20,3 @@ export { labJsonSchema, labJsonSchemaText } from './json-schema.js';
 export { scaffoldLab } from './scaffold.js';
 export { deriveParams, paramEnv, placeholders, render, renderDeep } from './params.js';
 export type { Params } from './params.js';
-export { proveLab } from './prove.js';
-export type { ProveResult } from './prove.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { SandboxDriver } from '../../../sandbox/src/drivers/types.js';
 import { createDriverForLab } from '../../../sandbox/src/lab-runtime/drivers.js';
 import { LABS_DIR, loadAllLabs } from '../../../sandbox/src/labs/loader.js';
-import { proveLab } from '../../../sandbox/src/labs/prove.js';
+import { proveLab } from '../../../sandbox/src/lab-runtime/prove.js';
 
 const { labs, errors } = loadAllLabs(LABS_DIR);
 const drivers = new Map<string, Promise<SandboxDriver>>();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLabLocalDriver } from '../../../sandbox/src/lab-runtime/environment.js';
 import { loadLab } from '../../../sandbox/src/labs/loader.js';
-import { proveLab } from '../../../sandbox/src/labs/prove.js';
+import { proveLab } from '../../../sandbox/src/lab-runtime/prove.js';
 
 let root: string;
 beforeAll(() => {

@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxDriver } from '../drivers/types.js';
-import { createLabEnvironment } from '../lab-runtime/environment.js';
-import type { Lab } from './loader.js';
+import { createLabEnvironment } from './environment.js';
+import type { Lab } from '../labs/loader.js';
 
 /** One problem found while proving a lab. */
 export interface ProveProblem {
