@@ -9,6 +9,7 @@ import { createGateway } from './server.js';
 import type { Gateway } from './server.js';
 import { PATHS } from '../protocol/index.js';
 import { LIMIT_ENV, type GatewayLimits } from './limits.js';
+import { configureLogging, logErrorTo, logOptionsFrom } from '../log/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, seen from sandbox/dist/gateway (compiled) or sandbox/src/gateway (tests). */
@@ -35,6 +36,8 @@ Runs the course site and the terminal gateway.
                   The instructor view's link is printed at start; XENLAB_INSTRUCTOR_KEY keeps it across restarts.
   --driver NAME   local (default): bash in a bubblewrap jail; docker: hardened containers from the image
                   "xenlab image build" makes (env XENLAB_DRIVER; DOCKER_HOST picks a remote engine)
+  --log-level L   fatal, error, warn, info (default), debug, trace or silent (env XENLAB_LOG_LEVEL); logs go to
+                  stderr, one readable line each, or JSON lines with XENLAB_LOG_FORMAT=json
 Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
 XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.
 Limits (whole numbers): XENLAB_MAX_CONNECTIONS (default 4000), XENLAB_MAX_CONNECTIONS_PER_IP (1000),
@@ -103,6 +106,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
         jail: { type: 'string' },
         'course-code': { type: 'string' },
         driver: { type: 'string' },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -135,6 +139,9 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   }
   const limits = limitsFromEnv(io.env);
   if (typeof limits === 'string') return bad(limits);
+  const logOptions = logOptionsFrom(values['log-level'], io.env);
+  if (typeof logOptions === 'string') return bad(logOptions);
+  const logger = configureLogging(logOptions);
   const instructorKey = io.env.XENLAB_INSTRUCTOR_KEY;
   if (instructorKey !== undefined && instructorKey !== '' && instructorKey.length < 16)
     return bad(
@@ -185,7 +192,9 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     ...minutes('graceMs', io.env.XENLAB_GRACE_MINUTES),
     allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
     limits,
+    logError: logErrorTo(logger),
   });
+  logger.info('gateway listening', { url: gateway.url, driver: driverName });
   io.out(`xenlab listening on ${gateway.url}`);
   if (courseCode)
     io.out(
