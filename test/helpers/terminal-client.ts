@@ -34,7 +34,16 @@ export async function fetchTicket(base: string, cookie?: string): Promise<{ toke
 /** A terminal client over the real WebSocket: records output, acknowledges it (like xterm.js does), waits for text. */
 export class TerminalClient {
   readonly ws: WebSocket;
-  output = '';
+  /** Everything received as text; tests may reset it (`output = ''`) to wait for what comes next. */
+  get output(): string {
+    return this.#output;
+  }
+  set output(text: string) {
+    this.#output = text;
+    this.#plainSource = '';
+    this.#plainDone = '';
+  }
+  #output = '';
   bytes = 0;
   readonly messages: ServerMessage[] = [];
   closed: { code: number; reason: string } | undefined;
@@ -53,8 +62,8 @@ export class TerminalClient {
           ? Buffer.concat(data)
           : Buffer.from(data);
       if (isBinary) {
-        this.output += buf.toString('utf8');
-        if (this.output.length > 4_000_000) this.output = this.output.slice(-1_000_000);
+        this.#output += buf.toString('utf8');
+        if (this.#output.length > 4_000_000) this.output = this.#output.slice(-1_000_000);
         this.bytes += buf.length;
         this.#unacked += buf.length;
         if (this.autoAck && this.#unacked >= FLOW.ACK_EVERY) this.ack();
@@ -118,8 +127,18 @@ export class TerminalClient {
 
   /** Output as a learner reads it: escape sequences and carriage returns removed. */
   get plain(): string {
-    return stripAnsi(this.output);
+    // Stripped incrementally, a line at a time: re-stripping megabytes of output on every frame made a 3 MB flood
+    // take seconds of the test's own CPU. Started again whenever `output` is replaced or trimmed (its setter).
+    const out = this.output;
+    const cut = out.lastIndexOf('\n') + 1;
+    if (cut > this.#plainSource.length) {
+      this.#plainDone += stripAnsi(out.slice(this.#plainSource.length, cut));
+      this.#plainSource = out.slice(0, cut);
+    }
+    return this.#plainDone + stripAnsi(out.slice(this.#plainSource.length));
   }
+  #plainSource = '';
+  #plainDone = '';
 
   /** Waits until the plain output matches (use `m` flag and ^/$ for whole lines). */
   async waitFor(re: RegExp, ms = 10_000): Promise<void> {
