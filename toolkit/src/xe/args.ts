@@ -213,27 +213,6 @@ export function param(
   return params.find(([k]) => k === key)?.[1];
 }
 
-/** The usage text newcli.ml prints (to stderr) for `-help`, no arguments, or a bad port. */
-export function usageText(argv0: string): string {
-  return `Usage:
-  ${argv0} <command>
-    [ -s <server> ]            XenServer host
-    [ -p <port> ]              XenServer port number
-    [ -u <username> -pw <password> | -pwf <password file> ]
-                               User authentication (password or file)
-    [ --nossl ]                Disable SSL/TLS
-    [ --debug ]                Enable debug output
-    [ --debug-on-fail ]        Enable debug output only on failure
-    [ --minimal ]              Output only values in a comma-separated lists
-    [ --traceparent <value> ]  Distributed tracing context
-    [ --trace ]                Show task stacktrace on failure
-    [ <other arguments> ... ]  Command-specific options
-
-A full list of commands can be obtained by running
-  ${argv0} help -s <server> -p <port>
-`;
-}
-
 /** The XAPI URL for a connection: https on 443 by default, plain http on 80 with --nossl or on 127.0.0.1. */
 export function connectionUrl(conn: Connection): string {
   // newcli.ml `with_open_tcp`: "never use SSL on-host".

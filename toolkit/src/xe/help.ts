@@ -4,6 +4,7 @@
  */
 import type { CommandDef } from './command-types.js';
 import type { Printer } from './printer.js';
+import { HELP_HEADER } from './usage.js';
 
 const VM_SELECTORS_INFO =
   " VMs can be specified by filtering the full list of VMs on the values of zero or more fields. For example, specifying 'uuid=<some_uuid>' will select only the VM with that uuid, and 'power-state=halted' will select only VMs whose 'power-state' field is equal to 'halted'. The special pseudo-field 'vm' matches either of name-label or uuid. Where multiple VMs are matching, the option '--multiple' must be specified to perform the operation. The full list of fields that can be matched can be obtained by the command 'xe vm-list params=all'. If no parameters to select VMs are given, the operation will be performed on all VMs.";
@@ -49,23 +50,6 @@ function makeList(names: readonly string[]): string[] {
   return lines;
 }
 
-const HEADER = `Usage:
-  xe <command>
-    [ -s <server> ]            XenServer host
-    [ -p <port> ]              XenServer port number
-    [ -u <username> -pw <password> | -pwf <password file> ]
-                               User authentication (password or file)
-    [ --nossl ]                Disable SSL/TLS
-    [ --debug ]                Enable debug output
-    [ --debug-on-fail ]        Enable debug output only on failure
-    [ --traceparent <value> ]  Distributed tracing context
-    [ <other arguments> ... ]  Command-specific options
-
-To get help on a specific command:
-  xe help <command>
-
-`;
-
 /** Runs `xe help …` with the command's parameters. */
 export function runHelp(
   printer: Printer,
@@ -103,7 +87,7 @@ export function runHelp(
       printer.list(visible);
       return;
     }
-    printer.list([HEADER + 'Full command list\n-----------------\n']);
+    printer.list([HELP_HEADER + 'Full command list\n-----------------\n']);
     printer.list(makeList(host));
     printer.list(makeList(['']));
     printer.list(makeList(vm));
@@ -117,7 +101,7 @@ export function runHelp(
     return;
   }
   printer.list([
-    HEADER +
+    HELP_HEADER +
       'To get a full listing of commands:\n  xe help --all\n\nCommon command list\n-------------------\n',
   ]);
   printer.list(makeList(standard));

@@ -3,7 +3,8 @@
  * the table, print exactly what the real `xe` prints, and return the exit code. Everything it touches is passed
  * in (arguments, output, environment, files, the XenAPI client), so tests run it in-process against a simulator.
  */
-import { connectionUrl, parseClientArgs, parseCommandLine, usageText, type Command } from './args.js';
+import { connectionUrl, parseClientArgs, parseCommandLine, type Command } from './args.js';
+import { usageText } from './usage.js';
 import { commandTable } from './commands/index.js';
 import {
   CliFailure,
