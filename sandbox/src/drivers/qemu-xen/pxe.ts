@@ -1,4 +1,18 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { XenlabError } from '../../errors/index.js';
 
@@ -25,10 +39,20 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
     throw new XenlabError('SANDBOX_ERR_PXE_CONFIG', `~/${PXE_CONFIG}: ${why}`);
   };
   if (!existsSync(file)) fail('not found; write your dnsmasq configuration there');
+  // The home is the learner's: the gateway (root) reads nothing through a link they made.
+  if (!lstatSync(file).isFile()) fail('must be a plain file (not a link)');
+  let text: string;
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if (fstatSync(fd).size > 256 * 1024) fail('is over 256 KiB: that is not a dnsmasq configuration');
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
   let tftpRoot: string | undefined;
   const boots: string[][] = [];
   let tftpEnabled = false;
-  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+  for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) continue;
     const eq = line.indexOf('=');
@@ -61,8 +85,56 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
   const rel = relative(resolve(home), resolve(mapped));
   if (rel.startsWith('..')) fail(`tftp-root ${tftpRoot} is outside your home`);
   if (!existsSync(mapped) || !statSync(mapped).isDirectory()) fail(`tftp-root ${tftpRoot} is not a folder`);
+  // A link anywhere on the way (~/pxe -> /root) must not take the root out of the home.
+  const real = relative(realpathSync(home), realpathSync(mapped));
+  if (real.startsWith('..') || isAbsolute(real)) fail(`tftp-root ${tftpRoot} leads outside your home (a link?)`);
   if (/[,\s]/.test(mapped) || /[,\s]/.test(bootfile)) fail('paths may not contain commas or spaces');
   if (bootfile.includes('..')) fail(`dhcp-boot ${bootfile} leaves the TFTP root`);
   if (!existsSync(join(mapped, bootfile))) fail(`dhcp-boot names ${bootfile}, which is not in ${tftpRoot}`);
   return { tftpRoot: resolve(mapped), bootfile };
+}
+
+/** Most a TFTP root may hold when staged for a boot (a kernel, an initrd and menus fit many times over). */
+export const TFTP_STAGE_MAX_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * Copies the learner's TFTP root into `dest` (a folder of the driver's, emptied first) for QEMU to serve: plain
+ * files and folders only, never through a link, at most {@link TFTP_STAGE_MAX_BYTES}. QEMU (root) serves the copy,
+ * so a link in the learner's folder can not make it hand out a host file. Links are skipped and named.
+ * @returns the links skipped (paths relative to the root), for the learner's message.
+ * @throws XenlabError `SANDBOX_ERR_PXE_CONFIG` when the folder is larger than the cap.
+ */
+export function stageTftpRoot(src: string, dest: string): string[] {
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest, { recursive: true, mode: 0o755 });
+  const skipped: string[] = [];
+  let bytes = 0;
+  const walk = (from: string, to: string, rel: string) => {
+    for (const name of readdirSync(from)) {
+      const at = join(from, name);
+      const st = lstatSync(at);
+      const r = rel ? `${rel}/${name}` : name;
+      if (st.isDirectory()) {
+        mkdirSync(join(to, name), { mode: 0o755 });
+        walk(at, join(to, name), r);
+      } else if (st.isFile()) {
+        bytes += st.size;
+        if (bytes > TFTP_STAGE_MAX_BYTES)
+          throw new XenlabError(
+            'SANDBOX_ERR_PXE_CONFIG',
+            `your TFTP root holds more than ${String(TFTP_STAGE_MAX_BYTES >> 20)} MiB: keep only the boot files there`,
+          );
+        const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          copyFileSync(`/proc/self/fd/${String(fd)}`, join(to, name));
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        skipped.push(r);
+      }
+    }
+  };
+  walk(src, dest, '');
+  return skipped;
 }
