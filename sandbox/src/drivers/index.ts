@@ -13,6 +13,9 @@ import type { SandboxDriver } from './types.js';
 import type { DockerDriverOptions } from './docker/index.js';
 import type { QemuXenDriverOptions } from './qemu-xen/index.js';
 import { isErrorCode, XenlabError, type ErrorCode } from '../errors/index.js';
+import { moduleLogger } from '../log/index.js';
+
+const log = moduleLogger('drivers');
 
 export { BootFeeds, canWatchBoot } from './boot-progress.js';
 export type { BootEvent, BootListener, BootWatchable } from './boot-progress.js';
@@ -318,7 +321,10 @@ export function createDriverRegistry(options: DriverRegistryOptions = {}): Drive
     async close() {
       for (const d of ready.values()) {
         const closable = d as SandboxDriver & { close?: () => Promise<void> };
-        if (typeof closable.close === 'function') await closable.close().catch(() => undefined);
+        if (typeof closable.close === 'function')
+          await closable.close().catch((err: unknown) => {
+            log.warn('closing a driver failed', { driver: d.name, err });
+          });
       }
     },
   };

@@ -21,6 +21,9 @@ import type { SimulatorEndpoint, StateSink } from '../sim/index.js';
 import { LABS_DIR, loadLab } from '../labs/loader.js';
 import type { Lab } from '../labs/loader.js';
 import { XenlabError, type ErrorCode, type XenlabErrorOptions } from '../errors/index.js';
+import { moduleLogger } from '../log/index.js';
+
+const log = moduleLogger('lab-runtime');
 
 /** The toolkit folder of this checkout (sandbox/src/labs or sandbox/dist/labs → toolkit). */
 export { TOOLKIT_DIR };
@@ -198,8 +201,9 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     for (const step of steps) {
       try {
         await step();
-      } catch {
-        // Nothing left to do for this part.
+      } catch (err) {
+        // Nothing left to do for this part; the others still stop.
+        log.debug('stopping part of a lab environment failed', { lab: lab.id, err });
       }
     }
   };

@@ -6,6 +6,9 @@ import { fileSink, startLearnerSimulator, type StateSink } from '../sim/index.js
 import { Environments, poolStateSink, type Db, type EnvironmentRow } from '../store/index.js';
 import { SharedTerminal } from './shared-terminal.js';
 import { XenlabError } from '../errors/index.js';
+import { moduleLogger } from '../log/index.js';
+
+const log = moduleLogger('sessions');
 
 /** How a learner reaches their own pool. */
 export interface XapiEndpoint {
@@ -174,7 +177,9 @@ export class EnvironmentManager {
     };
     if (typeof driver.cullOrphans !== 'function') return;
     const keep = (id: string) => this.#rows.get(id)?.status === 'active';
-    await driver.cullOrphans({ keep, olderThanMs: this.#idleMs }).catch(() => undefined);
+    await driver.cullOrphans({ keep, olderThanMs: this.#idleMs }).catch((err: unknown) => {
+      log.warn('removing orphaned sandboxes failed (tried again next sweep)', { err });
+    });
   }
 
   get driver(): SandboxDriver {

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { ObjectSink, PoolChanges, PoolLocation, StateSink } from '../sim/persist.js';
 import { migrate, type Db } from './index.js';
+import { moduleLogger } from '../log/index.js';
+
+const log = moduleLogger('store');
 
 /**
  * Pools kept object by object: one row per object (`pool_objects`, a rowid table so rows come back in creation
@@ -115,7 +118,10 @@ function objectSink(
       if (legacyFile === undefined) return undefined;
       try {
         return readFileSync(legacyFile, 'utf8');
-      } catch {
+      } catch (err) {
+        // No older save (ENOENT) is the usual case; anything else would lose a pool, so it is said.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+          log.warn('reading an older pool save failed', { environmentId: envId, file: legacyFile, err });
         return undefined;
       }
     },

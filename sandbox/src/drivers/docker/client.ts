@@ -103,20 +103,22 @@ export async function removeLabelled(docker: Docker, extraLabel?: string): Promi
   const filters = JSON.stringify({ label: labels });
   const services = await docker.listServices({ filters }).catch(() => []);
   await Promise.all(
-    services.map((s) =>
-      docker
-        .getService(s.ID)
-        .remove()
-        .catch(() => undefined),
+    services.map(
+      (s) =>
+        docker
+          .getService(s.ID)
+          .remove()
+          .catch(() => undefined), // deliberate: already gone
     ),
   );
   const containers = await docker.listContainers({ all: true, filters });
   await Promise.all(
-    containers.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined),
+    containers.map(
+      (c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined), // deliberate: already gone (its service took it)
     ),
   );
   const networks = await docker.listNetworks({ filters });
@@ -124,5 +126,5 @@ export async function removeLabelled(docker: Docker, extraLabel?: string): Promi
     await docker
       .getNetwork(n.Id)
       .remove()
-      .catch(() => undefined);
+      .catch(() => undefined); // deliberate: already gone
 }

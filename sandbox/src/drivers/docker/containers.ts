@@ -16,6 +16,9 @@ import {
 } from './client.js';
 import { hardenedHostConfig } from './hardening.js';
 import { XenlabError } from '../../errors/index.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/docker');
 
 export interface ContainerRequest {
   readonly name: string;
@@ -58,7 +61,9 @@ export async function startContainer(docker: Docker, req: ContainerRequest): Pro
   try {
     await container.start();
   } catch (err) {
-    await container.remove({ force: true }).catch(() => undefined);
+    await container.remove({ force: true }).catch((removeErr: unknown) => {
+      log.debug('removing a container that did not start failed', { err: removeErr });
+    });
     throw err;
   }
   return container;
@@ -66,7 +71,11 @@ export async function startContainer(docker: Docker, req: ContainerRequest): Pro
 
 /** Force-removes containers, ignoring ones already gone. */
 export async function removeContainers(containers: Iterable<Docker.Container>): Promise<void> {
-  await Promise.all([...containers].map((c) => c.remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(
+    [...containers].map(
+      (c) => c.remove({ force: true, v: true }).catch(() => undefined) /* deliberate: already gone */,
+    ),
+  );
 }
 
 /** The running containers of one environment, by node, found by name (after a gateway restart). */

@@ -10,6 +10,9 @@ import type Docker from 'dockerode';
 import type { ExecResult, TerminalProcess } from '../types.js';
 import { DOCKER_HOME } from './hardening.js';
 import { XenlabError } from '../../errors/index.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/docker');
 
 /** Longest output a check keeps per stream; a check never needs more, and a flood must not grow the gateway. */
 export const EXEC_OUTPUT_CAP = 1024 * 1024;
@@ -203,7 +206,7 @@ export function attachTerminal(
     resizing++;
     exec
       .resize({ h: wantSize.rows, w: wantSize.cols })
-      .catch(() => undefined)
+      .catch(() => undefined) // deliberate: the exec ended meanwhile
       .finally(() => {
         resizing--;
         flush();
@@ -212,7 +215,9 @@ export function attachTerminal(
 
   const hangup = () => {
     void execRaw(target, ['/usr/local/bin/xenlab-hangup', termId], { timeoutMs: 5000 })
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        log.debug('hanging up a docker terminal failed; closing its stream', { termId, err });
+      })
       .finally(() => {
         stream?.destroy();
       });
@@ -221,7 +226,10 @@ export function attachTerminal(
   void (async () => {
     try {
       // E.g. freeing a container whose pids a fork bomb took (recover.ts); what it returns is shown first.
-      const notice = await before?.().catch(() => undefined);
+      const notice = await before?.().catch((err: unknown) => {
+        log.warn('preparing the container before a terminal failed', { err });
+        return undefined;
+      });
       if (notice) for (const l of dataListeners) l(Buffer.from(notice));
       exec = await target.container.exec({
         Cmd: ['/usr/local/bin/xenlab-shell'],
@@ -261,7 +269,8 @@ export function attachTerminal(
       // The browser's size before any queued keystroke (API 1.41 has no ConsoleSize at exec create).
       resizeNow();
       if (flags.killed) hangup();
-    } catch {
+    } catch (err) {
+      log.warn('starting a docker terminal failed', { err });
       exit(null);
     }
   })();

@@ -44,6 +44,9 @@ import { environmentsOnEngine, removeEnvironment, removeStalePool } from './orph
 import type { OrphanFilter } from './orphans.js';
 import { learnerEnv, xeConfig } from '../pool-access.js';
 import { XenlabError } from '../../errors/index.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/docker');
 
 export { buildImages, LAB_IMAGE, BASE_IMAGE, labImageCurrent } from './image.js';
 export { connectEngine, removeLabelled } from './client.js';
@@ -308,7 +311,9 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       await warm.container.rename({ name: containerName(spec.id, 'main') });
       if (JSON.stringify(limits) !== JSON.stringify(defaults))
         await warm.container.update(updatableLimits(limits));
-    } catch {
+    } catch (err) {
+      // A warm container that could not be claimed: thrown away, and this environment is made cold.
+      log.debug('claiming a warm container failed', { environmentId: spec.id, err });
       await warm.dispose();
       return undefined;
     }
@@ -369,7 +374,10 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
         if (!usage || !atPidsLimit(usage)) return undefined;
         const how = await endLearnerProcesses(container, usage.limit, onHost);
         // A restart emptied the tmpfs home, ~/.xe with it.
-        if (how === 'restarted') await writeXeConfigs().catch(() => undefined);
+        if (how === 'restarted')
+          await writeXeConfigs().catch((err: unknown) => {
+            log.warn('rewriting ~/.xe after a restart failed', { environmentId: spec.id, err });
+          });
         return recoveryNotice(how, usage.limit);
       });
       return recovering;
@@ -523,7 +531,12 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
       const wanted = filter.keep ? filter.keep(id) : true;
       if (wanted && (orphanMs <= 0 || now - seen < orphanMs)) continue;
       const gone = removeEnvironment(docker, id, labels, swarm !== undefined, onHost)
-        .catch(() => undefined)
+        .catch((err: unknown) => {
+          log.warn('removing an orphaned environment failed (tried again next sweep)', {
+            environmentId: id,
+            err,
+          });
+        })
         .finally(() => {
           culling.delete(id);
           firstSeen.delete(id);
@@ -539,13 +552,18 @@ export async function createDockerDriver(options: DockerDriverOptions = {}): Pro
     orphanMs > 0
       ? setInterval(
           () => {
-            void cullOrphans().catch(() => undefined);
+            void cullOrphans().catch((err: unknown) => {
+              log.warn('looking for orphaned environments failed', { err });
+            });
           },
           Math.min(Math.max(orphanMs / 2, 500), 5 * 60_000),
         )
       : undefined;
   orphanTimer?.unref();
-  if (orphanMs > 0) void cullOrphans().catch(() => undefined);
+  if (orphanMs > 0)
+    void cullOrphans().catch((err: unknown) => {
+      log.warn('looking for orphaned environments failed', { err });
+    });
   // Warm containers an earlier gateway made are never claimed by anyone.
   if (!swarm) void removeStalePool(docker, labels, driverId, startedAt).catch(() => 0);
 

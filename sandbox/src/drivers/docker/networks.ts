@@ -123,7 +123,7 @@ export async function removeNetwork(docker: Docker, name: string): Promise<void>
   await docker
     .getNetwork(name)
     .remove()
-    .catch(() => undefined);
+    .catch(() => undefined); // deliberate: already gone (or removed with its environment)
 }
 
 /** Names of the xenlab networks a container is attached to. */

@@ -70,7 +70,7 @@ export async function removeEnvironment(
       const spec = (await docker
         .getService(name)
         .inspect()
-        .catch(() => undefined)) as
+        .catch(() => undefined)) as  // deliberate: removed meanwhile
         { Spec?: { TaskTemplate?: { Networks?: { Target?: string }[] } } } | undefined;
       for (const n of spec?.Spec?.TaskTemplate?.Networks ?? []) if (n.Target) networks.add(n.Target);
     }
@@ -100,7 +100,7 @@ export async function removeEnvironment(
   for (const n of networks) {
     if (!n.startsWith('xenlab-')) continue;
     if (onHost) {
-      const bridge = await bridgeOf(docker, n).catch(() => undefined);
+      const bridge = await bridgeOf(docker, n).catch(() => undefined); // deliberate: removed meanwhile
       if (bridge) dropStaleRules(bridge.iface);
     }
     await removeNetwork(docker, n);

@@ -6,6 +6,9 @@
  * @module
  */
 import { XenlabError } from '../../errors/index.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/docker');
 
 /** One pooled item: whatever the maker returns, plus how to throw it away. */
 export interface PoolItem {
@@ -77,7 +80,9 @@ export class WarmPool<T extends PoolItem> {
         try {
           const item = await this.#make();
           if (this.isClosed) {
-            await item.dispose().catch(() => undefined);
+            await item.dispose().catch((err: unknown) => {
+              log.debug('throwing away a warm item after close failed', { err });
+            });
             break;
           }
           this.#ready.push(item);
@@ -128,6 +133,12 @@ export class WarmPool<T extends PoolItem> {
     this.#closed = true;
     await this.#filling;
     const items = this.#ready.splice(0);
-    await Promise.all(items.map((i) => i.dispose().catch(() => undefined)));
+    await Promise.all(
+      items.map((i) =>
+        i.dispose().catch((err: unknown) => {
+          log.debug('throwing away a warm item failed', { err });
+        }),
+      ),
+    );
   }
 }

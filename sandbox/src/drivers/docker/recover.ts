@@ -20,6 +20,9 @@
 import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { LEARNER_UID } from './hardening.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/docker');
 
 /** Pids in use and allowed; undefined when the engine won't say (container gone, swarm node elsewhere). */
 export interface PidsUsage {
@@ -49,7 +52,7 @@ export async function pidsUsage(
     const current = stats.pids_stats?.current;
     return current === undefined ? undefined : { current, limit: stats.pids_stats?.limit ?? limit };
   } catch {
-    return undefined;
+    return undefined; // deliberate: no stats (container gone or stopped): nothing to recover
   }
 }
 
@@ -67,7 +70,7 @@ function hostPids(pid: number): { current: number; limit: number | undefined } |
     if (!Number.isFinite(current)) return undefined;
     return { current, limit: max === 'max' ? undefined : Number(max) };
   } catch {
-    return undefined;
+    return undefined; // deliberate: no cgroup of it here (engine elsewhere, cgroup v1): ask the engine instead
   }
 }
 
@@ -158,8 +161,12 @@ export async function endLearnerProcesses(
   onHost: boolean,
 ): Promise<Recovery> {
   const id = (await container.inspect()).Id;
-  if (onHost && (await killFromHost(container, id).catch(() => false))) return 'killed';
-  if (await killInHeadroom(container, limit).catch(() => false)) return 'killed';
+  const failed = (how: string) => (err: unknown) => {
+    log.debug(`ending a fork bomb ${how} failed; trying the next way`, { err });
+    return false;
+  };
+  if (onHost && (await killFromHost(container, id).catch(failed('from the host')))) return 'killed';
+  if (await killInHeadroom(container, limit).catch(failed('in the pids headroom'))) return 'killed';
   await container.restart({ t: 0 });
   return 'restarted';
 }

@@ -147,11 +147,12 @@ export async function serviceContainer(
 /** Removes services, ignoring ones already gone. */
 export async function removeServices(docker: Docker, names: Iterable<string>): Promise<void> {
   await Promise.all(
-    [...names].map((n) =>
-      docker
-        .getService(n)
-        .remove()
-        .catch(() => undefined),
+    [...names].map(
+      (n) =>
+        docker
+          .getService(n)
+          .remove()
+          .catch(() => undefined), // deliberate: already gone
     ),
   );
 }

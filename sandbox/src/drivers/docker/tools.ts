@@ -31,7 +31,7 @@ function binFolder(): string {
     try {
       current = readlinkSync(at);
     } catch {
-      current = undefined;
+      current = undefined; // deliberate: no link yet
     }
     if (current === target) continue;
     rmSync(at, { force: true });

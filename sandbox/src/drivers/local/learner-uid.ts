@@ -22,7 +22,7 @@ const ownerOf = (path: string): number | undefined => {
   try {
     return lstatSync(path).uid;
   } catch {
-    return undefined;
+    return undefined; // deliberate: not there: owned by no one
   }
 };
 
@@ -44,7 +44,7 @@ function siblingUids(home: string): Set<number> {
     try {
       entries = readdirSync(dir);
     } catch {
-      continue;
+      continue; // deliberate: no such folder: no neighbours there
     }
     for (const e of entries) add(sub ? join(dir, e, sub) : join(dir, e));
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxLimits } from '../types.js';
 
@@ -26,6 +26,8 @@ export function cgroupVersion(): CgroupVersion {
     }
     if (existsSync(join(ROOT, 'pids')) && existsSync(join(ROOT, 'memory'))) {
       mkdirSync(join(ROOT, 'pids', 'xenlab'), { recursive: true });
+      // Made by an earlier run as root: there, but not ours to write.
+      accessSync(join(ROOT, 'pids', 'xenlab'), constants.W_OK);
       return 'v1';
     }
   } catch {

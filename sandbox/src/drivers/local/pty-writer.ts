@@ -39,7 +39,7 @@ function nonBlocking(fd: number): boolean | undefined {
     const m = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${String(fd)}`, 'utf8'));
     return m?.[1] ? (parseInt(m[1], 8) & O_NONBLOCK) !== 0 : undefined;
   } catch {
-    return undefined;
+    return undefined; // deliberate: no /proc here (not Linux): unknown
   }
 }
 

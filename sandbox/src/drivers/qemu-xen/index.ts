@@ -40,6 +40,9 @@ import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
 import { PXE_CONFIG, readPxeConfig } from './pxe.js';
 import { detectAccel, HOSTNAME_RE, QEMU_PID_FILE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
 import { XenlabError } from '../../errors/index.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/qemu-xen');
 
 export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
 export { readPxeConfig, PXE_CONFIG } from './pxe.js';
@@ -82,6 +85,7 @@ class BootTimes {
     try {
       this.times = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number[]>;
     } catch {
+      // Deliberate: no measurements yet (first boot) or a torn file: estimates start over.
       this.times = {};
     }
   }
@@ -90,8 +94,9 @@ class BootTimes {
     this.times[kind] = [...(this.times[kind] ?? []), Math.round(ms)].slice(-5);
     try {
       writeFileSync(this.file, JSON.stringify(this.times));
-    } catch {
+    } catch (err) {
       // Only an estimate: not kept this time.
+      log.debug('could not save boot times', { file: this.file, err });
     }
   }
 
@@ -121,7 +126,7 @@ class BootQueue {
       }
     };
     const next = this.tail.then(locked, locked);
-    this.tail = next.catch(() => undefined);
+    this.tail = next.catch(() => undefined); // the queue goes on; `next` hands the failure to its caller
     return next;
   }
 
@@ -131,13 +136,14 @@ class BootQueue {
         writeFileSync(this.lockFile, String(process.pid), { flag: 'wx' });
         return;
       } catch {
+        // Held (EEXIST): wait for its owner, or take it over from a dead one.
         const owner = Number(readFileSync(this.lockFile, { encoding: 'utf8', flag: 'a+' }));
         let alive = false;
         try {
           if (owner > 0) process.kill(owner, 0);
           alive = owner > 0;
         } catch {
-          alive = false;
+          alive = false; // ESRCH: the owner is gone
         }
         if (!alive) rmSync(this.lockFile, { force: true });
         else await delay(250);
@@ -163,7 +169,7 @@ function pxeStamp(home: string, tftpRoot: string): string {
       const st = statSync(p);
       return `${String(st.size)}@${String(st.mtimeMs)}`;
     } catch {
-      return 'missing';
+      return 'missing'; // deliberate: a missing file is part of the stamp
     }
   };
   const files = readdirSync(tftpRoot).sort();
@@ -191,7 +197,7 @@ const readPid = (file: string): number => {
   try {
     return Number(readFileSync(file, 'utf8').trim());
   } catch {
-    return 0;
+    return 0; // deliberate: no pid file (not started, or removed): nothing to reap
   }
 };
 
@@ -205,7 +211,8 @@ export function reapOrphans(dir: string = tmpdir()): number {
   let entries: string[];
   try {
     entries = readdirSync(dir).filter((e) => e.startsWith(RUN_PREFIX));
-  } catch {
+  } catch (err) {
+    log.debug('could not read the folder of run folders', { dir, err });
     return 0;
   }
   for (const e of entries) {
@@ -220,7 +227,7 @@ export function reapOrphans(dir: string = tmpdir()): number {
       try {
         cmd = readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8');
       } catch {
-        continue;
+        continue; // deliberate: ended meanwhile
       }
       if (!cmd.startsWith('qemu-system')) continue;
       process.kill(pid, 'SIGKILL');
@@ -302,7 +309,7 @@ class VmNode {
   }
 
   async stop(): Promise<void> {
-    await this.starting?.catch(() => undefined);
+    await this.starting?.catch(() => undefined); // its caller got the failure; stop only waits for it to end
     const vm = this.vm;
     this.unsub?.();
     this.unsub = undefined;
@@ -356,7 +363,7 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
     try {
       return JSON.parse(readFileSync(join(ref, 'hibernated.json'), 'utf8')) as Hibernation;
     } catch {
-      return undefined;
+      return undefined; // deliberate: not hibernated (or a torn file): the environment starts afresh
     }
   };
   reapOrphans();
@@ -457,8 +464,13 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
         if (existsSync(template)) {
           try {
             return await startVm(cfg, template, node);
-          } catch {
+          } catch (err) {
             // A template that no longer loads (QEMU upgraded in place, a torn file): boot cold and save a new one.
+            log.info('a saved Xen template did not load; booting cold', {
+              environmentId: spec.id,
+              template,
+              err,
+            });
             rmSync(template, { force: true });
           }
         }
@@ -757,8 +769,13 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
           try {
             await n.vm.saveState(join(ref, `${safe(n.name)}.state`), false);
             running.push(n.name);
-          } catch {
+          } catch (err) {
             // Not saved: it starts afresh next time.
+            log.warn('hibernating a machine failed: it starts afresh next time', {
+              environmentId: spec.id,
+              node: n.name,
+              err,
+            });
           }
         }
         const meta: Hibernation = { id: spec.id, running, image: image.key };

@@ -67,6 +67,7 @@ export class QmpClient {
     try {
       msg = JSON.parse(line) as typeof msg;
     } catch {
+      // Deliberate: QMP writes only JSON, so this is a torn line; a command waiting on it reports its own timeout.
       return;
     }
     if (typeof msg.id !== 'string') return; // greeting or event

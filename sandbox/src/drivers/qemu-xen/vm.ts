@@ -19,7 +19,7 @@ export function detectAccel(): Accel {
     accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
     return 'kvm';
   } catch {
-    return 'tcg';
+    return 'tcg'; // deliberate: no usable /dev/kvm: software emulation
   }
 }
 
