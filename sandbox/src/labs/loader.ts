@@ -15,7 +15,7 @@ import { XenlabError } from '../errors/index.js';
 import type { LabManifest as LabManifestT } from './schema.js';
 import type { Check, FieldMatch, Query, Where } from './schema.js';
 
-/** Stable error codes of lab loading (CONTRIBUTING.md). */
+/** Stable error codes of lab loading (documented in sandbox/src/errors/codes.ts). */
 export const LabErrorCode = {
   NOT_FOUND: 'LAB_ERR_NOT_FOUND',
   BAD_YAML: 'LAB_ERR_BAD_YAML',
