@@ -1,21 +1,13 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, terminalText } from '../helpers/browser.js';
-import { startLabGateway, type LabGateway } from './lab-harness.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { terminalText } from '../helpers/browser.js';
+import { useLabSite } from '../helpers/site.js';
 
-let lg: LabGateway;
-let browser: Browser;
-let closeBrowser: () => Promise<void>;
+const site = useLabSite();
 let page: Page;
 
 beforeAll(async () => {
-  lg = await startLabGateway();
-  ({ browser, close: closeBrowser } = await launchBrowser());
-  page = await browser.newPage();
-});
-afterAll(async () => {
-  await closeBrowser();
-  await lg.close();
+  page = await site.browser.newPage();
 });
 
 /** The terminal's visible lines (xterm.js's buffer), as the learner sees them. */
@@ -33,7 +25,7 @@ const check = (id: string) => page.locator(`.lab-check[data-check="${id}"]`);
 
 describe('a learner working through lab 1 (Anatomy of a pool)', () => {
   it('shows the guide beside a live terminal and every task not done yet', async () => {
-    await page.goto(`${lg.gateway.url}/labs/anatomy-of-a-pool/`);
+    await page.goto(`${site.gateway.url}/labs/anatomy-of-a-pool/`);
     await expect
       .poll(() => page.locator('xenlab-terminal').getAttribute('data-state'), { timeout: 30_000 })
       .toBe('open');
@@ -43,9 +35,9 @@ describe('a learner working through lab 1 (Anatomy of a pool)', () => {
     await expect.poll(() => page.locator('.lab-task').count(), { timeout: 30_000 }).toBe(5);
     // The page's terminal and its task panel opened at once, on a first visit (no cookie yet): both must belong to
     // one learner, or the learner types into one pool while another is graded.
-    const envs = lg.labs.list().filter((e) => e.labId === 'anatomy-of-a-pool');
+    const envs = site.lab.labs.list().filter((e) => e.labId === 'anatomy-of-a-pool');
     expect(envs).toHaveLength(1);
-    expect(lg.gateway.db.prepare('SELECT count(*) AS n FROM learners').get()).toEqual({ n: 1 });
+    expect(site.gateway.db.prepare('SELECT count(*) AS n FROM learners').get()).toEqual({ n: 1 });
     expect(await page.locator('.lab-task[data-pass="true"]').count()).toBe(0);
     expect(await page.locator('.lab-score').textContent()).toBe('0 / 90 points');
     expect(await page.locator('.lab-guide h2').allTextContents()).toEqual(
@@ -68,7 +60,7 @@ describe('a learner working through lab 1 (Anatomy of a pool)', () => {
   });
 
   it('explains a disk created on local storage, and offers the hint about that cause', async () => {
-    const env = await lg.environmentOf('anatomy-of-a-pool');
+    const env = await site.lab.environmentOf('anatomy-of-a-pool');
     const vdi = env.params.vdiName ?? '';
     await type(
       page,

@@ -1,24 +1,15 @@
 // The task panel's text (issue #12): feedback that quotes a command shows it as code, not with raw backticks (and
 // is built as elements, so it cannot inject markup), and a lab whose tasks are all done says so, with what next.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
-import { startLabGateway, type LabGateway } from './lab-harness.js';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useLabSite } from '../helpers/site.js';
 
 const LAB = 'finding-the-bottleneck';
-let lg: LabGateway;
-let browser: Browser;
-let closeBrowser: () => Promise<void>;
+const site = useLabSite();
 let page: Page;
 
 beforeAll(async () => {
-  lg = await startLabGateway();
-  ({ browser, close: closeBrowser } = await launchBrowser());
-  page = await browser.newPage();
-});
-afterAll(async () => {
-  await closeBrowser();
-  await lg.close();
+  page = await site.browser.newPage();
 });
 
 async function answer(text: string): Promise<void> {
@@ -29,7 +20,7 @@ async function answer(text: string): Promise<void> {
 
 describe('the task panel', () => {
   it('shows `inline code` in feedback as code, without backticks', async () => {
-    await page.goto(`${lg.gateway.url}/labs/${LAB}/`);
+    await page.goto(`${site.gateway.url}/labs/${LAB}/`);
     await expect.poll(() => page.locator('.lab-task').count(), { timeout: 60_000 }).toBe(4);
     await expect
       .poll(() => page.locator('.lab-live').getAttribute('data-state'), { timeout: 60_000 })
@@ -49,7 +40,7 @@ describe('the task panel', () => {
   });
 
   it('says the lab is complete, with the score and what next, when every task is done', async () => {
-    const env = await lg.environmentOf(LAB);
+    const env = await site.lab.environmentOf(LAB);
     const r = await env.sandbox.exec([
       'bash',
       '-c',

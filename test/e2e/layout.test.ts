@@ -1,27 +1,15 @@
 // The lab page's layout in Chromium: a terminal wide enough for `top` on a 1366×768 laptop (the guide open), wider
 // with the guide folded away, a split that is dragged or moved with the keyboard and remembered, and on a phone a
 // terminal one tap away with the guide's code blocks scrolling rather than cut.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
-import { startLabGateway, type LabGateway } from './lab-harness.js';
+import { useLabSite } from '../helpers/site.js';
 
 const LAB = '/labs/anatomy-of-a-pool/';
 const TERMINAL = '.lab-terminal-panel:not([hidden]) xenlab-terminal';
 const SHOTS = process.env.XENLAB_SCREENSHOTS;
 
-let lg: LabGateway;
-let browser: Browser;
-let closeBrowser: () => Promise<void>;
-
-beforeAll(async () => {
-  lg = await startLabGateway();
-  ({ browser, close: closeBrowser } = await launchBrowser());
-});
-afterAll(async () => {
-  await closeBrowser();
-  await lg.close();
-});
+const site = useLabSite();
 
 /** The terminal's size in character cells, as xterm.js has it (what the shell gets). */
 const cols = (page: Page): Promise<number> =>
@@ -44,7 +32,7 @@ async function settledCols(page: Page): Promise<number> {
 
 async function openLab(ctx: BrowserContext): Promise<Page> {
   const page = await ctx.newPage();
-  await page.goto(`${lg.gateway.url}${LAB}`);
+  await page.goto(`${site.gateway.url}${LAB}`);
   // (A hook, where expect.poll is not allowed.)
   await page.locator(`${TERMINAL}[data-state="open"]`).waitFor({ state: 'attached', timeout: 30_000 });
   return page;
@@ -54,7 +42,7 @@ describe('a lab on a 1366×768 laptop', () => {
   let ctx: BrowserContext;
   let page: Page;
   beforeAll(async () => {
-    ctx = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    ctx = await site.browser.newContext({ viewport: { width: 1366, height: 768 } });
     page = await openLab(ctx);
   });
   afterAll(async () => {
@@ -136,7 +124,11 @@ describe('a lab on a phone (390×844)', () => {
   let ctx: BrowserContext;
   let page: Page;
   beforeAll(async () => {
-    ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    ctx = await site.browser.newContext({
+      viewport: { width: 390, height: 844 },
+      hasTouch: true,
+      isMobile: true,
+    });
     page = await openLab(ctx);
   });
   afterAll(async () => {

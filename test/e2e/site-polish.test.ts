@@ -1,30 +1,18 @@
 // Small things a room notices, in Chromium: a favicon, a 404 page that describes itself, the copy/paste line of
 // Getting started, a readable sidebar progress badge, and wide reference tables a keyboard can scroll. Plus the
 // progress `npm start` prints while it builds (no browser needed for that one).
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { astroSummary, runStep } from '../../scripts/progress.mjs';
-import { launchBrowser } from '../helpers/browser.js';
-import { startLabGateway, type LabGateway } from './lab-harness.js';
+import { useLabSite } from '../helpers/site.js';
 
-let lg: LabGateway;
-let browser: Browser;
-let closeBrowser: () => Promise<void>;
-
-beforeAll(async () => {
-  lg = await startLabGateway();
-  ({ browser, close: closeBrowser } = await launchBrowser());
-});
-afterAll(async () => {
-  await closeBrowser();
-  await lg.close();
-});
+const site = useLabSite();
 
 describe('the course site', () => {
   let ctx: BrowserContext;
   let page: Page;
   beforeAll(async () => {
-    ctx = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    ctx = await site.browser.newContext({ viewport: { width: 1366, height: 768 } });
     page = await ctx.newPage();
   });
   afterAll(async () => {
@@ -32,17 +20,17 @@ describe('the course site', () => {
   });
 
   it('has a favicon', async () => {
-    await page.goto(`${lg.gateway.url}/getting-started/`);
+    await page.goto(`${site.gateway.url}/getting-started/`);
     const href = await page.locator('link[rel~="icon"]').first().getAttribute('href');
     expect(href).toBeTruthy();
     const res = await fetch(new URL(href ?? '', page.url()));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/svg/);
-    expect((await fetch(`${lg.gateway.url}/favicon.svg`)).status).toBe(200);
+    expect((await fetch(`${site.gateway.url}/favicon.svg`)).status).toBe(200);
   });
 
   it('says on the 404 page only what the 404 page has (no sidebar)', async () => {
-    const res = await page.goto(`${lg.gateway.url}/no-such-lesson/`);
+    const res = await page.goto(`${site.gateway.url}/no-such-lesson/`);
     expect(res?.status()).toBe(404);
     const text = (await page.locator('main').textContent()) ?? '';
     expect(text).toMatch(/Page not found/);
@@ -51,7 +39,7 @@ describe('the course site', () => {
   });
 
   it('spells the paste keys of Getting started out properly', async () => {
-    await page.goto(`${lg.gateway.url}/getting-started/`);
+    await page.goto(`${site.gateway.url}/getting-started/`);
     const text = ((await page.locator('main').textContent()) ?? '').replace(/\s+/g, ' ');
     expect(text).toContain('⌘+V. Shift+Insert pastes too.');
     expect(text).not.toMatch(/⌘\+ V|V\.Shift/);
@@ -60,7 +48,7 @@ describe('the course site', () => {
   for (const scheme of ['light', 'dark'] as const)
     it(`shows the sidebar progress badges at 4.5:1 or more (${scheme} theme)`, async () => {
       await page.emulateMedia({ colorScheme: scheme });
-      await page.goto(`${lg.gateway.url}/getting-started/`);
+      await page.goto(`${site.gateway.url}/getting-started/`);
       await page.evaluate(() => {
         localStorage.setItem('starlight-theme', '');
         localStorage.setItem('xenlab.courseMenu', 'open');
@@ -74,7 +62,7 @@ describe('the course site', () => {
             JSON.stringify({ score: 50, max: 50, done: p, tasks: p }),
           );
       });
-      await page.goto(`${lg.gateway.url}/labs/anatomy-of-a-pool/`);
+      await page.goto(`${site.gateway.url}/labs/anatomy-of-a-pool/`);
       await expect.poll(() => page.locator('.sidebar-pane .lab-progress').count()).toBeGreaterThan(0);
       const ratios = await page.locator('.sidebar-pane .lab-progress').evaluateAll((badges) => {
         const rgba = (c: string): number[] => (c.match(/[\d.]+/g) ?? []).map(Number);
@@ -121,7 +109,7 @@ describe('the course site', () => {
 
   it('puts wide reference tables in a region the keyboard can scroll', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${lg.gateway.url}/reference/xe/`);
+    await page.goto(`${site.gateway.url}/reference/xe/`);
     const wraps = page.locator('.sl-markdown-content .table-scroll');
     expect(await wraps.count()).toBeGreaterThan(0);
     expect(await page.locator('.sl-markdown-content table:not(.table-scroll > table)').count()).toBe(0);

@@ -1,52 +1,26 @@
 // Rough edges a room hits with the terminal (GitHub issues #11, #12, #17), in Chromium against the real gateway and
 // a real shell: pasted text that tries to end bracketed paste, a 200 KiB paste, leaving the terminal with the
 // keyboard, underscores inside their cell, a terminal taken out of the page, and a raised hand marked done.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalDriver } from '../../sandbox/src/drivers/local/index.js';
-import { createGateway, type Gateway } from '../../sandbox/src/gateway/index.js';
-import { launchBrowser, terminalLines, terminalText } from '../helpers/browser.js';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { terminalLines, terminalText, waitForTerminalLine } from '../helpers/browser.js';
+import { useLessonSite } from '../helpers/site.js';
 
-const siteDir = resolve(import.meta.dirname, '..', '..', 'site', 'dist');
-let gateway: Gateway;
-let dataDir: string;
-let browser: Browser;
-let closeBrowser: () => Promise<void>;
-
-beforeAll(async () => {
-  if (!existsSync(join(siteDir, 'getting-started', 'index.html'))) {
-    throw new Error('the site is not built: run `npm run build` (npm test does it first)');
-  }
-  dataDir = mkdtempSync(join(tmpdir(), 'xenlab-e2e-ux-'));
-  gateway = await createGateway({ port: 0, siteDir, dataDir, driver: createLocalDriver() });
-  ({ browser, close: closeBrowser } = await launchBrowser());
-});
-afterAll(async () => {
-  await closeBrowser();
-  await gateway.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function waitForLine(page: Page, re: RegExp, timeout = 10_000): Promise<void> {
-  await expect
-    .poll(async () => (await terminalLines(page)).some((l) => re.test(l)), { timeout, interval: 100 })
-    .toBe(true);
-}
+const site = useLessonSite('xenlab-e2e-ux-');
 
 /** A learner's page (its own browser context: its own learner) with the Getting started terminal open. */
 async function openLesson(): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await site.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  await page.goto(`${gateway.url}/getting-started/`);
+  await page.goto(`${site.gateway.url}/getting-started/`);
   await page.locator('xenlab-terminal[data-state="open"]').waitFor({ timeout: 20_000 });
   await page.locator('xenlab-terminal .xt-screen').click();
   // A prompt is there (the shell is reading a line).
   await page.keyboard.type('echo ready-$((40+2))');
   await page.keyboard.press('Enter');
-  await waitForLine(page, /^ready-42\s*$/);
+  await waitForTerminalLine(page, /^ready-42\s*$/);
   return page;
 }
 
@@ -86,7 +60,7 @@ describe('pasting (#11, #12)', () => {
     await page.keyboard.press('Control+C');
     await page.keyboard.type('echo after-paste-$((1+1))');
     await page.keyboard.press('Enter');
-    await waitForLine(page, /^after-paste-2\s*$/);
+    await waitForTerminalLine(page, /^after-paste-2\s*$/);
     expect((await terminalLines(page)).some((l) => /^smuggled-42\s*$/.test(l))).toBe(false);
     await closePage(page);
   });
@@ -118,7 +92,7 @@ describe('pasting (#11, #12)', () => {
     await page.keyboard.press('Control+D');
     await page.keyboard.type('clear; echo "size=$(wc -c < ~/pasted.txt) lines=$(wc -l < ~/pasted.txt)"');
     await page.keyboard.press('Enter');
-    await waitForLine(page, /^size=\d+ lines=\d+\s*$/, 30_000);
+    await waitForTerminalLine(page, /^size=\d+ lines=\d+\s*$/, 30_000);
     expect(await terminalText(page)).toMatch(/^size=204800 lines=2048\s*$/m);
     expect(await page.locator('xenlab-terminal').getAttribute('data-state')).toBe('open');
     expect(sockets).toEqual([]); // never reconnected
@@ -304,7 +278,7 @@ describe('a terminal taken out of the page (#17)', () => {
       if (ws.url().includes('/ws/terminal')) opened.push(ws.url());
     });
     const viewers = () =>
-      gateway.environments
+      site.gateway.environments
         .all()
         .flatMap((e) => [...e.terminals.values()])
         .reduce((n, t) => n + t.viewers, 0);
@@ -342,7 +316,7 @@ describe('a terminal taken out of the page (#17)', () => {
     await page.locator('xenlab-terminal .xt-screen').click();
     await page.keyboard.type('echo moved-$((5*5))');
     await page.keyboard.press('Enter');
-    await waitForLine(page, /^moved-25\s*$/);
+    await waitForTerminalLine(page, /^moved-25\s*$/);
     await closePage(page);
   });
 });
@@ -362,9 +336,9 @@ describe('a raised hand marked done by the instructor (#12)', () => {
     await expect.poll(() => help.getAttribute('aria-pressed'), { timeout: 10_000 }).toBe('true');
     expect(await help.textContent()).toMatch(/Hand raised/);
 
-    const instructorCtx = await browser.newContext();
+    const instructorCtx = await site.browser.newContext();
     const instructor = await instructorCtx.newPage();
-    await instructor.goto(gateway.instructorUrl);
+    await instructor.goto(site.gateway.instructorUrl);
     const hand = instructor.locator('td.help[data-raised="true"]');
     await expect.poll(() => hand.count(), { timeout: 15_000 }).toBe(1);
     await hand.locator('.room-help-done').click();

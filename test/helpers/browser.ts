@@ -1,4 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 /** Debian's Chromium; never a downloaded browser. Override with XENLAB_CHROMIUM. */
 export const CHROMIUM = process.env.XENLAB_CHROMIUM ?? '/usr/bin/chromium';
@@ -53,4 +54,19 @@ export function terminalLines(page: Page, selector = 'xenlab-terminal'): Promise
 /** The same as one text. */
 export async function terminalText(page: Page, selector?: string): Promise<string> {
   return (await terminalLines(page, selector)).join('\n');
+}
+
+/** Waits until a line the terminal shows matches `re` (use ^ and $ for the whole line). */
+export async function waitForTerminalLine(
+  page: Page,
+  re: RegExp,
+  timeout = 10_000,
+  selector?: string,
+): Promise<void> {
+  await expect
+    .poll(async () => (await terminalLines(page, selector)).some((l) => re.test(l)), {
+      timeout,
+      interval: 100,
+    })
+    .toBe(true);
 }
