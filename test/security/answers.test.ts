@@ -3,14 +3,10 @@
 // code and a message saying when to retry; after waiting, a right answer counts. Every attempt (and every refusal)
 // is recorded, and the instructor's room shows the counts per task.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
 import { Instructor } from '../../sandbox/src/gateway/instructor.js';
-import { attachLabChannel } from '../../sandbox/src/grading/channel.js';
 import { createGrader, type Grader } from '../../sandbox/src/grading/engine.js';
 import { answerAttempts } from '../../sandbox/src/grading/store.js';
 import {
@@ -18,10 +14,11 @@ import {
   createLabLocalDriver,
   type LabEnvironment,
 } from '../../sandbox/src/lab-runtime/environment.js';
-import { LAB_PROTOCOL_VERSION, type LabServerMessage } from '../../sandbox/src/protocol/lab.js';
+import type { LabServerMessage } from '../../sandbox/src/protocol/lab.js';
 import type { EnvironmentManager } from '../../sandbox/src/sessions/index.js';
 import { openStore, type Db } from '../../sandbox/src/store/index.js';
 import { createClient } from '@xenlab/toolkit/xenapi';
+import { openLabPage, serveLabChannel, until, type LabChannelServer } from '../helpers/lab-channel.js';
 
 const LAB = 'anatomy-of-a-pool';
 const CHECK = 'how-many-pifs'; // task count-the-parts; the default pool has 6 physical PIFs
@@ -32,8 +29,7 @@ let env: LabEnvironment;
 let db: Db;
 let grader: Grader;
 let xapi: ReturnType<typeof createClient>;
-let server: Server;
-let url: string;
+let channel: LabChannelServer;
 const learner = 'guesser';
 
 beforeAll(async () => {
@@ -61,16 +57,11 @@ beforeAll(async () => {
     answerLimit: LIMIT,
   });
   await grader.start();
-  server = createServer();
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => attachLabChannel(ws, { grader }));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `ws://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  channel = await serveLabChannel({ grader });
 }, 60_000);
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await channel.close();
   await grader.close();
   await xapi.close();
   await env.close();
@@ -78,17 +69,13 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-/** A page on the lab channel, collecting every message. */
+/** A page on the lab channel, collecting every message, that answers the question. */
 async function page() {
-  const ws = new WebSocket(url);
-  const got: LabServerMessage[] = [];
-  ws.on('message', (d: Buffer) => got.push(JSON.parse(d.toString('utf8')) as LabServerMessage));
-  await new Promise((r) => ws.once('open', r));
-  ws.send(JSON.stringify({ type: 'lab.hello', v: LAB_PROTOCOL_VERSION }));
+  const p = await openLabPage(channel.url);
   const answer = (text: string) => {
-    ws.send(JSON.stringify({ type: 'lab.answer', check: CHECK, answer: text }));
+    p.send({ type: 'lab.answer', check: CHECK, answer: text });
   };
-  return { ws, got, answer };
+  return { ...p, answer };
 }
 
 const replies = (got: LabServerMessage[]) =>
@@ -96,21 +83,13 @@ const replies = (got: LabServerMessage[]) =>
     (m) => m.type === 'lab.answer.result' || (m.type === 'error' && m.code === 'LAB_ERR_TOO_MANY_ANSWERS'),
   );
 
-async function until(pred: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('answers over the lab channel', () => {
   it('evaluates at most the allowed number of 100 rapid guesses and refuses the rest with when to retry', async () => {
     const p = await page();
-    await until(() => p.got.some((m) => m.type === 'lab.state'));
+    await until(() => p.got.some((m) => m.type === 'lab.state'), 20_000);
     // Enumerate: 100 wrong numbers as fast as the socket takes them (6 is the right one; it is not among them).
     for (let i = 0; i < 100; i++) p.answer(String(100 + i));
-    await until(() => replies(p.got).length === 100);
+    await until(() => replies(p.got).length === 100, 20_000);
     const evaluated = p.got.filter(
       (m): m is Extract<LabServerMessage, { type: 'lab.answer.result' }> => m.type === 'lab.answer.result',
     );
@@ -125,7 +104,7 @@ describe('answers over the lab channel', () => {
 
     // Right answer, but still within the wait: refused too, not evaluated.
     p.answer('6');
-    await until(() => replies(p.got).length === 101);
+    await until(() => replies(p.got).length === 101, 20_000);
     const last = replies(p.got).at(-1);
     expect(last?.type).toBe('error');
     const wait = Number(/try again in (\d+) s/.exec(last?.type === 'error' ? last.message : '')?.[1]);
@@ -135,7 +114,7 @@ describe('answers over the lab channel', () => {
     // After waiting as told, the right answer counts.
     await new Promise((r) => setTimeout(r, wait * 1000 + 100));
     p.answer('6');
-    await until(() => replies(p.got).length === 102);
+    await until(() => replies(p.got).length === 102, 20_000);
     expect(replies(p.got).at(-1)).toMatchObject({ type: 'lab.answer.result', check: CHECK, correct: true });
     p.ws.close();
   }, 60_000);

@@ -1,57 +1,41 @@
 // Grading costs nothing while nobody watches (issue #12): a lab environment with no lab channel open spawns no
 // script checks and does not poll, yet its XenAPI checks follow events; a page attaching resumes everything at once
 // and gets the state; script checks that keep failing are retried with exponential backoff, not on every poll.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
-import { attachLabChannel } from '../../../sandbox/src/grading/channel.js';
 import {
   createLabEnvironment,
   createLabLocalDriver,
   type LabEnvironment,
 } from '../../../sandbox/src/lab-runtime/environment.js';
 import { loadLab } from '../../../sandbox/src/labs/loader.js';
-import {
-  LAB_PROTOCOL_VERSION,
-  type LabServerMessage,
-  type LabView,
-} from '../../../sandbox/src/protocol/lab.js';
 import { createClient } from '../../../toolkit/src/xenapi/index.js';
+import {
+  checkOf,
+  openLabPage,
+  serveLabChannel,
+  until,
+  writeLab,
+  type LabChannelServer,
+} from '../../helpers/lab-channel.js';
 
 const POLL_MS = 100;
 let root: string;
 let env: LabEnvironment;
-let server: Server;
-let url: string;
+let channel: LabChannelServer;
 /** Every command the grader (or anyone) ran in the learner's sandbox. */
 const execs: string[][] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
-
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'xenlab-grading-idle-'));
-  const dir = join(root, 'idle-lab');
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'guide.mdx'), '---\ntitle: Idle\n---\n');
-  writeFileSync(
-    join(dir, 'solve.sh'),
-    'touch ~/done\nxe pool-param-set uuid=$(xe pool-list --minimal) name-label=idle-ok\n',
-  );
-  writeFileSync(
-    join(dir, 'lab.yaml'),
-    `id: idle-lab
+  const dir = writeLab(root, 'idle-lab', {
+    title: 'Idle',
+    solve: 'touch ~/done\nxe pool-param-set uuid=$(xe pool-list --minimal) name-label=idle-ok\n',
+    yaml: `id: idle-lab
 title: Idle
 summary: A script check and a XenAPI check.
 tasks:
@@ -68,7 +52,7 @@ tasks:
     text: Name it.
     checks: [{ id: pool-named, kind: xapi, select: pool, where: { name_label: idle-ok } }]
 `,
-  );
+  });
   env = await createLabEnvironment({
     lab: loadLab(dir),
     driver: createLabLocalDriver(),
@@ -83,34 +67,14 @@ tasks:
     execs.push([...argv]);
     return exec(argv, opts);
   };
-  server = createServer();
-  const wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => attachLabChannel(ws, env));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `ws://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  channel = await serveLabChannel(env);
 }, 60_000);
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await channel.close();
   await env.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-/** A page: opens the lab channel, says hello, collects states. */
-async function page() {
-  const ws = new WebSocket(url);
-  const states: Extract<LabServerMessage, { type: 'lab.state' }>[] = [];
-  ws.on('message', (d: Buffer) => {
-    const m = JSON.parse(d.toString('utf8')) as LabServerMessage;
-    if (m.type === 'lab.state') states.push(m);
-  });
-  await new Promise((r) => ws.once('open', r));
-  ws.send(JSON.stringify({ type: 'lab.hello', v: LAB_PROTOCOL_VERSION }));
-  return { ws, states };
-}
-
-const checkOf = (v: LabView, id: string) => v.tasks.flatMap((t) => t.checks).find((c) => c.id === id);
 
 describe('grading nobody watches', () => {
   it('spawns nothing and does not poll without a page, while XenAPI checks still follow events', async () => {
@@ -136,7 +100,7 @@ describe('grading nobody watches', () => {
 
   it('resumes at once when a page attaches: the script check runs and its result arrives', async () => {
     const n = execs.length;
-    const p = await page();
+    const p = await openLabPage(channel.url);
     await until(() => p.states.length > 0);
     expect(p.states[0]?.trigger).toBe('initial');
     // The resumed evaluation runs the script check, which the page sees with its feedback.
@@ -155,7 +119,7 @@ describe('grading nobody watches', () => {
 
     // Fixed: the next run (a Check press runs it at once) turns it green.
     await env.sandbox.exec(['bash', '-c', 'touch ~/done']);
-    p.ws.send(JSON.stringify({ type: 'lab.check' }));
+    p.send({ type: 'lab.check' });
     await until(() => p.states.some((s) => checkOf(s.view, 'file-made')?.pass === true));
 
     // The page goes away: the grader pauses again.

@@ -3,34 +3,32 @@
 // check sleeps 8 s: quick checks (a script, a XenAPI one) are published as soon as they are known, the slow one
 // shows as pending ("checking…") and its result arrives later; it is never run twice at once; and
 // `evaluate()` (what `lab test` uses) still waits for it.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
-import { attachLabChannel } from '../../../sandbox/src/grading/channel.js';
 import {
   createLabEnvironment,
   createLabLocalDriver,
   type LabEnvironment,
 } from '../../../sandbox/src/lab-runtime/environment.js';
 import { loadLab } from '../../../sandbox/src/labs/loader.js';
-import {
-  LAB_PROTOCOL_VERSION,
-  type LabServerMessage,
-  type LabView,
-} from '../../../sandbox/src/protocol/lab.js';
+import type { LabView } from '../../../sandbox/src/protocol/lab.js';
 import { createClient } from '../../../toolkit/src/xenapi/index.js';
+import {
+  checkOf,
+  openLabPage,
+  serveLabChannel,
+  until,
+  writeLab,
+  type LabChannelServer,
+} from '../../helpers/lab-channel.js';
 
 const POLL_MS = 200;
 const SLOW_S = 8;
 let root: string;
 let env: LabEnvironment;
-let server: Server;
-let wss: WebSocketServer;
-let url: string;
+let channel: LabChannelServer;
 /** Runs of the slow check now, and the most there ever were at once. */
 let slowRunning = 0;
 let slowMaxAtOnce = 0;
@@ -38,26 +36,12 @@ let slowRuns = 0;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`not within ${String(timeoutMs)} ms: ${what}`);
-    await sleep(20);
-  }
-}
-
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'xenlab-grading-slow-'));
-  const dir = join(root, 'slow-lab');
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'guide.mdx'), '---\ntitle: Slow\n---\n');
-  writeFileSync(
-    join(dir, 'solve.sh'),
-    'touch ~/quick ~/slow\nxe pool-param-set uuid=$(xe pool-list --minimal) name-label=slow-ok\n',
-  );
-  writeFileSync(
-    join(dir, 'lab.yaml'),
-    `id: slow-lab
+  const dir = writeLab(root, 'slow-lab', {
+    title: 'Slow',
+    solve: 'touch ~/quick ~/slow\nxe pool-param-set uuid=$(xe pool-list --minimal) name-label=slow-ok\n',
+    yaml: `id: slow-lab
 title: Slow
 summary: A slow script check beside quick ones.
 tasks:
@@ -84,7 +68,7 @@ tasks:
     text: Name it.
     checks: [{ id: pool-named, kind: xapi, select: pool, where: { name_label: slow-ok } }]
 `,
-  );
+  });
   env = await createLabEnvironment({
     lab: loadLab(dir),
     driver: createLabLocalDriver(),
@@ -106,37 +90,22 @@ tasks:
       slowRunning--;
     }
   };
-  server = createServer();
-  wss = new WebSocketServer({ server });
-  wss.on('connection', (ws) => attachLabChannel(ws, env));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `ws://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  channel = await serveLabChannel(env);
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of wss.clients) c.terminate();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await channel.close();
   await env.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-const checkOf = (v: LabView, id: string) => v.tasks.flatMap((t) => t.checks).find((c) => c.id === id);
 
 describe('a slow check', () => {
   it(
     'does not hold up the others: quick results arrive at once, the slow one shows pending, then its result',
     { timeout: 60_000 },
     async () => {
-      const ws = new WebSocket(url);
-      const states: { view: LabView; received: number }[] = [];
-      ws.on('message', (d: Buffer) => {
-        const m = JSON.parse(d.toString('utf8')) as LabServerMessage;
-        if (m.type === 'lab.state') states.push({ view: m.view, received: Date.now() });
-      });
-      await new Promise((r) => ws.once('open', r));
       // The page attaching runs every check at once, the slow one included.
-      ws.send(JSON.stringify({ type: 'lab.hello', v: LAB_PROTOCOL_VERSION }));
+      const { ws, states, send } = await openLabPage(channel.url);
       await until(() => slowRuns === 1, 5_000, 'the slow check started');
       await until(
         () => states.some((s) => checkOf(s.view, 'quick-made')?.message === 'there is no ~/quick yet.'),
@@ -177,7 +146,7 @@ describe('a slow check', () => {
       expect(slowRunning).toBe(1);
 
       // A Check press (and every poll) while it runs joins the run: never a second copy at once.
-      ws.send(JSON.stringify({ type: 'lab.check' }));
+      send({ type: 'lab.check' });
       await sleep(500);
       expect(slowRunning).toBe(1);
 
