@@ -50,16 +50,23 @@ describe('the PXE workbench never follows a learner’s link out of their home',
     expect(() => readPxeConfig(home, '/home/learner')).toThrow(/leads outside your home/);
   });
 
-  it('serves a copy of the TFTP root without the links in it', () => {
+  it('serves a copy of the TFTP root: links only to the Xen image, none to a host file', () => {
     symlinkSync(join(secret, 'shadow'), join(home, 'pxe', 'tftp', 'shadow'));
     mkdirSync(join(home, 'pxe', 'tftp', 'menus'));
     writeFileSync(join(home, 'pxe', 'tftp', 'menus', 'default'), 'menu\n');
     symlinkSync(secret, join(home, 'pxe', 'tftp', 'menus', 'etc'));
+    // The lab links its boot files from the Xen image, a folder every learner may read: those links are served.
+    const image = join(base, 'xen-image');
+    mkdirSync(image);
+    writeFileSync(join(image, 'xen'), 'XEN');
+    symlinkSync(join(image, 'xen'), join(home, 'pxe', 'tftp', 'xen'));
+    symlinkSync(join(image, '..', 'host-secret', 'shadow'), join(home, 'pxe', 'tftp', 'sneaky'));
     writeFileSync(join(home, 'pxe', 'dnsmasq.conf'), good);
     const pxe = readPxeConfig(home, '/home/learner');
     const served = join(base, 'run', 'tftp');
-    const skipped = stageTftpRoot(pxe.tftpRoot, served);
-    expect(skipped.sort()).toEqual(['menus/etc', 'shadow']);
+    const skipped = stageTftpRoot(pxe.tftpRoot, served, [image]);
+    expect(skipped.sort()).toEqual(['menus/etc', 'shadow', 'sneaky']);
+    expect(readFileSync(join(served, 'xen'), 'utf8')).toBe('XEN');
     expect(readFileSync(join(served, 'boot.ipxe'), 'utf8')).toBe('#!ipxe\n');
     expect(readFileSync(join(served, 'menus', 'default'), 'utf8')).toBe('menu\n');
     expect(existsSync(join(served, 'shadow'))).toBe(false);

@@ -13,12 +13,12 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,7 @@ import type {
   TerminalProcess,
 } from '../types.js';
 import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
-import { PXE_CONFIG, readPxeConfig } from './pxe.js';
+import { PXE_CONFIG, readPxeConfig, stageTftpRoot } from './pxe.js';
 import { detectAccel, HOSTNAME_RE, QEMU_PID_FILE, qemuArgs, XenVm, type Accel, type VmConfig } from './vm.js';
 import { XenlabError } from '../../errors/index.js';
 import { moduleLogger } from '../../log/index.js';
@@ -166,7 +166,7 @@ function qemuVersion(): string {
 function pxeStamp(home: string, tftpRoot: string): string {
   const stat = (p: string) => {
     try {
-      const st = statSync(p);
+      const st = lstatSync(p); // the learner's files: never through a link
       return `${String(st.size)}@${String(st.mtimeMs)}`;
     } catch {
       return 'missing'; // deliberate: a missing file is part of the stamp
@@ -450,7 +450,19 @@ export function createQemuXenDriver(options: QemuXenDriverOptions = {}): Sandbox
             throw new Error(`${node.failedBoot.message}\n(unchanged configuration: not booting it again)`);
           }
           try {
-            const vm = await startVm(vmConfig(runDir, { kind: 'pxe', ...pxe }), incoming, node);
+            // QEMU (root) serves a copy: a link in the learner's folder serves a file only from the Xen image.
+            const served = join(runDir, 'tftp');
+            const skipped = stageTftpRoot(pxe.tftpRoot, served, [image.dir]);
+            if (skipped.some((f) => f === pxe.bootfile))
+              throw new XenlabError(
+                'SANDBOX_ERR_PXE_CONFIG',
+                `~/${PXE_CONFIG}: dhcp-boot names ${pxe.bootfile}, which is a link to nothing, or to a file outside your home and $XENLAB_XEN_IMAGE`,
+              );
+            const vm = await startVm(
+              vmConfig(runDir, { kind: 'pxe', tftpRoot: served, bootfile: pxe.bootfile }),
+              incoming,
+              node,
+            );
             node.failedBoot = undefined;
             return vm;
           } catch (err) {

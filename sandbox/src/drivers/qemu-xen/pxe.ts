@@ -87,7 +87,8 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
   if (!existsSync(mapped) || !statSync(mapped).isDirectory()) fail(`tftp-root ${tftpRoot} is not a folder`);
   // A link anywhere on the way (~/pxe -> /root) must not take the root out of the home.
   const real = relative(realpathSync(home), realpathSync(mapped));
-  if (real.startsWith('..') || isAbsolute(real)) fail(`tftp-root ${tftpRoot} leads outside your home (a link?)`);
+  if (real.startsWith('..') || isAbsolute(real))
+    fail(`tftp-root ${tftpRoot} leads outside your home (a link?)`);
   if (/[,\s]/.test(mapped) || /[,\s]/.test(bootfile)) fail('paths may not contain commas or spaces');
   if (bootfile.includes('..')) fail(`dhcp-boot ${bootfile} leaves the TFTP root`);
   if (!existsSync(join(mapped, bootfile))) fail(`dhcp-boot names ${bootfile}, which is not in ${tftpRoot}`);
@@ -99,32 +100,55 @@ export const TFTP_STAGE_MAX_BYTES = 1024 * 1024 * 1024;
 
 /**
  * Copies the learner's TFTP root into `dest` (a folder of the driver's, emptied first) for QEMU to serve: plain
- * files and folders only, never through a link, at most {@link TFTP_STAGE_MAX_BYTES}. QEMU (root) serves the copy,
- * so a link in the learner's folder can not make it hand out a host file. Links are skipped and named.
+ * files and folders, at most {@link TFTP_STAGE_MAX_BYTES}. QEMU (root) serves the copy, so a link in the learner's
+ * folder can not make it hand out a host file: a link is followed only to a plain file inside one of `trusted`
+ * (folders every learner may read anyway, such as the Xen image the lab links its boot files from); other links
+ * are skipped and named.
  * @returns the links skipped (paths relative to the root), for the learner's message.
  * @throws XenlabError `SANDBOX_ERR_PXE_CONFIG` when the folder is larger than the cap.
  */
-export function stageTftpRoot(src: string, dest: string): string[] {
+export function stageTftpRoot(src: string, dest: string, trusted: readonly string[] = []): string[] {
   rmSync(dest, { recursive: true, force: true });
   mkdirSync(dest, { recursive: true, mode: 0o755 });
   const skipped: string[] = [];
+  const roots = trusted.flatMap((t) => {
+    try {
+      return [realpathSync(t)];
+    } catch {
+      return []; // a trusted folder that is not there trusts nothing
+    }
+  });
+  /** Where a link leads, when that is a plain file in a trusted folder; undefined otherwise. */
+  const trustedTarget = (link: string): string | undefined => {
+    try {
+      const target = realpathSync(link);
+      const inside = roots.some((r) => {
+        const rel = relative(r, target);
+        return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+      });
+      return inside && lstatSync(target).isFile() ? target : undefined;
+    } catch {
+      return undefined; // a dangling link serves nothing
+    }
+  };
   let bytes = 0;
   const walk = (from: string, to: string, rel: string) => {
     for (const name of readdirSync(from)) {
       const at = join(from, name);
       const st = lstatSync(at);
       const r = rel ? `${rel}/${name}` : name;
+      const target = st.isSymbolicLink() ? trustedTarget(at) : st.isFile() ? at : undefined;
       if (st.isDirectory()) {
         mkdirSync(join(to, name), { mode: 0o755 });
         walk(at, join(to, name), r);
-      } else if (st.isFile()) {
-        bytes += st.size;
+      } else if (target !== undefined) {
+        bytes += lstatSync(target).size;
         if (bytes > TFTP_STAGE_MAX_BYTES)
           throw new XenlabError(
             'SANDBOX_ERR_PXE_CONFIG',
             `your TFTP root holds more than ${String(TFTP_STAGE_MAX_BYTES >> 20)} MiB: keep only the boot files there`,
           );
-        const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW);
+        const fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW);
         try {
           copyFileSync(`/proc/self/fd/${String(fd)}`, join(to, name));
         } finally {
