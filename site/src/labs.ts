@@ -4,13 +4,29 @@
  * (sandbox/src/labs/schema.ts), whose defaults these follow. Read at build time only.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'astro/zod';
 import { parse } from 'yaml';
 
-/** The repository's labs folder. */
-export const LABS_ROOT = fileURLToPath(new URL('../../labs/', import.meta.url));
+/**
+ * The repository's labs folder. Found by its `lab.schema.json`, not only beside this file: when Astro renders pages
+ * this module runs from a bundled chunk under site/dist, where `../../labs/` is somewhere else (every lab then got
+ * the default "shell" terminal, and a lab naming its own, like the nested-Xen console, never opened).
+ */
+export const LABS_ROOT = findLabsRoot();
+
+function findLabsRoot(): string {
+  const candidates = [
+    fileURLToPath(new URL('../../labs/', import.meta.url)),
+    resolve(process.cwd(), '..', 'labs'),
+    resolve(process.cwd(), 'labs'),
+  ];
+  const found = candidates.find((dir) => existsSync(join(dir, 'lab.schema.json')));
+  if (found === undefined)
+    throw new Error(`no labs folder (with lab.schema.json) at ${candidates.join(' or ')}`);
+  return found;
+}
 
 /** A lab's terminal tab: its name (`terminal=` on the socket) and the tab's title. */
 export interface LabTerminal {
