@@ -32,6 +32,20 @@ function layer(room, above, typeOnly = []) {
   ];
 }
 
+/** Every room above the logger (and so above the errors room too). */
+const ABOVE_LOG = [
+  'protocol',
+  'sim',
+  'store',
+  'drivers',
+  'sessions',
+  'labs',
+  'grading',
+  'lab-runtime',
+  'gateway',
+  'cli',
+];
+
 export default tseslint.config(
   {
     ignores: ['**/node_modules/**', '**/dist/**', 'site/.astro/**', 'site/src/env.d.ts', '**/generated/**'],
@@ -93,31 +107,8 @@ export default tseslint.config(
   // lab-runtime · gateway · cli. A room imports only rooms below it (the store reads the simulator's sink types,
   // type-only). errors (XenlabError, the code table) and log (the logger) import no room but each other's: every
   // room may use them.
-  ...layer('errors', [
-    'log',
-    'protocol',
-    'sim',
-    'store',
-    'drivers',
-    'sessions',
-    'labs',
-    'grading',
-    'lab-runtime',
-    'gateway',
-    'cli',
-  ]),
-  ...layer('log', [
-    'protocol',
-    'sim',
-    'store',
-    'drivers',
-    'sessions',
-    'labs',
-    'grading',
-    'lab-runtime',
-    'gateway',
-    'cli',
-  ]),
+  ...layer('errors', ['log', ...ABOVE_LOG]),
+  ...layer('log', ABOVE_LOG),
   ...layer('sim', ['drivers', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli']),
   ...layer('store', ['drivers', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli'], ['sim']),
   ...layer('drivers', ['store', 'sessions', 'labs', 'grading', 'lab-runtime', 'gateway', 'cli']),
