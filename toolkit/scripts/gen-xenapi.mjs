@@ -1,29 +1,187 @@
 #!/usr/bin/env node
-// Generates the XenAPI tables and types in toolkit/src/xenapi/generated/ from the datamodel
-// (xenapi.json: classes, fields, messages, enums; errors.json: error codes with parameter names).
+// Generates the XenAPI tables and types in toolkit/src/xenapi/generated/, in two stages:
 //
-//   node toolkit/scripts/gen-xenapi.mjs [--from DIR] [--check]
+//   A  --extract   source datamodel -> toolkit/src/xenapi/model/{datamodel,errors}.json, the compact model kept in
+//                  git: classes, fields (type, qualifier, default, removed), messages (params, result, errors,
+//                  implicit, removed), enums, error codes (parameter names, doc) — only what stage B and the project
+//                  read. The source is xenapi.json (the datamodel as xapi-project.github.io publishes it) and
+//                  errors.json (from ocaml/idl/datamodel_errors.ml), in ../shared/xenapi beside the checkout or
+//                  --from DIR; it is never committed. Stage B runs afterwards.
+//   B  (default)   toolkit/src/xenapi/model/ -> toolkit/src/xenapi/generated/{datamodel,errors,types}.ts. Reads only
+//                  the repo.
 //
-// DIR defaults to ../shared/xenapi beside the checkout. With --check nothing is written: the script exits 1 when
-// the checked-in output differs from what it would generate (CI runs this, see test/integration/generated.test.ts).
+//   node toolkit/scripts/gen-xenapi.mjs [--extract] [--from DIR] [--check]
+//
+// With --check nothing is written; the script exits 1 when a checked-in file differs from what it would make:
+// stage B always, stage A too when the source is there (it says so when it is not; --from or --extract make the
+// source required). CI runs this, see test/integration/generated.test.ts. Exit 2: bad usage or missing input.
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
 const args = process.argv.slice(2);
 const fromIdx = args.indexOf('--from');
-const from = fromIdx >= 0 ? resolve(args[fromIdx + 1] ?? '') : resolve(repo, '..', 'shared', 'xenapi');
+const fromGiven = fromIdx >= 0;
+const from = fromGiven ? resolve(args[fromIdx + 1] ?? '') : resolve(repo, '..', 'shared', 'xenapi');
 const check = args.includes('--check');
-const outDir = join(repo, 'toolkit', 'src', 'xenapi', 'generated');
-
-if (!existsSync(join(from, 'xenapi.json'))) {
-  console.error(`gen-xenapi: no datamodel at ${from}/xenapi.json (pass --from DIR)`);
+const extract = args.includes('--extract');
+const unknown = args.filter(
+  (a, i) => !['--check', '--extract', '--from'].includes(a) && !(fromGiven && i === fromIdx + 1),
+);
+if (unknown.length || (fromGiven && !args[fromIdx + 1])) {
+  console.error(
+    `gen-xenapi: usage: gen-xenapi.mjs [--extract] [--from DIR] [--check] (got ${args.join(' ')})`,
+  );
   process.exit(2);
 }
-const classes = JSON.parse(readFileSync(join(from, 'xenapi.json'), 'utf8'));
-const errors = JSON.parse(readFileSync(join(from, 'errors.json'), 'utf8'));
+const modelDir = join(repo, 'toolkit', 'src', 'xenapi', 'model');
+const outDir = join(repo, 'toolkit', 'src', 'xenapi', 'generated');
+const rel = (path) => relative(repo, path);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage A: the compact model, from the source datamodel.
+
+const ABOUT =
+  'Derived by toolkit/scripts/gen-xenapi.mjs --extract from the XenAPI datamodel (xenapi.json as ' +
+  'xapi-project.github.io publishes it from xapi-project/xen-api ocaml/idl; error parameters from ' +
+  'ocaml/idl/datamodel_errors.ml). Only what the generator and the project use. Do not edit: rerun the extract.';
+
+/** The compact model of the source classes and errors (same order as the source; errors sorted by code). */
+function extractModel(classes, errors) {
+  const removed = (x) => x.lifecycle?.state === 'Removed_s';
+  const model = classes.map((c) => {
+    const cls = {
+      name: c.name,
+      doc: String(c.description).split('\n')[0],
+      fields: c.fields.map((f) => {
+        const o = { name: f.name, type: f.type, qualifier: f.qualifier };
+        if (f.default !== undefined) o.default = f.default;
+        if (removed(f)) o.removed = true;
+        return o;
+      }),
+      messages: c.messages.map((m) => {
+        const o = {
+          name: m.name,
+          params: m.params.map((p) =>
+            p.required === false ? [p.name, p.type, 'optional'] : [p.name, p.type],
+          ),
+          result: m.result[0],
+        };
+        if (m.implicit) o.implicit = true;
+        if (m.errors?.length) o.errors = m.errors.map((e) => e.name);
+        if (removed(m)) o.removed = true;
+        return o;
+      }),
+    };
+    const enums = c.enums ?? [];
+    if (enums.length) cls.enums = Object.fromEntries(enums.map((e) => [e.name, e.values.map((v) => v.name)]));
+    return cls;
+  });
+  const errorTable = Object.fromEntries(
+    Object.keys(errors)
+      .sort()
+      .map((code) => [code, { params: errors[code].params, doc: errors[code].doc }]),
+  );
+  return { classes: model, errors: errorTable };
+}
+
+/** One item per line, nested two levels deep: deterministic and readable in a diff (JSON either way). */
+function datamodelJson(classes) {
+  const list = (items, indent) =>
+    items.length ? `[\n${items.map((x) => `${indent}  ${JSON.stringify(x)}`).join(',\n')}\n${indent}]` : '[]';
+  const cls = (c) => {
+    const lines = [
+      `      "name": ${JSON.stringify(c.name)}`,
+      `      "doc": ${JSON.stringify(c.doc)}`,
+      `      "fields": ${list(c.fields, '      ')}`,
+      `      "messages": ${list(c.messages, '      ')}`,
+    ];
+    if (c.enums) {
+      const e = Object.entries(c.enums).map(([n, v]) => `        ${JSON.stringify(n)}: ${JSON.stringify(v)}`);
+      lines.push(`      "enums": {\n${e.join(',\n')}\n      }`);
+    }
+    return `    {\n${lines.join(',\n')}\n    }`;
+  };
+  return `{\n  "about": ${JSON.stringify(ABOUT)},\n  "classes": [\n${classes.map(cls).join(',\n')}\n  ]\n}\n`;
+}
+
+function errorsJson(errors) {
+  const lines = Object.entries(errors).map(
+    ([code, e]) => `    ${JSON.stringify(code)}: ${JSON.stringify(e)}`,
+  );
+  return `{\n  "about": ${JSON.stringify(ABOUT)},\n  "errors": {\n${lines.join(',\n')}\n  }\n}\n`;
+}
+
+const stale = [];
+/** Writes `text` to `path`, or (with --check) records it as stale when the checked-in file differs. */
+function emit(path, text, same = (old) => old === text) {
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : null;
+  if (old !== null && same(old)) return;
+  if (check) stale.push(path);
+  else {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    console.log(`gen-xenapi: wrote ${rel(path)} (${text.length} bytes)`);
+  }
+}
+
+const hasSource = existsSync(join(from, 'xenapi.json')) && existsSync(join(from, 'errors.json'));
+if (!hasSource && (extract || fromGiven)) {
+  console.error(`gen-xenapi: no source datamodel at ${from} (xenapi.json and errors.json; pass --from DIR)`);
+  process.exit(2);
+}
+if (hasSource && (extract || check)) {
+  const { classes, errors } = extractModel(
+    JSON.parse(readFileSync(join(from, 'xenapi.json'), 'utf8')),
+    JSON.parse(readFileSync(join(from, 'errors.json'), 'utf8')),
+  );
+  const dmText = datamodelJson(classes);
+  const errText = errorsJson(errors);
+  // A reformatted file (e.g. by prettier) that says the same thing is not stale.
+  const sameAs = (text, fmt) => (old) => {
+    try {
+      return fmt(JSON.parse(old)) === text;
+    } catch {
+      return false;
+    }
+  };
+  emit(
+    join(modelDir, 'datamodel.json'),
+    dmText,
+    sameAs(dmText, (j) => datamodelJson(j.classes)),
+  );
+  emit(
+    join(modelDir, 'errors.json'),
+    errText,
+    sameAs(errText, (j) => errorsJson(j.errors)),
+  );
+  if (check && stale.length) {
+    console.error(
+      `gen-xenapi: the compact model differs from what --extract makes from ${from}: ` +
+        `${stale.map(rel).join(', ')}. Run npm run gen:xenapi:extract.`,
+    );
+    process.exit(1);
+  }
+  if (check) console.log(`gen-xenapi: stage A checked: the compact model matches ${from}`);
+} else if (check) {
+  console.log(`gen-xenapi: stage A not checked: no source datamodel at ${from}; stage B checked alone`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage B: the TypeScript, from the compact model only.
+
+const readModel = (file) => {
+  const path = join(modelDir, file);
+  if (!existsSync(path)) {
+    console.error(`gen-xenapi: no compact model at ${rel(path)} (run npm run gen:xenapi:extract)`);
+    process.exit(2);
+  }
+  return JSON.parse(readFileSync(path, 'utf8'));
+};
+const classes = readModel('datamodel.json').classes;
+const errors = readModel('errors.json').errors;
 
 const HEADER =
   '// Generated by toolkit/scripts/gen-xenapi.mjs from the XenAPI datamodel (xenapi.json, errors.json).\n' +
@@ -41,21 +199,21 @@ for (const c of classes) {
   const fields = c.fields.map((f) => {
     const o = { n: f.name, t: f.type, q: qualifierCode(f.qualifier) };
     if (f.default !== undefined) o.d = f.default;
-    if (f.lifecycle?.state === 'Removed_s') o.removed = true;
+    if (f.removed) o.removed = true;
     return o;
   });
   const messages = c.messages.map((m) => {
     const o = {
       n: m.name,
-      p: m.params.map((p) => (p.required === false ? [p.name, p.type, 0] : [p.name, p.type])),
-      r: m.result[0],
+      p: m.params.map(([name, type, optional]) => (optional ? [name, type, 0] : [name, type])),
+      r: m.result,
     };
     if (m.implicit) o.i = 1;
-    if (m.errors?.length) o.e = m.errors.map((e) => e.name);
-    if (m.lifecycle?.state === 'Removed_s') o.removed = 1;
+    if (m.errors?.length) o.e = m.errors;
+    if (m.removed) o.removed = 1;
     return o;
   });
-  for (const e of c.enums ?? []) enumsAll[e.name] = e.values.map((v) => v.name);
+  Object.assign(enumsAll, c.enums);
   model[c.name] = { f: fields, m: messages };
 }
 
@@ -202,9 +360,9 @@ for (const [name, values] of Object.entries(enumsAll)) {
 }
 types += '\n';
 for (const c of classes) {
-  types += `/** ${String(c.description).replace(/\*\//g, '*\\/').split('\n')[0]} */\nexport interface ${recordName(c.name)} {\n`;
+  types += `/** ${c.doc.replace(/\*\//g, '*\\/')} */\nexport interface ${recordName(c.name)} {\n`;
   for (const f of c.fields) {
-    if (f.lifecycle?.state === 'Removed_s') continue;
+    if (f.removed) continue;
     types += `  ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.name) ? f.name : JSON.stringify(f.name)}: ${tsType(f.type, c.name)};\n`;
   }
   types += `}\n\n`;
@@ -214,14 +372,14 @@ for (const c of classes) types += `  ${JSON.stringify(c.name)}: ${recordName(c.n
 types += `}\n\n/** Every XenAPI method (the session argument left out) with its parameters and result. */\nexport interface Methods {\n`;
 for (const c of classes) {
   for (const m of c.messages) {
-    if (m.lifecycle?.state === 'Removed_s') continue;
+    if (m.removed) continue;
     const params = m.params.filter(
-      (p, i) => !(i === 0 && p.type === 'session ref' && p.name === 'session_id'),
+      ([name, type], i) => !(i === 0 && type === 'session ref' && name === 'session_id'),
     );
     const sig = params
-      .map((p) => `${tsIdent(p.name)}${p.required === false ? '?' : ''}: ${tsType(p.type, c.name)}`)
+      .map(([name, type, optional]) => `${tsIdent(name)}${optional ? '?' : ''}: ${tsType(type, c.name)}`)
       .join(', ');
-    types += `  ${JSON.stringify(`${c.name}.${m.name}`)}: (${sig}) => ${tsType(m.result[0], c.name)};\n`;
+    types += `  ${JSON.stringify(`${c.name}.${m.name}`)}: (${sig}) => ${tsType(m.result, c.name)};\n`;
   }
 }
 types += `}\n`;
@@ -232,19 +390,12 @@ const outputs = {
   'types.ts': types,
 };
 
-let stale = [];
-for (const [file, text] of Object.entries(outputs)) {
-  const path = join(outDir, file);
-  const old = existsSync(path) ? readFileSync(path, 'utf8') : null;
-  if (old === text) continue;
-  if (check) stale.push(file);
-  else {
-    mkdirSync(outDir, { recursive: true });
-    writeFileSync(path, text);
-    console.log(`gen-xenapi: wrote ${path} (${text.length} bytes)`);
-  }
-}
+for (const [file, text] of Object.entries(outputs)) emit(join(outDir, file), text);
 if (check && stale.length) {
-  console.error(`gen-xenapi: generated files are out of date: ${stale.join(', ')}. Run npm run gen:xenapi.`);
+  console.error(
+    `gen-xenapi: generated files are out of date: ${stale.map((p) => relative(outDir, p)).join(', ')}. ` +
+      `Run npm run gen:xenapi.`,
+  );
   process.exit(1);
 }
+if (check) console.log('gen-xenapi: stage B checked: generated/ matches the compact model');

@@ -1,11 +1,12 @@
 /**
- * Simulated time. Operations take configurable durations (NOTES §4: VM.start ~2–10 s, fast clone 1–5 s, full copy
- * minutes), report progress on their task in a few steps, and honour `task.cancel`. Fast mode makes every wait zero.
+ * Simulated time. Operations take configurable durations (toolkit/src/xenapi/NOTES.md §4: VM.start ~2–10 s, fast
+ * clone 1–5 s, full copy minutes), report progress on their task in a few steps, and honour `task.cancel`. Fast mode
+ * makes every wait zero.
  */
 import { XapiFailure } from './contract.js';
 import type { SimClock, SimTask } from './contract.js';
 
-/** Default operation durations in milliseconds ([est] figures from NOTES §4, shortened for a classroom). */
+/** Default operation durations in milliseconds ([est] figures from xenapi/NOTES.md §4, shortened for a classroom). */
 export const DEFAULT_DURATIONS: Readonly<Record<string, number>> = {
   'VM.start': 3000,
   'VM.start_on': 3000,

@@ -1,8 +1,8 @@
 /**
- * Performance data as xapi serves it (NOTES §4; ocaml/xcp-rrdd rrdd_http_handler.ml, xapi-rrd rrd_updates.ml):
- * `/rrd_updates` (XML `<xport>` or JSON), `/host_rrd` and `/vm_rrd` (rrdtool-style dumps). Core samples the behaviour
- * engineer's metrics model every 5 s (the RRD step) into a ring buffer of 10 minutes; a flat idle model stands in
- * when no behaviour provides one.
+ * Performance data as xapi serves it (toolkit/src/xenapi/NOTES.md §4; ocaml/xcp-rrdd rrdd_http_handler.ml, xapi-rrd
+ * rrd_updates.ml): `/rrd_updates` (XML `<xport>` or JSON), `/host_rrd` and `/vm_rrd` (rrdtool-style dumps). Core
+ * samples the behaviour engineer's metrics model every 5 s (the RRD step) into a ring buffer of 10 minutes; a flat
+ * idle model stands in when no behaviour provides one.
  *
  * The history starts full: at the first read, the whole window is seeded from the pool as it is then, as if it had
  * been like that all along (see {@link Metrics.seed}) — a lab whose setup just started VMs and whose faults just

@@ -12,7 +12,10 @@ export type WireType = TypeNode;
 /** Parses (and caches) one datamodel type string. Unknown shapes become `any` (encoded structurally). */
 export { parseType };
 
-/** The classes the simulator serves (NOTES §2 subset); `system.listMethods` and events cover these. */
+/**
+ * The classes the simulator serves (toolkit/src/xenapi/NOTES.md §2 subset); `system.listMethods` and events cover
+ * these.
+ */
 export const SIM_CLASSES = [
   'session',
   'pool',

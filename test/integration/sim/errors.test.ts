@@ -1,4 +1,7 @@
-/** Core error paths over the wire, each with its code and parameter order (NOTES §1.5, errors.json). */
+/**
+ * Core error paths over the wire, each with its code and parameter order (toolkit/src/xenapi/NOTES.md §1.5,
+ * toolkit/src/xenapi/model/errors.json).
+ */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { fails, login, ok, start } from './helpers.js';
 import type { RunningSimulator } from './helpers.js';

@@ -1,4 +1,7 @@
-/** event.from semantics (NOTES §1.7; ocaml/xapi/xapi_event.ml): tokens, coalescing, del, inject, fast wake-up. */
+/**
+ * event.from semantics (toolkit/src/xenapi/NOTES.md §1.7; ocaml/xapi/xapi_event.ml): tokens, coalescing, del, inject,
+ * fast wake-up.
+ */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { fails, login, ok, post, start, v, xmlCall } from './helpers.js';
 import type { RunningSimulator } from './helpers.js';

@@ -1,4 +1,7 @@
-/** Tasks (NOTES §1.6) and sessions (§1.4): Async.* calls, results as XML-RPC value strings, cancel, logout. */
+/**
+ * Tasks (toolkit/src/xenapi/NOTES.md §1.6) and sessions (§1.4): Async.* calls, results as XML-RPC value strings,
+ * cancel, logout.
+ */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eventually, fails, login, ok, post, start, v, xmlCall } from './helpers.js';
 import type { RunningSimulator } from './helpers.js';

@@ -1,6 +1,6 @@
 /**
  * Golden wire tests: the exact bytes real XAPI (ocaml-rpc) sends for representative calls, over XML-RPC and JSON-RPC,
- * including failures and parse errors (NOTES §1.2, §1.3).
+ * including failures and parse errors (toolkit/src/xenapi/NOTES.md §1.2, §1.3).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { jsonCall, login, ok, post, start, v, xmlCall } from './helpers.js';

@@ -225,7 +225,8 @@ describe('XenAPI client across transports', () => {
     'over %s, moves from a pool member to the simulator when told HOST_IS_SLAVE',
     async (transport) => {
       // The simulator has one address, so a pool member is played by a stand-in on another loopback address with
-      // the same port, answering every call as a real member does: HOST_IS_SLAVE [coordinator IP] (NOTES §1.1).
+      // the same port, answering every call as a real member does: HOST_IS_SLAVE [coordinator IP]
+      // (toolkit/src/xenapi/NOTES.md §1.1).
       const port = Number(new URL(sim.url).port);
       const member = http.createServer((req, res) => {
         req.resume();

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ToolError } from './errors.js';
 import { latest, mean, parseRrdUpdates, sumMatching } from './rrd.js';
 
-// The XML shape of xapi's /rrd_updates (NOTES §4; xapi-rrd rrd_updates.ml): rows newest first, values as text.
+// The XML shape of xapi's /rrd_updates (xenapi/NOTES.md §4; xapi-rrd rrd_updates.ml): rows newest first, values as
+// text.
 const XML = `<xport><meta><start>1213617600</start><step>5</step><end>1213617610</end><rows>2</rows><columns>3</columns>
 <legend><entry>AVERAGE:host:h1:cpu_avg</entry><entry>AVERAGE:vm:v1:cpu0</entry><entry>AVERAGE:vm:v1:vbd_xvda_read</entry></legend></meta>
 <data><row><t>1213617610</t><v>0.5</v><v>NaN</v><v>2048</v></row><row><t>1213617605</t><v>0.25</v><v>0.0282</v><v>1024</v></row></data></xport>`;

@@ -1,8 +1,8 @@
 /**
  * Reading performance data the way xapi serves it: `GET /rrd_updates?session_id=…&start=…&host=true&json=true`
- * (NOTES §4; xapi-project doc/content/xen-api/topics/metrics.md, ocaml/libs/xapi-rrd/lib/rrd_updates.ml). The reply is
- * JSON on xapi ≥ 23.17 and the simulator, the `<xport>` XML elsewhere; both are parsed. Values arrive as strings
- * (`"0.0282"`, `"NaN"`); rows come newest first. Legend entries are `CF:kind:uuid:metric`.
+ * (xenapi/NOTES.md §4; xapi-project doc/content/xen-api/topics/metrics.md, ocaml/libs/xapi-rrd/lib/rrd_updates.ml).
+ * The reply is JSON on xapi ≥ 23.17 and the simulator, the `<xport>` XML elsewhere; both are parsed. Values arrive as
+ * strings (`"0.0282"`, `"NaN"`); rows come newest first. Legend entries are `CF:kind:uuid:metric`.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';

@@ -89,7 +89,9 @@ export interface XapiClient {
   close(): Promise<void>;
 }
 
-/** Methods callable without a session (NOTES §1.2): the datamodel has no session parameter for the others. */
+/**
+ * Methods callable without a session (xenapi/NOTES.md §1.2): the datamodel has no session parameter for the others.
+ */
 const NO_SESSION_PREFIX = 'system.';
 const MAX_REDIRECTS = 3;
 /** How long `callAsync` lets one `event.from` block, in seconds (sent as a double). */
@@ -368,7 +370,8 @@ class Client implements XapiClient {
           continue;
         }
         if (err.code === 'HOST_IS_SLAVE' && err.params[0]) {
-          // A pool member refuses API calls and names its coordinator (NOTES §1.1): move there, log in, retry.
+          // A pool member refuses API calls and names its coordinator (xenapi/NOTES.md §1.1): move there, log in,
+          // retry.
           if (++redirects > MAX_REDIRECTS) {
             throw new XapiClientError(
               ClientErrorCode.TOO_MANY_REDIRECTS,

@@ -1,6 +1,6 @@
 /**
- * The event watcher: the `event.from` loop npm xen-api and XO Lite run (NOTES §1.7). The start token comes from
- * `event.inject('pool', poolRef)` so the watch begins "now" instead of replaying an `add` for every object; each
+ * The event watcher: the `event.from` loop npm xen-api and XO Lite run (xenapi/NOTES.md §1.7). The start token comes
+ * from `event.inject('pool', poolRef)` so the watch begins "now" instead of replaying an `add` for every object; each
  * `event.from` blocks up to `timeoutS` seconds (sent as a double: npm xen-api notes it "must be float for XML-RPC").
  */
 import { XapiError } from './errors.js';

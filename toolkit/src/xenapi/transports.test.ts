@@ -67,8 +67,8 @@ describe('transports', () => {
   });
 
   it('follows HOST_IS_SLAVE from a pool member to the coordinator address it names', async () => {
-    // Real XAPI names the coordinator by IP only (NOTES §1.1), so the client keeps scheme and port: the coordinator
-    // listens on 127.0.0.1:P, the member on 127.0.0.2:P (both loopback).
+    // Real XAPI names the coordinator by IP only (xenapi/NOTES.md §1.1), so the client keeps scheme and port: the
+    // coordinator listens on 127.0.0.1:P, the member on 127.0.0.2:P (both loopback).
     const coordinator = await serve(oldHost);
     const port = Number(new URL(coordinator).port);
     const calls: string[] = [];

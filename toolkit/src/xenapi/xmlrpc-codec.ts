@@ -1,5 +1,6 @@
 /**
- * The XML-RPC codec: npm `xmlrpc`'s serializer and deserializer, corrected to XAPI's encoding (NOTES §1.3, §6):
+ * The XML-RPC codec: npm `xmlrpc`'s serializer and deserializer, corrected to XAPI's encoding (xenapi/NOTES.md
+ * §1.3, §6):
  * - dates are written as UTC `YYYYMMDDThh:mm:ssZ` (the package's shared date formatter defaults to local time with
  *   no zone, which XAPI reads as UTC; we never touch that process-wide formatter, we write the tag ourselves);
  * - doubles are written as `<double>` even when whole ({@link XapiDouble}; the package writes `5` as `<int>`);

@@ -132,7 +132,7 @@ function vlanCreate(ctx: SimContext, taggedPif: string, tag: number, network: st
   assertNoOtherLocalPifs(store, host, network);
   if (tagged.managed === false) fail('PIF_UNMANAGED', taggedPif);
   // (actual) current xapi_pif_helpers.ml `vlan_is_allowed_on_pif` refuses a bond member with
-  // CANNOT_ADD_VLAN_TO_BOND_SLAVE [PIF] (older releases and NOTES: PIF_ALREADY_BONDED)
+  // CANNOT_ADD_VLAN_TO_BOND_SLAVE [PIF] (older releases: PIF_ALREADY_BONDED; toolkit/src/xenapi/NOTES.md §2)
   if (!isNull(ref(tagged, 'bond_slave_of'))) fail('CANNOT_ADD_VLAN_TO_BOND_SLAVE', taggedPif);
   if (num(tagged, 'VLAN') !== -1 && tagged.VLAN !== undefined) fail('PIF_IS_VLAN', taggedPif);
   if (strings(tagged, 'tunnel_access_PIF_of').length > 0) fail('IS_TUNNEL_ACCESS_PIF', taggedPif);

@@ -2,8 +2,8 @@
  * `bottleneck`: read a window of metrics, find saturated CPU, memory, disk and network per host and VM, show the
  * evidence, and recommend a repair — migrate a VM to a host with room, lower a VM's CPU weight/cap, move a disk to
  * another SR, give a VM memory. The method is the USE method (utilisation and saturation per resource, Brendan
- * Gregg) applied to xapi's RRD data sources (NOTES §4): cpu_avg and runstate_runnable for CPU, memory_free_kib and
- * memory_internal_free for memory, vbd_*_latency for disks, pif_aggr_* for the network.
+ * Gregg) applied to xapi's RRD data sources (xenapi/NOTES.md §4): cpu_avg and runstate_runnable for CPU,
+ * memory_free_kib and memory_internal_free for memory, vbd_*_latency for disks, pif_aggr_* for the network.
  */
 import type { SRRecord, VBDRecord, VDIRecord, XapiClient } from '../../xenapi/index.js';
 import { defineTool } from '../command.js';

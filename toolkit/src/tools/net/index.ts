@@ -3,9 +3,10 @@
  * idempotently: it reads the pool, shows the difference, then makes only the missing changes. A rerun of an applied
  * plan changes nothing.
  *
- * XenAPI facts (NOTES §2): networks are pool-wide, each host has its own PIFs; `Bond.create(network, members, MAC,
- * mode)` with MAC "" takes the primary member's, modes are exactly balance-slb, active-backup, lacp; `VLAN.create(
- * tagged_PIF, tag, network)` on a physical or bond PIF, tags 0..4094; a NIC already in a bond cannot join another.
+ * XenAPI facts (xenapi/NOTES.md §2): networks are pool-wide, each host has its own PIFs; `Bond.create(network,
+ * members, MAC, mode)` with MAC "" takes the primary member's, modes are exactly balance-slb, active-backup, lacp;
+ * `VLAN.create(tagged_PIF, tag, network)` on a physical or bond PIF, tags 0..4094; a NIC already in a bond cannot
+ * join another.
  */
 import { parse as parseYaml } from 'yaml';
 import type {

@@ -1,7 +1,7 @@
 /**
  * `provision`: N VMs from a template, fast-cloned (VM.clone + VM.provision, like `xe vm-install` without sr-uuid —
- * NOTES §3: sr-uuid forces a full VM.copy, minutes instead of seconds), named from a pattern, placed across hosts by
- * free memory (affinity, and `VM.start_on` with --start), with bounded concurrency.
+ * xenapi/NOTES.md §3: sr-uuid forces a full VM.copy, minutes instead of seconds), named from a pattern, placed across
+ * hosts by free memory (affinity, and `VM.start_on` with --start), with bounded concurrency.
  *
  * Resumable and idempotent: every clone is marked at once (`other_config:xenlab_provision`), so a rerun finds what is
  * already there — finished VMs are left alone, clones whose provisioning did not finish are completed, halted ones
