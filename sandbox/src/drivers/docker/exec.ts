@@ -152,6 +152,137 @@ export async function execText(
   };
 }
 
+/** One docker terminal's state: its exec and stream once up, queued input, listeners, and how it stands. */
+interface TerminalState {
+  readonly target: ExecTarget;
+  /** Every process of this terminal inherits XENLAB_TERM, which is how `xenlab-hangup` finds them to end them. */
+  readonly termId: string;
+  readonly onGone: (() => void) | undefined;
+  readonly dataListeners: ((d: Buffer) => void)[];
+  readonly exitListeners: ((code: number | null) => void)[];
+  readonly drainListeners: (() => void)[];
+  stream: Duplex | undefined;
+  exec: Docker.Exec | undefined;
+  /** Keystrokes not yet written to the stream (before the exec is up, or behind a resize in flight). */
+  pending: (string | Uint8Array)[];
+  pendingBytes: number;
+  wantSize: { cols: number; rows: number };
+  /** Resizes in flight. */
+  resizing: number;
+  // Fields of an object, not lets: they change in callbacks, which TypeScript's narrowing can't see.
+  paused: boolean;
+  killed: boolean;
+  exited: boolean;
+}
+
+// Input not yet taken by the engine: queued here (before the exec is up, behind a resize) or in the socket's
+// write buffer (the shell is not reading, so the engine stops reading us). SharedTerminal bounds it.
+const inputBacklog = (t: TerminalState): number => t.pendingBytes + (t.stream?.writableLength ?? 0);
+
+function drained(t: TerminalState): void {
+  if (inputBacklog(t) === 0) for (const l of t.drainListeners) l();
+}
+
+function exitTerminal(t: TerminalState, code: number | null): void {
+  if (t.exited) return;
+  t.exited = true;
+  for (const l of t.exitListeners) l(code);
+  t.onGone?.();
+}
+
+// Keystrokes wait behind a resize in flight, as they would behind a local pty's synchronous ioctl: a
+// command typed right after a resize (`stty size`) must see the new size.
+function flush(t: TerminalState): void {
+  const stream = t.stream;
+  if (!stream || t.resizing > 0 || t.killed) return;
+  for (const p of t.pending) stream.write(p);
+  t.pending = [];
+  t.pendingBytes = 0;
+  drained(t);
+}
+
+function resizeNow(t: TerminalState): void {
+  if (!t.exec || t.exited) return;
+  t.resizing++;
+  t.exec
+    .resize({ h: t.wantSize.rows, w: t.wantSize.cols })
+    .catch(() => undefined) // deliberate: the exec ended meanwhile
+    .finally(() => {
+      t.resizing--;
+      flush(t);
+    });
+}
+
+function hangup(t: TerminalState): void {
+  void execRaw(t.target, ['/usr/local/bin/xenlab-hangup', t.termId], { timeoutMs: 5000 })
+    .catch((err: unknown) => {
+      log.debug('hanging up a docker terminal failed; closing its stream', { termId: t.termId, err });
+    })
+    .finally(() => {
+      t.stream?.destroy();
+    });
+}
+
+/** The stream ended: the terminal exits with the shell's code (null when it can't be told). */
+function streamEnded(t: TerminalState): void {
+  if (t.exited) return;
+  if (!t.exec) {
+    exitTerminal(t, null);
+    return;
+  }
+  t.exec.inspect().then(
+    (i) => {
+      exitTerminal(t, i.Running ? null : i.ExitCode);
+    },
+    () => {
+      exitTerminal(t, null);
+    },
+  );
+}
+
+/** Starts the shell (after `before`), wires its stream to the terminal, then applies what was asked meanwhile. */
+async function startShell(t: TerminalState, before: (() => Promise<string | undefined>) | undefined) {
+  try {
+    // E.g. freeing a container whose pids a fork bomb took (recover.ts); what it returns is shown first.
+    const notice = await before?.().catch((err: unknown) => {
+      log.warn('preparing the container before a terminal failed', { err });
+      return undefined;
+    });
+    if (notice) for (const l of t.dataListeners) l(Buffer.from(notice));
+    t.exec = await t.target.container.exec({
+      Cmd: ['/usr/local/bin/xenlab-shell'],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: true,
+      User: 'learner',
+      WorkingDir: DOCKER_HOME,
+      Env: envList({ ...t.target.env, XENLAB_TERM: t.termId }),
+    });
+    const s = await t.exec.start({ hijack: true, stdin: true, Tty: true });
+    t.stream = s;
+    s.on('data', (d: Buffer) => {
+      for (const l of t.dataListeners) l(d);
+    });
+    const ended = () => {
+      streamEnded(t);
+    };
+    s.on('drain', () => {
+      drained(t);
+    });
+    s.on('end', ended);
+    s.on('close', ended);
+    s.on('error', ended);
+    if (t.paused) s.pause();
+    // The browser's size before any queued keystroke (API 1.41 has no ConsoleSize at exec create).
+    resizeNow(t);
+    if (t.killed) hangup(t);
+  } catch (err) {
+    log.warn('starting a docker terminal failed', { err });
+    exitTerminal(t, null);
+  }
+}
+
 /**
  * A learner's terminal: `docker exec -it xenlab-shell` as the learner. The TerminalProcess is returned at once
  * (the gateway's interface is synchronous); keystrokes and resizes made before the exec is up are queued.
@@ -165,152 +296,61 @@ export function attachTerminal(
   onGone?: () => void,
   before?: () => Promise<string | undefined>,
 ): TerminalProcess {
-  // Every process of this terminal inherits XENLAB_TERM, which is how `xenlab-hangup` finds them to end them.
-  const termId = randomBytes(8).toString('hex');
-  const dataListeners: ((d: Buffer) => void)[] = [];
-  const exitListeners: ((code: number | null) => void)[] = [];
-  let stream: Duplex | undefined;
-  let exec: Docker.Exec | undefined;
-  let pending: (string | Uint8Array)[] = [];
-  let pendingBytes = 0;
-  const drainListeners: (() => void)[] = [];
-  // Input not yet taken by the engine: queued here (before the exec is up, behind a resize) or in the socket's
-  // write buffer (the shell is not reading, so the engine stops reading us). SharedTerminal bounds it.
-  const inputBacklog = () => pendingBytes + (stream?.writableLength ?? 0);
-  const drained = () => {
-    if (inputBacklog() === 0) for (const l of drainListeners) l();
+  const t: TerminalState = {
+    target,
+    termId: randomBytes(8).toString('hex'),
+    onGone,
+    dataListeners: [],
+    exitListeners: [],
+    drainListeners: [],
+    stream: undefined,
+    exec: undefined,
+    pending: [],
+    pendingBytes: 0,
+    wantSize: size,
+    resizing: 0,
+    paused: false,
+    killed: false,
+    exited: false,
   };
-  let wantSize = size;
-  // An object, not two lets: they change in callbacks, which TypeScript's narrowing can't see.
-  const flags = { paused: false, killed: false };
-  let exited = false;
-
-  const exit = (code: number | null) => {
-    if (exited) return;
-    exited = true;
-    for (const l of exitListeners) l(code);
-    onGone?.();
-  };
-  // Keystrokes wait behind a resize in flight, as they would behind a local pty's synchronous ioctl: a
-  // command typed right after a resize (`stty size`) must see the new size.
-  let resizing = 0;
-  const flush = () => {
-    if (!stream || resizing > 0 || flags.killed) return;
-    for (const p of pending) stream.write(p);
-    pending = [];
-    pendingBytes = 0;
-    drained();
-  };
-  const resizeNow = () => {
-    if (!exec || exited) return;
-    resizing++;
-    exec
-      .resize({ h: wantSize.rows, w: wantSize.cols })
-      .catch(() => undefined) // deliberate: the exec ended meanwhile
-      .finally(() => {
-        resizing--;
-        flush();
-      });
-  };
-
-  const hangup = () => {
-    void execRaw(target, ['/usr/local/bin/xenlab-hangup', termId], { timeoutMs: 5000 })
-      .catch((err: unknown) => {
-        log.debug('hanging up a docker terminal failed; closing its stream', { termId, err });
-      })
-      .finally(() => {
-        stream?.destroy();
-      });
-  };
-
-  void (async () => {
-    try {
-      // E.g. freeing a container whose pids a fork bomb took (recover.ts); what it returns is shown first.
-      const notice = await before?.().catch((err: unknown) => {
-        log.warn('preparing the container before a terminal failed', { err });
-        return undefined;
-      });
-      if (notice) for (const l of dataListeners) l(Buffer.from(notice));
-      exec = await target.container.exec({
-        Cmd: ['/usr/local/bin/xenlab-shell'],
-        AttachStdin: true,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: true,
-        User: 'learner',
-        WorkingDir: DOCKER_HOME,
-        Env: envList({ ...target.env, XENLAB_TERM: termId }),
-      });
-      const s = await exec.start({ hijack: true, stdin: true, Tty: true });
-      stream = s;
-      s.on('data', (d: Buffer) => {
-        for (const l of dataListeners) l(d);
-      });
-      const ended = () => {
-        if (exited) return;
-        if (!exec) {
-          exit(null);
-          return;
-        }
-        exec.inspect().then(
-          (i) => {
-            exit(i.Running ? null : i.ExitCode);
-          },
-          () => {
-            exit(null);
-          },
-        );
-      };
-      s.on('drain', drained);
-      s.on('end', ended);
-      s.on('close', ended);
-      s.on('error', ended);
-      if (flags.paused) s.pause();
-      // The browser's size before any queued keystroke (API 1.41 has no ConsoleSize at exec create).
-      resizeNow();
-      if (flags.killed) hangup();
-    } catch (err) {
-      log.warn('starting a docker terminal failed', { err });
-      exit(null);
-    }
-  })();
+  void startShell(t, before);
 
   return {
     get pid() {
       return 0;
     },
     write(data) {
-      if (flags.killed || exited) return;
-      pending.push(data);
-      pendingBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-      flush();
+      if (t.killed || t.exited) return;
+      t.pending.push(data);
+      t.pendingBytes += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      flush(t);
     },
-    inputBacklog,
+    inputBacklog: () => inputBacklog(t),
     onInputDrain(listener) {
-      drainListeners.push(listener);
+      t.drainListeners.push(listener);
     },
     resize(cols, rows) {
-      wantSize = { cols, rows };
-      resizeNow();
+      t.wantSize = { cols, rows };
+      resizeNow(t);
     },
     pause() {
-      flags.paused = true;
-      stream?.pause();
+      t.paused = true;
+      t.stream?.pause();
     },
     resume() {
-      flags.paused = false;
-      stream?.resume();
+      t.paused = false;
+      t.stream?.resume();
     },
     kill() {
-      if (flags.killed) return;
-      flags.killed = true;
-      if (stream) hangup();
+      if (t.killed) return;
+      t.killed = true;
+      if (t.stream) hangup(t);
     },
     onData(listener) {
-      dataListeners.push(listener);
+      t.dataListeners.push(listener);
     },
     onExit(listener) {
-      exitListeners.push(listener);
+      t.exitListeners.push(listener);
     },
   };
 }

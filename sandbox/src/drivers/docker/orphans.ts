@@ -13,9 +13,13 @@
 import type Docker from 'dockerode';
 import { ENV_PREFIX, LABEL, LABEL_ENV, LABEL_POOL, parseContainerName } from './client.js';
 import { removeContainers } from './containers.js';
+import type { DockerContext } from './context.js';
 import { removeNetwork } from './networks.js';
 import { bridgeOf, dropStaleRules } from './pool-link.js';
 import { findSwarmEnvironment, removeServices } from './swarm.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/docker');
 
 /** Which unclaimed environments {@link DockerDriver.cullOrphans} removes. */
 export interface OrphanFilter {
@@ -130,4 +134,60 @@ export async function removeStalePool(
     if (n.startsWith('xenlab-')) await removeNetwork(docker, n);
   }
   return stale.length;
+}
+
+/**
+ * {@link DockerDriver.cullOrphans}: removes the environments on the engine that this driver neither created nor
+ * adopted, once their window has passed (or at once when `keep` says no record wants them); returns their ids.
+ */
+export async function cullOrphans(ctx: DockerContext, filter: OrphanFilter = {}): Promise<string[]> {
+  if (filter.olderThanMs !== undefined) ctx.orphanMs = filter.olderThanMs;
+  const { docker, labels, live, creating, culling, firstSeen, orphanMs } = ctx;
+  const now = Date.now();
+  const removed: string[] = [];
+  const ids = await environmentsOnEngine(docker, labels, ctx.swarm !== undefined);
+  const present = new Set(ids);
+  for (const id of firstSeen.keys()) if (!present.has(id)) firstSeen.delete(id);
+  for (const id of ids) {
+    if (live.has(id) || creating.has(id) || culling.has(id)) continue;
+    const seen = firstSeen.get(id) ?? now;
+    firstSeen.set(id, seen);
+    const wanted = filter.keep ? filter.keep(id) : true;
+    if (wanted && (orphanMs <= 0 || now - seen < orphanMs)) continue;
+    const gone = removeEnvironment(docker, id, labels, ctx.swarm !== undefined, ctx.onHost)
+      .catch((err: unknown) => {
+        log.warn('removing an orphaned environment failed (tried again next sweep)', {
+          environmentId: id,
+          err,
+        });
+      })
+      .finally(() => {
+        culling.delete(id);
+        firstSeen.delete(id);
+      });
+    culling.set(id, gone);
+    await gone;
+    removed.push(id);
+  }
+  return removed;
+}
+
+/**
+ * Starts the driver's sweeps: orphans every half window (0.5 s to 5 min; none when the window is 0) and a first
+ * look now, and an earlier gateway's warm containers at once. Returns the sweep timer to clear on close.
+ */
+export function startOrphanSweeps(ctx: DockerContext): NodeJS.Timeout | undefined {
+  const sweep = () => {
+    void cullOrphans(ctx).catch((err: unknown) => {
+      log.warn('looking for orphaned environments failed', { err });
+    });
+  };
+  // First look now, so an earlier gateway's environments get their window from this start.
+  const timer =
+    ctx.orphanMs > 0 ? setInterval(sweep, Math.min(Math.max(ctx.orphanMs / 2, 500), 5 * 60_000)) : undefined;
+  timer?.unref();
+  if (ctx.orphanMs > 0) sweep();
+  // Warm containers an earlier gateway made are never claimed by anyone.
+  if (!ctx.swarm) void removeStalePool(ctx.docker, ctx.labels, ctx.driverId, ctx.startedAt).catch(() => 0);
+  return timer;
 }
