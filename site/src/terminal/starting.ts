@@ -1,0 +1,136 @@
+/**
+ * The panels above the screen while there is no shell yet: an environment coming up (what starts, about how long
+ * is left, how long the page has waited) and a lab that cannot run on this machine (which driver, why, what to do).
+ * @module
+ */
+import type { Terminal } from '@xterm/xterm';
+import type { ServerMessage } from '@xenlab/sandbox/protocol';
+import { inlineNodes } from '../components/lab/inline-text.ts';
+import { Every, type Parts } from './parts.ts';
+
+/** What each driver starts, for "Starting a nested Xen host…". */
+const STARTS: Record<string, string> = {
+  'qemu-xen': 'a nested Xen host',
+  docker: 'a lab container',
+  local: 'the lab',
+};
+
+/** "45 s", "2 min 5 s". */
+export function formatSeconds(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s >= 120
+    ? `${String(Math.floor(s / 60))} min${s % 60 ? ` ${String(s % 60)} s` : ''}`
+    : `${String(s)} s`;
+}
+
+export type StartPhase = Extract<ServerMessage, { type: 'env.starting' }>;
+
+/**
+ * The lines shown while an environment comes up: what is starting and about how long is left (the current
+ * phase's ETA), and how long the page has been waiting.
+ * @example
+ * startingText({ driver: 'qemu-xen', what: 'booting a Xen host', startedAt: t, etaMs: 90_000 }, t, t + 20_000)
+ * // { title: 'Starting a nested Xen host… about 70 s', detail: 'booting a Xen host · 20 s elapsed', fraction: 0.22 }
+ */
+export function startingText(
+  phase: Omit<StartPhase, 'type'> | undefined,
+  since: number,
+  now: number,
+): { title: string; detail: string; fraction: number | undefined } {
+  const elapsed = `${formatSeconds(now - since)} elapsed`;
+  if (!phase) return { title: 'Starting the environment…', detail: elapsed, fraction: undefined };
+  const noun = STARTS[phase.driver] ?? (phase.driver ? `the ${phase.driver} environment` : 'the environment');
+  let title = `Starting ${noun}…`;
+  let fraction: number | undefined;
+  if (phase.etaMs !== undefined && phase.etaMs > 0) {
+    const left = phase.startedAt + phase.etaMs - now;
+    title += left > 0 ? ` about ${formatSeconds(left)}` : ' taking longer than usual';
+    fraction = Math.min(0.99, Math.max(0, (now - phase.startedAt) / phase.etaMs));
+  }
+  return { title, detail: `${phase.what} · ${elapsed}`, fraction };
+}
+
+/** A permanent error's text without its stable code prefix, and the code. */
+function splitCode(message: string): { code: string | undefined; text: string } {
+  const m = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(message);
+  const text = m?.[2] ?? message;
+  return { code: m?.[1], text: text.charAt(0).toUpperCase() + text.slice(1) };
+}
+
+export interface StartingPanels {
+  /** The gateway said what is starting now (`env.starting`). */
+  phase(msg: StartPhase): void;
+  /** Shows the progress panel (counting the seconds) and returns its title, for the status line. */
+  show(): string;
+  hide(): void;
+  /** The shell is there (`term.ready`): no panel, and the next wait starts afresh. */
+  ready(): void;
+  /** The lab cannot run here: the message (with its code) in place of the progress, and no input. */
+  unavailable(message: string | undefined): void;
+}
+
+export function startingPanels(
+  host: HTMLElement,
+  { progress, unavailable }: Pick<Parts, 'progress' | 'unavailable'>,
+  term: Terminal,
+  signal: AbortSignal,
+): StartingPanels {
+  // The current phase (from env.starting) and when the page began waiting.
+  let phase: StartPhase | undefined;
+  let waitingSince: number | undefined;
+  const timer = new Every(signal);
+  const render = () => {
+    const now = Date.now();
+    const since = Math.min(waitingSince ?? now, phase?.startedAt ?? now);
+    const { title, detail, fraction } = startingText(phase, since, now);
+    const [titleEl, detailEl, bar] = ['.xt-progress-title', '.xt-progress-detail', '.xt-progress-bar'].map(
+      (sel) => progress.querySelector<HTMLElement>(sel),
+    );
+    if (titleEl) titleEl.textContent = title;
+    if (detailEl) detailEl.textContent = detail;
+    if (bar instanceof HTMLProgressElement) {
+      if (fraction === undefined) bar.removeAttribute('value');
+      else bar.value = fraction;
+    }
+    return title;
+  };
+  const hide = () => {
+    timer.stop();
+    progress.hidden = true;
+    delete host.dataset.starting;
+  };
+  return {
+    phase: (msg) => {
+      phase = msg;
+    },
+    show: () => {
+      waitingSince ??= Date.now();
+      progress.hidden = false;
+      host.dataset.starting = phase?.driver ?? '';
+      timer.start(render, 1000);
+      return render();
+    },
+    hide,
+    ready: () => {
+      hide();
+      phase = undefined;
+      waitingSince = undefined;
+    },
+    unavailable: (message) => {
+      hide();
+      const { code, text } = splitCode(message ?? 'The lab server cannot run this lab on this machine.');
+      const title = unavailable.querySelector('.xt-unavailable-title');
+      const body = unavailable.querySelector('.xt-unavailable-text');
+      const codeEl = unavailable.querySelector('.xt-unavailable-code');
+      if (title) title.textContent = 'This lab cannot run on this machine';
+      body?.replaceChildren(...inlineNodes(text));
+      if (codeEl)
+        codeEl.textContent = code
+          ? `${code} · reload this page once it is fixed`
+          : 'Reload this page once it is fixed.';
+      unavailable.hidden = false;
+      term.options.cursorBlink = false;
+      term.options.disableStdin = true;
+    },
+  };
+}
