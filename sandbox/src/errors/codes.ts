@@ -112,12 +112,12 @@ export const ERROR_CODES = {
     fix: 'Check the code (it is printed on the page that made it).',
   },
   GATEWAY_ERR_NOT_FOUND: {
-    meaning: 'No such path, learner or resource.',
+    meaning: 'HTTP 404: no such path, learner or resource.',
     fix: 'Check the URL.',
   },
-  GATEWAY_ERR_METHOD: {
-    meaning: 'The path does not take this HTTP method.',
-    fix: 'Use the method the `Allow` header names.',
+  GATEWAY_ERR_METHOD_NOT_ALLOWED: {
+    meaning: 'HTTP 405: the path does not take this HTTP method.',
+    fix: 'Use a method the `Allow` header names.',
   },
 
   // Labs: loading (sandbox/src/labs), environments (lab-runtime), the lab channel (protocol/lab.ts, grading).

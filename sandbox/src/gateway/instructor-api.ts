@@ -86,7 +86,7 @@ export function instructorApi(d: InstructorApiDeps): { routes: Route[]; gate: Ga
     kit.postFromSite(req, res, RemoveLearnerRequest, 'send {"learner": "<learner id>"}', (body) => {
       return instructor.removeLearner(body.learner).then((removed) => {
         if (removed) json(res, 200, { removed: true });
-        else json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'no such learner' });
+        else json(res, 404, { code: GatewayError.NOT_FOUND, message: 'no such learner' });
       });
     });
   };

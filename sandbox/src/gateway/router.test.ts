@@ -1,6 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../protocol/index.js';
 import { createRouter, type Route } from './router.js';
 
 /** A request and a response that records what was answered. */
@@ -51,9 +52,10 @@ describe('the router', () => {
     expect(answer.status).toBe(405);
     expect(answer.headers?.Allow).toBe('GET, HEAD, POST');
     expect(JSON.parse(answer.body ?? '')).toEqual({
-      code: 'GATEWAY_ERR_METHOD',
+      code: 'GATEWAY_ERR_METHOD_NOT_ALLOWED',
       message: 'use GET, HEAD, POST',
     });
+    expect(GatewayError.METHOD_NOT_ALLOWED).toBe('GATEWAY_ERR_METHOD_NOT_ALLOWED');
   });
 
   it('leaves an unknown path to the next in line, unless a gate owns it (404)', () => {
@@ -62,6 +64,8 @@ describe('the router', () => {
     const { req, res, answer } = call('GET');
     expect(route(req, res, '/api/staff/nothing')).toBe(true);
     expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body ?? '')).toEqual({ code: GatewayError.NOT_FOUND, message: 'not found' });
+    expect(GatewayError.NOT_FOUND).toBe('GATEWAY_ERR_NOT_FOUND');
   });
 
   it('asks the gate first, for known and unknown paths alike', () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../protocol/index.js';
 import { json } from './http.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -23,7 +24,7 @@ export interface Gate {
 export type Router = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
 const notFound = (res: ServerResponse): void => {
-  json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
+  json(res, 404, { code: GatewayError.NOT_FOUND, message: 'not found' });
 };
 
 /**
@@ -52,7 +53,7 @@ export function createRouter(routes: readonly Route[], gates: readonly Gate[] = 
     const handle = byMethod.get(req.method ?? 'GET');
     if (!handle) {
       const allow = [...byMethod.keys()].join(', ');
-      json(res, 405, { code: 'GATEWAY_ERR_METHOD', message: `use ${allow}` }, { Allow: allow });
+      json(res, 405, { code: GatewayError.METHOD_NOT_ALLOWED, message: `use ${allow}` }, { Allow: allow });
       return true;
     }
     handle(req, res);

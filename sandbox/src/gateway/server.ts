@@ -216,7 +216,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (route(req, res, path)) return;
       if (pageSetsCookie(req, path)) res.setHeader('Set-Cookie', sessionCookie(newSessionId()));
       if (site?.(req, res)) return;
-      json(res, 404, { code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
+      json(res, 404, { code: GatewayError.NOT_FOUND, message: 'not found' });
     }),
   );
   const connections = capConnections(server, limits);

@@ -196,6 +196,10 @@ export const GatewayError = {
   INTERNAL: 'GATEWAY_ERR_INTERNAL',
   /** A resume code that is not one. */
   BAD_RESUME_CODE: 'GATEWAY_ERR_BAD_RESUME_CODE',
+  /** HTTP 404: no such path (under `/api/` or the site), learner or resource. */
+  NOT_FOUND: 'GATEWAY_ERR_NOT_FOUND',
+  /** HTTP 405: a known path asked with a method it does not take; `Allow` names the ones it does. */
+  METHOD_NOT_ALLOWED: 'GATEWAY_ERR_METHOD_NOT_ALLOWED',
 } as const;
 export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
 

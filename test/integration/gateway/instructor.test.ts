@@ -53,6 +53,17 @@ describe('the instructor link', () => {
     expect(link.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
     expect((await room()).status).toBe(200);
   });
+
+  it('answers an unknown instructor path 404 and a wrong method 405 (with Allow), each with its code', async () => {
+    const headers = { cookie: instructorCookie };
+    const unknown = await fetch(`${gateway.url}/api/instructor/nothing`, { headers });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ code: 'GATEWAY_ERR_NOT_FOUND', message: 'not found' });
+    const wrong = await fetch(`${gateway.url}${PATHS.instructorRoom}`, { method: 'DELETE', headers });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET');
+    expect(await wrong.json()).toEqual({ code: 'GATEWAY_ERR_METHOD_NOT_ALLOWED', message: 'use GET' });
+  });
 });
 
 describe('the room', () => {
