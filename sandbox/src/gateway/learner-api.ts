@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, HelpRequest, JoinRequest, PATHS } from '../protocol/index.js';
+import { GatewayError, HelpRequest, JoinRequest, PATHS, sitePathOr } from '../protocol/index.js';
 import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import type { Learner, Learners } from '../store/index.js';
@@ -174,9 +174,8 @@ export function learnerRoutes(d: LearnerApiDeps): Route[] {
       page(res, 403, 'Could not join', `${joined.message}.`, headers);
       return;
     }
-    const to = q.get('to') ?? '/';
     // Only a path of this site: never an open redirect.
-    const target = /^\/(?![/\\])[\x21-\x7e]*$/.test(to) ? to : '/';
+    const target = sitePathOr(q.get('to'));
     // Nobody in the room is a random id: a learner with no name yet says who they are first.
     const location = joined.learner.displayName
       ? target

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError, NAME_PATTERN, PATHS, PLAYGROUND_LAB } from '../protocol/index.js';
+import { GatewayError, PATHS, PLAYGROUND_LAB, isName } from '../protocol/index.js';
 import { LAB_PATH } from '../protocol/lab.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { attachLabChannel } from '../grading/index.js';
@@ -113,7 +113,7 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
     }
     const lab = url.searchParams.get('lab') ?? PLAYGROUND_LAB;
     const name = url.searchParams.get('terminal') ?? 'main';
-    if (!NAME_PATTERN.test(lab) || !NAME_PATTERN.test(name)) {
+    if (!isName(lab) || !isName(name)) {
       refuse(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
       return;
     }

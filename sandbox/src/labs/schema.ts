@@ -7,14 +7,17 @@
  * @module
  */
 import { z } from 'zod';
+import { NAME_PATTERN } from '../protocol/index.js';
 
-/** Lab ids are kebab-case and equal their folder and URL slug (STYLE.md). */
-export const LAB_ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-const ID = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+/**
+ * Lab ids are kebab-case and equal their folder and URL slug (STYLE.md); task, check and terminal ids likewise.
+ * The wire protocol's {@link NAME_PATTERN}: the gateway and the site read lab ids and terminal names with it too.
+ */
+export const LAB_ID = NAME_PATTERN;
 const idString = (what: string) =>
   z
     .string()
-    .regex(ID, `${what} must be kebab-case (lowercase letters, digits and dashes, e.g. "count-hosts")`);
+    .regex(LAB_ID, `${what} must be kebab-case (lowercase letters, digits and dashes, e.g. "count-hosts")`);
 
 /** A comparison on a number (a count, a field). A bare number means "equal to". */
 export const NumberMatch = z.union([

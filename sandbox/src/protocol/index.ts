@@ -307,10 +307,37 @@ export interface InstructorRoom {
 export const BroadcastRequest = z.object({ text: z.string().trim().min(1).max(500) }).strict();
 
 /**
- * Lab ids are kebab-case (they equal their folder and URL slug); terminal names likewise. The one definition: the
- * gateway checks `lab=` and `terminal=` with it, the site reads lab links (`/labs/<id>/`) with it.
+ * Lab ids are kebab-case (they equal their folder and URL slug); terminal, task and check names likewise. The one
+ * definition: the lab schema checks manifests with it, the gateway checks `lab=` and `terminal=` with it (through
+ * {@link isName}, which also bounds the length), the site reads lab links (`/labs/<id>/`) with it.
+ * @example
+ * NAME_PATTERN.test('anatomy-of-a-pool') // true
+ * NAME_PATTERN.test('Anatomy') || NAME_PATTERN.test('9-lives') || NAME_PATTERN.test('a--b') // false
  */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** The longest lab id or terminal name the gateway and the site take. */
+export const NAME_MAX_LENGTH = 64;
+
+/** A lab id or terminal name as the gateway takes it: {@link NAME_PATTERN}, at most {@link NAME_MAX_LENGTH} long. */
+export const isName = (text: string): boolean => text.length <= NAME_MAX_LENGTH && NAME_PATTERN.test(text);
+
+/**
+ * A path of this site, safe to redirect to (`/join?to=…`, the welcome page's `to`): it starts with one `/` (not
+ * `//` or `/\`, which browsers take as another host), and holds printable ASCII only (no spaces, no controls).
+ * The one definition, for the gateway's join link and the site's welcome page alike.
+ */
+export const SITE_PATH = /^\/(?![/\\])[\x21-\x7e]*$/;
+
+/**
+ * Where to send the browser: `wanted` when it is a path of this site ({@link SITE_PATH}), else `/`. Never an open
+ * redirect.
+ * @example
+ * sitePathOr('/labs/the-xenapi/') // '/labs/the-xenapi/'
+ * sitePathOr('//evil.example/') // '/'
+ */
+export const sitePathOr = (wanted: string | null | undefined): string =>
+  typeof wanted === 'string' && SITE_PATH.test(wanted) ? wanted : '/';
 
 /** The lab whose environment a plain lesson page (not a lab) uses. */
 export const PLAYGROUND_LAB = 'playground';
@@ -328,7 +355,7 @@ export type JoinRequest = z.infer<typeof JoinRequest>;
 export const HelpRequest = z
   .object({
     /** The lab they are on (`playground` for a plain lesson). */
-    lab: z.string().regex(NAME_PATTERN).default(PLAYGROUND_LAB),
+    lab: z.string().max(NAME_MAX_LENGTH).regex(NAME_PATTERN).default(PLAYGROUND_LAB),
     /** What they are stuck on, if they say. */
     note: z.string().trim().max(200).default(''),
     cancel: z.boolean().default(false),

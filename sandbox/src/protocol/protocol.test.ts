@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { FLOW, parseClientMessage, parseServerMessage } from './index.js';
+import {
+  FLOW,
+  HelpRequest,
+  NAME_PATTERN,
+  isName,
+  parseClientMessage,
+  parseServerMessage,
+  sitePathOr,
+} from './index.js';
 
 describe('the wire protocol', () => {
   it('accepts the messages a page sends', () => {
@@ -38,5 +46,44 @@ describe('the wire protocol', () => {
   it('keeps the ack size within the low watermark, or a paused pty would never resume', () => {
     expect(FLOW.ACK_EVERY).toBeLessThanOrEqual(FLOW.LOW);
     expect(FLOW.LOW).toBeLessThan(FLOW.HIGH);
+  });
+});
+
+describe('names (lab ids, terminal names)', () => {
+  it('are kebab-case: lowercase letters and digits, single dashes between, a letter first', () => {
+    for (const good of ['playground', 'anatomy-of-a-pool', 'host1', 'node-2', 'x'])
+      expect(isName(good), good).toBe(true);
+    for (const bad of ['', 'Shell', '9-lives', '-a', 'a-', 'a--b', 'a_b', '../etc', 'a b', 'ä']) {
+      expect(NAME_PATTERN.test(bad), bad).toBe(false);
+      expect(isName(bad), bad).toBe(false);
+    }
+  });
+
+  it('are at most 64 characters where the gateway takes them', () => {
+    expect(isName('a'.repeat(64))).toBe(true);
+    expect(isName('a'.repeat(65))).toBe(false);
+    expect(HelpRequest.safeParse({ lab: 'a'.repeat(65) }).success).toBe(false);
+    expect(HelpRequest.parse({})).toMatchObject({ lab: 'playground' });
+  });
+});
+
+describe('a redirect target', () => {
+  it('is a path of this site or else /', () => {
+    for (const ok of ['/', '/labs/anatomy-of-a-pool/', '/welcome/?code=X&to=%2F', '/a#b'])
+      expect(sitePathOr(ok), ok).toBe(ok);
+    for (const bad of [
+      null,
+      undefined,
+      '',
+      '//evil.example/',
+      '/\\evil.example',
+      'https://evil.example/',
+      'labs/x',
+      '/a b',
+      '/a\nb',
+      '/\u00e9',
+      'javascript:alert(1)',
+    ])
+      expect(sitePathOr(bad), String(bad)).toBe('/');
   });
 });
