@@ -135,8 +135,50 @@ export interface SimFaults {
   pifLinkDown?(ctx: SimContext, pif: string): void | Promise<void>;
   /** The PIF regains link. */
   pifLinkUp?(ctx: SimContext, pif: string): void | Promise<void>;
-  /** A VM starts burning CPU or I/O (`level` 0..1 of its capacity; 0 stops the hog). */
+  /** A VM starts burning CPU or I/O (`level` 0..1 of its capacity; 0 stops the hog): a steady workload. */
   vmHog?(ctx: SimContext, vm: string, kind: 'cpu' | 'io', level: number): void | Promise<void>;
+  /**
+   * Changes a VM's workload (`POST /_xenlab/workload`): each resource in `patch` replaces that resource's demand,
+   * `null` removes it; `clear` drops every demand first. Returns the VM's workload as {@link workloads} lists it.
+   */
+  vmWorkload?(ctx: SimContext, vm: string, patch: SimWorkloadPatch): SimWorkloadView;
+  /** Every VM's workload and its levels now (`GET /_xenlab/workload`). */
+  workloads?(ctx: SimContext): SimWorkloadView[];
+}
+
+/** The resources a workload drives: CPU per vCPU, guest memory in use, disk I/O, network. */
+export type SimWorkloadResource = 'cpu' | 'memory' | 'io' | 'net';
+
+/**
+ * How one resource's demand varies (levels 0..1; see behaviour/workload.ts for what 1 means per resource). Time runs
+ * from `since` (ms since the epoch, when it was set) shifted by `phase` seconds.
+ */
+export interface SimDemand {
+  /** `steady` (always `peak`), `diurnal` (a sinusoid from `base` up to `peak` and back over `period`), `bursts`. */
+  readonly pattern: 'steady' | 'diurnal' | 'bursts';
+  readonly base: number;
+  readonly peak: number;
+  /** diurnal: seconds per cycle. */
+  readonly period: number;
+  /** bursts: `on` seconds at `peak` at the start of every `every` seconds, `base` in between. */
+  readonly on: number;
+  readonly every: number;
+  readonly phase: number;
+  readonly since: number;
+}
+
+/** A change to a VM's workload. */
+export interface SimWorkloadPatch {
+  readonly clear?: boolean;
+  readonly demands: Partial<Record<SimWorkloadResource, SimDemand | null>>;
+}
+
+/** A VM's workload as the control API shows it: its demands and their levels now. */
+export interface SimWorkloadView {
+  readonly uuid: string;
+  readonly name_label: string;
+  readonly demands: Partial<Record<SimWorkloadResource, SimDemand>>;
+  readonly now: Record<SimWorkloadResource, number>;
 }
 
 /**

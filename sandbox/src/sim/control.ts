@@ -10,7 +10,21 @@
  * - `POST /_xenlab/restore` `{ name? }` or `{ state }` → restores it (clients see the changes as events)
  * - `POST /_xenlab/reset` → rebuilds the scenario from scratch
  * - `POST /_xenlab/fault/<name>` `{ uuid | name_label, kind?, level? }` where name is one of host-fail, host-recover,
- *   sr-fail, sr-detach, sr-recover, pif-down, pif-up, vm-hog
+ *   sr-fail, sr-detach, sr-recover, pif-down, pif-up, vm-hog (`kind` cpu|io, default cpu; `level` 0..1, default 1:
+ *   the same as a steady workload of that level)
+ * - `POST /_xenlab/workload` `{ uuid | name_label, clear?, cpu?, memory?, io?, net?, pattern?, base?, period?, on?,
+ *   every?, phase? }` → `{ ok, ref, workload }`: what the VM's guest asks of each resource, which its metrics follow
+ *   (behaviour/workload.ts; grammar in workload-spec.ts). Each resource is a level 0..1 (the peak), an object
+ *   `{ peak | level, pattern?, base?, period?, on?, every?, phase? }`, or null to remove it; resources left out keep
+ *   their demand, `clear: true` drops them all first. Top-level pattern/base/period/on/every/phase are defaults for
+ *   the resources given. Levels: cpu = fraction of each vCPU, memory = share of the guest's memory in use, io = disk
+ *   (1 saturates it), net = network (1 saturates a 1 GbE link). Patterns: `steady` (default: always the peak),
+ *   `diurnal` (base at time 0, peak half a `period` later, a sinusoid; period default 86400 s), `bursts` (peak for
+ *   the first `on` s of every `every` s, base between; defaults 60 and 300). Time 0 is now, shifted by `phase` s.
+ *   Example: `{ "name_label": "web-1", "cpu": 0.9, "pattern": "diurnal", "base": 0.1, "period": 600 }`.
+ * - `GET  /_xenlab/workload` → `{ workloads: [{ uuid, name_label, cpu?, memory?, io?, net?, now }] }` (every VM with
+ *   a demand; `now` holds each resource's level at this instant, where RRD samples average over their 5-s step).
+ *   Workloads live in the simulator's memory like hogs (a restart forgets them); bad fields answer 400.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,6 +33,7 @@ import type { SimContext, SimFaults } from './contract.js';
 import { readBody } from './server.js';
 import type { ExtraRoute } from './server.js';
 import type { StoreDump } from './store.js';
+import { parseWorkloadBody, workloadJson, WorkloadRequestError } from './workload-spec.js';
 
 /** Control API error codes (stable strings). */
 export const CONTROL_ERRORS = {
@@ -126,6 +141,8 @@ export function controlRoute(host: ControlHost, prefix = '/_xenlab/'): ExtraRout
       send(res, 200, { ok: true });
     } else if (req.method === 'POST' && route.startsWith('fault/')) {
       await fault(host, route.slice(6), body, res);
+    } else if ((req.method === 'POST' || req.method === 'GET') && route === 'workload') {
+      workload(host, req.method === 'POST' ? body : undefined, res);
     } else
       send(res, 404, {
         error: CONTROL_ERRORS.notFound,
@@ -177,6 +194,40 @@ async function fault(
     if (e instanceof XapiFailure) send(res, 409, { error: e.code, params: e.params });
     else throw e;
   }
+}
+
+/** `GET|POST /_xenlab/workload` (see the header): a body to change one VM's workload, none to list them all. */
+function workload(host: ControlHost, body: Record<string, unknown> | undefined, res: ServerResponse): void {
+  const faults = host.faults();
+  if (!faults.vmWorkload || !faults.workloads) {
+    send(res, 501, {
+      error: CONTROL_ERRORS.notImplemented,
+      message: 'workloads are not implemented by the behaviour modules',
+    });
+    return;
+  }
+  const ctx = host.context();
+  if (body === undefined) {
+    send(res, 200, { workloads: faults.workloads(ctx).map(workloadJson) });
+    return;
+  }
+  let patch;
+  try {
+    patch = parseWorkloadBody(body, ctx.clock.now().getTime());
+  } catch (e) {
+    if (!(e instanceof WorkloadRequestError)) throw e;
+    send(res, 400, { error: CONTROL_ERRORS.badRequest, message: e.message });
+    return;
+  }
+  const key: { uuid?: string; name_label?: string } = {};
+  if (typeof body.uuid === 'string') key.uuid = body.uuid;
+  if (typeof body.name_label === 'string') key.name_label = body.name_label;
+  const ref = host.find('VM', key);
+  if (!ref) {
+    send(res, 404, { error: CONTROL_ERRORS.noTarget, message: `no VM with ${JSON.stringify(key)}` });
+    return;
+  }
+  send(res, 200, { ok: true, ref, workload: workloadJson(faults.vmWorkload(ctx, ref, patch)) });
 }
 
 async function callFault(

@@ -32,6 +32,7 @@ import { controlRoute } from './control.js';
 import { Store } from './store.js';
 import { startIsolatedSimulator, type IsolatedSimulatorOptions, type SimulatorEndpoint } from './isolated.js';
 import type { StoreDump } from './store.js';
+import { parseWorkloadSpec } from './workload-spec.js';
 
 export * from './contract.js';
 export {
@@ -145,6 +146,19 @@ export class Simulator {
   /** Builds the scenario into the (empty) live store. */
   async build(): Promise<void> {
     await this.#buildInto(this.engine.store);
+    this.#applyWorkloads();
+  }
+
+  /** The scenario VMs' workloads: kept in the behaviour modules' memory, so every build, load and reset sets them. */
+  #applyWorkloads(): void {
+    const faults = this.faults();
+    if (!faults.vmWorkload) return;
+    const ctx = this.context();
+    for (const spec of this.scenario.vms) {
+      const vm = spec.workload && this.find('VM', { name_label: spec.name });
+      if (spec.workload && vm !== undefined)
+        faults.vmWorkload(ctx, vm, parseWorkloadSpec(spec.workload, ctx.clock.now().getTime()));
+    }
   }
 
   async #buildInto(store: Store): Promise<void> {
@@ -210,6 +224,7 @@ export class Simulator {
         error_info: ['INTERNAL_ERROR', 'the simulator restarted while this task was running'],
       });
     }
+    this.#applyWorkloads();
   }
 
   /** Replaces the state with a dump; logged-in sessions survive. Clients following events see the change. */
@@ -226,6 +241,7 @@ export class Simulator {
     const scratch = new Store(() => uuidFrom(() => this.engine.random()));
     await this.#buildInto(scratch);
     this.restore(scratch.dump());
+    this.#applyWorkloads();
   }
 
   /** The union of the behaviours' fault functions. */

@@ -7,11 +7,13 @@ import type { SimBehaviour } from '../contract.js';
 import { cloneBehaviour } from './clone.js';
 import { failHost, haBehaviour, installHaHooks, recoverHost } from './ha.js';
 import { hostBehaviour } from './host.js';
-import { metricsModel, setHog } from './metrics.js';
+import { creditHandlers } from './credit-params.js';
+import { metricsModel } from './metrics.js';
 import { networkBehaviour, setLinkState } from './network.js';
 import { poolBehaviour } from './pool.js';
 import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
 import { vmBehaviour } from './vm.js';
+import { listWorkloads, setHog, setWorkload } from './workload.js';
 
 /** Every behaviour module, in the order core should merge them (later ones win on a name clash; there are none). */
 export const behaviours: readonly SimBehaviour[] = [
@@ -23,7 +25,7 @@ export const behaviours: readonly SimBehaviour[] = [
   haBehaviour,
   poolBehaviour,
   {
-    handlers: {},
+    handlers: creditHandlers,
     metrics: metricsModel,
     faults: {
       failHost,
@@ -44,8 +46,10 @@ export const behaviours: readonly SimBehaviour[] = [
         setLinkState(ctx, pif, true);
       },
       vmHog: (ctx, vm, kind, level) => {
-        setHog(ctx.store, vm, kind, level);
+        setHog(ctx, vm, kind, level);
       },
+      vmWorkload: setWorkload,
+      workloads: listWorkloads,
     },
   },
 ];

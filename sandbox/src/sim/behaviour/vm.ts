@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SimBehaviour, SimContext, SimRecord, SimStore } from '../contract.js';
+import { domainBuilt } from './credit-params.js';
 import {
   bootHereError,
   chooseHost,
@@ -107,6 +108,8 @@ export function bootDomain(ctx: SimContext, vm: string, host: string, paused: bo
     domid,
     ha_always_run: bool(pool, 'ha_enabled') && str(rec, 'ha_restart_priority') === 'restart',
   });
+  // A new domain takes VCPUs_params (credit weight and cap) now, and keeps them until it is built again.
+  domainBuilt(store, vm);
   for (const vbd of vbdsOf(store, vm)) plugVbd(store, vbd);
   for (const vif of vifsOf(store, vm)) {
     store.update('VIF', vif, { currently_attached: true });

@@ -3,6 +3,7 @@
  * operation durations. Defaults here are what an author may leave out.
  */
 import { z } from 'zod';
+import { parseWorkloadSpec } from '../workload-spec.js';
 
 export const hostSchema = z.object({
   /** Host name and name_label, e.g. `xcp-ng-01`. */
@@ -70,6 +71,22 @@ export const vmSchema = z.object({
   /** Network for its VIF 0 (name_label); default "Pool-wide network associated with eth0". */
   network: z.string().optional(),
   tags: z.array(z.string()).default([]),
+  /**
+   * What its guest asks of CPU, memory, disk and network, in the control API's workload grammar (control.ts,
+   * workload-spec.ts), e.g. `{ cpu: 0.8, pattern: diurnal, base: 0.1, period: 600 }`. Kept in memory: applied when
+   * the pool is built, and again after a restart or a reset.
+   */
+  workload: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .superRefine((w, ctx) => {
+      if (w === undefined) return;
+      try {
+        parseWorkloadSpec(w, 0);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
 });
 
 /** The scenario format (YAML or JSON). */
