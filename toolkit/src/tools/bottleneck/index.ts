@@ -79,7 +79,7 @@ function migrate(vm: VmView, to: HostView | undefined, extra: Extra, why: (to: H
   if (!to)
     return {
       action: 'cap',
-      text: `no other host has room for ${vm.name}: lower its CPU weight (default 256) or cap it so its neighbours get their share; xapi applies both when the domain is next built (reboot or live migration), and on the host "xl sched-credit -d ${vm.name} -w 128" changes the running domain now`,
+      text: `no other host has room for ${vm.name}: lower its CPU weight (default 256) or cap it so its neighbours get their share; xapi applies both when the domain is next built (reboot or live migration), and on the host "xl sched-credit -d <domid> -w 128" changes the running domain now`,
       command: `xe vm-param-set uuid=${vm.uuid} VCPUs-params:weight=128 VCPUs-params:cap=${50 * vm.vcpus}`,
     };
   return {
