@@ -158,8 +158,28 @@ export const ERROR_CODES = {
     fix: 'Fix the setup script (the message has its output); prove the lab with `npx xenlab lab test <id>`.',
   },
   LAB_ERR_FAULT: {
-    meaning: "The lab's fault (a VM hogging a resource) could not be injected after setup.",
-    fix: 'Check that the VM the fault names exists after setup.',
+    meaning:
+      "One of the lab's faults (`environment.faults`) could not be played: its target (a VM, host, NIC or SR) is not in the pool, or the simulator refused it.",
+    fix: 'Check the target the message names exists when the fault fires (VMs made by setup, NICs as `<host>/<device>`).',
+  },
+  LAB_ERR_FAULT_UNSUPPORTED: {
+    meaning:
+      'The simulator cannot play this kind of fault (yet): `partition` and `heal` need its HA network model (`POST /_xenlab/fault/partition`).',
+    fix: 'Use a simulator that has it, or another kind of fault.',
+  },
+  LAB_ERR_UNKNOWN_FAULT: {
+    meaning:
+      'A lab-channel `lab.fault` named no fault button of this lab (a fault without a `button` trigger cannot be fired from the page).',
+    fix: 'Reload the page (the lab may have changed).',
+  },
+  LAB_ERR_FAULT_FIRED: {
+    meaning:
+      'That fault button was pressed already; it fires once (only `host-power-on`, `nic-up`, `sr-back` and `heal` repeat).',
+    fix: "None: its effect is in the pool; the panel's Events list says when it fired.",
+  },
+  LAB_ERR_FAULT_TOO_SOON: {
+    meaning: 'Fault buttons pressed too fast (one every few seconds per lab).',
+    fix: 'Wait as long as the message says, then press again.',
   },
   LAB_ERR_NO_DRIVER: {
     meaning: 'The lab names a sandbox driver this build does not have.',

@@ -4,17 +4,36 @@
  * @module
  */
 import type { WebSocket } from 'ws';
+import { XenlabError } from '../errors/index.js';
 import { CLOSE } from '../protocol/index.js';
 import { LAB_PROTOCOL_VERSION, LabChannelError, parseLabClientMessage } from '../protocol/lab.js';
-import type { LabServerMessage, Trigger } from '../protocol/lab.js';
+import type { FaultsView, LabServerMessage, Trigger } from '../protocol/lab.js';
 import type { Grader } from './engine.js';
 import { GradingRequestError } from './engine.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
 
 /**
+ * The lab's faults as the channel needs them (lab-runtime's fault player): the buttons and what fired, for each
+ * state sent; the learner pressing a button; a fault firing (the page gets a `lab.state` with trigger `fault`).
+ */
+export interface LabFaultControl {
+  view(): FaultsView | undefined;
+  /** Rejects with a `XenlabError` whose code the page gets (`LAB_ERR_UNKNOWN_FAULT`, `LAB_ERR_FAULT_FIRED`…). */
+  press(id: string): Promise<void>;
+  onChange(listener: () => void): () => void;
+}
+
+/** What the channel serves: a learner's grader, and the lab's faults when it has them. */
+export interface LabChannelTarget {
+  readonly grader: Grader;
+  readonly faults?: LabFaultControl;
+}
+
+/**
  * Speaks the lab protocol on an accepted WebSocket: after `lab.hello` it sends the current state, then every
- * change (pushed as the grader sees it), and answers Check presses, hint and solution requests and answers.
+ * change (pushed as the grader sees it, and as the lab's faults fire: `lab.state.faults`), and answers Check presses,
+ * hint and solution requests, answers and fault buttons (`lab.fault`).
  * While the channel is open it counts as a page watching the grader (`Grader.watch`): a grader nobody watches
  * polls nothing and spawns no script checks.
  * Malformed or refused requests get an `error` message; the channel and the grader carry on. Returns a function
@@ -24,26 +43,38 @@ const HELLO_TIMEOUT_MS = 10_000;
  */
 export function attachLabChannel(
   ws: WebSocket,
-  envOrPending: { readonly grader: Grader } | Promise<{ readonly grader: Grader }>,
+  envOrPending: LabChannelTarget | Promise<LabChannelTarget>,
 ): () => void {
   // The environment may still be coming up (the page opens the channel and its terminals at once): messages
   // wait for it, in order.
   const ready = Promise.resolve(envOrPending);
   let grader: Grader | undefined;
+  let faults: LabFaultControl | undefined;
   let seq = 0;
   let hello = false;
   let unsubscribe: (() => void) | undefined;
+  let unsubscribeFaults: (() => void) | undefined;
   /** This page watching the grader: while any page does, it polls and runs script checks. */
   let unwatch: (() => void) | undefined;
   const send = (msg: LabServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
   };
   const sendState = (trigger: Trigger, at = Date.now()) => {
-    if (grader)
-      send({ type: 'lab.state', v: LAB_PROTOCOL_VERSION, view: grader.view(), trigger, seq: ++seq, at });
+    if (!grader) return;
+    const f = faults?.view();
+    send({
+      type: 'lab.state',
+      v: LAB_PROTOCOL_VERSION,
+      view: grader.view(),
+      trigger,
+      seq: ++seq,
+      at,
+      ...(f === undefined ? {} : { faults: f }),
+    });
   };
   const fail = (e: unknown) => {
-    if (e instanceof GradingRequestError) send({ type: 'error', code: e.code, message: e.message });
+    if (e instanceof GradingRequestError || e instanceof XenlabError)
+      send({ type: 'error', code: e.code, message: e.message });
     else
       send({
         type: 'error',
@@ -59,6 +90,8 @@ export function attachLabChannel(
     clearTimeout(helloTimer);
     unsubscribe?.();
     unsubscribe = undefined;
+    unsubscribeFaults?.();
+    unsubscribeFaults = undefined;
     unwatch?.();
     unwatch = undefined;
   };
@@ -66,6 +99,7 @@ export function attachLabChannel(
   ready.then(
     (env) => {
       grader = env.grader;
+      faults = env.faults;
     },
     (e: unknown) => {
       send({
@@ -85,13 +119,13 @@ export function attachLabChannel(
     if (text !== undefined && /"type"\s*:\s*"lab\.hello"/.test(text)) clearTimeout(helloTimer);
     void ready.then(
       (env) => {
-        handle(env.grader, text);
+        handle(env, text);
       },
       () => undefined,
     );
   });
 
-  const handle = (grader: Grader, text: string | undefined) => {
+  const handle = ({ grader, faults }: LabChannelTarget, text: string | undefined) => {
     if (text === undefined) {
       send({
         type: 'error',
@@ -130,6 +164,10 @@ export function attachLabChannel(
       unsubscribe = grader.onChange((_view, trigger, at) => {
         sendState(trigger, at);
       });
+      // A fault fired (a timer, a task, a button on this page or another): the page lists it.
+      unsubscribeFaults = faults?.onChange(() => {
+        sendState('fault');
+      });
       sendState('initial');
       // After the state above: the grader resumes (if nobody watched) and pushes what it finds at once.
       if (ws.readyState === ws.OPEN) unwatch = grader.watch();
@@ -165,6 +203,18 @@ export function attachLabChannel(
             send({ type: 'lab.answer.result', check: msg.check, correct: r.correct, message: r.message });
           })
           .catch(fail);
+        return;
+      case 'lab.fault':
+        // Only faults with a button can be fired from the page; the new state reaches every page when it fired.
+        if (!faults) {
+          send({
+            type: 'error',
+            code: LabChannelError.UNKNOWN_FAULT,
+            message: `this lab has no fault button "${msg.fault}"`,
+          });
+          return;
+        }
+        faults.press(msg.fault).catch(fail);
         return;
     }
   };

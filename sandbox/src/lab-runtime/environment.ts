@@ -16,12 +16,15 @@ import { createGrader } from '../grading/engine.js';
 import type { Grader } from '../grading/engine.js';
 import { deriveParams, paramEnv } from '../labs/params.js';
 import type { Params } from '../labs/params.js';
-import { DEFAULT_SCENARIO, callControl, fileSink, startLearnerSimulator } from '../sim/index.js';
+import { DEFAULT_SCENARIO, fileSink, startLearnerSimulator } from '../sim/index.js';
 import type { SimulatorEndpoint, StateSink } from '../sim/index.js';
 import { LABS_DIR, loadLab } from '../labs/loader.js';
 import type { Lab } from '../labs/loader.js';
 import { XenlabError, type ErrorCode, type XenlabErrorOptions } from '../errors/index.js';
 import { moduleLogger } from '../log/index.js';
+import { createFaultPlayer, simFaultApplier } from './faults.js';
+import type { FaultPlayer } from './faults.js';
+import { FaultStore } from './faults-store.js';
 
 const log = moduleLogger('lab-runtime');
 
@@ -77,6 +80,8 @@ export interface LabEnvironment {
   readonly grader: Grader;
   /** The simulator, in a worker thread: its XenAPI and control API (faults, snapshots) over HTTP. */
   readonly sim: SimulatorEndpoint;
+  /** The lab's faults: played at setup, on their timers and tasks, and from the panel's buttons (see faults.ts). */
+  readonly faults: FaultPlayer;
   /**
    * The lab's terminals: a page asks for `&terminal=<name>`; the gateway attaches it on `node` (the first node
    * when absent) and refuses names not listed here.
@@ -130,6 +135,13 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const pool = { port: Number(new URL(sim.url).port), user, password };
   // `xe` and the tools find the pool through the driver (spec.pool); the lab adds its id and parameters.
   const labEnv: Record<string, string> = { XENLAB_LAB: lab.id, ...paramEnv(params) };
+  // One client for the grader and the fault player (which finds NICs through the XenAPI).
+  const client = createClient({ url: sim.url, user, password, originator: 'xenlab-grader' });
+  const faults = createFaultPlayer({
+    lab,
+    apply: simFaultApplier(sim, client),
+    store: new FaultStore(options.db, options.learnerId, lab.id),
+  });
   let sandbox: Sandbox | undefined;
   try {
     mkdirSync(options.home, { recursive: true, mode: 0o700 });
@@ -158,32 +170,17 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
           `the setup of lab ${lab.id} failed (exit ${String(r.code)}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim() || r.stdout.trim()}`,
         );
     }
-    // Faults live in the simulator's memory, not in the saved pool: played again on every bring-up (through the
-    // control API: the simulator runs in a worker), and again when its worker died and it came back.
-    const playFaults = async (): Promise<void> => {
-      for (const f of m.environment.faults) {
-        const r = await callControl(sim, 'fault/vm-hog', {
-          name_label: f.vmHog,
-          kind: f.kind,
-          level: f.level,
-        });
-        if (r.status === 200) continue;
-        throw new LabEnvironmentError(
-          'LAB_ERR_FAULT',
-          r.body.error === 'SIM_ERR_FAULT_TARGET_NOT_FOUND'
-            ? `lab ${lab.id} makes VM "${f.vmHog}" hog ${f.kind}, but there is no such VM after setup`
-            : `lab ${lab.id} could not make VM "${f.vmHog}" hog ${f.kind}: ${r.body.error ?? String(r.status)} ${r.body.message ?? ''}`,
-        );
-      }
-    };
-    await playFaults();
-    sim.onRestart?.(playFaults);
+    // Setup faults after setup; on a bring-up, again what lives in the simulator's memory only (a VM's load), and
+    // again when its worker died and came back (through the control API: the simulator runs in a worker).
+    await faults.bringUp(fresh);
+    sim.onRestart?.(() => faults.reapply());
   } catch (e) {
+    faults.close();
     await sandbox?.destroy();
+    await client.close().catch(() => undefined);
     await sim.close();
     throw e;
   }
-  const client = createClient({ url: sim.url, user, password, originator: 'xenlab-grader' });
   const grader = createGrader({
     lab,
     params,
@@ -194,9 +191,12 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   await grader.start();
+  // Timed faults count from the environment's first start; task faults follow the grader.
+  faults.start(grader);
   const box = sandbox;
   /** Stops every part even if another fails (a pool already gone cannot log the grader out). */
   const stopAll = async (endSandbox: () => Promise<void>): Promise<void> => {
+    faults.close();
     const steps = [() => grader.close(), () => client.close(), endSandbox, () => sim.close()];
     for (const step of steps) {
       try {
@@ -214,6 +214,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     params,
     grader,
     sim,
+    faults,
     terminals: m.environment.terminals.map((t) => ({
       name: t.name,
       ...(t.title === undefined ? {} : { title: t.title }),

@@ -330,6 +330,124 @@ export const Terminal = z
   })
   .strict();
 
+/** When a fault fires (see {@link Fault}). */
+export const FaultTrigger = z
+  .union([
+    z.literal('setup').describe('After setup, as the lab starts (the default).'),
+    z
+      .object({
+        /** Seconds after the environment first came up (kept across gateway restarts). */
+        after: z
+          .number()
+          .min(0)
+          .max(86_400)
+          .describe('Seconds after the environment first came up (kept across gateway restarts).'),
+      })
+      .strict(),
+    z
+      .object({
+        /** Fires when this task first passes. */
+        task: idString('a task id').describe('Fires when this task first passes.'),
+      })
+      .strict(),
+    z
+      .object({
+        /** The label of a button in the task panel; the learner fires the fault by pressing it. */
+        button: z
+          .string()
+          .min(1)
+          .max(80)
+          .describe('The label of a button in the task panel; the learner fires the fault by pressing it.'),
+      })
+      .strict(),
+  ])
+  .meta({ id: 'FaultTrigger' });
+export type FaultTrigger = z.infer<typeof FaultTrigger>;
+
+const faultBase = {
+  /** Names the fault (kebab-case); required when a button fires it. */
+  id: idString('a fault id')
+    .optional()
+    .describe('Names the fault (kebab-case); required when a button fires it.'),
+  /** When it fires: `setup` (default), `{ after: 90 }`, `{ task: <task id> }` or `{ button: 'Label' }`. */
+  trigger: FaultTrigger.default('setup').describe(
+    "When it fires: `setup` (default), `{ after: 90 }` seconds, `{ task: <task id> }` first passing, `{ button: 'Label' }`.",
+  ),
+};
+const nameTarget = (what: string) => z.string().min(1).describe(`name_label of the ${what}.`);
+const nicTarget = z
+  .string()
+  .regex(/^[^/\s]+\/[^/\s]+$/, 'a NIC is named "<host>/<device>", e.g. "xcp-ng-02/eth1"')
+  .describe('The NIC as "<host>/<device>", e.g. "xcp-ng-02/eth1".');
+
+/**
+ * Trouble the simulator plays: a VM that loads its CPU or disks, a host losing power, a NIC losing its link, an SR
+ * lost, the network split into groups of hosts — and their way back.
+ * @example
+ * { id: 'pull-the-plug', kind: 'host-power-off', target: 'xcp-ng-02', trigger: { button: 'Pull the plug on xcp-ng-02' } }
+ */
+export const Fault = z.discriminatedUnion('kind', [
+  z
+    .object({
+      ...faultBase,
+      kind: z.literal('vm-load'),
+      target: nameTarget('VM'),
+      /** What it loads: `cpu` (every vCPU) or `io` (its disks). */
+      resource: z
+        .enum(['cpu', 'io'])
+        .default('cpu')
+        .describe('What it loads: `cpu` (every vCPU) or `io` (its disks).'),
+      /** How hard, 0 to 1 (1: every vCPU busy, or the disk saturated; 0 stops the load). */
+      level: z.number().min(0).max(1).default(1).describe('How hard, 0 to 1 (0 stops the load).'),
+    })
+    .strict()
+    .describe('A VM burns its CPU or disks (its metrics, `xenlab-tools top` and `bottleneck` show it).'),
+  z
+    .object({ ...faultBase, kind: z.literal('host-power-off'), target: nameTarget('host') })
+    .strict()
+    .describe('The host loses power (host_metrics.live false, its VMs halt; HA restarts protected ones).'),
+  z
+    .object({ ...faultBase, kind: z.literal('host-power-on'), target: nameTarget('host') })
+    .strict()
+    .describe('The host is powered on again (rebooted, empty).'),
+  z
+    .object({ ...faultBase, kind: z.literal('nic-down'), target: nicTarget })
+    .strict()
+    .describe('The NIC loses its link (PIF carrier false; bonds fail over).'),
+  z
+    .object({ ...faultBase, kind: z.literal('nic-up'), target: nicTarget })
+    .strict()
+    .describe('The NIC has its link back.'),
+  z
+    .object({ ...faultBase, kind: z.literal('sr-lost'), target: nameTarget('SR') })
+    .strict()
+    .describe("The SR's storage fails (PBDs unplugged, VDI operations fail)."),
+  z
+    .object({ ...faultBase, kind: z.literal('sr-back'), target: nameTarget('SR') })
+    .strict()
+    .describe('The SR works again.'),
+  z
+    .object({
+      ...faultBase,
+      kind: z.literal('partition'),
+      /** Groups of host names that still see each other, e.g. `[[xcp-ng-01], [xcp-ng-02, xcp-ng-03]]`. */
+      target: z
+        .array(z.array(z.string().min(1)).min(1, 'a group names at least one host'))
+        .min(2, 'a partition splits the hosts into at least two groups')
+        .describe(
+          'Groups of host names that still see each other, e.g. `[[xcp-ng-01], [xcp-ng-02, xcp-ng-03]]`.',
+        ),
+    })
+    .strict()
+    .describe('The network splits: hosts see only the hosts of their group.'),
+  z
+    .object({ ...faultBase, kind: z.literal('heal') })
+    .strict()
+    .describe('The network is whole again (ends a partition).'),
+]);
+export type Fault = z.infer<typeof Fault>;
+export type FaultKind = Fault['kind'];
+
 export const Environment = z
   .object({
     /** Sandbox driver the lab needs (`local` runs everywhere; `qemu-xen` for labs about the hypervisor). */
@@ -367,26 +485,75 @@ export const Environment = z
       .optional()
       .describe('Bash run once in a fresh environment before the learner arrives (as the learner).'),
     /**
-     * Trouble the simulator plays out from the start, applied after setup and again whenever the environment comes
-     * back: a VM that burns CPU or disk (its metrics show it; `xenlab-tools top`/`bottleneck` find it).
+     * Trouble the simulator plays: at setup (the lab's starting state), after a delay, when a task first passes,
+     * or when the learner presses a button in the task panel (see {@link Fault}).
      */
     faults: z
-      .array(
-        z
-          .object({
-            /** name_label of the VM that hogs. */
-            vmHog: z.string().min(1).describe('name_label of the VM that hogs.'),
-            /** What it burns. */
-            kind: z.enum(['cpu', 'io']).default('cpu').describe('What it burns.'),
-            /** How hard, 0 to 1 (1: every vCPU busy, or the disk saturated). */
-            level: z.number().min(0).max(1).default(1).describe('How hard, 0 to 1.'),
-          })
-          .strict(),
-      )
+      .array(Fault)
       .default([])
-      .describe('Trouble the simulator plays out from the start (a VM hogging CPU or disk).'),
+      .describe(
+        'Trouble the simulator plays: at setup, after a delay, when a task first passes, or on a button in the task panel.',
+      ),
   })
   .strict();
+
+/**
+ * What the fault schema alone cannot say: ids are unique, a button's fault has an id and a label of its own, a task
+ * trigger names a task of the lab, a host is in one partition group only. Paths point at the field to fix.
+ */
+export function faultProblems(m: {
+  readonly tasks: readonly { readonly id: string }[];
+  readonly environment: { readonly faults: readonly Fault[] };
+}): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const tasks = new Set(m.tasks.map((t) => t.id));
+  const ids = new Set<string>();
+  const labels = new Set<string>();
+  m.environment.faults.forEach((f, i) => {
+    const at = ['environment', 'faults', i];
+    if (f.id !== undefined) {
+      if (ids.has(f.id))
+        out.push({
+          path: [...at, 'id'],
+          message: `fault id "${f.id}" is used twice; fault ids must be unique`,
+        });
+      ids.add(f.id);
+    }
+    const t = f.trigger;
+    if (typeof t === 'object' && 'task' in t && !tasks.has(t.task))
+      out.push({
+        path: [...at, 'trigger', 'task'],
+        message: `no task "${t.task}" in this lab (a task trigger names one of: ${[...tasks].join(', ')})`,
+      });
+    if (typeof t === 'object' && 'button' in t) {
+      if (f.id === undefined)
+        out.push({
+          path: [...at, 'trigger'],
+          message: 'a fault fired by a button needs an id (kebab-case, e.g. "pull-the-plug")',
+        });
+      if (labels.has(t.button))
+        out.push({
+          path: [...at, 'trigger', 'button'],
+          message: `two buttons are labelled "${t.button}"; give each its own label`,
+        });
+      labels.add(t.button);
+    }
+    if (f.kind === 'partition') {
+      const seen = new Set<string>();
+      f.target.forEach((group, g) => {
+        group.forEach((host, h) => {
+          if (seen.has(host))
+            out.push({
+              path: [...at, 'target', g, h],
+              message: `host "${host}" is in two groups; a host is in one group only`,
+            });
+          seen.add(host);
+        });
+      });
+    }
+  });
+  return out;
+}
 
 /** The whole manifest, `labs/<id>/lab.yaml`. */
 export const LabManifest = z
@@ -429,7 +596,10 @@ export const LabManifest = z
     /** The guide, rendered by the site. */
     guide: z.string().default('guide.mdx').describe('The guide, rendered by the site.'),
   })
-  .strict();
+  .strict()
+  .superRefine((m, ctx) => {
+    for (const p of faultProblems(m)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
 export type LabManifest = z.infer<typeof LabManifest>;
 export type LabManifestInput = z.input<typeof LabManifest>;
 

@@ -78,8 +78,54 @@ export const LabView = z
   .strict();
 export type LabView = z.infer<typeof LabView>;
 
-/** What made the grader re-evaluate. */
-export const Trigger = z.enum(['initial', 'event', 'poll', 'check', 'answer', 'hint', 'solution']);
+/**
+ * A fault of the lab the learner fires from the panel (`trigger: { button }` in the manifest): a real button,
+ * disabled once fired unless `repeatable`.
+ */
+export const FaultButtonView = z
+  .object({
+    /** The fault's id: what `lab.fault` sends. */
+    id,
+    /** The button's label, as the manifest words it. */
+    label: z.string(),
+    /** The fault's kind (`host-power-off`, `nic-down`, …). */
+    kind: z.string(),
+    /** Breaks something (a host, a link, storage, load): the panel asks to confirm first. */
+    destructive: z.boolean(),
+    /** Kinds that only put things back (`host-power-on`, `nic-up`, `sr-back`, `heal`) may be pressed again. */
+    repeatable: z.boolean(),
+    /** Fired (at least once). */
+    fired: z.boolean(),
+    /** When it last fired (ms since epoch). */
+    firedAt: z.number().optional(),
+  })
+  .strict();
+export type FaultButtonView = z.infer<typeof FaultButtonView>;
+
+/** A fault that fired after the lab started (setup faults are the starting state and are not listed). */
+export const FaultEventView = z
+  .object({
+    /** The fault's id, when it has one. */
+    fault: id.optional(),
+    kind: z.string(),
+    /** What happened, in words: "xcp-ng-02 lost power". */
+    text: z.string(),
+    /** When (ms since epoch). */
+    at: z.number(),
+    /** What fired it. */
+    by: z.enum(['after', 'task', 'button']),
+  })
+  .strict();
+export type FaultEventView = z.infer<typeof FaultEventView>;
+
+/** The lab's fault buttons and what fired so far, oldest first. */
+export const FaultsView = z
+  .object({ buttons: z.array(FaultButtonView), events: z.array(FaultEventView) })
+  .strict();
+export type FaultsView = z.infer<typeof FaultsView>;
+
+/** What made the grader re-evaluate (`fault`: a fault fired, the state carries the new fault list). */
+export const Trigger = z.enum(['initial', 'event', 'poll', 'check', 'answer', 'hint', 'solution', 'fault']);
 export type Trigger = z.infer<typeof Trigger>;
 
 /** Messages the browser sends on the lab channel. */
@@ -90,6 +136,8 @@ export const LabClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('lab.hint'), task: id }).strict(),
   z.object({ type: z.literal('lab.solution'), task: id }).strict(),
   z.object({ type: z.literal('lab.answer'), check: id, answer: z.string().max(1000) }).strict(),
+  /** The learner pressed a fault's button (only faults with a `button` trigger; see `FaultButtonView`). */
+  z.object({ type: z.literal('lab.fault'), fault: id }).strict(),
   z.object({ type: z.literal('ping'), t: z.number() }).strict(),
 ]);
 export type LabClientMessage = z.infer<typeof LabClientMessage>;
@@ -106,6 +154,8 @@ export const LabServerMessage = z.discriminatedUnion('type', [
       seq: z.number().int(),
       /** Server time of the evaluation (ms since epoch), for latency measurements. */
       at: z.number(),
+      /** The lab's fault buttons and the faults that fired; absent when the lab has neither. */
+      faults: FaultsView.optional(),
     })
     .strict(),
   z
@@ -154,6 +204,16 @@ export const LabChannelError = {
   UNKNOWN_CHECK: 'LAB_ERR_UNKNOWN_CHECK',
   SOLUTION_LOCKED: 'LAB_ERR_SOLUTION_LOCKED',
   GRADER_FAILED: 'LAB_ERR_GRADER_FAILED',
+  /** A `lab.fault` naming no fault button of this lab (faults without a button cannot be fired from the page). */
+  UNKNOWN_FAULT: 'LAB_ERR_UNKNOWN_FAULT',
+  /** A `lab.fault` for a button fault that fired already (and whose kind is not repeatable). */
+  FAULT_FIRED: 'LAB_ERR_FAULT_FIRED',
+  /** Fault buttons pressed too fast: the message says when to retry. */
+  FAULT_TOO_SOON: 'LAB_ERR_FAULT_TOO_SOON',
+  /** The fault could not be played (the simulator refused it, or cannot play that kind yet). */
+  FAULT_FAILED: 'LAB_ERR_FAULT',
+  /** This simulator cannot play that kind of fault (yet): `partition`/`heal` need its HA network model. */
+  FAULT_UNSUPPORTED: 'LAB_ERR_FAULT_UNSUPPORTED',
   /**
    * Permanent: the lab's driver cannot run on this machine; the message says which, why and what to do. The
    * channel closes with `CLOSE.UNAVAILABLE` (4003) and the page does not reconnect.

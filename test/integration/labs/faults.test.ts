@@ -25,7 +25,7 @@ environment:
     xe vm-install template="Debian Bookworm 12" new-name-label=burner >/dev/null
     xe vm-start vm=burner
   faults:
-    - { vmHog: ${hog}, kind: cpu, level: 1 }
+    - { kind: vm-load, target: ${hog}, resource: cpu, level: 1 }
 tasks:
   - id: t
     title: T

@@ -1,5 +1,6 @@
-import type { LabServerMessage, LabView, TaskView } from '@xenlab/sandbox/protocol';
+import type { FaultsView, LabServerMessage, LabView, TaskView } from '@xenlab/sandbox/protocol';
 import { LabConnection } from './connection.ts';
+import { faultButtonsHtml, faultEventsHtml, newEventsSaid } from './faults.ts';
 import { setInlineText, showCompletion } from './inline-text.ts';
 import { renderMarkdown } from './markdown.ts';
 import { saveProgress } from './progress.ts';
@@ -69,6 +70,7 @@ class XenlabLab extends HTMLElement {
   #conn: LabConnection | undefined;
   #tick: ReturnType<typeof setInterval> | undefined;
   view: LabView | undefined;
+  faults: FaultsView | undefined;
 
   connectedCallback(): void {
     const lab = this.dataset.lab;
@@ -78,7 +80,28 @@ class XenlabLab extends HTMLElement {
     const checkAll = this.querySelector<HTMLButtonElement>('.lab-check-all');
     const notice = this.querySelector<HTMLElement>('.lab-notice');
     const announce = this.querySelector<HTMLElement>('.lab-announce');
+    const faultBox = this.querySelector<HTMLElement>('.lab-faults');
+    const faultButtons = this.querySelector<HTMLElement>('.lab-fault-buttons');
+    const events = this.querySelector<HTMLElement>('.lab-events');
     if (!lab || !list || !status || !score || !checkAll || !notice || !announce || this.#conn) return;
+    if (!faultBox || !faultButtons || !events) return;
+
+    /** The destructive fault button whose confirmation shows, and the presses not answered yet. */
+    let confirming: string | undefined;
+    const pressing = new Set<string>();
+    const renderFaults = (focus?: string) => {
+      const f = this.faults;
+      faultBox.hidden = f === undefined;
+      if (!f) return;
+      faultButtons.hidden = f.buttons.length === 0;
+      faultButtons.innerHTML = faultButtonsHtml(f, { confirming, pressing });
+      events.innerHTML = faultEventsHtml(f);
+      if (focus === undefined) return;
+      // The focused button went away (it fired and is disabled now): focus moves to what happened.
+      const target = faultButtons.querySelector<HTMLButtonElement>(focus);
+      if (target) target.focus();
+      else events.focus();
+    };
 
     /** Checks still running (a slow script check), by id: when each began on this page's clock. */
     const pending = new Map<string, number>();
@@ -135,6 +158,19 @@ class XenlabLab extends HTMLElement {
             }
             render(msg.view, msg.at);
             this.view = msg.view;
+            {
+              // What fired since the last state is said to screen readers; answered presses end.
+              const said = msg.faults ? newEventsSaid(this.faults, msg.faults) : '';
+              if (said) announce.textContent = said;
+              if (msg.trigger === 'fault' || msg.trigger === 'initial') pressing.clear();
+              const focused = (document.activeElement as HTMLElement | null)?.closest('.lab-fault');
+              this.faults = msg.faults;
+              renderFaults(
+                focused instanceof HTMLElement && focused.dataset.fault
+                  ? `.lab-fault[data-fault="${CSS.escape(focused.dataset.fault)}"] button:not([disabled])`
+                  : undefined,
+              );
+            }
             // For tests and the grading benchmark: when the result reached the page.
             this.dispatchEvent(
               new CustomEvent('lab-state', {
@@ -149,6 +185,11 @@ class XenlabLab extends HTMLElement {
           case 'error':
             setInlineText(notice, msg.message);
             notice.dataset.kind = 'bad';
+            if (pressing.size > 0 && msg.code.includes('FAULT')) {
+              // A refused press: its button works again.
+              pressing.clear();
+              renderFaults();
+            }
             break;
           case 'lab.starting': {
             // The lab's machine is still coming up (a nested Xen boots for a minute or two): say what and how long.
@@ -186,6 +227,33 @@ class XenlabLab extends HTMLElement {
       if (button.classList.contains('lab-check-btn')) conn.send({ type: 'lab.check', task });
       if (button.classList.contains('lab-hint-btn')) conn.send({ type: 'lab.hint', task });
       if (button.classList.contains('lab-solution-btn')) conn.send({ type: 'lab.solution', task });
+    });
+    faultButtons.addEventListener('click', (ev) => {
+      const button = (ev.target as HTMLElement).closest('button');
+      const fault = button?.dataset.fault;
+      if (!button || fault === undefined || button.getAttribute('aria-disabled') === 'true') return;
+      if (button.classList.contains('lab-fault-cancel')) {
+        confirming = undefined;
+        renderFaults(`.lab-fault[data-fault="${CSS.escape(fault)}"] .lab-fault-btn`);
+        return;
+      }
+      // A button that breaks something asks first; one that only puts things back fires at once.
+      if (button.classList.contains('lab-fault-btn') && button.dataset.destructive === 'true') {
+        confirming = fault;
+        renderFaults(`.lab-fault[data-fault="${CSS.escape(fault)}"] .lab-fault-confirm`);
+        return;
+      }
+      confirming = undefined;
+      notice.textContent = '';
+      pressing.add(fault);
+      conn.send({ type: 'lab.fault', fault });
+      renderFaults(`.lab-fault[data-fault="${CSS.escape(fault)}"] .lab-fault-btn`);
+    });
+    faultButtons.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Escape' || confirming === undefined) return;
+      const fault = confirming;
+      confirming = undefined;
+      renderFaults(`.lab-fault[data-fault="${CSS.escape(fault)}"] .lab-fault-btn`);
     });
     list.addEventListener('submit', (ev) => {
       ev.preventDefault();
