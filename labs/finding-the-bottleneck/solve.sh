@@ -10,4 +10,6 @@ host=$(xenlab-tools bottleneck --window 60 --json | node -e '
 echo "ANSWER saturated-host $host"
 xe vm-migrate vm=batch-1 host=xcp-ng-03
 xe vm-param-set uuid="$(xe vm-list name-label=etl-1 --minimal)" VCPUs-params:cap=200
+# The cap reaches the scheduler when the domain is built again: a live migration does that without downtime.
+xe vm-migrate vm=etl-1 host=xcp-ng-02
 xe vm-param-set uuid="$(xe vm-list name-label=web-1 --minimal)" VCPUs-params:weight=512
