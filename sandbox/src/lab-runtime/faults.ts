@@ -173,6 +173,11 @@ export function simFaultApplier(
         `this simulator cannot play "${f.kind}" faults yet (${route}: ${r.body.message ?? String(r.status)})`,
       );
     const target = 'target' in f ? (typeof f.target === 'string' ? f.target : JSON.stringify(f.target)) : '';
+    if (r.body.error === 'SIM_ERR_FAULT_TARGET_NOT_FOUND' && f.kind === 'partition')
+      throw new FaultError(
+        'LAB_ERR_FAULT',
+        `partition: ${r.body.message ?? 'a host of the groups is not in the pool'}`,
+      );
     if (r.body.error === 'SIM_ERR_FAULT_TARGET_NOT_FOUND')
       throw new FaultError(
         'LAB_ERR_FAULT',

@@ -216,7 +216,11 @@ describe('faults as lesson steps', () => {
     if (refusal) {
       expect(refusal).toMatchObject({ code: 'LAB_ERR_FAULT_UNSUPPORTED' });
       expect(refusal.message).toMatch(/cannot play "partition" faults yet/);
-    } else expect(lastFaults(p)?.events.at(-1)?.fault).toBe('split');
+    } else
+      expect(lastFaults(p)?.events.at(-1)).toMatchObject({
+        fault: 'split',
+        text: 'the network split: xcp-ng-01 | xcp-ng-02, xcp-ng-03',
+      });
   }, 90_000);
 
   it('keeps what fired across a gateway restart: nothing fires twice, the load plays again', async () => {
