@@ -47,6 +47,8 @@ describe('the task panel', () => {
       [
         'xe vm-migrate vm=batch-1 host=xcp-ng-03',
         'xe vm-param-set uuid="$(xe vm-list name-label=etl-1 --minimal)" VCPUs-params:cap=200',
+        // The cap reaches the running domain only when it is built again (lab 5 checks what it uses).
+        'xe vm-migrate vm=etl-1 host=xcp-ng-02',
         'xe vm-param-set uuid="$(xe vm-list name-label=web-1 --minimal)" VCPUs-params:weight=512',
       ].join(' && '),
     ]);
