@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLearnerLocalDriver } from '../../sandbox/src/drivers/local/learner-tools.js';
 import { createGateway, type Gateway } from '../../sandbox/src/gateway/index.js';
+import { firedFaults } from '../../sandbox/src/lab-runtime/faults-store.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { siteDir } from './lab-harness.js';
 
@@ -180,6 +181,15 @@ describe('the room', () => {
   it('removes a learner: their environment ends and they leave the room', async () => {
     const adaId = await learnerId('Ada Lovelace');
     expect(gateway.labs.list().some((e) => e.learnerId === adaId)).toBe(true);
+    // A fault she pulled in a lab (the record the lab panel's Events list reads) goes with her too.
+    firedFaults(gateway.db);
+    gateway.db
+      .prepare(
+        `INSERT INTO lab_faults_fired (learner, lab, fault, kind, fired_by, text, at)
+         VALUES (?, 'lose-a-host', 'pull-the-plug', 'host-power-off', 'button', 'xcp-ng-02 lost power', ?)`,
+      )
+      .run(adaId, Date.now());
+    expect(firedFaults(gateway.db, { learner: adaId })).toHaveLength(1);
     instructor.once('dialog', (d) => void d.accept());
     await instructor.locator(`tr[data-learner="${adaId}"] .room-remove`).click();
     await expect.poll(() => rows().count(), { timeout: 10_000 }).toBe(2);
@@ -190,6 +200,7 @@ describe('the room', () => {
     ).toEqual({
       n: 0,
     });
+    expect(firedFaults(gateway.db, { learner: adaId })).toEqual([]);
     const csv = await (await instructor.request.get(`${gateway.url}/api/instructor/export.csv`)).text();
     expect(csv).not.toContain('Ada Lovelace');
     // Her browser is no longer in the course: it has to join again.

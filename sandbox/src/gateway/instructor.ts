@@ -201,7 +201,8 @@ export class Instructor {
     for (const env of environments.all().filter((e) => e.row.learnerId === learnerId))
       await environments.cull(env.row.id, 'removed by the instructor');
     db.transaction(() => {
-      for (const table of ['grading_checks', 'grading_events', 'grading_tasks', 'grading_answers'])
+      const tables = ['grading_checks', 'grading_events', 'grading_tasks', 'grading_answers'];
+      for (const table of [...tables, 'lab_faults_fired', 'lab_fault_clocks'])
         if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table))
           db.prepare(`DELETE FROM ${table} WHERE learner = ?`).run(learnerId);
       // Sessions, environments (and their saved pools) and the raised hand go with it (ON DELETE CASCADE).
