@@ -162,3 +162,17 @@ export function stageTftpRoot(src: string, dest: string, trusted: readonly strin
   walk(src, dest, '');
   return skipped;
 }
+
+/** What identifies a PXE configuration: the dnsmasq file and every file served, by size and change time. */
+export function pxeStamp(home: string, tftpRoot: string): string {
+  const stat = (p: string) => {
+    try {
+      const st = lstatSync(p); // the learner's files: never through a link
+      return `${String(st.size)}@${String(st.mtimeMs)}`;
+    } catch {
+      return 'missing'; // deliberate: a missing file is part of the stamp
+    }
+  };
+  const files = readdirSync(tftpRoot).sort();
+  return [stat(join(home, PXE_CONFIG)), ...files.map((f) => `${f}:${stat(join(tftpRoot, f))}`)].join('|');
+}

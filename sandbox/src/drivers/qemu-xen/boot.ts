@@ -1,0 +1,121 @@
+/**
+ * Starting a machine: a cold boot watched on the node's console until dom0 is ready, or a saved state loaded (the
+ * clock set after it); boots one at a time; and the fall back from KVM to TCG where KVM does not run Xen.
+ * @module
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { QemuXenContext } from './context.js';
+import type { VmNode } from './node.js';
+import { XenVm, type VmConfig } from './vm.js';
+import { XenlabError } from '../../errors/index.js';
+
+/**
+ * Boots share the machine's cores with everything else: one at a time, in this process (a queue) and across
+ * processes using the same state folder (a lock file holding the owner's pid; a dead owner's lock is taken over).
+ * Under TCG two concurrent boots each take more than twice as long, and a test run would time out.
+ */
+export class BootQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  constructor(private readonly lockFile: string) {}
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const locked = async () => {
+      await this.lock();
+      try {
+        return await fn();
+      } finally {
+        rmSync(this.lockFile, { force: true });
+      }
+    };
+    const next = this.tail.then(locked, locked);
+    this.tail = next.catch(() => undefined); // the queue goes on; `next` hands the failure to its caller
+    return next;
+  }
+
+  private async lock(): Promise<void> {
+    for (;;) {
+      try {
+        writeFileSync(this.lockFile, String(process.pid), { flag: 'wx' });
+        return;
+      } catch {
+        // Held (EEXIST): wait for its owner, or take it over from a dead one.
+        const owner = Number(readFileSync(this.lockFile, { encoding: 'utf8', flag: 'a+' }));
+        let alive = false;
+        try {
+          if (owner > 0) process.kill(owner, 0);
+          alive = owner > 0;
+        } catch {
+          alive = false; // ESRCH: the owner is gone
+        }
+        if (!alive) rmSync(this.lockFile, { force: true });
+        else await delay(250);
+      }
+    }
+  }
+}
+
+/** QEMU's version line. */
+export function qemuVersion(): string {
+  const r = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' });
+  if (r.error)
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_QEMU',
+      'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)',
+    );
+  return r.stdout.split('\n')[0] ?? '';
+}
+
+/** Starts a VM from a state file, or boots it cold and waits for dom0; sets dom0's clock after a restore. */
+export async function startVm(
+  ctx: QemuXenContext,
+  cfg: VmConfig,
+  incoming: string | undefined,
+  node: VmNode,
+): Promise<XenVm> {
+  try {
+    return await startVmOnce(ctx, cfg, incoming, node);
+  } catch (err) {
+    // /dev/kvm can exist and still not run Xen (nested KVM without the CPU features: "KVM internal error"):
+    // in auto mode fall back to TCG once, for good.
+    if (!ctx.autoAccel || cfg.accel !== 'kvm' || incoming !== undefined) throw err;
+    ctx.accel = 'tcg';
+    writeFileSync(ctx.kvmBroken, ctx.version);
+    node.say(
+      `KVM did not run Xen here (${(err as Error).message.split('\n')[0] ?? ''}); using software emulation`,
+    );
+    return startVmOnce(ctx, { ...cfg, accel: ctx.accel }, undefined, node);
+  }
+}
+
+async function startVmOnce(
+  ctx: QemuXenContext,
+  cfg: VmConfig,
+  incoming: string | undefined,
+  node: VmNode,
+): Promise<XenVm> {
+  const started = Date.now();
+  if (incoming !== undefined) {
+    const vm = await XenVm.start(cfg, { incoming, timeoutMs: 60_000 });
+    const agent = await vm.waitReady(30_000);
+    await agent.setTime(Date.now() / 1000);
+    ctx.bootTimes.record('restore', Date.now() - started);
+    return vm;
+  }
+  node.say(
+    cfg.boot.kind === 'pxe'
+      ? `powering on ${node.name}: PXE boot from ${cfg.boot.tftpRoot}/${cfg.boot.bootfile}`
+      : `booting Xen on ${node.name} (${ctx.accel === 'kvm' ? 'KVM' : 'software emulation, about a minute'})`,
+  );
+  const vm = await XenVm.start(cfg, { timeoutMs: 30_000 });
+  node.attach(vm); // the learner watches the boot (Xen's messages, then dom0's)
+  try {
+    await vm.waitReady(ctx.bootTimeoutMs);
+  } catch (err) {
+    await vm.stop();
+    throw err;
+  }
+  ctx.bootTimes.record(`${cfg.boot.kind === 'pxe' ? 'pxe' : 'cold'}-${cfg.accel}`, Date.now() - started);
+  return vm;
+}
