@@ -188,6 +188,11 @@ export function startOrphanSweeps(ctx: DockerContext): NodeJS.Timeout | undefine
   timer?.unref();
   if (ctx.orphanMs > 0) sweep();
   // Warm containers an earlier gateway made are never claimed by anyone.
-  if (!ctx.swarm) void removeStalePool(ctx.docker, ctx.labels, ctx.driverId, ctx.startedAt).catch(() => 0);
+  if (!ctx.swarm)
+    void removeStalePool(ctx.docker, ctx.labels, ctx.driverId, ctx.startedAt).catch((err: unknown) => {
+      log.warn('removing an earlier gateway’s warm containers failed; the next start tries again', {
+        err,
+      });
+    });
   return timer;
 }
