@@ -9,6 +9,10 @@
  * - `POST /_xenlab/snapshot` `{ name? }` → keeps a named in-memory snapshot (default "default")
  * - `POST /_xenlab/restore` `{ name? }` or `{ state }` → restores it (clients see the changes as events)
  * - `POST /_xenlab/reset` → rebuilds the scenario from scratch
+ * - `POST /_xenlab/fault/partition` `{ groups: [["xcp-ng-01"], ["xcp-ng-02", "xcp-ng-03"]] }` (hosts by name_label
+ *   or uuid; hosts in no group form one more group) → `{ ok, groups }` (refs): the network splits, every host still
+ *   sees the storage; with HA the best partition survives and the others fence (behaviour/ha-failover.ts).
+ *   `POST /_xenlab/fault/heal` `{}` → `{ ok }`: the network is whole again.
  * - `POST /_xenlab/fault/<name>` `{ uuid | name_label, kind?, level? }` where name is one of host-fail, host-recover,
  *   sr-fail, sr-detach, sr-recover, pif-down, pif-up, vm-hog (`kind` cpu|io, default cpu; `level` 0..1, default 1:
  *   the same as a steady workload of that level)
@@ -158,11 +162,15 @@ async function fault(
   body: Record<string, unknown>,
   res: ServerResponse,
 ): Promise<void> {
+  if (kind === 'partition' || kind === 'heal') {
+    await networkFault(host, kind, body, res);
+    return;
+  }
   const spec = FAULTS[kind];
   if (!spec) {
     send(res, 404, {
       error: CONTROL_ERRORS.notFound,
-      message: `unknown fault ${kind}; known: ${Object.keys(FAULTS).join(', ')}`,
+      message: `unknown fault ${kind}; known: ${[...Object.keys(FAULTS), 'partition', 'heal'].join(', ')}`,
     });
     return;
   }
@@ -228,6 +236,74 @@ function workload(host: ControlHost, body: Record<string, unknown> | undefined, 
     return;
   }
   send(res, 200, { ok: true, ref, workload: workloadJson(faults.vmWorkload(ctx, ref, patch)) });
+}
+
+/** Faults of the network between hosts rather than of one object (behaviour/ha-failover.ts). */
+interface NetworkFaults {
+  /** The network splits into groups of hosts (refs) that see each other; hosts in no group form one more. */
+  readonly partitionHosts?: (ctx: SimContext, groups: readonly (readonly string[])[]) => void | Promise<void>;
+  /** The network is whole again. */
+  readonly healPartition?: (ctx: SimContext) => void | Promise<void>;
+}
+
+/**
+ * `POST /_xenlab/fault/partition` `{ groups: [[host, …], …] }` (hosts by name_label or uuid) and
+ * `POST /_xenlab/fault/heal` `{}`.
+ */
+async function networkFault(
+  host: ControlHost,
+  kind: 'partition' | 'heal',
+  body: Record<string, unknown>,
+  res: ServerResponse,
+): Promise<void> {
+  // The behaviour modules' faults object carries these beside SimFaults' own (behaviour/ha.ts).
+  const faults = host.faults() as SimFaults & NetworkFaults;
+  if ((kind === 'partition' ? faults.partitionHosts : faults.healPartition) === undefined) {
+    send(res, 501, {
+      error: CONTROL_ERRORS.notImplemented,
+      message: `${kind} is not implemented by the behaviour modules`,
+    });
+    return;
+  }
+  const groups: string[][] = [];
+  if (kind === 'partition') {
+    const given = body.groups;
+    if (
+      !Array.isArray(given) ||
+      given.length === 0 ||
+      !given.every((g) => Array.isArray(g) && g.length > 0 && g.every((h) => typeof h === 'string'))
+    ) {
+      send(res, 400, {
+        error: CONTROL_ERRORS.badRequest,
+        message:
+          'groups must be a list of lists of hosts (name_label or uuid), e.g. [["xcp-ng-01"], ["xcp-ng-02"]]',
+      });
+      return;
+    }
+    for (const g of given as string[][]) {
+      const refs: string[] = [];
+      for (const name of g) {
+        const ref = host.find('host', { uuid: name }) ?? host.find('host', { name_label: name });
+        if (!ref) {
+          send(res, 404, {
+            error: CONTROL_ERRORS.noTarget,
+            message: `no host with name_label or uuid ${name}`,
+          });
+          return;
+        }
+        refs.push(ref);
+      }
+      groups.push(refs);
+    }
+  }
+  try {
+    if (kind === 'partition') await faults.partitionHosts?.(host.context(), groups);
+    else await faults.healPartition?.(host.context());
+    send(res, 200, kind === 'partition' ? { ok: true, groups } : { ok: true });
+  } catch (e) {
+    if (e instanceof XapiFailure) send(res, 409, { error: e.code, params: e.params });
+    else throw e;
+  }
 }
 
 async function callFault(

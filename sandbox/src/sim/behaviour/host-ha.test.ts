@@ -113,7 +113,8 @@ describe('metrics', () => {
 describe('HA', () => {
   it('needs a heartbeat SR every host sees and refuses to enable twice or disable when off', async () => {
     const local = w.byName('SR', 'Local storage');
-    expect(await w.fails('pool.enable_ha', [local], {})).toEqual(['SR_NO_PBDS', local]);
+    // xha_statefile.ml raises Api_errors.sr_no_pbds, whose wire name is SR_HAS_NO_PBDS
+    expect(await w.fails('pool.enable_ha', [local], {})).toEqual(['SR_HAS_NO_PBDS', local]);
     const iso = w.byName('SR', 'ISO library');
     expect(await w.fails('pool.enable_ha', [iso], {})).toEqual(['SR_OPERATION_NOT_SUPPORTED', iso]);
     expect(await w.fails('pool.disable_ha')).toEqual(['HA_NOT_ENABLED']);
@@ -124,16 +125,21 @@ describe('HA', () => {
     expect((pool.ha_statefiles as string[]).length).toBe(1);
     expect(await w.fails('pool.enable_ha', [nfs()], {})).toEqual(['HA_IS_ENABLED']);
     expect(await w.fails('pool.designate_new_master', host(2))).toEqual(['HA_IS_ENABLED']);
+    // pool.ha_statefiles holds the VDI's ref (xapi_ha.ml: `List.map Ref.string_of`); xe shows its uuid
     const statefile = (pool.ha_statefiles as string[])[0] ?? '';
-    expect(w.get('VDI', w.engine.store.byUuid('VDI', statefile))).toMatchObject({
-      type: 'ha_statefile',
-      SR: nfs(),
-    });
+    expect(w.get('VDI', statefile)).toMatchObject({ type: 'ha_statefile', SR: nfs() });
     await w.call('pool.disable_ha');
     expect(w.get('pool', poolRef()).ha_enabled).toBe(false);
-    expect(
-      w.engine.store.all('VDI').filter(([, r]) => r.type === 'ha_statefile' || r.type === 'redo_log'),
-    ).toEqual([]);
+    // Disabling detaches the statefile and redo log but keeps them: the next enable reuses them.
+    const haVdis = () =>
+      w.engine.store
+        .all('VDI')
+        .filter(([, r]) => r.type === 'ha_statefile' || r.type === 'redo_log')
+        .map(([r]) => r);
+    expect(haVdis()).toHaveLength(2);
+    await w.call('pool.enable_ha', [nfs()], {});
+    expect(haVdis()).toHaveLength(2);
+    expect(w.get('pool', poolRef()).ha_statefiles).toEqual([statefile]);
   });
 
   it('enables on a one-host pool too (xapi defines HA_TOO_FEW_HOSTS but never raises it)', async () => {
@@ -143,7 +149,8 @@ describe('HA', () => {
       sharedStorage: [{ name: 'NFS storage', type: 'nfs' }],
     });
     await w.call('pool.enable_ha', [nfs()], {});
-    expect(await w.call('pool.ha_compute_max_host_failures_to_tolerate')).toBe(0);
+    // Nothing protected: every host may fail (compute_max_host_failures_to_tolerate bisects up to the pool size).
+    expect(await w.call('pool.ha_compute_max_host_failures_to_tolerate')).toBe(1);
   });
 
   it('validates restart priorities and failures to tolerate', async () => {

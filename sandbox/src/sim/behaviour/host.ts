@@ -23,6 +23,13 @@ const HOST_OPS = [
   'enable',
 ] as const;
 const CREATING = new Set(['provision', 'vm_resume', 'vm_migrate']);
+/** Hooks of other modules, set by ha.ts: HA refuses a disable that breaks its plan and decides when a host rejoins. */
+export const hostHooks: {
+  /** Throws HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN if disabling (or evacuating) the host would break the plan. */
+  beforeDisable?: (ctx: SimContext, host: string) => void;
+  /** The host is powered on: it boots (unless it is up already) and rejoins the pool when it can reach it. */
+  powerOn?: (ctx: SimContext, host: string) => Promise<void>;
+} = {};
 const REMOVING = new Set(['evacuate', 'reboot', 'shutdown']);
 
 /**
@@ -162,6 +169,7 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   'host.disable': (ctx, args) => {
     const host = arg.str(args, 0);
     const h = ctx.store.get('host', host);
+    hostHooks.beforeDisable?.(ctx, host);
     ctx.store.update('host', host, {
       enabled: false,
       other_config: { ...map(h, 'other_config'), ...(arg.bool(args, 1) ? { auto_enable: 'true' } : {}) },
@@ -193,7 +201,12 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
       );
     }
   },
-  'host.evacuate': (ctx, args) => evacuate(ctx, arg.str(args, 0)),
+  'host.evacuate': (ctx, args) => {
+    const host = arg.str(args, 0);
+    ctx.store.get('host', host);
+    hostHooks.beforeDisable?.(ctx, host);
+    return evacuate(ctx, host);
+  },
   'host.reboot': async (ctx, args) => {
     const host = arg.str(args, 0);
     ctx.store.get('host', host);
@@ -225,8 +238,11 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
     ctx.store.get('host', host);
     assertHostOperation(ctx.store, host, 'power_on');
     await ctx.clock.work('host.power_on', ctx.task);
-    setHostLive(ctx, host, true);
-    ctx.store.update('host', host, { enabled: true });
+    if (hostHooks.powerOn) await hostHooks.powerOn(ctx, host);
+    else {
+      setHostLive(ctx, host, true);
+      ctx.store.update('host', host, { enabled: true });
+    }
     refreshHost(ctx.store, host);
   },
   'host.set_power_on_mode': (ctx, args) => {

@@ -5,7 +5,7 @@
  */
 import type { SimBehaviour } from '../contract.js';
 import { cloneBehaviour } from './clone.js';
-import { failHost, haBehaviour, installHaHooks, recoverHost } from './ha.js';
+import { failHost, haBehaviour, healPartition, installHaHooks, partitionHosts, recoverHost } from './ha.js';
 import { hostBehaviour } from './host.js';
 import { creditHandlers } from './credit-params.js';
 import { metricsModel } from './metrics.js';
@@ -30,6 +30,8 @@ export const behaviours: readonly SimBehaviour[] = [
     faults: {
       failHost,
       recoverHost,
+      // Beside SimFaults' one-target faults: the control API's fault/partition and fault/heal (control.ts).
+      ...{ partitionHosts, healPartition },
       failSr: (ctx, sr) => {
         setSrFailed(ctx.store, sr, true);
       },
