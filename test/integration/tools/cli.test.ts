@@ -39,14 +39,14 @@ describe('the xenlab-tools command', () => {
   it('lists the tools, and exits 2 when run without one', async () => {
     const help = await xenlabTools(['--help']);
     expect(help.code).toBe(0);
-    for (const t of ['provision', 'top', 'bottleneck', 'pxe', 'ha', 'net', 'report'])
+    for (const t of ['provision', 'top', 'bottleneck', 'balance', 'pxe', 'ha', 'net', 'report'])
       expect(help.stdout).toMatch(new RegExp(`\\n  ${t} +\\S`));
     const none = await xenlabTools([]);
     expect(none.code).toBe(2);
     const unknown = await xenlabTools(['provison']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
-      'xenlab-tools: unknown tool "provison" [TOOLS_ERR_USAGE]\n  tools: provision, top, bottleneck, pxe, ha, net, report\n',
+      'xenlab-tools: unknown tool "provison" [TOOLS_ERR_USAGE]\n  tools: provision, top, bottleneck, balance, pxe, ha, net, report\n',
     );
   });
 

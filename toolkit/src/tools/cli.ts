@@ -60,6 +60,9 @@ export async function runToolsCli(argv: readonly string[] = process.argv.slice(2
     controller.abort();
   };
   process.on('SIGINT', onSigint);
+  // The balancer runs as a service too: `balance stop` (or any supervisor) sends SIGTERM, which stops it like Ctrl-C.
+  const stopsOnTerm = argv[0] === 'balance';
+  if (stopsOnTerm) process.on('SIGTERM', onSigint);
   const wantsKeys = argv[0] === 'top' && process.stdin.isTTY && process.stdout.isTTY;
   const code = await runTools(argv, {
     io: {
@@ -82,6 +85,7 @@ export async function runToolsCli(argv: readonly string[] = process.argv.slice(2
     ...(wantsKeys ? { keys: stdinKeys() } : {}),
   });
   process.off('SIGINT', onSigint);
+  if (stopsOnTerm) process.off('SIGTERM', onSigint);
   if (wantsKeys) process.stdin.pause();
   await new Promise<void>((resolve) => {
     process.stdout.write('', () => {

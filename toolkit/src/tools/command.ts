@@ -19,6 +19,8 @@ export interface OptionSpec {
   readonly env?: string;
   /** Minimum of a number option. */
   readonly min?: number;
+  /** May also be given as the first bare argument (`balance start` = `balance --action start`). */
+  readonly positional?: boolean;
 }
 
 /** The options record of a tool. */
@@ -56,6 +58,8 @@ export interface Tool {
   readonly options: OptionSpecs;
   /** Exit codes beyond 0 (success), 1 (failure) and 2 (usage), documented in help. */
   readonly exitCodes?: Readonly<Record<number, string>>;
+  /** The session originator it logs in with (default `xenlab-tools`), so a pool can tell its sessions apart. */
+  readonly originator?: string;
   run(ctx: ToolContext, options: Readonly<Record<string, unknown>>): Promise<number>;
 }
 
@@ -146,8 +150,13 @@ export function parseOptions(
       throw usage(tool.name, `${from} must be one of ${spec.choices.join(', ')}, got "${raw}"`);
     return raw;
   };
+  const positional = Object.entries(specs).find(([, s]) => s.positional);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
+    if (!arg.startsWith('--') && i === 0 && positional) {
+      out[positional[0]] = convert(positional[1], arg, kebab(positional[0]));
+      continue;
+    }
     if (!arg.startsWith('--')) throw usage(tool.name, `unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     let flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
@@ -192,6 +201,7 @@ function optionLine(key: string, spec: OptionSpec): [string, string] {
   if (spec.required) notes.push('required');
   if (spec.default !== undefined && spec.type !== 'boolean') notes.push(`default ${String(spec.default)}`);
   if (spec.env) notes.push(`env ${spec.env}`);
+  if (spec.positional) notes.push('or as the first argument');
   return [`--${kebab(key)}${value}`, `${spec.description}${notes.length ? ` (${notes.join('; ')})` : ''}`];
 }
 

@@ -1,5 +1,5 @@
 /**
- * `xenlab-tools`: provision, top, bottleneck, pxe, ha, net and report — each usable from the command line
+ * `xenlab-tools`: provision, top, bottleneck, balance, pxe, ha, net and report — each usable from the command line
  * (`xenlab-tools <tool> --help`) or as functions over a {@link XapiClient}.
  * @example
  * ```ts
@@ -23,6 +23,7 @@ export * from './report/index.js';
 export * from './top/index.js';
 export { readPoolView, type PoolView, type HostView, type VmView } from './pool-view.js';
 export * from './bottleneck/index.js';
+export * from './balance/index.js';
 export * from './net/index.js';
 export { renderToolsReference } from './reference.js';
 export { TOOL_ERROR_DOCS } from './errors.js';

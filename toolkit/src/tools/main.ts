@@ -121,7 +121,7 @@ export async function runTools(
           user: target.user,
           password: target.password,
           allowUnauthorized: target.allowUnauthorized,
-          originator: 'xenlab-tools',
+          originator: tool.originator ?? 'xenlab-tools',
         });
         return client;
       },

@@ -1,5 +1,6 @@
 /** The command table of `xenlab-tools`: one entry per tool, in the order `--help` lists them. */
 import type { Tool } from './command.js';
+import { balanceTool } from './balance/index.js';
 import { bottleneckTool } from './bottleneck/index.js';
 import { haTool } from './ha/index.js';
 import { netTool } from './net/index.js';
@@ -13,6 +14,7 @@ export const TOOLS: readonly Tool[] = [
   provisionTool,
   topTool,
   bottleneckTool,
+  balanceTool,
   pxeTool,
   haTool,
   netTool,
