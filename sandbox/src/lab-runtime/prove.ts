@@ -70,15 +70,34 @@ export async function proveLab(
               message: `passes before the solve script ran: it can never fail (task ${t.id})`,
             });
       options.log?.(`  round ${String(round)}: ${String(checkCount)} checks red before solving`);
-      const r = await env.sandbox.exec(['bash', '-s'], { input: solve, timeoutMs: 300_000 });
-      if (r.code !== 0) {
-        problems.push({
-          round,
-          phase: 'solve',
-          message: `${lab.manifest.solve} exited ${String(r.code)}${r.timedOut ? ' (timed out)' : ''}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`,
-        });
+      // A line `# xenlab-lab-test: press <fault id>` is where the learner presses that fault's button: the parts of
+      // the script run in turn (each its own bash) and the button is pressed between them.
+      let stdout = '';
+      for (const part of solveParts(solve)) {
+        if ('press' in part) {
+          try {
+            await env.faults.press(part.press);
+          } catch (e) {
+            problems.push({
+              round,
+              phase: 'solve',
+              message: `pressing ${part.press}: ${(e as Error).message}`,
+            });
+          }
+          continue;
+        }
+        const r = await env.sandbox.exec(['bash', '-s'], { input: part.script, timeoutMs: 300_000 });
+        stdout += r.stdout;
+        if (r.code !== 0) {
+          problems.push({
+            round,
+            phase: 'solve',
+            message: `${lab.manifest.solve} exited ${String(r.code)}${r.timedOut ? ' (timed out)' : ''}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`,
+          });
+          break;
+        }
       }
-      for (const line of r.stdout.split('\n')) {
+      for (const line of stdout.split('\n')) {
         const mm = /^ANSWER\s+(\S+)\s+(.*)$/.exec(line);
         if (!mm) continue;
         const res = await env.grader.answer(mm[1] ?? '', mm[2] ?? '');
@@ -116,4 +135,20 @@ export async function proveLab(
     ms: Date.now() - started,
     problems,
   };
+}
+
+/** The solve script cut at its `# xenlab-lab-test: press <fault id>` lines. */
+function solveParts(solve: string): ({ script: string } | { press: string })[] {
+  const out: ({ script: string } | { press: string })[] = [];
+  let lines: string[] = [];
+  for (const line of solve.split('\n')) {
+    const m = /^#\s*xenlab-lab-test:\s*press\s+(\S+)\s*$/.exec(line);
+    if (!m) lines.push(line);
+    else {
+      out.push({ script: lines.join('\n') }, { press: m[1] ?? '' });
+      lines = [];
+    }
+  }
+  out.push({ script: lines.join('\n') });
+  return out;
 }
