@@ -206,6 +206,19 @@ export function defineXapiConformance(): void {
       await ok('task.destroy', s, task);
     });
 
+    test('records keep Removed fields: host_metrics.memory_free, VM_metrics.VCPUs_utilisation', async () => {
+      const [host] = await ok<string[]>('host.get_all', s);
+      const metrics = await ok<string>('host.get_metrics', s, host);
+      const hm = await ok<Record<string, unknown>>('host_metrics.get_record', s, metrics);
+      expect(typeof hm.memory_free).toBe('number');
+      expect(hm.memory_free).toBeGreaterThan(0);
+      expect(await xml('host_metrics.get_record', val(s), val(metrics))).toMatch(
+        /<member><name>memory_free<\/name><value>\d+<\/value><\/member>/,
+      );
+      const vmm = await ok<Record<string, Record<string, unknown>>>('VM_metrics.get_all_records', s);
+      expect(Object.values(vmm).every((m) => typeof m.VCPUs_utilisation === 'object')).toBe(true);
+    });
+
     test('logout invalidates the session', async () => {
       const other = await ok<string>('session.login_with_password', target.user, target.password);
       await ok('session.logout', other);

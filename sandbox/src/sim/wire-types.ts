@@ -60,13 +60,16 @@ export function classSpec(cls: string): ClassSpec {
 
 const liveFieldsCache = new Map<string, readonly (FieldSpec & { readonly type: WireType })[]>();
 
-/** The class's current (not removed) fields, in datamodel order, with parsed types. */
+/**
+ * The fields a record of the class carries, in datamodel order, with parsed types. Fields the datamodel marks
+ * Removed are included: xapi's generated record types (gen_api.ml) and database schema (datamodel_schema.ml) keep
+ * every field, so `get_record` still sends them, with their defaults or whatever xapi still writes there
+ * (`host_metrics.memory_free` from rrdd). Only their accessor messages are gone (MESSAGE_REMOVED).
+ */
 export function liveFields(cls: string): readonly (FieldSpec & { readonly type: WireType })[] {
   let hit = liveFieldsCache.get(cls);
   if (!hit) {
-    hit = classSpec(cls)
-      .f.filter((f) => !f.removed)
-      .map((f) => ({ ...f, type: parseType(f.t) }));
+    hit = classSpec(cls).f.map((f) => ({ ...f, type: parseType(f.t) }));
     liveFieldsCache.set(cls, hit);
   }
   return hit;

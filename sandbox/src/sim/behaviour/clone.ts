@@ -8,7 +8,7 @@ import type { SimBehaviour, SimContext, SimRecord } from '../contract.js';
 import { createVif } from './network.js';
 import { cloneVdi, copyVdi, createVbd, createVdi, destroyVdi } from './storage.js';
 import { NULL_REF, arg, bool, fail, isNull, map, num, ref, str, thePool, vbdsOf, vifsOf } from './util.js';
-import { bootDomain, haltDomain } from './vm.js';
+import { VCPUS_UTILISATION, bootDomain, haltDomain } from './vm.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 
 /** VM fields a clone does not inherit: identity, runtime state, and relations rebuilt for the new VM. */
@@ -78,7 +78,14 @@ async function cloneRecord(
     else nv = cloneVdi(ctx, vdi, { is_a_snapshot: true, snapshot_of: vdi, snapshot_time: ctx.clock.now() });
     disks.push([vbd, nv]);
   }
-  const metrics = store.create('VM_metrics', { uuid: ctx.uuid(), memory_actual: 0, VCPUs_number: 0 });
+  const srcMetrics = store.find('VM_metrics', ref(src, 'metrics'));
+  const metrics = store.create('VM_metrics', {
+    uuid: ctx.uuid(),
+    memory_actual: 0,
+    VCPUs_number: 0,
+    // xapi_vm_helpers.ml copies the source's (Removed) VCPUs_utilisation, `{0: 0.}` when it has no metrics.
+    VCPUs_utilisation: srcMetrics?.VCPUs_utilisation ?? VCPUS_UTILISATION(),
+  });
   const created = store.create('VM', {
     ...copiedFields(src),
     uuid: ctx.uuid(),

@@ -79,11 +79,26 @@ function guestIp(store: SimStore, vif: Readonly<SimRecord>, host: string): strin
   return `10.${String(h[0] ?? 0)}.${String(h[1] ?? 0)}.${String(2 + ((h[2] ?? 0) % 250))}`;
 }
 
+/**
+ * `VM_metrics.VCPUs_utilisation` as xapi leaves it: the field is Removed (figures come from RRDs), yet records carry
+ * it, and xapi_vm.ml `create` (and xapi_vm_helpers.ml when copying metrics for a clone) writes `{0: 0.}`.
+ */
+export function VCPUS_UTILISATION(): Record<string, number> {
+  const m = Object.create(null) as Record<string, number>;
+  m['0'] = 0;
+  return m;
+}
+
 function ensureMetrics(ctx: SimContext, vm: string): string {
   const rec = ctx.store.get('VM', vm);
   const m = ref(rec, 'metrics');
   if (!isNull(m) && ctx.store.find('VM_metrics', m)) return m;
-  const created = ctx.store.create('VM_metrics', { uuid: ctx.uuid(), memory_actual: 0, VCPUs_number: 0 });
+  const created = ctx.store.create('VM_metrics', {
+    uuid: ctx.uuid(),
+    memory_actual: 0,
+    VCPUs_number: 0,
+    VCPUs_utilisation: VCPUS_UTILISATION(),
+  });
   ctx.store.update('VM', vm, { metrics: created });
   return created;
 }
