@@ -219,6 +219,18 @@ export function defineXapiConformance(): void {
       expect(Object.values(vmm).every((m) => typeof m.VCPUs_utilisation === 'object')).toBe(true);
     });
 
+    test('Removed messages answer MESSAGE_REMOVED [] after the arity and session checks', async () => {
+      const [host] = await ok<string[]>('host.get_all', s);
+      const metrics = await ok<string>('host.get_metrics', s, host);
+      expect(await err('host_metrics.get_memory_free', s, metrics)).toEqual(['MESSAGE_REMOVED']);
+      expect(await err('host_metrics.get_memory_free', s)).toEqual([
+        'MESSAGE_PARAMETER_COUNT_MISMATCH',
+        'host_metrics.get_memory_free',
+        '1',
+        '0',
+      ]);
+    });
+
     test('logout invalidates the session', async () => {
       const other = await ok<string>('session.login_with_password', target.user, target.password);
       await ok('session.logout', other);

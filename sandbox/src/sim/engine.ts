@@ -31,8 +31,11 @@ export interface MethodDef {
   /** Whether `Async.` may be used (xapi: not for session.*, task.*, event.* or DB field accessors). */
   readonly asyncAllowed: boolean;
   readonly handler: SimHandler;
-  /** Where the handler came from (for diagnostics and `not implemented` reporting). */
-  readonly source: 'core' | 'generic' | 'behaviour' | 'missing';
+  /**
+   * Where the handler came from (for diagnostics and `not implemented` reporting); `removed` is a message the
+   * datamodel marks Removed, which xapi still dispatches only to answer `MESSAGE_REMOVED []`.
+   */
+  readonly source: 'core' | 'generic' | 'behaviour' | 'missing' | 'removed';
 }
 
 /** The outcome of a call, before wire encoding. */
@@ -128,11 +131,11 @@ export class Engine {
       for (const [k, h] of Object.entries(b.handlers)) behaviourHandlers.set(k, h);
     const core = this.#coreHandlers();
     for (const [cls, spec] of Object.entries(CLASSES)) {
-      const messages: MessageSpec[] = spec.m.filter((m) => !m.removed);
-      if (
-        spec.m.some((m) => m.n === 'get_all_records') &&
-        !messages.some((m) => m.n === 'get_all_records_where')
-      ) {
+      // Removed messages stay in the table: gen_server.ml still matches them (arity, then session) and answers
+      // MESSAGE_REMOVED [] without reading the other arguments.
+      const messages: MessageSpec[] = [...spec.m];
+      const allRecords = spec.m.find((m) => m.n === 'get_all_records');
+      if (allRecords && !messages.some((m) => m.n === 'get_all_records_where')) {
         messages.push({
           n: 'get_all_records_where',
           p: [
@@ -141,6 +144,7 @@ export class Engine {
           ],
           r: `(${cls} ref -> ${cls} record) map`,
           i: 1,
+          ...(allRecords.removed ? { removed: 1 as const } : {}),
         });
       }
       for (const m of messages) {
@@ -154,7 +158,12 @@ export class Engine {
         const generic = coreHandler ? undefined : this.#generic(cls, m);
         let handler: SimHandler;
         let source: MethodDef['source'];
-        if (coreHandler && (cls === 'session' || cls === 'event' || cls === 'task' || !behaviour)) {
+        if (m.removed) {
+          handler = () => {
+            throw new XapiFailure('MESSAGE_REMOVED', []);
+          };
+          source = 'removed';
+        } else if (coreHandler && (cls === 'session' || cls === 'event' || cls === 'task' || !behaviour)) {
           handler = coreHandler;
           source = 'core';
         } else if (behaviour) {
@@ -177,7 +186,9 @@ export class Engine {
           params,
           needsSession,
           result: parseType(m.r),
-          asyncAllowed: !accessor && cls !== 'session' && cls !== 'task' && cls !== 'event',
+          // A removed message answers MESSAGE_REMOVED whatever the prefix (gen_server.ml strips `Async.` first).
+          asyncAllowed:
+            m.removed === 1 || (!accessor && cls !== 'session' && cls !== 'task' && cls !== 'event'),
           handler,
           source,
         };
@@ -241,6 +252,7 @@ export class Engine {
       }
       let session = { ref: NULL_REF, user: '' };
       if (def.needsSession) session = this.#checkSession(params[0]);
+      if (def.source === 'removed') throw new XapiFailure('MESSAGE_REMOVED', []);
       const rest = def.needsSession ? params.slice(1) : params;
       const args = def.params.map(([pname, type], i) => {
         const v = rest[i];
