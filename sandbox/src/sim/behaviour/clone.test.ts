@@ -105,14 +105,45 @@ describe('clone, copy and provision', () => {
     const [src] = disksOf(vm);
     const [dst] = disksOf(clone);
     expect(dst).not.toBe(src);
-    expect((w.get('VDI', dst ?? '').sm_config as Record<string, string>)['vhd-parent']).toBe(
-      w.get('VDI', src ?? '').uuid,
-    );
+    // Both leaves now build on a hidden base copy holding the source's data (SM's VHD clone).
+    const parentOf = (v: string | undefined) =>
+      (w.get('VDI', v ?? '').sm_config as Record<string, string>)['vhd-parent'];
+    const baseUuid = parentOf(dst);
+    expect(baseUuid).toBeDefined();
+    expect(parentOf(src)).toBe(baseUuid);
+    const base = w.ctx.store.byUuid('VDI', baseUuid ?? '');
+    expect(w.get('VDI', base)).toMatchObject({ name_label: 'base copy', managed: false, read_only: true });
     expect(w.get('VDI', dst ?? '').physical_utilisation).toBeLessThan(GiB / 100);
+    expect(w.get('VDI', src ?? '').physical_utilisation).toBeLessThan(GiB / 100);
     const mac = (v: string) => w.get('VIF', (w.get('VM', v).VIFs as string[])[0] ?? '').MAC;
     expect(mac(clone)).not.toBe(mac(vm));
     expect(mac(clone)).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
     expect(w.get('VM', clone).is_a_template).toBe(false);
+  });
+
+  it('clones one template many times without growing its VHD chain, and collects the base with its last child', async () => {
+    const vm = (await w.call('VM.clone', w.byName('VM', 'Debian Bookworm 12'), 'golden')) as string;
+    await w.call('VM.provision', vm);
+    const disk = (v: string) =>
+      w.get('VBD', (w.get('VM', v).VBDs as string[]).find((b) => w.get('VBD', b).type === 'Disk') ?? '')
+        .VDI as string;
+    const parentOf = (vdi: string) => (w.get('VDI', vdi).sm_config as Record<string, string>)['vhd-parent'];
+    const bases = () =>
+      w.engine.store.all('VDI').filter(([, r]) => r.managed === false && r.name_label === 'base copy');
+    const clones: string[] = [];
+    for (let i = 0; i < 40; i++) clones.push((await w.call('VM.clone', vm, `c-${String(i)}`)) as string);
+    // One base copy: the golden disk is an empty leaf after the first clone, so every later clone shares its parent.
+    expect(bases()).toHaveLength(1);
+    const base = bases()[0]?.[1].uuid;
+    expect(parentOf(disk(vm))).toBe(base);
+    expect(new Set(clones.map((c) => parentOf(disk(c))))).toEqual(new Set([base]));
+    // The base goes when nothing builds on it any more (SM's garbage collector).
+    for (const c of [...clones, vm]) {
+      const vdi = disk(c);
+      await w.call('VM.destroy', c);
+      await w.call('VDI.destroy', vdi);
+    }
+    expect(bases()).toEqual([]);
   });
 
   it('refuses to clone a running VM (VM_BAD_POWER_STATE) and copies a halted one into another SR in full', async () => {

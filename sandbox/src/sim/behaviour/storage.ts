@@ -101,10 +101,10 @@ export function assertSpace(store: SimStore, sr: string, bytes: number): void {
   }
 }
 
-/** An SR must be attached somewhere for the SM to act on it (SR_NO_PBDS otherwise, xapi_sr.ml). */
+/** An SR must be attached somewhere for the SM to act on it (SR_HAS_NO_PBDS otherwise, xapi_sr.ml). */
 function assertSrUsable(store: SimStore, sr: string): void {
   const anyAttached = pbdsOf(store, sr).some((p) => bool(store.find('PBD', p), 'currently_attached'));
-  if (!anyAttached) fail('SR_NO_PBDS', sr);
+  if (!anyAttached) fail('SR_HAS_NO_PBDS', sr);
   const rec = store.get('SR', sr);
   if (map(rec, 'other_config').xenlab_failed === 'true') {
     // A failed array (control API): the SM cannot reach it — what a dead NFS server or LUN looks like.
@@ -187,7 +187,14 @@ export function createVdi(ctx: SimContext, sr: string, fields: SimRecord): strin
   return vdi;
 }
 
-/** VDI.clone: a fast CoW child on the same SR (thin: only metadata; thick: the new leaf is inflated). */
+/**
+ * VDI.clone (and snapshot): a fast copy-on-write clone on the same SR, as SM's VHD drivers make it (sm
+ * drivers/cleanup.py and VDI.py `_snapshot`, the "base copy"): the source's data becomes a hidden, read-only
+ * **base copy** — a VDI with `managed=false`, named "base copy", that an SR scan introduces — and both the source
+ * and the new VDI become empty leaves whose `sm-config:vhd-parent` names that base. So after a clone the source's
+ * own `vhd-parent` changes too, and its physical utilisation moves to the base. Thin SRs allocate only VHD
+ * metadata for the leaves; thick (LVM) ones inflate a new leaf to its full size.
+ */
 export function cloneVdi(ctx: SimContext, src: string, extra: SimRecord = {}): string {
   const v = ctx.store.get('VDI', src);
   const sr = ref(v, 'SR');
@@ -197,18 +204,82 @@ export function cloneVdi(ctx: SimContext, src: string, extra: SimRecord = {}): s
   }
   const srRec = ctx.store.get('SR', sr);
   const size = num(v, 'virtual_size');
+  const leaf = isThin(srRec) ? vhdOverhead(size) : initialPhysical(srRec, size);
+  const parent = map(v, 'sm_config')['vhd-parent'];
+  if (parent !== undefined && parent !== '' && num(v, 'physical_utilisation') <= leaf) {
+    // An empty leaf (nothing written since it was made, as a template's disk after its first clone): vhd-util
+    // links the new child to the leaf's parent, and SM drops the base it would have made (LVHDSR `_snapshot`,
+    // `_finishSnapshot` "deleting unused base"). So cloning one template a thousand times never grows the chain.
+    return createVdi(ctx, sr, {
+      ...cloneFields(v),
+      virtual_size: size,
+      physical_utilisation: leaf,
+      ...extra,
+    });
+  }
+  // The base takes the source's blocks; the source keeps only a leaf's worth (moved first: no double count).
+  const data = num(v, 'physical_utilisation');
+  adjustSrCapacity(ctx.store, sr, leaf - data, 0);
+  ctx.store.update('VDI', src, { physical_utilisation: leaf });
+  const base = createVdi(ctx, sr, {
+    name_label: 'base copy',
+    type: str(v, 'type') || 'user',
+    read_only: true,
+    managed: false,
+    sm_config: pickParent(map(v, 'sm_config')),
+    virtual_size: size,
+    physical_utilisation: data,
+  });
+  const baseUuid = str(ctx.store.get('VDI', base), 'uuid');
+  ctx.store.update('VDI', src, { sm_config: { ...map(v, 'sm_config'), 'vhd-parent': baseUuid } });
   return createVdi(ctx, sr, {
+    ...cloneFields(ctx.store.get('VDI', src)),
+    virtual_size: size,
+    physical_utilisation: leaf,
+    ...extra,
+  });
+}
+
+/** What a new leaf takes from the VDI it is cloned from (its `vhd-parent` included). */
+function cloneFields(v: Readonly<SimRecord>): SimRecord {
+  return {
     name_label: str(v, 'name_label'),
     name_description: str(v, 'name_description'),
     type: str(v, 'type') || 'user',
     sharable: bool(v, 'sharable'),
     read_only: bool(v, 'read_only'),
     other_config: map(v, 'other_config'),
-    sm_config: { ...map(v, 'sm_config'), 'vhd-parent': str(v, 'uuid') },
-    virtual_size: size,
-    physical_utilisation: isThin(srRec) ? vhdOverhead(size) : initialPhysical(srRec, size),
-    ...extra,
-  });
+    sm_config: map(v, 'sm_config'),
+  };
+}
+
+/** Only the `vhd-parent` key of an sm-config (what a base copy inherits from the leaf it was made from). */
+function pickParent(sm: Record<string, string>): Record<string, string> {
+  const parent = sm['vhd-parent'];
+  return parent === undefined ? {} : { 'vhd-parent': parent };
+}
+
+/**
+ * After a VDI is destroyed, SM's garbage collector removes base copies no VDI builds on any more (cleanup.py
+ * coalesces or deletes them; here at once), walking up the chain.
+ */
+function collectBases(store: SimStore, parentUuid: string | undefined): void {
+  for (let uuid = parentUuid; uuid !== undefined && uuid !== '';) {
+    let base: string;
+    try {
+      base = store.byUuid('VDI', uuid);
+    } catch {
+      return; // already gone
+    }
+    const rec = store.get('VDI', base);
+    if (rec.managed !== false) return;
+    const children = store.all('VDI').some(([, r]) => map(r, 'sm_config')['vhd-parent'] === uuid);
+    if (children) return;
+    const next = map(rec, 'sm_config')['vhd-parent'];
+    store.destroy('VDI', base);
+    adjustSrCapacity(store, ref(rec, 'SR'), -num(rec, 'physical_utilisation'), -num(rec, 'virtual_size'));
+    uuid = next;
+  }
 }
 
 /** VDI.copy: a full, independent copy into `sr`; takes time proportional to the data moved. */
@@ -250,6 +321,7 @@ export function destroyVdi(store: SimStore, vdi: string): void {
   const sr = ref(rec, 'SR');
   store.destroy('VDI', vdi);
   adjustSrCapacity(store, sr, -num(rec, 'physical_utilisation'), -num(rec, 'virtual_size'));
+  collectBases(store, map(rec, 'sm_config')['vhd-parent']);
 }
 
 /** Keeps VDI.allowed_operations true (xapi_vdi.ml `check_operation_error`, simplified to in-use and type). */
@@ -451,7 +523,7 @@ function srRemove(ctx: SimContext, sr: string, destroy: boolean): void {
   const rec = ctx.store.get('SR', sr);
   const pbds = pbdsOf(ctx.store, sr);
   if (pbds.some((p) => bool(ctx.store.find('PBD', p), 'currently_attached'))) fail('SR_HAS_PBD', sr);
-  if (destroy && pbds.length === 0) fail('SR_NO_PBDS', sr);
+  if (destroy && pbds.length === 0) fail('SR_HAS_NO_PBDS', sr);
   const vdis = vdisOf(ctx.store, sr);
   if (destroy && vdis.some((v) => ctx.store.find('VDI', v)?.managed !== false)) fail('SR_NOT_EMPTY');
   if (destroy && bool(rec, 'is_tools_sr')) fail('SR_OPERATION_NOT_SUPPORTED', sr);
