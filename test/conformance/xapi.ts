@@ -231,6 +231,15 @@ export function defineXapiConformance(): void {
       ]);
     });
 
+    test('system.listMethods over XML-RPC is a bare array, no Status/Value struct', async () => {
+      const text = await xml('system.listMethods');
+      expect(text).toMatch(
+        /^<\?xml version="1\.0"\?><methodResponse><params><param><value><array><data><value>/,
+      );
+      expect(text).toContain('<value>VM.get_all_records</value>');
+      expect(text).not.toContain('<name>Status</name>');
+    });
+
     test('logout invalidates the session', async () => {
       const other = await ok<string>('session.login_with_password', target.user, target.password);
       await ok('session.logout', other);

@@ -208,10 +208,11 @@ export class Engine {
     const out: string[] = [];
     for (const d of this.#methods.values()) {
       if (d.source === 'missing') continue;
-      // Sync names only: clients (npm xen-api) derive class names from `<Class>.get_all_records` entries.
+      // Sync names only: clients (npm xen-api) derive class names from `<Class>.get_all_records` entries. Removed
+      // messages are listed too, and `system.listMethods` itself is not (gen_server.ml lists every message of every
+      // class, nothing else).
       out.push(d.full);
     }
-    out.push('system.listMethods');
     return out;
   }
 

@@ -243,7 +243,12 @@ async function xmlRpc(engine: Engine, body: string, res: ServerResponse, hooks: 
     return;
   }
   const r = saved(await engine.call(call.method, call.params), hooks);
-  const text = xmlResponse(r);
+  // xapi answers system.listMethods with the bare array, no Status/Value struct (api_server.ml `callback`): Python's
+  // xmlrpc ServerProxy, which XenAPI.py hands `session.system.*` to, expects a plain value there.
+  const text =
+    call.method === 'system.listMethods' && r.ok
+      ? `${XML_HEAD}${xmlOf(r.type, r.value)}${XML_TAIL}`
+      : xmlResponse(r);
   if (res.destroyed) return;
   res.writeHead(200, {
     'content-type': 'text/xml',

@@ -27,6 +27,8 @@ export async function parseXmlRpcReply(reply: HttpReply, method: string): Promis
     if (v.Status === 'Success') return v.Value;
     if (v.Status === 'Failure') throw XapiError.fromDescription(v.ErrorDescription, method);
   }
+  // XAPI answers system.listMethods with the bare array, no Status struct (ocaml/xapi/api_server.ml `callback`).
+  if (method === 'system.listMethods' && Array.isArray(value)) return value;
   throw new XapiClientError(
     ClientErrorCode.BAD_RESPONSE,
     `Reply to ${method} has no XAPI Status: ${snippet(reply.body)}`,
