@@ -240,6 +240,16 @@ export function defineXapiConformance(): void {
       expect(text).not.toContain('<name>Status</name>');
     });
 
+    test('session.get_tasks lists the tasks the session made', async () => {
+      const task = await ok<string>('task.create', s, 'xenlab-conformance', 'session.get_tasks check');
+      try {
+        expect(await ok<string[]>('session.get_tasks', s, s)).toContain(task);
+      } finally {
+        await ok('task.destroy', s, task);
+      }
+      expect(await ok<string[]>('session.get_tasks', s, s)).not.toContain(task);
+    });
+
     test('logout invalidates the session', async () => {
       const other = await ok<string>('session.login_with_password', target.user, target.password);
       await ok('session.logout', other);

@@ -414,6 +414,7 @@ export class Engine {
       allowed_operations: ['cancel'],
       other_config: newMap(),
     });
+    this.#linkTask(session.ref, ref);
     const cancelled = this.#cancelled;
     const task: SimTask = {
       ref,
@@ -453,12 +454,31 @@ export class Engine {
     return ref;
   }
 
+  /**
+   * Records a task in its session's `tasks` (datamodel.ml relation task.session ↔ session.tasks; `task.session` is
+   * an internal field clients never see): tasks made by `task.create` or an `Async.*` call with that session.
+   */
+  #linkTask(session: string, task: string): void {
+    const s = this.store.find('session', session);
+    if (!s) return;
+    const tasks = Array.isArray(s.tasks) ? (s.tasks as string[]) : [];
+    this.store.update('session', session, { tasks: [...tasks, task] });
+  }
+
+  /** Destroys a task and drops it from its session's `tasks`. */
+  #destroyTask(task: string): void {
+    this.store.destroy('task', task);
+    for (const [ref, s] of this.store.all('session'))
+      if (Array.isArray(s.tasks) && (s.tasks as string[]).includes(task))
+        this.store.update('session', ref, { tasks: (s.tasks as string[]).filter((t) => t !== task) });
+  }
+
   #sweep(): void {
     const now = Date.now();
     for (const [ref, t] of this.store.all('task')) {
       const finished = t.finished instanceof Date ? t.finished.getTime() : 0;
       if (t.status !== 'pending' && finished > 0 && now - finished > COMPLETED_TASK_TIMEOUT_MS)
-        this.store.destroy('task', ref);
+        this.#destroyTask(ref);
     }
     for (const [ref] of this.store.all('session')) {
       const last = this.#lastActive.get(ref);
@@ -655,6 +675,8 @@ export class Engine {
       for (const [ref, m] of store.all('message')) if (filter(m)) out[ref] = m;
       return out;
     };
+    const liveTasks = (rec: Readonly<SimRecord>): string[] =>
+      (Array.isArray(rec.tasks) ? (rec.tasks as string[]) : []).filter((t) => store.find('task', t));
     const after = (since: unknown) => (m: Readonly<SimRecord>) =>
       m.timestamp instanceof Date && since instanceof Date && m.timestamp.getTime() > since.getTime();
     return {
@@ -662,15 +684,24 @@ export class Engine {
       'session.slave_local_login_with_password': login,
       'session.logout': logout,
       'session.local_logout': logout,
-      'task.create': (_ctx, [label, description]) =>
-        store.create('task', {
+      // A restore keeps sessions but may drop their tasks: only tasks that still exist are reported.
+      'session.get_tasks': (_ctx, [self]) => liveTasks(store.get('session', str(self))),
+      'session.get_record': (_ctx, [self]) => {
+        const rec = store.get('session', str(self));
+        return { ...rec, tasks: liveTasks(rec) };
+      },
+      'task.create': (ctx, [label, description]) => {
+        const ref = store.create('task', {
           name_label: str(label),
           name_description: str(description),
           status: 'pending',
           created: this.clock.now(),
           resident_on: this.master(),
           allowed_operations: ['cancel'],
-        }),
+        });
+        this.#linkTask(ctx.session.ref, ref);
+        return ref;
+      },
       'task.cancel': (_ctx, [task]) => {
         const ref = str(task);
         const t = store.get('task', ref);
@@ -683,7 +714,7 @@ export class Engine {
         const ref = str(task);
         store.get('task', ref);
         this.#cancelled.delete(ref);
-        store.destroy('task', ref);
+        this.#destroyTask(ref);
       },
       'event.from': (_ctx, [classes, token, timeout]) =>
         this.#eventFrom(
