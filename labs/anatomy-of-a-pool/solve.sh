@@ -11,5 +11,6 @@ echo "ANSWER nfs-pbds $(xe pbd-list sr-uuid="$nfs" --minimal | count)"
 vdi=$(xe vdi-create sr-uuid="$nfs" name-label="$LAB_VDI_NAME" type=user virtual-size=1GiB)
 vm=$(xe vm-list name-label=scratch --minimal)
 xe vbd-create vm-uuid="$vm" vdi-uuid="$vdi" device=1 >/dev/null
-net=$(xe network-create name-label="$LAB_NET_NAME")
+net=$(xe pif-list device=eth1 params=network-uuid --minimal | cut -d, -f1)
+xe network-param-set uuid="$net" name-label="$LAB_NET_NAME"
 xe vif-create vm-uuid="$vm" network-uuid="$net" device=1 >/dev/null

@@ -110,7 +110,14 @@ describe('a learner working through lab 1 (Anatomy of a pool)', () => {
     await expect
       .poll(() => task('attach-the-disk').getAttribute('data-pass'), { timeout: 15_000 })
       .toBe('true');
-    await type(page, 'net=$(xe network-create name-label=$LAB_NET_NAME)');
+    // A network of its own (no PIF) is not a storage network: the check wants eth1's network, renamed.
+    await type(page, 'xe network-create name-label=$LAB_NET_NAME');
+    await expect
+      .poll(() => check('network-exists').locator('.lab-check-msg').textContent(), { timeout: 15_000 })
+      .toMatch(/^There is no network named storage-\S+ carrying the hosts' eth1 yet/);
+    await type(page, 'xe network-destroy uuid=$(xe network-list name-label=$LAB_NET_NAME --minimal)');
+    await type(page, 'net=$(xe pif-list device=eth1 params=network-uuid --minimal | cut -d, -f1)');
+    await type(page, 'xe network-param-set uuid=$net name-label=$LAB_NET_NAME');
     await expect
       .poll(() => check('network-exists').getAttribute('data-pass'), { timeout: 15_000 })
       .toBe('true');
