@@ -5,6 +5,7 @@
  */
 import { CLASSES } from '@xenlab/toolkit/xenapi';
 import type { SimBehaviour, SimContext, SimRecord } from '../contract.js';
+import { parseProvisionXml } from './clone-provision.js';
 import { createVif } from './network.js';
 import { cloneVdi, copyVdi, createVbd, createVdi, destroyVdi } from './storage.js';
 import { NULL_REF, arg, bool, fail, isNull, map, num, ref, str, thePool, vbdsOf, vifsOf } from './util.js';
@@ -135,40 +136,21 @@ async function cloneRecord(
   return created;
 }
 
-/** Parses a template's `other_config:disks` provision XML (xapi_templates.ml). Exported for unit tests. */
-export function parseProvisionXml(
-  xml: string,
-): { device: string; size: number; sr: string; bootable: boolean; type: string }[] {
-  const trimmed = xml.trim();
-  if (trimmed === '') return [];
-  if (!/^<provision\b[^>]*>[\s\S]*<\/provision>$|^<provision\b[^>]*\/>$/.test(trimmed)) {
-    fail('INVALID_VALUE', 'other_config:disks', xml);
-  }
-  const disks: { device: string; size: number; sr: string; bootable: boolean; type: string }[] = [];
-  for (const m of trimmed.matchAll(/<disk\b([^>]*?)\/?>/g)) {
-    const attrs: Record<string, string> = {};
-    for (const a of (m[1] ?? '').matchAll(/([A-Za-z_][\w-]*)\s*=\s*"([^"]*)"/g))
-      attrs[a[1] ?? ''] = a[2] ?? '';
-    const size = Number(attrs.size);
-    if (attrs.device === undefined || !Number.isFinite(size) || size < 0) {
-      fail('INVALID_VALUE', 'other_config:disks', xml);
-    }
-    disks.push({
-      device: attrs.device,
-      size,
-      sr: attrs.sr ?? '',
-      bootable: attrs.bootable === 'true',
-      type: attrs.type ?? 'system',
-    });
-  }
-  return disks;
-}
+/** Parses a template's `other_config:disks` provision XML as xapi does (see clone-provision.ts). */
+export { parseProvisionXml } from './clone-provision.js';
 
 async function provision(ctx: SimContext, vm: string): Promise<void> {
   const { store } = ctx;
   const rec = assertVmOperation(store, vm, 'provision');
   const other = map(rec, 'other_config');
-  const disks = parseProvisionXml(other.disks ?? '');
+  // xapi_templates.ml `get_template_record`: no `disks` key is no disks; any value is parsed (and may fail).
+  const disks = other.disks === undefined ? [] : parseProvisionXml(other.disks);
+  if (disks.length === 0 && other.postinstall === undefined) {
+    // Nothing to install (`needs_to_be_installed` is false): xapi only clears is_a_template; the key stays.
+    store.update('VM', vm, { is_a_template: false });
+    refreshVm(store, vm);
+    return;
+  }
   await withOperation(ctx, 'VM', vm, 'provision', refreshVm, async () => {
     const created: string[] = [];
     try {
@@ -186,7 +168,7 @@ async function provision(ctx: SimContext, vm: string): Promise<void> {
           name_label:
             d.device === '0' ? `${str(rec, 'name_label')} 0` : `${str(rec, 'name_label')} ${d.device}`,
           name_description: 'Created by template provisioner',
-          type: d.type === 'system' || d.type === 'user' ? d.type : 'system',
+          type: d.type,
           virtual_size: d.size,
           other_config: {},
         });
@@ -207,7 +189,9 @@ async function provision(ctx: SimContext, vm: string): Promise<void> {
       throw e;
     }
     await ctx.clock.work('VM.provision', ctx.task);
+    // xapi_templates.ml `post_install` removes both install keys.
     delete other.disks;
+    delete other.postinstall;
     store.update('VM', vm, { is_a_template: false, other_config: other });
   });
 }

@@ -115,8 +115,11 @@ async function rewriteProvisioningXml(ctx: CommandContext, vm: string, srUuid: s
   const oc = (await ctx.api.call('VM.get_other_config', vm)) as Record<string, string>;
   const disks = oc.disks;
   if (disks === undefined) return;
+  // Either quote is XML (xapi reads the value with xmlm); the rewritten attribute is double-quoted, as Xml.to_string
+  // writes it.
+  const srAttr = /\bsr\s*=\s*(?:"[^"]*"|'[^']*')/;
   const rewritten = disks.replace(/<disk\b([^>]*?)\/?>/g, (whole, attrs: string) => {
-    const next = /\bsr="[^"]*"/.test(attrs) ? attrs.replace(/\bsr="[^"]*"/, `sr="${srUuid}"`) : attrs;
+    const next = srAttr.test(attrs) ? attrs.replace(srAttr, `sr="${srUuid}"`) : attrs;
     return whole.replace(attrs, next);
   });
   await ctx.api.call('VM.remove_from_other_config', vm, 'disks');
