@@ -117,7 +117,10 @@ function fieldMatches(
   if (m.glob !== undefined && !(typeof value === 'string' && globToRegExp(m.glob).test(value))) return false;
   if (m.regex !== undefined && !(typeof value === 'string' && new RegExp(m.regex).test(value))) return false;
   if (m.in !== undefined && !m.in.some((w) => looseEqual(value, w))) return false;
-  if (m.key !== undefined) {
+  if (m.key !== undefined && Array.isArray(value)) {
+    // A string set (`tags`, `allowed_operations`): `key` asks for a member.
+    if (!value.includes(m.key)) return false;
+  } else if (m.key !== undefined) {
     const map = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
     if (!(m.key in map)) return false;
     if (m.value !== undefined && !fieldMatches(snap, cls, '', map[m.key], m.value)) return false;

@@ -57,7 +57,7 @@ export type FieldMatch =
       /** JavaScript regular expression. */
       regex?: string | undefined;
       in?: (string | number | boolean)[] | undefined;
-      /** Map fields (`other_config`): a key and, optionally, what its value must match. */
+      /** Map fields (`other_config`): a key and, optionally, what its value must match; string sets (`tags`): a member. */
       key?: string | undefined;
       value?: FieldMatch | undefined;
       /** Ref field: the referenced record matches. */
