@@ -72,7 +72,10 @@ describe('XenAPI queries', () => {
       'OpaqueRef:v1': vm('web-1', 'Running', 'OpaqueRef:h1'),
       'OpaqueRef:v2': vm('web-2', 'Running', 'OpaqueRef:h1'),
       'OpaqueRef:v3': vm('web-3', 'Halted', 'OpaqueRef:NULL'),
-      'OpaqueRef:v4': vm('db-1', 'Running', 'OpaqueRef:h2', { other_config: { role: 'db' } }),
+      'OpaqueRef:v4': vm('db-1', 'Running', 'OpaqueRef:h2', {
+        other_config: { role: 'db' },
+        tags: ['anti:db'],
+      }),
     },
     PIF: { 'OpaqueRef:p1': { VLAN: 42, device: 'bond0' } },
   });
@@ -119,6 +122,10 @@ describe('XenAPI queries', () => {
       expect: { count: 1 },
     };
     expect(evaluateQuery(pool, role).pass).toBe(true);
+    // A string set (tags): `key` asks for a member, not an index.
+    const tagged = (tag: string) => ({ select: 'VM', where: { tags: { key: tag } }, expect: { count: 1 } });
+    expect(evaluateQuery(pool, tagged('anti:db')).pass).toBe(true);
+    expect(evaluateQuery(pool, tagged('anti:web')).pass).toBe(false);
     expect(evaluateQuery(pool, { select: 'PIF', where: { VLAN: '42' }, expect: {} }).pass).toBe(true);
     expect(evaluateQuery(pool, { select: 'PIF', where: { VLAN: '43' }, expect: {} }).pass).toBe(false);
   });
