@@ -101,7 +101,7 @@ export interface SimBehaviour {
   readonly faults?: SimFaults;
 }
 
-/** One sample of an object's data sources by name (NOTES §4 names: `cpu0`, `cpu_avg`, `memory`, `vif_0_rx`, …). */
+/** One sample of an object's data sources by name (toolkit/src/xenapi/NOTES.md §4 names: `cpu0`, `cpu_avg`, `memory`, `vif_0_rx`, …). */
 export type SimDataSources = Readonly<Record<string, number>>;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Scenarios: what pool a simulator starts with. Authors write YAML or JSON; zod validates it and errors name the file
- * and the field. `buildScenario` turns one into store objects shaped like a fresh XCP-ng 8.3 install (NOTES §2, §7):
+ * and the field. `buildScenario` turns one into store objects shaped like a fresh XCP-ng 8.3 install (toolkit/src/xenapi/NOTES.md §2, §7):
  * dom0 per host, PIFs on pool-wide networks, local + shared + ISO storage, default templates with provision XML.
  *
  * The parts live in `scenario/`:

@@ -46,7 +46,7 @@ export const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const AGENT_PORT = 'org.xenlab.agent';
 
 /**
- * Xen's command line. Measured in /work/shared/reference/nested-xen-in-qemu.md: `bootscrub=false` keeps Xen from
+ * Xen's command line. Measured on nested Xen in QEMU (TCG) on these machines: `bootscrub=false` keeps Xen from
  * touching all RAM (QEMU's RSS would grow to the full -m, and boot is slower); an initramfs-only dom0 needs
  * dom0_mem >= ~1 GB; `noreboot` with QEMU's -no-reboot turns a crash into an exit instead of a boot loop.
  */

@@ -1,5 +1,5 @@
 /**
- * `buildScenario`: a validated scenario into store objects shaped like a fresh XCP-ng 8.3 install (NOTES §2, §7), in
+ * `buildScenario`: a validated scenario into store objects shaped like a fresh XCP-ng 8.3 install (toolkit/src/xenapi/NOTES.md §2, §7), in
  * a fixed order: the pool, its networks, each host with what belongs to it, shared and ISO storage, the default SR,
  * then the templates.
  */

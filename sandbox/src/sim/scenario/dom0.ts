@@ -1,4 +1,4 @@
-/** The control domain of each host: "Control domain on host: <hostname>" (NOTES §7), running, domid 0. */
+/** The control domain of each host: "Control domain on host: <hostname>" (toolkit/src/xenapi/NOTES.md §7), running, domid 0. */
 import { GiB, strMap, type ScenarioBuild } from './build-context.js';
 import type { ScenarioHost } from './schema.js';
 
