@@ -250,6 +250,22 @@ export function defineXapiConformance(): void {
       expect(await ok<string[]>('session.get_tasks', s, s)).not.toContain(task);
     });
 
+    test("host.call_plugin: every host's echo plugin answers repr(args); unknown plugins and functions fail", async () => {
+      const [pool] = await ok<string[]>('pool.get_all', s);
+      const master = await ok<string>('pool.get_master', s, pool);
+      expect(await ok('host.call_plugin', s, master, 'echo', 'main', { xenlab: 'conformance' })).toBe(
+        "args were: {'xenlab': 'conformance'}",
+      );
+      expect(await err('host.call_plugin', s, master, 'xenlab-no-such-plugin', 'main', {})).toEqual([
+        'XENAPI_MISSING_PLUGIN',
+        'xenlab-no-such-plugin',
+      ]);
+      expect(await err('host.call_plugin', s, master, 'echo', 'xenlab_no_such_fn', {})).toEqual([
+        'UNKNOWN_XENAPI_PLUGIN_FUNCTION',
+        'xenlab_no_such_fn',
+      ]);
+    });
+
     test('logout invalidates the session', async () => {
       const other = await ok<string>('session.login_with_password', target.user, target.password);
       await ok('session.logout', other);

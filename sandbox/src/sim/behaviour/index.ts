@@ -10,6 +10,7 @@ import { hostBehaviour } from './host.js';
 import { creditHandlers } from './credit-params.js';
 import { metricsModel } from './metrics.js';
 import { networkBehaviour, setLinkState } from './network.js';
+import { pluginsBehaviour } from './plugins.js';
 import { poolBehaviour } from './pool.js';
 import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
 import { vmBehaviour } from './vm.js';
@@ -24,6 +25,7 @@ export const behaviours: readonly SimBehaviour[] = [
   hostBehaviour,
   haBehaviour,
   poolBehaviour,
+  pluginsBehaviour,
   {
     handlers: creditHandlers,
     metrics: metricsModel,
