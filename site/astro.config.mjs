@@ -3,6 +3,7 @@
 import starlight from '@astrojs/starlight';
 import { defineConfig } from 'astro/config';
 import { labSidebarItems } from './src/labs.ts';
+import { trackSidebarItems } from './src/tracks.ts';
 
 /** The text of a hast node. */
 const textOf = (node) => (node.type === 'text' ? node.value : (node.children ?? []).map(textOf).join(''));
@@ -54,6 +55,12 @@ export default defineConfig({
       pagefind: false,
       sidebar: [
         { label: 'Start here', items: [{ label: 'Getting started', slug: 'getting-started' }] },
+        // Course tracks (src/tracks.ts): agendas that fit a 3-hour tutorial, a day, two days; then your progress.
+        {
+          label: 'Course',
+          items: [...trackSidebarItems(), { label: 'Your progress', link: '/progress/' }],
+        },
+        { label: 'Concepts', autogenerate: { directory: 'concepts' } },
         { label: 'Labs', items: labSidebarItems() },
         { label: 'Reference', autogenerate: { directory: 'reference' } },
       ],

@@ -34,6 +34,14 @@ export interface LabTerminal {
   readonly title?: string | undefined;
 }
 
+/** A lab's task as course tracks and the progress page name it. */
+export interface SiteLabTask {
+  readonly id: string;
+  readonly title: string;
+  /** Points for passing it; the manifest's default is 10. */
+  readonly points: number;
+}
+
 /** What the site needs of one lab. */
 export interface SiteLab {
   /** The folder name, which is the lab id and the page's slug (`/labs/<id>/`). */
@@ -41,7 +49,13 @@ export interface SiteLab {
   readonly title: string;
   /** Place in the course (sidebar order); the manifest's default is 100. */
   readonly order: number;
+  /** Expected minutes for the whole lab; the manifest's default is 30. */
+  readonly minutes: number;
+  /** `environment.driver`: `local` (default), `docker` or `qemu-xen` (a nested Xen, needs KVM to be quick). */
+  readonly driver: string;
   readonly terminals: readonly LabTerminal[];
+  /** Its tasks, in the manifest's order. */
+  readonly tasks: readonly SiteLabTask[];
 }
 
 /** A lab without `environment.terminals` has one shell, as the manifest schema's default. */
@@ -51,11 +65,16 @@ const LabYaml = z
   .object({
     title: z.string(),
     order: z.number().optional(),
+    minutes: z.number().optional(),
     environment: z
       .object({
+        driver: z.string().optional(),
         terminals: z.array(z.object({ name: z.string(), title: z.string().optional() })).optional(),
       })
       .passthrough()
+      .optional(),
+    tasks: z
+      .array(z.object({ id: z.string(), title: z.string(), points: z.number().optional() }).passthrough())
       .optional(),
   })
   .passthrough();
@@ -71,7 +90,10 @@ export function loadLab(id: string, root: string = LABS_ROOT): SiteLab | undefin
     id,
     title: m.title,
     order: m.order ?? 100,
+    minutes: m.minutes ?? 30,
+    driver: m.environment?.driver ?? 'local',
     terminals: m.environment?.terminals?.length ? m.environment.terminals : DEFAULT_TERMINALS,
+    tasks: (m.tasks ?? []).map((t) => ({ id: t.id, title: t.title, points: t.points ?? 10 })),
   };
 }
 

@@ -16,6 +16,7 @@ import { instructorApi } from './instructor-api.js';
 import { learnerRoutes } from './learner-api.js';
 import { DEFAULT_LIMITS, RateLimiter, capConnections, type GatewayLimits } from './limits.js';
 import { OriginPolicy } from './origins.js';
+import { progressRoutes } from './progress-api.js';
 import { createRouter } from './router.js';
 import { persistentSecret } from './secrets.js';
 import { pageSetsCookie, sessionCookie } from './session-cookie.js';
@@ -184,6 +185,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         guesses,
       }),
       ...instructorEndpoints.routes,
+      ...progressRoutes({ learners, db }),
       {
         methods: ['GET', 'HEAD'],
         path: '/api/health',

@@ -230,6 +230,8 @@ export const PATHS = {
   ticket: '/api/ticket',
   join: '/api/join',
   me: '/api/me',
+  /** GET: this browser's learner's own grading history, `ProgressResponse` in progress.ts (the progress page). */
+  progress: '/api/progress',
   /** GET `/resume?code=…` (a confirmation page), POST (form `code=…`): this browser becomes that learner. */
   resume: '/resume',
   /** The link to give learners: `/join?code=XEN42`, optionally `&name=…` and `&to=/labs/…/`. */
@@ -388,3 +390,5 @@ export type TicketResponse = z.infer<typeof TicketResponse>;
 
 // The lab channel (grading) protocol lives in its own file, owned by the labs engineer.
 export * from './lab.js';
+// The learner's own progress (`GET /api/progress`).
+export * from './progress.js';
