@@ -6,6 +6,7 @@
 import { CLASSES } from '@xenlab/toolkit/xenapi';
 import type { SimBehaviour, SimContext, SimRecord } from '../contract.js';
 import { parseProvisionXml } from './clone-provision.js';
+import { VM_MESSAGES, vmMessage } from './messages.js';
 import { createVif } from './network.js';
 import { cloneVdi, copyVdi, createVbd, createVdi, destroyVdi } from './storage.js';
 import { NULL_REF, arg, bool, fail, isNull, map, num, ref, str, thePool, vbdsOf, vifsOf } from './util.js';
@@ -223,7 +224,7 @@ async function snapshot(
   op: string,
 ): Promise<string> {
   const rec = assertVmOperation(ctx.store, vm, op);
-  return withOperation(ctx, 'VM', vm, op, refreshVm, async () => {
+  const made = await withOperation(ctx, 'VM', vm, op, refreshVm, async () => {
     await ctx.clock.work(op === 'checkpoint' ? 'VM.checkpoint' : 'VM.snapshot', ctx.task);
     const snap = await cloneRecord(
       ctx,
@@ -259,6 +260,13 @@ async function snapshot(
     }
     return snap;
   });
+  vmMessage(
+    ctx,
+    vm,
+    op === 'checkpoint' ? VM_MESSAGES.checkpointed : VM_MESSAGES.snapshotted,
+    `${op === 'checkpoint' ? 'checkpointed' : 'snapshotted'}, snapshot name: ${newName}`,
+  );
+  return made;
 }
 
 async function revert(ctx: SimContext, snap: string): Promise<void> {
@@ -269,7 +277,11 @@ async function revert(ctx: SimContext, snap: string): Promise<void> {
   await withOperation(ctx, 'VM', vm, 'reverting', refreshVm, async () => {
     await ctx.clock.work('VM.revert', ctx.task);
     const power = str(store.get('VM', vm), 'power_state');
-    if (power !== 'Halted') haltDomain(ctx, vm);
+    if (power !== 'Halted') {
+      // message_forwarding.ml shuts it down with Client.VM.hard_shutdown, which raises its own alert.
+      haltDomain(ctx, vm);
+      vmMessage(ctx, vm, VM_MESSAGES.shutdown, 'shutdown forcibly');
+    }
     // Disks: the VM's current disks are replaced by fresh clones of the snapshot's.
     for (const vbd of vbdsOf(store, vm)) {
       const b = store.get('VBD', vbd);
@@ -291,13 +303,9 @@ async function revert(ctx: SimContext, snap: string): Promise<void> {
         unpluggable: bool(b, 'unpluggable'),
       });
     }
-    const keep = [
-      'name_label',
-      'name_description',
-      'memory_static_min',
-      'memory_static_max',
-      'memory_dynamic_min',
-    ];
+    // The VM's fields come back as they were when the snapshot was taken (xapi_vm_snapshot.ml copies them from
+    // snapshot_metadata): its own name then, not the snapshot's name, which is the one the record keeps.
+    const keep = ['name_description', 'memory_static_min', 'memory_static_max', 'memory_dynamic_min'];
     const patch: SimRecord = { parent: snap };
     for (const k of [...keep, 'memory_dynamic_max', 'VCPUs_max', 'VCPUs_at_startup', 'platform']) {
       if (s[k] !== undefined) patch[k] = s[k];
@@ -310,6 +318,12 @@ async function revert(ctx: SimContext, snap: string): Promise<void> {
     }
     refreshVm(store, vm);
   });
+  vmMessage(
+    ctx,
+    vm,
+    VM_MESSAGES.snapshotReverted,
+    `reverted to snapshot: ${str(store.find('VM', snap), 'name_label')} (uuid ${str(store.find('VM', snap), 'uuid')})`,
+  );
 }
 
 const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => unknown> = {

@@ -14,6 +14,7 @@ import {
   refreshHostMemory,
   schedule,
 } from './placement.js';
+import { VM_MESSAGES, migrated, onHost, vmMessage } from './messages.js';
 import { createVdi, destroyVdi, plugVbd, refreshVbd, unplugVbd } from './storage.js';
 import {
   MiB,
@@ -255,6 +256,7 @@ async function start(
     }
     bootDomain(ctx, vm, target, paused);
   });
+  vmMessage(ctx, vm, VM_MESSAGES.started, onHost(ctx, 'started', target));
 }
 
 async function simpleTransition(
@@ -263,12 +265,14 @@ async function simpleTransition(
   op: string,
   work: string,
   apply: () => void,
+  message?: readonly [readonly [string, number], string],
 ): Promise<void> {
   assertVmOperation(ctx.store, vm, op);
   await withOperation(ctx, 'VM', vm, op, refreshVm, async () => {
     await ctx.clock.work(work, ctx.task);
     apply();
   });
+  if (message) vmMessage(ctx, vm, message[0], message[1]);
 }
 
 function suspendSr(store: SimStore, vm: string): string | undefined {
@@ -298,6 +302,7 @@ async function resume(
     if (!isNull(sv) && store.find('VDI', sv)) destroyVdi(store, sv);
     store.update('VM', vm, { suspend_VDI: NULL_REF });
   });
+  vmMessage(ctx, vm, VM_MESSAGES.resumed, onHost(ctx, 'resumed', target));
 }
 
 /** Memory constraints (vm_memory_constraints.ml): order always; all equal when ballooning is off for the VM. */
@@ -395,49 +400,98 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   },
   'VM.pause': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'pause', 'VM.pause', () => {
-      ctx.store.update('VM', vm, { power_state: 'Paused' });
-      refreshVm(ctx.store, vm);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'pause',
+      'VM.pause',
+      () => {
+        ctx.store.update('VM', vm, { power_state: 'Paused' });
+        refreshVm(ctx.store, vm);
+      },
+      [VM_MESSAGES.paused, 'paused'],
+    );
   },
   'VM.unpause': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'unpause', 'VM.unpause', () => {
-      ctx.store.update('VM', vm, { power_state: 'Running' });
-      refreshVm(ctx.store, vm);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'unpause',
+      'VM.unpause',
+      () => {
+        ctx.store.update('VM', vm, { power_state: 'Running' });
+        refreshVm(ctx.store, vm);
+      },
+      [VM_MESSAGES.unpaused, 'unpaused'],
+    );
   },
   'VM.clean_shutdown': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'clean_shutdown', 'VM.clean_shutdown', () => {
-      haltDomain(ctx, vm);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'clean_shutdown',
+      'VM.clean_shutdown',
+      () => {
+        haltDomain(ctx, vm);
+      },
+      [VM_MESSAGES.shutdown, 'shutdown'],
+    );
   },
   'VM.hard_shutdown': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'hard_shutdown', 'VM.hard_shutdown', () => {
-      haltDomain(ctx, vm);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'hard_shutdown',
+      'VM.hard_shutdown',
+      () => {
+        haltDomain(ctx, vm);
+      },
+      [VM_MESSAGES.shutdown, 'shutdown forcibly'],
+    );
   },
   'VM.shutdown': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'shutdown', 'VM.clean_shutdown', () => {
-      haltDomain(ctx, vm);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'shutdown',
+      'VM.clean_shutdown',
+      () => {
+        haltDomain(ctx, vm);
+      },
+      [VM_MESSAGES.shutdown, 'shutdown'],
+    );
   },
   'VM.clean_reboot': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'clean_reboot', 'VM.clean_reboot', () => {
-      const host = ref(ctx.store.get('VM', vm), 'resident_on');
-      bootDomain(ctx, vm, host, false);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'clean_reboot',
+      'VM.clean_reboot',
+      () => {
+        const host = ref(ctx.store.get('VM', vm), 'resident_on');
+        bootDomain(ctx, vm, host, false);
+      },
+      [VM_MESSAGES.rebooted, 'rebooted cleanly'],
+    );
   },
   'VM.hard_reboot': (ctx, args) => {
     const vm = vmArg(args);
-    return simpleTransition(ctx, vm, 'hard_reboot', 'VM.hard_reboot', () => {
-      const host = ref(ctx.store.get('VM', vm), 'resident_on');
-      bootDomain(ctx, vm, host, false);
-    });
+    return simpleTransition(
+      ctx,
+      vm,
+      'hard_reboot',
+      'VM.hard_reboot',
+      () => {
+        const host = ref(ctx.store.get('VM', vm), 'resident_on');
+        bootDomain(ctx, vm, host, false);
+      },
+      [VM_MESSAGES.rebooted, 'rebooted forcibly'],
+    );
   },
   'VM.suspend': async (ctx, args) => {
     const vm = vmArg(args);
@@ -459,6 +513,7 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
       ctx.store.update('VM', vm, { suspend_VDI: vdi });
       refreshVm(ctx.store, vm);
     });
+    vmMessage(ctx, vm, VM_MESSAGES.suspended, 'suspended');
   },
   'VM.resume': (ctx, args) => resume(ctx, vmArg(args), undefined, arg.bool(args, 1), 'resume'),
   'VM.resume_on': (ctx, args) => resume(ctx, vmArg(args), arg.str(args, 1), arg.bool(args, 2), 'resume_on'),
@@ -487,6 +542,7 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
       await ctx.clock.work('VM.pool_migrate', ctx.task);
       migrateDomain(ctx, vm, from, host);
     });
+    vmMessage(ctx, vm, VM_MESSAGES.migrated, migrated(ctx, from, host));
   },
   'VM.set_memory_limits': (ctx, args) => {
     setMemory(ctx, vmArg(args), 'changing_memory_limits', {
