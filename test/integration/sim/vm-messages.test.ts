@@ -118,7 +118,7 @@ test('every power operation raises its alert, worded as xapi words it', async ()
     ['VM_SHUTDOWN', `${me} shutdown forcibly`],
   ]);
   // A failed operation raises nothing.
-  expect(await raised(() => post(sim.url, xmlCall('VM.pause', v(s), v(vm))))).toEqual([]);
+  expect(await raised(() => post(sim.url, xmlCall('VM.pause', v(s), v(vm ?? ''))))).toEqual([]);
 });
 
 test('alerts have priority 5 and class VM; message.get filters by object (XML-RPC record too)', async () => {
