@@ -15,6 +15,7 @@ import {
   schedule,
 } from './placement.js';
 import { VM_MESSAGES, migrated, onHost, vmMessage } from './messages.js';
+import { guestOsVersion } from './vm-guest.js';
 import { createVdi, destroyVdi, plugVbd, refreshVbd, unplugVbd } from './storage.js';
 import {
   MiB,
@@ -154,7 +155,8 @@ export function bootDomain(ctx: SimContext, vm: string, host: string, paused: bo
   }
   const gm = store.create('VM_guest_metrics', {
     uuid: ctx.uuid(),
-    os_version: { name: str(rec, 'name_label'), distro: 'linux' },
+    // What the guest's agent reports, from the template the VM was made from (vm-guest.ts).
+    os_version: guestOsVersion(rec),
     PV_drivers_version: { major: '8', minor: '3', micro: '0' },
     PV_drivers_up_to_date: true,
     PV_drivers_detected: true,
