@@ -210,6 +210,24 @@ export const ERROR_CODES = {
     meaning: "Too many answers to a task's questions in a short time.",
     fix: 'Wait as long as the message says; work it out rather than guess.',
   },
+  LAB_ERR_RESET_UNAVAILABLE: {
+    meaning:
+      "A reset to a task whose start was never saved (it has not begun since resets existed, or a later reset dropped it), or on a lab whose driver cannot reset (qemu-xen: a nested Xen host's memory is not saved at every task).",
+    fix: 'Reset to a task the panel offers it for; on a qemu-xen lab, fix things by hand or ask the instructor.',
+  },
+  LAB_ERR_SKIP_FAILED: {
+    meaning:
+      "Skipping ahead stopped: a task's solution could not be applied in the environment (the message has the end of its output), or it has no solution to apply.",
+    fix: 'Read the output, fix what it names by hand (or reset to that task), then skip again; the tasks before it are skipped already.',
+  },
+  LAB_ERR_STEP_BUSY: {
+    meaning: 'A reset or a skip is already running for this environment.',
+    fix: 'Wait for it to finish (the panel shows when), then try again.',
+  },
+  LAB_ERR_CHALLENGE_MODE: {
+    meaning: 'The solution was asked for in challenge mode, which hides solutions.',
+    fix: 'Switch the lab to guided mode to see it (a solution seen earns the task no points).',
+  },
   LAB_ERR_BAD_MESSAGE: {
     meaning: 'A lab-channel frame that is not a valid message (ignored).',
     fix: 'None for learners; a page sending it has a bug.',

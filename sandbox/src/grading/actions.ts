@@ -4,7 +4,7 @@
  * {@link GradingRequestError} with a stable code.
  * @module
  */
-import type { Trigger, LabView } from '../protocol/lab.js';
+import type { LabMode, Trigger, LabView } from '../protocol/lab.js';
 import { render } from '../labs/params.js';
 import { GraderError, GradingRequestError } from './api.js';
 import { answerIsCorrect } from './checks.js';
@@ -45,6 +45,11 @@ export function solution(core: GraderCore, task: string): LabView {
   const { progress } = core;
   const t = progress.findTask(task);
   const tv = taskView(core.source, t);
+  if (progress.mode === 'challenge')
+    throw new GradingRequestError(
+      GraderError.CHALLENGE_MODE,
+      'challenge mode hides solutions: switch to guided mode to see it (a solution seen earns the task no points)',
+    );
   if (!tv.solutionAvailable)
     throw new GradingRequestError(
       GraderError.SOLUTION_LOCKED,
@@ -57,6 +62,45 @@ export function solution(core: GraderCore, task: string): LabView {
   progress.saveTask(t);
   core.views.publish('solution', Date.now(), true);
   return core.view();
+}
+
+/** Guided or challenge (kept per learner × lab); the view carries it to every page of the lab. */
+export function setMode(core: GraderCore, mode: LabMode): LabView {
+  core.progress.setMode(mode);
+  core.views.publish('mode', Date.now(), true);
+  return core.view();
+}
+
+/** A Run press on a code block of a task's revealed solution: recorded with the task (it earns no points). */
+export function ran(core: GraderCore, task: string): LabView {
+  const { progress } = core;
+  const t = progress.findTask(task);
+  if (progress.state(t)?.solutionShown !== true)
+    throw new GradingRequestError(GraderError.SOLUTION_LOCKED, 'that solution has not been revealed');
+  progress.ran(t);
+  core.views.publish('ran', Date.now(), true);
+  return core.view();
+}
+
+/**
+ * Opens the tasks from `task` on again (a reset restored the pool and the files to its start): waits for the
+ * script checks still running (their results are of the pool before), forgets those tasks' results, then
+ * re-evaluates everything, scripts too, and waits for every result.
+ */
+export async function reopen(core: GraderCore, task: string): Promise<LabView> {
+  const { progress } = core;
+  const t = progress.findTask(task);
+  await core.scripts.done();
+  await core.scheduler.idle;
+  progress.reopen(progress.tasks.indexOf(t));
+  return evaluate(core, 'reset', true, true);
+}
+
+/** Marks a task skipped before its solution is applied (or not, when it could not be); no points when it passes. */
+export function skip(core: GraderCore, task: string, skipped: boolean): void {
+  const { progress } = core;
+  progress.setSkipped(progress.findTask(task), skipped);
+  core.views.publish('skip', Date.now());
 }
 
 /** Submits an answer to an answer check, within the rate limit; the pool is re-read first (counted answers). */

@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type { Sandbox } from '../drivers/types.js';
 import type { Lab } from '../labs/loader.js';
 import type { Params } from '../labs/params.js';
-import type { LabView, Trigger } from '../protocol/lab.js';
+import type { LabMode, LabView, Trigger } from '../protocol/lab.js';
 import type { CheckOutcome } from './checks.js';
 
 /** Stable error codes of the grader. */
@@ -19,6 +19,8 @@ export const GraderError = {
   NO_MORE_HINTS: 'LAB_ERR_NO_MORE_HINTS',
   /** Too many answers to a task's questions in a short time (guessing): the message says when to retry. */
   TOO_MANY_ANSWERS: 'LAB_ERR_TOO_MANY_ANSWERS',
+  /** The solution asked for in challenge mode. */
+  CHALLENGE_MODE: 'LAB_ERR_CHALLENGE_MODE',
 } as const;
 
 /** An error a learner's request caused (unknown task, locked solution); `code` is stable. */
@@ -93,6 +95,17 @@ export interface Grader {
   solution(task: string): LabView;
   /** Submits an answer to an answer check. */
   answer(check: string, text: string): Promise<{ correct: boolean; message: string }>;
+  /** Guided or challenge (challenge refuses solutions); kept per learner × lab. */
+  setMode(mode: LabMode): LabView;
+  /** Records a Run press on a code block of a task's revealed solution. */
+  ran(task: string): LabView;
+  /**
+   * Opens the tasks from `task` on again, after the pool and files were restored to its start (lab-runtime's
+   * steps): their passes and points, answers and evidence are cleared (the history keeps them); re-evaluates.
+   */
+  reopen(task: string): Promise<LabView>;
+  /** Marks a task skipped (its solution about to be applied for the learner) or, when that failed, not. */
+  skip(task: string, skipped: boolean): void;
   /**
    * Re-evaluates once (used by `lab test`); `scripts` runs the script checks too. With `wait` (the default) it
    * resolves once every script check it started or joined has its result (a PXE boot: minutes); with `wait: false`

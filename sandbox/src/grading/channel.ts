@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { XenlabError } from '../errors/index.js';
 import { CLOSE } from '../protocol/index.js';
 import { LAB_PROTOCOL_VERSION, LabChannelError, parseLabClientMessage } from '../protocol/lab.js';
-import type { FaultsView, LabServerMessage, Trigger } from '../protocol/lab.js';
+import type { FaultsView, LabServerMessage, StepsView, Trigger } from '../protocol/lab.js';
 import type { Grader } from './engine.js';
 import { GradingRequestError } from './engine.js';
 
@@ -24,16 +24,31 @@ export interface LabFaultControl {
   onChange(listener: () => void): () => void;
 }
 
-/** What the channel serves: a learner's grader, and the lab's faults when it has them. */
+/**
+ * Reset and skip (lab-runtime's steps): the pool and files back to a task's start, or the earlier tasks' solutions
+ * applied. Each rejects with a `XenlabError` whose code the page gets (`LAB_ERR_RESET_UNAVAILABLE`,
+ * `LAB_ERR_SKIP_FAILED`, `LAB_ERR_STEP_BUSY`…); the grader publishes the new state.
+ */
+export interface LabStepControl {
+  view(): StepsView;
+  reset(task: string): Promise<void>;
+  skip(task: string): Promise<void>;
+  /** Called when what `view` says changed (a reset or skip began or ended, a checkpoint was saved). */
+  onChange(listener: (trigger: Trigger) => void): () => void;
+}
+
+/** What the channel serves: a learner's grader, and the lab's faults and steps when it has them. */
 export interface LabChannelTarget {
   readonly grader: Grader;
   readonly faults?: LabFaultControl;
+  readonly steps?: LabStepControl;
 }
 
 /**
  * Speaks the lab protocol on an accepted WebSocket: after `lab.hello` it sends the current state, then every
  * change (pushed as the grader sees it, and as the lab's faults fire: `lab.state.faults`), and answers Check presses,
- * hint and solution requests, answers and fault buttons (`lab.fault`).
+ * hint and solution requests, answers, fault buttons (`lab.fault`), resets and skips (`lab.reset`, `lab.skip`, through
+ * the environment's steps), the mode (`lab.mode`) and Run presses on solutions (`lab.ran`).
  * While the channel is open it counts as a page watching the grader (`Grader.watch`): a grader nobody watches
  * polls nothing and spawns no script checks.
  * Malformed or refused requests get an `error` message; the channel and the grader carry on. Returns a function
@@ -50,10 +65,12 @@ export function attachLabChannel(
   const ready = Promise.resolve(envOrPending);
   let grader: Grader | undefined;
   let faults: LabFaultControl | undefined;
+  let steps: LabStepControl | undefined;
   let seq = 0;
   let hello = false;
   let unsubscribe: (() => void) | undefined;
   let unsubscribeFaults: (() => void) | undefined;
+  let unsubscribeSteps: (() => void) | undefined;
   /** This page watching the grader: while any page does, it polls and runs script checks. */
   let unwatch: (() => void) | undefined;
   const send = (msg: LabServerMessage) => {
@@ -62,6 +79,7 @@ export function attachLabChannel(
   const sendState = (trigger: Trigger, at = Date.now()) => {
     if (!grader) return;
     const f = faults?.view();
+    const st = steps?.view();
     send({
       type: 'lab.state',
       v: LAB_PROTOCOL_VERSION,
@@ -70,6 +88,7 @@ export function attachLabChannel(
       seq: ++seq,
       at,
       ...(f === undefined ? {} : { faults: f }),
+      ...(st === undefined ? {} : { steps: st }),
     });
   };
   const fail = (e: unknown) => {
@@ -92,6 +111,8 @@ export function attachLabChannel(
     unsubscribe = undefined;
     unsubscribeFaults?.();
     unsubscribeFaults = undefined;
+    unsubscribeSteps?.();
+    unsubscribeSteps = undefined;
     unwatch?.();
     unwatch = undefined;
   };
@@ -100,6 +121,7 @@ export function attachLabChannel(
     (env) => {
       grader = env.grader;
       faults = env.faults;
+      steps = env.steps;
     },
     (e: unknown) => {
       send({
@@ -125,7 +147,7 @@ export function attachLabChannel(
     );
   });
 
-  const handle = ({ grader, faults }: LabChannelTarget, text: string | undefined) => {
+  const handle = ({ grader, faults, steps }: LabChannelTarget, text: string | undefined) => {
     if (text === undefined) {
       send({
         type: 'error',
@@ -167,6 +189,10 @@ export function attachLabChannel(
       // A fault fired (a timer, a task, a button on this page or another): the page lists it.
       unsubscribeFaults = faults?.onChange(() => {
         sendState('fault');
+      });
+      // A reset or skip began or ended (on this page or another), a checkpoint was saved: the panel's buttons follow.
+      unsubscribeSteps = steps?.onChange((trigger) => {
+        sendState(trigger);
       });
       sendState('initial');
       // After the state above: the grader resumes (if nobody watched) and pushes what it finds at once.
@@ -215,6 +241,32 @@ export function attachLabChannel(
           return;
         }
         faults.press(msg.fault).catch(fail);
+        return;
+      case 'lab.reset':
+      case 'lab.skip':
+        if (!steps) {
+          send({
+            type: 'error',
+            code: msg.type === 'lab.reset' ? LabChannelError.RESET_UNAVAILABLE : LabChannelError.SKIP_FAILED,
+            message: 'this lab cannot reset or skip here',
+          });
+          return;
+        }
+        (msg.type === 'lab.reset' ? steps.reset(msg.task) : steps.skip(msg.task)).catch(fail);
+        return;
+      case 'lab.mode':
+        try {
+          grader.setMode(msg.mode);
+        } catch (e) {
+          fail(e);
+        }
+        return;
+      case 'lab.ran':
+        try {
+          grader.ran(msg.task);
+        } catch (e) {
+          fail(e);
+        }
         return;
     }
   };

@@ -20,14 +20,16 @@
  * The parts, by concern:
  * - `api.ts` — options, the {@link Grader} interface, statistics, errors (re-exported here)
  * - `core.ts` — the parts of one grader wired together, and the flags they share
- * - `progress.ts` — tasks, outcomes, temporal evidence, answers, attempts; restored from and saved to the store
+ * - `progress.ts` — tasks, outcomes, temporal evidence, answers, attempts, what helped, reopening (reset) and
+ *   skipping; restored from and saved to the store
+ * - `scoring.ts` — what a pass earns given what helped (hints, solution, Run, skipped)
  * - `pool.ts` — the records the checks read, refetched per class when stale
  * - `evaluate.ts` — one evaluation pass over every check
  * - `scripts.ts` — script checks in flight: pending, joining, results on arrival
  * - `schedule.ts` — one evaluation at a time, the poll, watchers (pausing when unwatched)
  * - `backoff.ts` — retries of failing script checks and of erroring evaluations
  * - `view.ts` — the learner's view, and publishing it when it changed
- * - `actions.ts` — Check, hints, solutions, answers, `lab test`'s evaluations
+ * - `actions.ts` — Check, hints, solutions, answers, mode, Run presses, reopen and skip, `lab test`'s evaluations
  * - `answer-limit.ts` — the rate limit of answers
  * - `lifecycle.ts` — start (first evaluation, event subscription, poll) and close
  * @module
@@ -57,6 +59,12 @@ export function createGrader(options: GraderOptions): Grader {
     hint: (task) => actions.hint(core, task),
     solution: (task) => actions.solution(core, task),
     answer: (checkId, text) => actions.answer(core, checkId, text),
+    setMode: (mode) => actions.setMode(core, mode),
+    ran: (task) => actions.ran(core, task),
+    reopen: (task) => actions.reopen(core, task),
+    skip: (task, skipped) => {
+      actions.skip(core, task, skipped);
+    },
     evaluate: (trigger, runScripts = true, opts = {}) =>
       actions.evaluate(core, trigger, runScripts, opts.wait ?? true),
     outcomes: () => progress.outcomes,

@@ -29,6 +29,8 @@ export function evaluateCheck(c: Check, snap: PoolSnapshot, progress: Progress):
     case 'answer': {
       const a = progress.answers.get(c.id);
       if (a === true) return { pass: true };
+      // Skipped: the question counts as done, never answered (the view says "skipped").
+      if (progress.answerSkipped(c)) return { pass: true, message: 'Skipped (not answered).' };
       return {
         pass: false,
         message: a === false ? (c.fail ?? 'That answer is not right. Try again.') : 'Not answered yet.',

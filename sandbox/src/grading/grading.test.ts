@@ -230,6 +230,13 @@ describe('the grading store', () => {
       hints: [0],
       solutionShown: false,
       firstPassedAt: 2000,
+      // Written the way records were before resets: the first pass is the current one, its points earned.
+      passedAt: 2000,
+      earned: 10,
+      ran: 0,
+      skipped: false,
+      resets: 0,
+      mode: null,
     });
     expect(saved.answers.get('q1')).toBe(true);
     expect(gradingHistory(db, { lab: 'lab-1' })).toEqual([
@@ -242,6 +249,11 @@ describe('the grading store', () => {
         attempts: 2,
         hintsUsed: 1,
         solutionShown: false,
+        passedAt: 2000,
+        skipped: false,
+        ran: 0,
+        resets: 0,
+        mode: null,
       },
     ]);
     expect(checkTimeline(db, 'alice', 'lab-1').map((e) => [e.check, e.pass, e.trigger, e.at])).toEqual([

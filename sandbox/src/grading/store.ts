@@ -5,6 +5,7 @@
  * @module
  */
 import type Database from 'better-sqlite3';
+import type { LabMode } from '../protocol/lab.js';
 
 type Db = Database.Database;
 
@@ -35,6 +36,22 @@ const STEPS = [
   `ALTER TABLE grading_answers ADD COLUMN task TEXT;
    ALTER TABLE grading_answers ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
    ALTER TABLE grading_answers ADD COLUMN refused INTEGER NOT NULL DEFAULT 0;`,
+  // Reset, skip, modes (issue #16). `first_passed_at` and `points` stay the history (ever achieved, best points);
+  // `passed_at` and `earned` are the learner's current pass, cleared by a reset to the task or an earlier one.
+  // What helped is kept with the task: Run presses on its solution, skipped, resets. `mode`: the lab's mode when the
+  // task passed. An answer reopened by a reset no longer counts (its attempts stay for the instructor).
+  `ALTER TABLE grading_tasks ADD COLUMN passed_at INTEGER;
+   ALTER TABLE grading_tasks ADD COLUMN earned INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE grading_tasks ADD COLUMN ran INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE grading_tasks ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE grading_tasks ADD COLUMN resets INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE grading_tasks ADD COLUMN mode TEXT;
+   UPDATE grading_tasks SET passed_at = first_passed_at, earned = points;
+   ALTER TABLE grading_answers ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE grading_modes (
+     learner TEXT NOT NULL, lab TEXT NOT NULL, mode TEXT NOT NULL, updated_at INTEGER NOT NULL,
+     PRIMARY KEY (learner, lab)
+   );`,
 ];
 
 /**
@@ -57,14 +74,43 @@ export function migrateGrading(db: Db): void {
   });
 }
 
+/** A task's record: what the learner did and what helped. */
+export interface SavedTask {
+  attempts: number;
+  hints: number[];
+  solutionShown: boolean;
+  /** When it was first achieved (not by skipping): the instructor's history, never cleared. */
+  firstPassedAt: number | null;
+  /** When its current pass happened (skipped ones too); null while open (again, after a reset). */
+  passedAt: number | null;
+  /** Points of the current pass. */
+  earned: number;
+  /** Run presses on code blocks of its solution. */
+  ran: number;
+  skipped: boolean;
+  /** Resets to its start. */
+  resets: number;
+  /** The lab's mode when it passed. */
+  mode: LabMode | null;
+}
+
+/**
+ * What {@link GradingStore.saveTask} takes: a task's record; without the current pass it is the first pass, with
+ * `points` earned (how records were written before resets existed).
+ */
+export type TaskRecord = Pick<SavedTask, 'attempts' | 'solutionShown' | 'firstPassedAt'> & {
+  readonly hints: readonly number[];
+} & Partial<Omit<SavedTask, 'attempts' | 'hints' | 'solutionShown' | 'firstPassedAt'>> & {
+    readonly points?: number;
+  };
+
 /** A learner's saved progress on one lab. */
 export interface SavedProgress {
   readonly checks: Map<string, { pass: boolean; firstPassedAt: number | null }>;
-  readonly tasks: Map<
-    string,
-    { attempts: number; hints: number[]; solutionShown: boolean; firstPassedAt: number | null }
-  >;
+  readonly tasks: Map<string, SavedTask>;
   readonly answers: Map<string, boolean>;
+  /** The lab's mode, when the learner chose one. */
+  readonly mode: LabMode | undefined;
 }
 
 /** One learner × lab's grading records. Without a database everything is kept in memory only. */
@@ -82,17 +128,22 @@ export class GradingStore {
 
   /** What was saved before (empty without a database). */
   load(): SavedProgress {
-    const out: SavedProgress = { checks: new Map(), tasks: new Map(), answers: new Map() };
     const db = this.#db;
-    if (!db) return out;
+    if (!db) return { checks: new Map(), tasks: new Map(), answers: new Map(), mode: undefined };
     const k = [this.#learner, this.#lab];
+    const mode = (
+      db.prepare('SELECT mode FROM grading_modes WHERE learner = ? AND lab = ?').get(...k) as
+        { mode: LabMode } | undefined
+    )?.mode;
+    const out: SavedProgress = { checks: new Map(), tasks: new Map(), answers: new Map(), mode };
     for (const r of db
       .prepare('SELECT check_id, pass, first_passed_at FROM grading_checks WHERE learner = ? AND lab = ?')
       .all(...k) as { check_id: string; pass: number; first_passed_at: number | null }[])
       out.checks.set(r.check_id, { pass: r.pass === 1, firstPassedAt: r.first_passed_at });
     for (const r of db
       .prepare(
-        'SELECT task, attempts, hints, solution_shown, first_passed_at FROM grading_tasks WHERE learner = ? AND lab = ?',
+        `SELECT task, attempts, hints, solution_shown, first_passed_at, passed_at, earned, ran, skipped, resets, mode
+         FROM grading_tasks WHERE learner = ? AND lab = ?`,
       )
       .all(...k) as {
       task: string;
@@ -100,15 +151,29 @@ export class GradingStore {
       hints: string;
       solution_shown: number;
       first_passed_at: number | null;
+      passed_at: number | null;
+      earned: number;
+      ran: number;
+      skipped: number;
+      resets: number;
+      mode: LabMode | null;
     }[])
       out.tasks.set(r.task, {
         attempts: r.attempts,
         hints: JSON.parse(r.hints) as number[],
         solutionShown: r.solution_shown === 1,
         firstPassedAt: r.first_passed_at,
+        passedAt: r.passed_at,
+        earned: r.earned,
+        ran: r.ran,
+        skipped: r.skipped === 1,
+        resets: r.resets,
+        mode: r.mode,
       });
     for (const r of db
-      .prepare('SELECT check_id, correct FROM grading_answers WHERE learner = ? AND lab = ? AND attempts > 0')
+      .prepare(
+        'SELECT check_id, correct FROM grading_answers WHERE learner = ? AND lab = ? AND attempts > 0 AND reopened = 0',
+      )
       .all(...k) as { check_id: string; correct: number }[])
       out.answers.set(r.check_id, r.correct === 1);
     return out;
@@ -137,24 +202,31 @@ export class GradingStore {
     })();
   }
 
-  /** Saves a task's attempts, revealed hints, solution flag and first pass. */
-  saveTask(
-    task: string,
-    t: {
-      attempts: number;
-      hints: readonly number[];
-      solutionShown: boolean;
-      firstPassedAt: number | null;
-      points: number;
-    },
-  ): void {
+  /**
+   * Saves a task's record. The history columns only grow: `first_passed_at` keeps the first achievement, `points`
+   * the best pass; the current pass (`passed_at`, `earned`) is what the learner's panel shows.
+   */
+  saveTask(task: string, input: TaskRecord): void {
+    const t: SavedTask = {
+      ran: 0,
+      skipped: false,
+      resets: 0,
+      mode: null,
+      ...input,
+      hints: [...input.hints],
+      passedAt: input.passedAt === undefined ? input.firstPassedAt : input.passedAt,
+      earned: input.earned ?? input.points ?? 0,
+    };
     this.#db
       ?.prepare(
-        `INSERT INTO grading_tasks (learner, lab, task, attempts, hints, solution_shown, first_passed_at, points, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO grading_tasks (learner, lab, task, attempts, hints, solution_shown, first_passed_at, points, updated_at,
+           passed_at, earned, ran, skipped, resets, mode)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (learner, lab, task) DO UPDATE SET attempts = excluded.attempts, hints = excluded.hints,
            solution_shown = excluded.solution_shown, first_passed_at = COALESCE(grading_tasks.first_passed_at, excluded.first_passed_at),
-           points = excluded.points, updated_at = excluded.updated_at`,
+           points = MAX(grading_tasks.points, excluded.points), updated_at = excluded.updated_at,
+           passed_at = excluded.passed_at, earned = excluded.earned, ran = excluded.ran, skipped = excluded.skipped,
+           resets = excluded.resets, mode = excluded.mode`,
       )
       .run(
         this.#learner,
@@ -164,9 +236,44 @@ export class GradingStore {
         JSON.stringify(t.hints),
         t.solutionShown ? 1 : 0,
         t.firstPassedAt,
-        t.points,
+        t.passedAt === null ? 0 : t.earned,
         Date.now(),
+        t.passedAt,
+        t.passedAt === null ? 0 : t.earned,
+        t.ran,
+        t.skipped ? 1 : 0,
+        t.resets,
+        t.mode,
       );
+  }
+
+  /** Keeps the lab's mode (guided or challenge). */
+  saveMode(mode: LabMode): void {
+    this.#db
+      ?.prepare(
+        `INSERT INTO grading_modes (learner, lab, mode, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (learner, lab) DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at`,
+      )
+      .run(this.#learner, this.#lab, mode, Date.now());
+  }
+
+  /**
+   * A reset reopened these checks: their answers no longer count and a temporal check must be proven again (the
+   * events table keeps every change they went through).
+   */
+  reopenChecks(checks: readonly string[]): void {
+    const db = this.#db;
+    if (!db || checks.length === 0) return;
+    db.transaction(() => {
+      for (const c of checks) {
+        db.prepare(
+          'UPDATE grading_answers SET reopened = 1 WHERE learner = ? AND lab = ? AND check_id = ?',
+        ).run(this.#learner, this.#lab, c);
+        db.prepare(
+          'UPDATE grading_checks SET first_passed_at = NULL WHERE learner = ? AND lab = ? AND check_id = ?',
+        ).run(this.#learner, this.#lab, c);
+      }
+    })();
   }
 
   /** Saves an answer as its hash (never the text) and whether it was right, and counts the attempt. */
@@ -175,7 +282,7 @@ export class GradingStore {
       ?.prepare(
         `INSERT INTO grading_answers (learner, lab, check_id, answer_sha256, correct, at, task, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 1)
          ON CONFLICT (learner, lab, check_id) DO UPDATE SET answer_sha256 = excluded.answer_sha256, correct = excluded.correct, at = excluded.at,
-           task = COALESCE(excluded.task, grading_answers.task), attempts = grading_answers.attempts + 1`,
+           task = COALESCE(excluded.task, grading_answers.task), attempts = grading_answers.attempts + 1, reopened = 0`,
       )
       .run(this.#learner, this.#lab, check, sha256, correct ? 1 : 0, at, task ?? null);
   }
@@ -249,6 +356,16 @@ export interface InstructorRow {
   readonly attempts: number;
   readonly hintsUsed: number;
   readonly solutionShown: boolean;
+  /** The current pass (null while open again after a reset); skipped passes too. */
+  readonly passedAt: number | null;
+  /** Done by skipping (no points). */
+  readonly skipped: boolean;
+  /** Run presses on its solution's code blocks. */
+  readonly ran: number;
+  /** Resets to its start. */
+  readonly resets: number;
+  /** The lab's mode when it passed. */
+  readonly mode: LabMode | null;
 }
 
 /**
@@ -260,7 +377,8 @@ export function gradingHistory(db: Db, filter: { lab?: string; learner?: string 
   migrateGrading(db);
   const rows = db
     .prepare(
-      `SELECT learner, lab, task, first_passed_at, points, attempts, hints, solution_shown FROM grading_tasks
+      `SELECT learner, lab, task, first_passed_at, points, attempts, hints, solution_shown, passed_at, skipped, ran, resets, mode
+       FROM grading_tasks
        WHERE (? IS NULL OR lab = ?) AND (? IS NULL OR learner = ?) ORDER BY learner, lab, task`,
     )
     .all(filter.lab ?? null, filter.lab ?? null, filter.learner ?? null, filter.learner ?? null) as {
@@ -272,6 +390,11 @@ export function gradingHistory(db: Db, filter: { lab?: string; learner?: string 
     attempts: number;
     hints: string;
     solution_shown: number;
+    passed_at: number | null;
+    skipped: number;
+    ran: number;
+    resets: number;
+    mode: LabMode | null;
   }[];
   return rows.map((r) => ({
     learner: r.learner,
@@ -282,6 +405,11 @@ export function gradingHistory(db: Db, filter: { lab?: string; learner?: string 
     attempts: r.attempts,
     hintsUsed: (JSON.parse(r.hints) as number[]).length,
     solutionShown: r.solution_shown === 1,
+    passedAt: r.passed_at,
+    skipped: r.skipped === 1,
+    ran: r.ran,
+    resets: r.resets,
+    mode: r.mode,
   }));
 }
 

@@ -8,7 +8,8 @@ import { render, type Params } from '../labs/params.js';
 import type { Task } from '../labs/schema.js';
 import type { CheckView, LabView, TaskView, Trigger } from '../protocol/lab.js';
 import type { ViewListener } from './api.js';
-import type { Progress } from './progress.js';
+import { assistanceOf, newTaskState, type Progress } from './progress.js';
+import { assistView, nextHintCost } from './scoring.js';
 
 /** What a view is made of. */
 export interface ViewSource {
@@ -51,6 +52,7 @@ function checkViews(src: ViewSource, t: Task): CheckView[] {
       ...(o && !o.pass && o.message !== undefined ? { message: render(o.message, params) } : {}),
       ...(o === undefined ? { message: 'Not checked yet.' } : {}),
       ...(c.kind === 'answer' ? { question: render(c.question, params) } : {}),
+      ...(progress.answerSkipped(c) ? { skipped: true } : {}),
     };
   });
 }
@@ -59,7 +61,8 @@ function checkViews(src: ViewSource, t: Task): CheckView[] {
 export function taskView(src: ViewSource, t: Task): TaskView {
   const { params, progress } = src;
   const solutionAfter = src.lab.manifest.solutionAfter;
-  const st = progress.state(t) ?? { attempts: 0, hints: [], solutionShown: false, firstPassedAt: null };
+  const st = progress.state(t) ?? newTaskState();
+  const assisted = assistView(assistanceOf(st));
   const checks = checkViews(src, t);
   const pass = checks.every((c) => c.pass);
   const cause = pass
@@ -67,6 +70,9 @@ export function taskView(src: ViewSource, t: Task): TaskView {
     : t.checks.map((c) => progress.outcomes.get(c.id)).find((o) => o && !o.pass)?.cause;
   const hints = st.hints.map((i) => hintText(src, t, i));
   const solutionAvailable = t.solution !== undefined && (pass || st.attempts >= solutionAfter);
+  const moreHints = nextHint(progress, t, cause) !== undefined;
+  // Hints cost points while the task is open (its pass counts what helped); shown on the Hint button.
+  const hintCost = moreHints && st.passedAt === null ? nextHintCost(t.points, assistanceOf(st)) : 0;
   return {
     id: t.id,
     title: render(t.title, params),
@@ -76,12 +82,17 @@ export function taskView(src: ViewSource, t: Task): TaskView {
     checks,
     ...(cause === undefined ? {} : { cause }),
     hints,
-    moreHints: nextHint(progress, t, cause) !== undefined,
+    moreHints,
     attempts: st.attempts,
     solutionAvailable,
     attemptsUntilSolution: Math.max(0, solutionAfter - st.attempts),
     ...(st.solutionShown && t.solution !== undefined ? { solution: render(t.solution, params) } : {}),
-    ...(st.firstPassedAt === null ? {} : { firstPassedAt: new Date(st.firstPassedAt).toISOString() }),
+    ...(st.passedAt === null
+      ? {}
+      : { firstPassedAt: new Date(st.passedAt).toISOString(), earned: st.earned }),
+    ...(st.skipped ? { skipped: true } : {}),
+    ...(assisted === undefined ? {} : { assisted }),
+    ...(hintCost > 0 ? { hintCost } : {}),
   };
 }
 
@@ -95,6 +106,7 @@ export function labView(src: ViewSource): LabView {
     score: progress.score(),
     maxScore: progress.tasks.reduce((n, t) => n + t.points, 0),
     tasks: ts,
+    mode: progress.mode,
   };
 }
 

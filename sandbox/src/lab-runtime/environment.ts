@@ -25,6 +25,8 @@ import { moduleLogger } from '../log/index.js';
 import { createFaultPlayer, simFaultApplier } from './faults.js';
 import type { FaultPlayer } from './faults.js';
 import { FaultStore } from './faults-store.js';
+import { CheckpointStore, createLabSteps } from './steps.js';
+import type { LabSteps } from './steps.js';
 
 const log = moduleLogger('lab-runtime');
 
@@ -82,6 +84,8 @@ export interface LabEnvironment {
   readonly sim: SimulatorEndpoint;
   /** The lab's faults: played at setup, on their timers and tasks, and from the panel's buttons (see faults.ts). */
   readonly faults: FaultPlayer;
+  /** Reset to a task's start and skip ahead (see steps.ts); the lab channel serves them. */
+  readonly steps: LabSteps;
   /**
    * The lab's terminals: a page asks for `&terminal=<name>`; the gateway attaches it on `node` (the first node
    * when absent) and refuses names not listed here.
@@ -143,6 +147,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     store: new FaultStore(options.db, options.learnerId, lab.id),
   });
   let sandbox: Sandbox | undefined;
+  let steps: LabSteps | undefined;
   try {
     mkdirSync(options.home, { recursive: true, mode: 0o700 });
     linkToolkit(options.home, options.toolkitDir ?? TOOLKIT_DIR);
@@ -174,7 +179,25 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     // again when its worker died and came back (through the control API: the simulator runs in a worker).
     await faults.bringUp(fresh);
     sim.onRestart?.(() => faults.reapply());
+    steps = createLabSteps({
+      lab,
+      params,
+      sandbox,
+      sim,
+      faults,
+      store: new CheckpointStore(options.db, options.learnerId, lab.id),
+      ...(m.environment.driver === 'qemu-xen'
+        ? {
+            resetUnavailable:
+              'This lab runs a real Xen host in QEMU: saving its memory at every task would pause it for seconds and take gigabytes per learner, so it cannot be reset to a task here. Undo by hand, or ask the instructor.',
+          }
+        : {}),
+    });
+    // The start of the first task: the pool and files as setup left them (a failure only costs that reset).
+    const first = m.tasks[0];
+    if (fresh && first) await steps.checkpoint(first.id).catch(() => undefined);
   } catch (e) {
+    steps?.close();
     faults.close();
     await sandbox?.destroy();
     await client.close().catch(() => undefined);
@@ -193,9 +216,13 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   await grader.start();
   // Timed faults count from the environment's first start; task faults follow the grader.
   faults.start(grader);
+  // Each task that passes saves the start of the next one.
+  const labSteps = steps;
+  labSteps.follow(grader);
   const box = sandbox;
   /** Stops every part even if another fails (a pool already gone cannot log the grader out). */
   const stopAll = async (endSandbox: () => Promise<void>): Promise<void> => {
+    labSteps.close();
     faults.close();
     const steps = [() => grader.close(), () => client.close(), endSandbox, () => sim.close()];
     for (const step of steps) {
@@ -215,6 +242,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     grader,
     sim,
     faults,
+    steps: labSteps,
     terminals: m.environment.terminals.map((t) => ({
       name: t.name,
       ...(t.title === undefined ? {} : { title: t.title }),

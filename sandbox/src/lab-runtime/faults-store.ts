@@ -87,6 +87,19 @@ export class FaultStore {
       .run(this.#learner, this.#lab, f.key, f.kind, f.by, f.text, f.at);
   }
 
+  /**
+   * Forgets the faults that fired after `at` (a reset restored the pool as it was then): they may fire again.
+   * Returns their keys.
+   */
+  forgetSince(at: number): string[] {
+    const gone = this.#fired.filter((f) => f.at > at).map((f) => f.key);
+    this.#fired = this.#fired.filter((f) => f.at <= at);
+    this.#db
+      ?.prepare('DELETE FROM lab_faults_fired WHERE learner = ? AND lab = ? AND at > ?')
+      .run(this.#learner, this.#lab, at);
+    return gone;
+  }
+
   /** Forgets the clock and the fired faults (a fresh environment: its story starts again). */
   reset(): void {
     this.#startedAt = undefined;

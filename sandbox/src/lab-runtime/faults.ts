@@ -219,6 +219,12 @@ export interface FaultPlayer {
   bringUp(fresh: boolean): Promise<void>;
   /** Plays again what the simulator keeps in memory only (its worker died and came back). */
   reapply(): Promise<void>;
+  /**
+   * A reset restored the pool as it was at `at`: the faults that fired since are forgotten (a task fault fires again
+   * when its task passes again, a button works again, a timed fault that was due fires at once), and what the
+   * simulator keeps in memory only is played again.
+   */
+  rewind(at: number): Promise<void>;
   /** Starts the timed faults' clocks and follows the grader for task triggers. */
   start(tasks: TaskSource): void;
   /** The buttons and the faults that fired, for the page; undefined when the lab has neither. */
@@ -283,6 +289,22 @@ export function createFaultPlayer(options: FaultPlayerOptions): FaultPlayer {
       }
     });
 
+  /** Arms the timer of timed fault `i` (from the environment's first start), unless it fired. */
+  const arm = (i: number, startedAt: number): void => {
+    const f = faults[i];
+    if (!f || typeof f.trigger !== 'object' || !('after' in f.trigger)) return;
+    if (firedKeys().has(faultKey(f, i))) return;
+    const t = setTimeout(
+      () => {
+        timers.delete(t);
+        fireOnce(i, 'after');
+      },
+      Math.max(0, startedAt + f.trigger.after * 1000 - now()),
+    );
+    t.unref();
+    timers.add(t);
+  };
+
   /** Fires a timed or task fault once (skipped when it fired before or was tried in this bring-up). */
   const fireOnce = (i: number, by: FiredBy): void => {
     const f = faults[i];
@@ -345,21 +367,22 @@ export function createFaultPlayer(options: FaultPlayerOptions): FaultPlayer {
       }
     },
     reapply: () => replayMemory(false),
+    async rewind(at) {
+      if (closed) return;
+      const gone = new Set(await serial(() => Promise.resolve(store.forgetSince(at))));
+      for (const key of gone) tried.delete(key);
+      const startedAt = store.startedAt(now());
+      faults.forEach((f, i) => {
+        if (gone.has(faultKey(f, i))) arm(i, startedAt);
+      });
+      await replayMemory(false);
+      if (gone.size > 0) for (const l of listeners) l();
+    },
     start(tasks) {
       if (closed) return;
       const startedAt = store.startedAt(now());
-      faults.forEach((f, i) => {
-        if (typeof f.trigger !== 'object' || !('after' in f.trigger)) return;
-        if (firedKeys().has(faultKey(f, i))) return;
-        const t = setTimeout(
-          () => {
-            timers.delete(t);
-            fireOnce(i, 'after');
-          },
-          Math.max(0, startedAt + f.trigger.after * 1000 - now()),
-        );
-        t.unref();
-        timers.add(t);
+      faults.forEach((_f, i) => {
+        arm(i, startedAt);
       });
       if (faults.some((f) => typeof f.trigger === 'object' && 'task' in f.trigger)) {
         unfollow = tasks.onChange(checkTasks);

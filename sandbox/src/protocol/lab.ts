@@ -32,9 +32,48 @@ export const CheckView = z
     pending: z.boolean().optional(),
     /** When the pending run began (server time, ms since epoch; compare with `lab.state`'s `at`). */
     pendingSince: z.number().optional(),
+    /** An answer check of a skipped task: counted as done, never answered (no points). */
+    skipped: z.boolean().optional(),
   })
   .strict();
 export type CheckView = z.infer<typeof CheckView>;
+
+/** How a lab's helpers show: `guided` everything, `challenge` no Run buttons in the guide and no solutions. */
+export const LabMode = z.enum(['guided', 'challenge']);
+export type LabMode = z.infer<typeof LabMode>;
+
+/**
+ * What helped with a task, recorded with its result (the instructor sees it too): hints revealed, the solution
+ * shown, Run presses on the solution's code blocks, skipped (its solution applied for the learner), resets to its
+ * start.
+ */
+export const AssistView = z
+  .object({
+    hints: z.number().int(),
+    solution: z.boolean(),
+    ran: z.number().int(),
+    skipped: z.boolean(),
+    resets: z.number().int(),
+  })
+  .strict();
+export type AssistView = z.infer<typeof AssistView>;
+
+/**
+ * What helped, in words: "2 hints, solution shown" ("" when nothing did). The panel shows it as "(assisted: …)";
+ * the instructor's room per task.
+ * @example
+ * assistText({ hints: 2, solution: false, ran: 0, skipped: false, resets: 1 }) // "2 hints, reset once"
+ */
+export function assistText(a: AssistView | undefined): string {
+  if (!a) return '';
+  const parts: string[] = [];
+  if (a.skipped) parts.push('skipped');
+  if (a.hints > 0) parts.push(`${String(a.hints)} hint${a.hints === 1 ? '' : 's'}`);
+  if (a.solution) parts.push('solution shown');
+  if (a.ran > 0) parts.push(`solution run ${a.ran === 1 ? 'once' : `${String(a.ran)} times`}`);
+  if (a.resets > 0) parts.push(`reset ${a.resets === 1 ? 'once' : `${String(a.resets)} times`}`);
+  return parts.join(', ');
+}
 
 /** One task as the learner sees it (parameters already filled in). */
 export const TaskView = z
@@ -60,8 +99,19 @@ export const TaskView = z
     attemptsUntilSolution: z.number().int(),
     /** The solution (markdown), once revealed. */
     solution: z.string().optional(),
-    /** When the task first passed (ISO time), for the learner's record. */
+    /**
+     * When the task passed (ISO time), for the learner's record; absent again after a reset to it or an earlier
+     * task (the instructor's history keeps the first pass).
+     */
     firstPassedAt: z.string().optional(),
+    /** Points this pass earned (after hint costs; 0 when skipped or its solution was used). */
+    earned: z.number().int().optional(),
+    /** Done by skipping: the earlier tasks' solutions were applied for the learner (no points). */
+    skipped: z.boolean().optional(),
+    /** What helped so far; absent when nothing did. */
+    assisted: AssistView.optional(),
+    /** Points the next hint costs (shown on the Hint button); absent when hints are free or none are left. */
+    hintCost: z.number().int().optional(),
   })
   .strict();
 export type TaskView = z.infer<typeof TaskView>;
@@ -74,6 +124,8 @@ export const LabView = z
     score: z.number().int(),
     maxScore: z.number().int(),
     tasks: z.array(TaskView),
+    /** How the helpers show (the learner's choice, kept per lab); `guided` when absent. */
+    mode: LabMode.optional(),
   })
   .strict();
 export type LabView = z.infer<typeof LabView>;
@@ -124,8 +176,42 @@ export const FaultsView = z
   .strict();
 export type FaultsView = z.infer<typeof FaultsView>;
 
-/** What made the grader re-evaluate (`fault`: a fault fired, the state carries the new fault list). */
-export const Trigger = z.enum(['initial', 'event', 'poll', 'check', 'answer', 'hint', 'solution', 'fault']);
+/**
+ * Reset and skip (`lab.reset`, `lab.skip`): which tasks can be reset to (a checkpoint of their start exists), and
+ * whether resets and skips can run on this lab's driver at all (and why not).
+ */
+export const StepsView = z
+  .object({
+    /** Ids of the tasks whose start can be restored now. */
+    resettable: z.array(id),
+    /** Why this lab offers no resets (its driver), when it does not. */
+    resetUnavailable: z.string().optional(),
+    /** Why this lab offers no skips, when it does not. */
+    skipUnavailable: z.string().optional(),
+    /** A reset or a skip running now (the panel disables its buttons). */
+    busy: z.enum(['reset', 'skip']).optional(),
+  })
+  .strict();
+export type StepsView = z.infer<typeof StepsView>;
+
+/**
+ * What made the grader re-evaluate (`fault`: a fault fired, the state carries the new fault list; `reset`, `skip`:
+ * the learner reset to a task or skipped ahead; `mode`: guided or challenge chosen; `ran`: a Run press recorded).
+ */
+export const Trigger = z.enum([
+  'initial',
+  'event',
+  'poll',
+  'check',
+  'answer',
+  'hint',
+  'solution',
+  'fault',
+  'reset',
+  'skip',
+  'mode',
+  'ran',
+]);
 export type Trigger = z.infer<typeof Trigger>;
 
 /** Messages the browser sends on the lab channel. */
@@ -138,6 +224,17 @@ export const LabClientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('lab.answer'), check: id, answer: z.string().max(1000) }).strict(),
   /** The learner pressed a fault's button (only faults with a `button` trigger; see `FaultButtonView`). */
   z.object({ type: z.literal('lab.fault'), fault: id }).strict(),
+  /**
+   * Back to the start of `task`: the pool and the home as they were when it began (the checkpoint taken when the
+   * task before it first passed, or after setup for the first), and the tasks from it on open again.
+   */
+  z.object({ type: z.literal('lab.reset'), task: id }).strict(),
+  /** Skip to `task`: the solutions of the open tasks before it are applied as the learner; they count as skipped. */
+  z.object({ type: z.literal('lab.skip'), task: id }).strict(),
+  /** Guided (every helper) or challenge (no Run buttons in the guide, no solutions). */
+  z.object({ type: z.literal('lab.mode'), mode: LabMode }).strict(),
+  /** The learner pressed Run on code block `block` (0-based) of `task`'s revealed solution. */
+  z.object({ type: z.literal('lab.ran'), task: id, block: z.number().int().min(0).max(100) }).strict(),
   z.object({ type: z.literal('ping'), t: z.number() }).strict(),
 ]);
 export type LabClientMessage = z.infer<typeof LabClientMessage>;
@@ -156,6 +253,8 @@ export const LabServerMessage = z.discriminatedUnion('type', [
       at: z.number(),
       /** The lab's fault buttons and the faults that fired; absent when the lab has neither. */
       faults: FaultsView.optional(),
+      /** Reset and skip: what they can do now; absent where the lab channel has no environment behind it. */
+      steps: StepsView.optional(),
     })
     .strict(),
   z
@@ -214,6 +313,14 @@ export const LabChannelError = {
   FAULT_FAILED: 'LAB_ERR_FAULT',
   /** This simulator cannot play that kind of fault (yet): `partition`/`heal` need its HA network model. */
   FAULT_UNSUPPORTED: 'LAB_ERR_FAULT_UNSUPPORTED',
+  /** `lab.reset` to a task whose start has no checkpoint, or on a driver that cannot reset (the message says). */
+  RESET_UNAVAILABLE: 'LAB_ERR_RESET_UNAVAILABLE',
+  /** `lab.skip` stopped: a solution could not be applied (the message carries its output's tail). */
+  SKIP_FAILED: 'LAB_ERR_SKIP_FAILED',
+  /** A reset or a skip is running already for this environment. */
+  STEP_BUSY: 'LAB_ERR_STEP_BUSY',
+  /** The solution was asked for in challenge mode (switch to guided to see it). */
+  CHALLENGE_MODE: 'LAB_ERR_CHALLENGE_MODE',
   /**
    * Permanent: the lab's driver cannot run on this machine; the message says which, why and what to do. The
    * channel closes with `CLOSE.UNAVAILABLE` (4003) and the page does not reconnect.

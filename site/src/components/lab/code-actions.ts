@@ -13,9 +13,15 @@ function activeTerminal(): TerminalElement | null {
   return document.querySelector<TerminalElement>('.lab-terminal-panel:not([hidden]) xenlab-terminal');
 }
 
-/** Adds Run buttons to the runnable code blocks inside `root`. */
-export function addRunButtons(root: HTMLElement): void {
+/**
+ * Adds Run buttons to the runnable code blocks inside `root`; `onRun` hears which block (0-based, among the
+ * runnable ones) was run — the task panel reports Run presses on a solution (`lab.ran`).
+ */
+export function addRunButtons(root: HTMLElement, onRun?: (block: number) => void): void {
+  let index = -1;
   for (const pre of root.querySelectorAll<HTMLPreElement>('pre[data-language]')) {
+    if (RUNNABLE.has(pre.dataset.language ?? '')) index++;
+    const block = index;
     if (!RUNNABLE.has(pre.dataset.language ?? '') || pre.dataset.runnable) continue;
     pre.dataset.runnable = 'true';
     const figure = pre.closest('figure') ?? pre;
@@ -34,6 +40,7 @@ export function addRunButtons(root: HTMLElement): void {
       if (!term?.connection) return;
       // Each line ends with Enter, as if typed; the terminal gets focus so the learner can carry on.
       term.connection.input(`${text.replace(/\n/g, '\r')}\r`);
+      onRun?.(block);
       document.dispatchEvent(new CustomEvent('xenlab:run'));
       term.querySelector<HTMLElement>('textarea')?.focus();
     });

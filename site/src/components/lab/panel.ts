@@ -1,9 +1,18 @@
-import type { FaultsView, LabServerMessage, LabView, TaskView } from '@xenlab/sandbox/protocol';
+import type { FaultsView, LabServerMessage, LabView, StepsView, TaskView } from '@xenlab/sandbox/protocol';
+import { addRunButtons } from './code-actions.ts';
 import { LabConnection } from './connection.ts';
 import { faultButtonsHtml, faultEventsHtml, newEventsSaid } from './faults.ts';
 import { setInlineText, showCompletion } from './inline-text.ts';
 import { renderMarkdown } from './markdown.ts';
 import { saveProgress } from './progress.ts';
+import {
+  assistedHtml,
+  hintLabel,
+  modeHtml,
+  pointsText,
+  stepButtonsHtml,
+  type StepsUiState,
+} from './steps.ts';
 
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -12,8 +21,17 @@ const esc = (s: string): string =>
 const checkingText = (pass: boolean, since: number): string =>
   `${pass ? 'checking again' : 'checking'}… (${String(Math.max(0, Math.round((Date.now() - since) / 1000)))} s)`;
 
+/** What a task's markup needs besides the task: the lab's view, steps and mode, and the panel's own state. */
+interface TaskContext {
+  readonly view: LabView;
+  readonly index: number;
+  readonly steps: StepsView | undefined;
+  readonly ui: StepsUiState;
+}
+
 /** `pending` maps the id of each check still running to when it began, on this page's clock. */
-function taskHtml(t: TaskView, pending: ReadonlyMap<string, number>): string {
+function taskHtml(t: TaskView, pending: ReadonlyMap<string, number>, ctx: TaskContext): string {
+  const challenge = ctx.view.mode === 'challenge';
   const checks = t.checks
     .map((c) => {
       const question =
@@ -25,11 +43,13 @@ function taskHtml(t: TaskView, pending: ReadonlyMap<string, number>): string {
              </form>`;
       const since = c.pending === true ? pending.get(c.id) : undefined;
       const msg =
-        since !== undefined
-          ? `<span class="lab-check-msg lab-checking" data-since="${String(since)}">${esc(checkingText(c.pass, since))}</span>`
-          : c.pass
-            ? ''
-            : `<span class="lab-check-msg">${esc(c.message ?? '')}</span>`;
+        c.skipped === true
+          ? `<span class="lab-check-msg lab-skipped">Skipped (not answered).</span>`
+          : since !== undefined
+            ? `<span class="lab-check-msg lab-checking" data-since="${String(since)}">${esc(checkingText(c.pass, since))}</span>`
+            : c.pass
+              ? ''
+              : `<span class="lab-check-msg">${esc(c.message ?? '')}</span>`;
       const state = since === undefined ? '' : ' data-state="checking"';
       return `<li class="lab-check" data-check="${esc(c.id)}" data-pass="${String(c.pass)}"${state}>
         <span class="lab-mark" aria-hidden="true">${c.pass ? '✓' : '•'}</span>${question}${msg}</li>`;
@@ -37,31 +57,34 @@ function taskHtml(t: TaskView, pending: ReadonlyMap<string, number>): string {
     .join('');
   const hints = t.hints.map((h) => `<div class="lab-hint">${renderMarkdown(h)}</div>`).join('');
   const solution =
-    t.solution === undefined
+    t.solution === undefined || challenge
       ? ''
       : `<div class="lab-solution"><strong>Solution</strong>${renderMarkdown(t.solution)}</div>`;
   const solutionButton =
-    t.solution !== undefined
+    t.solution !== undefined || challenge
       ? ''
       : t.solutionAvailable
         ? `<button type="button" class="lab-solution-btn" data-task="${esc(t.id)}">Show the solution</button>`
         : t.attemptsUntilSolution > 0 && !t.pass
           ? `<span class="lab-solution-later">Solution after ${t.attemptsUntilSolution} more Check${t.attemptsUntilSolution === 1 ? '' : 's'}</span>`
           : '';
-  return `<li class="lab-task" data-task="${esc(t.id)}" data-pass="${String(t.pass)}">
+  const skipped = t.skipped === true && t.firstPassedAt !== undefined;
+  return `<li class="lab-task" data-task="${esc(t.id)}" data-pass="${String(t.pass)}"${skipped ? ' data-skipped="true"' : ''}>
     <div class="lab-task-head">
-      <span class="lab-status" role="img" aria-label="${t.pass ? 'done' : 'not done yet'}">${t.pass ? '✓' : '○'}</span>
+      <span class="lab-status" role="img" aria-label="${skipped ? 'skipped' : t.pass ? 'done' : 'not done yet'}">${skipped ? '↷' : t.pass ? '✓' : '○'}</span>
       <span class="lab-task-title">${esc(t.title)}</span>
-      <span class="lab-points">${t.points} pts</span>
+      <span class="lab-points">${esc(pointsText(t))}</span>
     </div>
+    ${assistedHtml(t)}
     <div class="lab-task-text">${renderMarkdown(t.text)}</div>
     <ul class="lab-checks">${checks}</ul>
     ${hints}${solution}
     <div class="lab-task-actions">
       ${t.pass ? '' : `<button type="button" class="lab-check-btn" data-task="${esc(t.id)}">Check</button>`}
-      ${!t.pass && t.moreHints ? `<button type="button" class="lab-hint-btn" data-task="${esc(t.id)}">Hint</button>` : ''}
+      ${!t.pass && t.moreHints ? `<button type="button" class="lab-hint-btn" data-task="${esc(t.id)}">${esc(hintLabel(t))}</button>` : ''}
       ${solutionButton}
     </div>
+    <div class="lab-task-steps">${stepButtonsHtml(ctx.view, ctx.index, ctx.steps, ctx.ui)}</div>
   </li>`;
 }
 
@@ -71,6 +94,7 @@ class XenlabLab extends HTMLElement {
   #tick: ReturnType<typeof setInterval> | undefined;
   view: LabView | undefined;
   faults: FaultsView | undefined;
+  steps: StepsView | undefined;
 
   connectedCallback(): void {
     const lab = this.dataset.lab;
@@ -83,8 +107,17 @@ class XenlabLab extends HTMLElement {
     const faultBox = this.querySelector<HTMLElement>('.lab-faults');
     const faultButtons = this.querySelector<HTMLElement>('.lab-fault-buttons');
     const events = this.querySelector<HTMLElement>('.lab-events');
+    const modeBox = this.querySelector<HTMLElement>('.lab-mode');
     if (!lab || !list || !status || !score || !checkAll || !notice || !announce || this.#conn) return;
-    if (!faultBox || !faultButtons || !events) return;
+    if (!faultBox || !faultButtons || !events || !modeBox) return;
+
+    /** A reset or skip awaiting confirmation, or sent and not answered yet. */
+    let stepUi: { confirming?: StepsUiState['confirming']; sent?: StepsUiState['sent'] } = {};
+    /** Challenge mode hides the guide's Run buttons (CSS on the page's root) and the solutions. */
+    const applyMode = (mode: LabView['mode']) => {
+      document.documentElement.dataset.labMode = mode ?? 'guided';
+      modeBox.innerHTML = modeHtml(mode);
+    };
 
     /** The destructive fault button whose confirmation shows, and the presses not answered yet. */
     let confirming: string | undefined;
@@ -127,7 +160,19 @@ class XenlabLab extends HTMLElement {
         if (input?.value) typed.set(f.dataset.check ?? '', input.value);
       }
       const focused = (document.activeElement?.closest('.lab-answer') as HTMLElement | null)?.dataset.check;
-      list.innerHTML = view.tasks.map((t) => taskHtml(t, pending)).join('');
+      const ui: StepsUiState = stepUi;
+      list.innerHTML = view.tasks
+        .map((t, index) => taskHtml(t, pending, { view, index, steps: this.steps, ui }))
+        .join('');
+      // A revealed solution's shell blocks get Run buttons too; each press is recorded with the task (lab.ran).
+      for (const sol of list.querySelectorAll<HTMLElement>('.lab-solution')) {
+        const task = sol.closest<HTMLElement>('.lab-task')?.dataset.task;
+        if (task === undefined) continue;
+        addRunButtons(sol, (block) => {
+          conn.send({ type: 'lab.ran', task, block });
+        });
+      }
+      applyMode(view.mode);
       // Check feedback with `inline code` shown as code (built as elements from the escaped text, not as HTML).
       for (const el of list.querySelectorAll('.lab-check-msg:not(.lab-checking)'))
         setInlineText(el, el.textContent);
@@ -155,6 +200,23 @@ class XenlabLab extends HTMLElement {
             if (status.dataset.state === 'starting') {
               status.dataset.state = 'open';
               status.textContent = 'Live';
+            }
+            this.steps = msg.steps;
+            if (
+              stepUi.sent !== undefined &&
+              (msg.trigger === 'reset' || msg.trigger === 'skip') &&
+              msg.steps?.busy === undefined
+            ) {
+              // The reset or skip this page asked for is done.
+              const title = msg.view.tasks.find((t) => t.id === stepUi.sent?.task)?.title ?? '';
+              setInlineText(
+                notice,
+                stepUi.sent.kind === 'reset'
+                  ? `Back at the start of “${title}”: your pool and files are as they were then. Your shell restarted: press Enter in the terminal.`
+                  : `Skipped to “${title}”: the earlier tasks' solutions were applied (they count as skipped).`,
+              );
+              notice.dataset.kind = 'ok';
+              stepUi = {};
             }
             render(msg.view, msg.at);
             this.view = msg.view;
@@ -185,6 +247,11 @@ class XenlabLab extends HTMLElement {
           case 'error':
             setInlineText(notice, msg.message);
             notice.dataset.kind = 'bad';
+            if (stepUi.sent !== undefined && /RESET|SKIP|STEP|UNKNOWN_TASK/.test(msg.code)) {
+              // The reset or skip was refused or stopped: its buttons work again.
+              stepUi = {};
+              if (this.view) render(this.view, Date.now());
+            }
             if (pressing.size > 0 && msg.code.includes('FAULT')) {
               // A refused press: its button works again.
               pressing.clear();
@@ -227,6 +294,42 @@ class XenlabLab extends HTMLElement {
       if (button.classList.contains('lab-check-btn')) conn.send({ type: 'lab.check', task });
       if (button.classList.contains('lab-hint-btn')) conn.send({ type: 'lab.hint', task });
       if (button.classList.contains('lab-solution-btn')) conn.send({ type: 'lab.solution', task });
+      // Reset and skip ask first (an inline confirmation in the task); Cancel or Escape puts the buttons back.
+      const again = (focus: string) => {
+        if (!this.view) return;
+        render(this.view, Date.now());
+        list.querySelector<HTMLElement>(`.lab-task[data-task="${CSS.escape(task)}"] ${focus}`)?.focus();
+      };
+      if (button.classList.contains('lab-reset-btn') || button.classList.contains('lab-skip-btn')) {
+        stepUi = {
+          confirming: { kind: button.classList.contains('lab-reset-btn') ? 'reset' : 'skip', task },
+        };
+        again('.lab-step-yes');
+      }
+      if (button.classList.contains('lab-step-cancel')) {
+        stepUi = {};
+        again('.lab-task-steps button');
+      }
+      if (button.classList.contains('lab-step-yes')) {
+        const kind = button.dataset.kind === 'reset' ? 'reset' : 'skip';
+        stepUi = { sent: { kind, task } };
+        conn.send(kind === 'reset' ? { type: 'lab.reset', task } : { type: 'lab.skip', task });
+        notice.dataset.kind = 'ok';
+        notice.textContent = kind === 'reset' ? 'Resetting…' : 'Applying the earlier solutions…';
+        again('.lab-task-steps');
+      }
+    });
+    list.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Escape' || stepUi.confirming === undefined || !this.view) return;
+      stepUi = {};
+      render(this.view, Date.now());
+    });
+    modeBox.addEventListener('click', (ev) => {
+      const mode = (ev.target as HTMLElement).closest<HTMLButtonElement>('.lab-mode-btn')?.dataset.mode;
+      if (mode !== 'guided' && mode !== 'challenge') return;
+      notice.textContent = '';
+      applyMode(mode);
+      conn.send({ type: 'lab.mode', mode });
     });
     faultButtons.addEventListener('click', (ev) => {
       const button = (ev.target as HTMLElement).closest('button');
