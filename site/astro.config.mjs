@@ -65,6 +65,8 @@ export default defineConfig({
         { label: 'Reference', autogenerate: { directory: 'reference' } },
       ],
       customCss: ['./src/styles/terminal.css', './src/styles/site.css'],
+      // Starlight's banner plus the room's ("Your instructor moved the room to Lab 5 — Go", issue #16).
+      components: { Banner: './src/components/room/RoomBanner.astro' },
     }),
   ],
   server: { host: '127.0.0.1' },

@@ -119,6 +119,11 @@ export const ERROR_CODES = {
     meaning: 'HTTP 405: the path does not take this HTTP method.',
     fix: 'Use a method the `Allow` header names.',
   },
+  GATEWAY_ERR_LAB_LOCKED: {
+    meaning:
+      'HTTP 423: the instructor has locked this lab for now (pacing the room); no environment is started for it.',
+    fix: 'Wait: the page opens the lab by itself once the instructor unlocks it (no need to reload).',
+  },
 
   // Labs: loading (sandbox/src/labs), environments (lab-runtime), the lab channel (protocol/lab.ts, grading).
   LAB_ERR_NOT_FOUND: {

@@ -1,15 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import {
   BroadcastRequest,
   GatewayError,
   HelpDoneRequest,
+  LockRequest,
+  MoveToRequest,
   PATHS,
   RemoveLearnerRequest,
+  TimerRequest,
 } from '../protocol/index.js';
 import type { EnvironmentManager } from '../sessions/index.js';
 import { clientIp, json, page, queryOf, type HandlerKit } from './http.js';
 import type { Instructor } from './instructor.js';
 import type { RateLimiter } from './limits.js';
+import { UnknownLabError, type Pacing } from './pacing.js';
 import type { Gate, Route } from './router.js';
 
 /** What the instructor's endpoints need. */
@@ -19,12 +24,17 @@ export interface InstructorApiDeps {
   readonly environments: EnvironmentManager;
   /** Wrong instructor keys per address (shared with wrong resume codes). */
   readonly guesses: RateLimiter;
+  /** Locked labs, "everyone to lab N", the countdown. */
+  readonly pacing: Pacing;
 }
 
 /** Everything under it is the instructor's: any other browser is refused, whatever the path. */
 const INSTRUCTOR_API = '/api/instructor/';
 
-/** The instructor's link (`/instructor?key=…`) and API: room, export, help done, remove, broadcast. */
+/**
+ * The instructor's link (`/instructor?key=…`) and API: room, export, help done, remove, broadcast, and pacing
+ * (lock, move-to, timer: each answers the new pacing).
+ */
 export function instructorApi(d: InstructorApiDeps): { routes: Route[]; gate: Gate } {
   const { kit, instructor } = d;
 
@@ -61,8 +71,37 @@ export function instructorApi(d: InstructorApiDeps): { routes: Route[]; gate: Ga
   };
 
   const room = (_req: IncomingMessage, res: ServerResponse): void => {
-    json(res, 200, instructor.room(), { 'Cache-Control': 'no-store' });
+    json(res, 200, { ...instructor.room(), pace: d.pacing.view() }, { 'Cache-Control': 'no-store' });
   };
+
+  /** A pacing change: answered with the pacing as pages now see it, or 404 for a lab the course does not have. */
+  const pace = <T>(schema: z.ZodType<T>, usage: string, change: (body: T) => void) => {
+    return (req: IncomingMessage, res: ServerResponse): void => {
+      kit.postFromSite(req, res, schema, usage, (body) => {
+        try {
+          change(body);
+        } catch (err) {
+          if (!(err instanceof UnknownLabError)) throw err;
+          json(res, 404, { code: GatewayError.NOT_FOUND, message: err.message });
+          return;
+        }
+        json(res, 200, d.pacing.view());
+      });
+    };
+  };
+  const lock = pace(LockRequest, 'send {"labs": ["<lab id>", …], "locked": true|false}', (b) => {
+    d.pacing.setLocked(b.labs, b.locked);
+  });
+  const moveTo = pace(MoveToRequest, 'send {"lab": "<lab id>"} or {"lab": null}', (b) => {
+    d.pacing.moveTo(b.lab);
+  });
+  const timer = pace(
+    TimerRequest,
+    'send {"seconds": 900, "label": "Lab 5"} (1 s to 24 h) or {"stop": true}',
+    (b) => {
+      d.pacing.setTimer('stop' in b ? null : b);
+    },
+  );
 
   const exportCsv = (_req: IncomingMessage, res: ServerResponse): void => {
     const body = instructor.csv();
@@ -105,6 +144,9 @@ export function instructorApi(d: InstructorApiDeps): { routes: Route[]; gate: Ga
       { methods: ['POST'], path: PATHS.instructorHelpDone, handle: helpDone },
       { methods: ['POST'], path: PATHS.instructorRemove, handle: remove },
       { methods: ['POST'], path: PATHS.instructorBroadcast, handle: broadcast },
+      { methods: ['POST'], path: PATHS.instructorLock, handle: lock },
+      { methods: ['POST'], path: PATHS.instructorMoveTo, handle: moveTo },
+      { methods: ['POST'], path: PATHS.instructorTimer, handle: timer },
     ],
     gate: {
       prefix: INSTRUCTOR_API,

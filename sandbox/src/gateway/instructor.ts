@@ -14,6 +14,7 @@ import { loadAllLabs } from '../labs/loader.js';
 import type { InstructorRoom, RoomLearner } from '../protocol/index.js';
 import type { EnvironmentManager } from '../sessions/index.js';
 import type { Db } from '../store/index.js';
+import { taskTimes } from './task-times.js';
 
 export const INSTRUCTOR_COOKIE = 'xenlab_instructor';
 
@@ -68,7 +69,7 @@ export class Instructor {
   }
 
   /** The course's labs as the room shows them: read once (the room is asked every 2 s), in course order. */
-  #labs(): InstructorRoom['labs'] {
+  labs(): InstructorRoom['labs'] {
     this.#labList ??= loadAllLabs(this.#opts.labsDir)
       .labs.map((lab) => ({
         id: lab.id,
@@ -156,9 +157,21 @@ export class Instructor {
       task.answerAttempts = (task.answerAttempts ?? 0) + a.attempts;
       task.answersRefused = (task.answersRefused ?? 0) + a.refused;
     }
+    // Time per task and who looks stuck (issue #16), from the same history.
+    const now = Date.now();
+    const labs = this.labs();
+    const times = taskTimes(db, labs, (id) => environments.find(id) !== undefined, now);
+    for (const [learnerId, perLab] of times.current) {
+      const l = byLearner.get(learnerId);
+      if (!l) continue;
+      for (const [lab, current] of perLab) (l.labs[lab] ??= { score: 0, tasks: {} }).current = current;
+    }
     return {
-      generatedAt: Date.now(),
-      labs: this.#labs(),
+      generatedAt: now,
+      labs: labs.map((lab) => ({
+        ...lab,
+        tasks: lab.tasks.map((t) => ({ ...t, ...times.medians.get(lab.id)?.get(t.id) })),
+      })),
       learners: [...byLearner.values()],
     };
   }

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, HelpRequest, JoinRequest, PATHS, sitePathOr } from '../protocol/index.js';
+import { GatewayError, HelpRequest, JoinRequest, PATHS, isName, sitePathOr } from '../protocol/index.js';
 import type { MeResponse, TicketResponse } from '../protocol/index.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import type { Learner, Learners } from '../store/index.js';
 import { TOO_BIG, clientIp, esc, fromSite, json, page, queryOf, readBody, type HandlerKit } from './http.js';
 import type { Instructor } from './instructor.js';
 import type { RateLimiter } from './limits.js';
+import { lockedLab, type Pacing } from './pacing.js';
 import type { Route } from './router.js';
 import { readSession, session, sessionCookie } from './session-cookie.js';
 import { newSessionId, type ResumeCodes, type TicketIssuer } from './tickets.js';
@@ -25,6 +26,8 @@ export interface LearnerApiDeps {
   readonly newLearners: RateLimiter;
   /** Wrong resume codes per address (shared with wrong instructor keys). */
   readonly guesses: RateLimiter;
+  /** Labs the instructor locked: a ticket asked for one (`?lab=`) is refused. */
+  readonly pacing: Pacing;
 }
 
 type Refusal = { ok: false; code: GatewayError; message: string };
@@ -122,6 +125,13 @@ export function learnerRoutes(d: LearnerApiDeps): Route[] {
         return;
       }
       learners.join(sid, null);
+    }
+    // A page says which lab the ticket is for (`?lab=`): a locked one is refused here, where the page can read why
+    // (a refused WebSocket upgrade only says 1006), and the page waits for it to be unlocked.
+    const lab = queryOf(req).get('lab');
+    if (lab !== null && isName(lab) && d.pacing.isLocked(lab) && !d.instructor.recognises(req)) {
+      json(res, 423, lockedLab(), headers);
+      return;
     }
     const body: TicketResponse = { token: d.tickets.issue(sid), expiresInMs: d.tickets.ttlMs };
     json(res, 200, body, headers);

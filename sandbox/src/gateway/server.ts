@@ -17,6 +17,8 @@ import { learnerRoutes } from './learner-api.js';
 import { DEFAULT_LIMITS, RateLimiter, capConnections, type GatewayLimits } from './limits.js';
 import { OriginPolicy } from './origins.js';
 import { progressRoutes } from './progress-api.js';
+import { paceRoutes } from './pace-api.js';
+import { Pacing } from './pacing.js';
 import { createRouter } from './router.js';
 import { persistentSecret } from './secrets.js';
 import { pageSetsCookie, sessionCookie } from './session-cookie.js';
@@ -87,6 +89,8 @@ export interface Gateway {
   readonly db: Db;
   /** The instructor's link: opening it makes that browser the instructor's (room view, broadcast, watching). */
   readonly instructorUrl: string;
+  /** The room's pacing: locked labs, "everyone to lab N", the countdown (durable in `db`). */
+  readonly pacing: Pacing;
   /** Open TCP connections (HTTP and WebSocket) now. */
   readonly connections: number;
   /** Files the static site holds in memory (found files only: misses are never cached). */
@@ -149,6 +153,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     environments,
     labsDir: options.labsDir ?? LABS_DIR,
   });
+  const pacing = new Pacing(db, () => instructor.labs());
 
   // Limits per address: new learners, and wrong guesses (resume codes and instructor keys share one budget).
   const newLearners = new RateLimiter(limits.newLearnersPerIpPerMinute);
@@ -165,12 +170,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     environments,
     labs,
     instructor,
+    pacing,
     sockets,
     driver: options.driver,
     liveEnvironmentsPerLearner: limits.liveEnvironmentsPerLearner,
     logError,
   });
-  const instructorEndpoints = instructorApi({ kit, instructor, environments, guesses });
+  const instructorEndpoints = instructorApi({ kit, instructor, environments, guesses, pacing });
   const route = createRouter(
     [
       ...learnerRoutes({
@@ -183,7 +189,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         driver: options.driver,
         newLearners,
         guesses,
+        pacing,
       }),
+      ...paceRoutes(pacing),
       ...instructorEndpoints.routes,
       ...progressRoutes({ learners, db }),
       {
@@ -265,6 +273,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     environments,
     labs,
     db,
+    pacing,
     instructorUrl: `http://${shown}:${port}${PATHS.instructorLink}?key=${instructorKey}`,
     close: () =>
       (closing ??= (async () => {

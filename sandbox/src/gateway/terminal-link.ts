@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import { CLOSE, GatewayError, PROTOCOL_VERSION, TERM_LIMITS, parseClientMessage } from '../protocol/index.js';
-import type { ServerMessage } from '../protocol/index.js';
+import type { RoomPace, ServerMessage } from '../protocol/index.js';
 import type { EnvironmentNotice, SharedTerminal, Viewer } from '../sessions/index.js';
 import { VIEWER_BACKLOG_BYTES } from '../sessions/shared-terminal.js';
 
@@ -24,6 +24,8 @@ export interface LinkTarget {
   readonly subscribe: (listener: (n: EnvironmentNotice) => void) => () => void;
   /** An instructor watching: input and resizes are ignored, and the learner's shell is never held back by it. */
   readonly readOnly?: boolean;
+  /** The room's pacing, pushed to the page after `term.ready` and on every change (`room.pace`). */
+  readonly pace?: { view(): RoomPace; subscribe(listener: () => void): () => void };
 }
 
 /**
@@ -65,6 +67,7 @@ export function linkTerminal(
   };
   let target: LinkTarget | undefined;
   let unsubscribe: (() => void) | undefined;
+  let unsubscribePace: (() => void) | undefined;
   let starting = false;
   const viewer: Viewer = {
     send: (data) => {
@@ -159,6 +162,15 @@ export function linkTerminal(
                 ws.close(CLOSE.EXITED, 'environment culled');
               }
             });
+            const pace = t.pace;
+            if (pace) {
+              // The time left is measured when each message goes: the page counts down from when it got it.
+              const sendPace = () => {
+                send({ type: 'room.pace', pace: pace.view() });
+              };
+              sendPace();
+              unsubscribePace = pace.subscribe(sendPace);
+            }
           },
           (err: unknown) => {
             send({
@@ -189,6 +201,7 @@ export function linkTerminal(
   ws.on('close', () => {
     clearTimeout(helloTimer);
     unsubscribe?.();
+    unsubscribePace?.();
     target?.terminal.detach(viewer);
   });
 }

@@ -10,6 +10,7 @@ import type { Learner, Learners } from '../store/index.js';
 import { pathOf } from './http.js';
 import type { Instructor } from './instructor.js';
 import type { OriginPolicy } from './origins.js';
+import { lockedLab, type Pacing } from './pacing.js';
 import { readSession } from './session-cookie.js';
 import type { Sockets } from './sockets.js';
 import { labStarting, openShowingStart } from './starting.js';
@@ -25,6 +26,8 @@ export interface UpgradeDeps {
   readonly environments: EnvironmentManager;
   readonly labs: LabProvisioner;
   readonly instructor: Instructor;
+  /** Locked labs are refused (423 GATEWAY_ERR_LAB_LOCKED); terminals get the room's pacing pushed. */
+  readonly pacing: Pacing;
   readonly sockets: Sockets;
   /** The default driver (lesson pages and `local` labs). */
   readonly driver: SandboxDriver;
@@ -52,7 +55,9 @@ function refuse(socket: Duplex, status: number, code: GatewayError, message: str
         ? 'Not Found'
         : status === 429
           ? 'Too Many Requests'
-          : 'Forbidden';
+          : status === 423
+            ? 'Locked'
+            : 'Forbidden';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
@@ -115,6 +120,12 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
     const name = url.searchParams.get('terminal') ?? 'main';
     if (!isName(lab) || !isName(name)) {
       refuse(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
+      return;
+    }
+    // A lab the instructor locked: no environment is made (the instructor may still open it, to prepare).
+    if (d.pacing.isLocked(lab) && !d.instructor.recognises(req)) {
+      const { code, message } = lockedLab();
+      refuse(socket, 423, code, message);
       return;
     }
     if (!environments.admits(learner.id, lab)) {
@@ -213,6 +224,7 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
             env.listeners.add(l);
             return () => env.listeners.delete(l);
           },
+          pace: d.pacing,
         };
       });
     });

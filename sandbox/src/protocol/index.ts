@@ -73,6 +73,48 @@ export const ClientMessage = z.discriminatedUnion('type', [
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
+/**
+ * The instructor's pacing of the room (issue #16), as every page sees it: pushed on the terminal socket
+ * (`room.pace`, after `term.ready` and on every change) and answered by `GET /api/pace` for pages without a
+ * terminal (or waiting for a locked lab).
+ */
+export const RoomPace = z
+  .object({
+    /** Changes with every instructor action (`GET /api/pace` answers 304 to an `If-None-Match` of it). */
+    rev: z.number().int(),
+    /** Lab ids the instructor locked: their pages wait (`GATEWAY_ERR_LAB_LOCKED`), no environment is made. */
+    locked: z.array(z.string().max(64)).max(500),
+    /** The instructor sent the room to a lab: pages show a link to it (never navigate by themselves). */
+    moveTo: z
+      .object({
+        lab: z.string().max(64),
+        /** The lab's title and its number in the course, for "Lab 5: Finding the bottleneck". */
+        title: z.string().max(200),
+        order: z.number().int(),
+        /** When the instructor sent it (ms since epoch; a page that dismissed it remembers this). */
+        at: z.number(),
+      })
+      .strict()
+      .nullable(),
+    /** A countdown in every terminal bar, or null. */
+    timer: z
+      .object({
+        /**
+         * Time left when this was sent (ms, never negative; 0 = time's up). Pages count down on their own clock
+         * from when they received it, so a skewed clock does not matter.
+         */
+        remainingMs: z.number().min(0),
+        /** What the time is for ("Lab 5"), possibly empty. */
+        label: z.string().max(80),
+        /** How long the countdown was set for (ms). */
+        durationMs: z.number().min(0),
+      })
+      .strict()
+      .nullable(),
+  })
+  .strict();
+export type RoomPace = z.infer<typeof RoomPace>;
+
 /** Messages the gateway sends (text frames). */
 export const ServerMessage = z.discriminatedUnion('type', [
   z
@@ -115,6 +157,11 @@ export const ServerMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('term.size'), cols: z.number().int(), rows: z.number().int() }).strict(),
   /** A message from the instructor to the room (shown above the terminal). */
   z.object({ type: z.literal('env.message'), text: z.string().max(500) }).strict(),
+  /**
+   * The instructor's pacing (locked labs, "everyone to lab N", the countdown): after `term.ready` and on every
+   * change. Pages of before it ignore it (an unknown type does not parse), so the protocol version stays.
+   */
+  z.object({ type: z.literal('room.pace'), pace: RoomPace }).strict(),
   /**
    * The environment is still coming up (a nested Xen host boots for a minute or two): sent before `term.ready`,
    * once per phase. Meanwhile binary frames carry the boot console from its first line (display only: the page
@@ -198,6 +245,11 @@ export const GatewayError = {
   BAD_RESUME_CODE: 'GATEWAY_ERR_BAD_RESUME_CODE',
   /** HTTP 404: no such path (under `/api/` or the site), learner or resource. */
   NOT_FOUND: 'GATEWAY_ERR_NOT_FOUND',
+  /**
+   * HTTP 423: the instructor locked this lab (a ticket asked with `?lab=`, or the lab's terminal or channel
+   * upgrade). No environment is made; the page says so and waits for the lab to be unlocked (`GET /api/pace`).
+   */
+  LAB_LOCKED: 'GATEWAY_ERR_LAB_LOCKED',
   /** HTTP 405: a known path asked with a method it does not take; `Allow` names the ones it does. */
   METHOD_NOT_ALLOWED: 'GATEWAY_ERR_METHOD_NOT_ALLOWED',
 } as const;
@@ -251,6 +303,14 @@ export const PATHS = {
   instructorHelpDone: '/api/instructor/help-done',
   /** POST `{ learner }`, instructor only: ends the learner's environments and removes them from the room. */
   instructorRemove: '/api/instructor/remove',
+  /** GET: the room's pacing ({@link RoomPace}), for any page; ETag and 304 on `If-None-Match`. */
+  pace: '/api/pace',
+  /** POST {@link LockRequest}, instructor only: locks or unlocks labs. */
+  instructorLock: '/api/instructor/lock',
+  /** POST {@link MoveToRequest}, instructor only: sends the room to a lab (a link on every page), or clears it. */
+  instructorMoveTo: '/api/instructor/move-to',
+  /** POST {@link TimerRequest}, instructor only: starts or stops the countdown in every terminal bar. */
+  instructorTimer: '/api/instructor/timer',
   /** The page a learner who joined by link (and gave no name) lands on, to say who they are. */
   welcomePage: '/welcome/',
 } as const;
@@ -288,8 +348,29 @@ export interface RoomLearner {
           answersRefused?: number;
         }
       >;
+      /** The task they are on (issue #16); absent when every task is done or the lab was never opened. */
+      current?: RoomCurrentTask;
     }
   >;
+}
+
+/**
+ * A learner's current task in a lab: the first one (in the lab's order) not passed yet, and how long they have
+ * been on it — since they passed the task before it (the latest pass in that lab) or opened the lab.
+ */
+export interface RoomCurrentTask {
+  readonly task: string;
+  /** Since when (ms since epoch): the latest pass in the lab, or when the lab was first opened. */
+  readonly since: number;
+  /** Time on it (ms): until now while the lab's environment runs, else until their last activity in the lab. */
+  readonly elapsedMs: number;
+  /** Failed Check presses on this task. */
+  readonly failedChecks: number;
+  /**
+   * Why this learner looks stuck, on the lab they are working in now (absent when they do not): `slow` — on the
+   * task more than twice the room's median and more than 5 minutes; `checks` — many failed Checks on it.
+   */
+  readonly stuck?: readonly ('slow' | 'checks')[];
 }
 
 /** What `GET /api/instructor/room` answers. */
@@ -300,9 +381,19 @@ export interface InstructorRoom {
     readonly title: string;
     readonly order: number;
     readonly maxScore: number;
-    readonly tasks: { readonly id: string; readonly title: string; readonly points: number }[];
+    readonly tasks: {
+      readonly id: string;
+      readonly title: string;
+      readonly points: number;
+      /** The room's median time on this task (ms) among those who finished it; null before anyone has. */
+      readonly medianMs?: number | null;
+      /** How many learners finished it (the median's sample). */
+      readonly finished?: number;
+    }[];
   }[];
   readonly learners: RoomLearner[];
+  /** The room's pacing as learners' pages see it (locks, "everyone to lab N", the countdown). */
+  readonly pace?: RoomPace;
 }
 
 /** What `POST /api/instructor/broadcast` takes. */
@@ -370,6 +461,32 @@ export const HelpDoneRequest = z.object({ learner: z.string().min(1).max(64) }).
 
 /** `POST /api/instructor/remove`: the instructor removes a learner from the room. */
 export const RemoveLearnerRequest = z.object({ learner: z.string().min(1).max(64) }).strict();
+
+const labId = z.string().max(NAME_MAX_LENGTH).regex(NAME_PATTERN);
+
+/** `POST /api/instructor/lock`: locks (or unlocks) one or more labs; answers the new {@link RoomPace}. */
+export const LockRequest = z.object({ labs: z.array(labId).min(1).max(200), locked: z.boolean() }).strict();
+
+/** `POST /api/instructor/move-to`: sends the room to a lab (a link on every learner's page), null to clear it. */
+export const MoveToRequest = z.object({ lab: labId.nullable() }).strict();
+
+/**
+ * `POST /api/instructor/timer`: starts a countdown of `seconds` (replacing a running one), with an optional label,
+ * or `{ "stop": true }` ends it.
+ */
+export const TimerRequest = z.union([
+  z
+    .object({
+      seconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 3600),
+      label: z.string().trim().max(80).default(''),
+    })
+    .strict(),
+  z.object({ stop: z.literal(true) }).strict(),
+]);
 
 /** `GET /api/me`: who this browser is, and whether joining needs a course code. */
 export const MeResponse = z

@@ -9,6 +9,7 @@ import {
   type ServerMessage,
 } from '@xenlab/sandbox/protocol';
 import { INPUT_CHUNK_BYTES, splitBytes } from './input.js';
+import { pushPace, socketPushing } from './pace.js';
 import { ReconnectingSocket, type CloseVerdict } from './reconnecting-socket.js';
 
 /**
@@ -21,9 +22,11 @@ const INPUT_BUFFERED_HIGH = 4 * INPUT_CHUNK_BYTES;
 /**
  * `starting`: the socket is open but the environment is still coming up (a nested Xen host boots for a minute or
  * two): the gateway sent `env.starting`, or `term.ready` is slow to come. `unavailable`: permanent — this lab's
- * driver cannot run on this machine; nothing reconnects until the page is reloaded.
+ * driver cannot run on this machine; nothing reconnects until the page is reloaded. `locked`: the instructor locked
+ * this lab; it connects by itself once unlocked.
  */
-export type ConnectionState = 'connecting' | 'starting' | 'open' | 'closed' | 'join' | 'unavailable';
+export type ConnectionState =
+  'connecting' | 'starting' | 'open' | 'closed' | 'join' | 'unavailable' | 'locked';
 
 /** Without `env.starting`, a socket still waiting for `term.ready` after this long counts as starting. */
 export const SLOW_START_MS = 1_500;
@@ -73,6 +76,8 @@ export class TerminalConnection {
   /** What this page shows: the shell instance and how many of its output bytes. */
   #instance: string | undefined;
   #offset = 0;
+  /** This socket pushes the room's pacing (`room.pace`): the page's store does not poll meanwhile. */
+  #pushing: (() => void) | undefined;
   readonly #events: ConnectionEvents;
   readonly #encoder = new TextEncoder();
 
@@ -91,7 +96,11 @@ export class TerminalConnection {
       refused: (detail) => {
         events.state('unavailable', detail);
       },
+      locked: (detail) => {
+        events.state('locked', detail);
+      },
       created: () => {
+        this.#stopPushing();
         this.#unacked = 0;
         this.#ready = false;
         this.#bootShown = false;
@@ -172,6 +181,10 @@ export class TerminalConnection {
       this.#offset = msg.offset;
       this.#events.state('open', msg.jailed ? 'Connected' : 'Connected (not jailed)');
     }
+    if (msg.type === 'room.pace') {
+      this.#pushing ??= socketPushing();
+      pushPace(msg.pace);
+    }
     if (msg.type === 'term.exit') this.#exited = true;
     if (msg.type === 'error' && PERMANENT_ERRORS.includes(msg.code)) this.#permanent = true;
     this.#events.message(msg);
@@ -181,8 +194,14 @@ export class TerminalConnection {
     }
   }
 
+  #stopPushing(): void {
+    this.#pushing?.();
+    this.#pushing = undefined;
+  }
+
   #closed(ev: CloseEvent): CloseVerdict {
     clearTimeout(this.#slowTimer);
+    this.#stopPushing();
     // Input not sent by now is not sent later, into whatever the shell is doing then.
     this.#pending = [];
     if (this.#permanent) return 'permanent';
@@ -279,6 +298,7 @@ export class TerminalConnection {
   /** Ends the connection for good: closes the socket, cancels a pending reconnect, never connects again. */
   stop(): void {
     this.#socket.stop();
+    this.#stopPushing();
     clearTimeout(this.#pumpTimer);
     clearTimeout(this.#slowTimer);
     this.#pending = [];

@@ -91,6 +91,9 @@ function onMessage(view: View, msg: ServerMessage, refusal: { message?: string }
     case 'env.culled':
       banner.culled();
       break;
+    case 'room.pace':
+      // The connection fed the page's pacing store (pace.ts); the bar's countdown and the page's banner follow it.
+      break;
     case 'pong':
       break;
   }
@@ -102,7 +105,11 @@ function onState(view: View, state: ConnectionState, detail: string, refusal: st
   parts.status.textContent = detail;
   host.dataset.state = state;
   parts.joinForm.hidden = state !== 'join';
-  if (state === 'starting') {
+  view.banner.locked(state === 'locked' ? detail : null);
+  if (state === 'locked') {
+    starting.hide();
+    parts.status.textContent = 'Waiting for your instructor to unlock this lab';
+  } else if (state === 'starting') {
     // Read out once per phase; the panel above the screen counts the seconds.
     parts.status.textContent = starting.show();
   } else if (state === 'unavailable') {

@@ -31,6 +31,10 @@ export interface Parts {
   readonly progress: HTMLElement;
   /** The lab cannot run on this machine: which driver, why, what to do (made if missing). */
   readonly unavailable: HTMLElement;
+  /** The instructor's countdown, in the bar (made if missing; banner.ts). */
+  readonly timer: HTMLElement;
+  /** The instructor locked this lab: shown instead of the screen until it is unlocked (made if missing). */
+  readonly locked: HTMLElement;
 }
 
 function need<K extends keyof HTMLElementTagNameMap>(
@@ -43,23 +47,31 @@ function need<K extends keyof HTMLElementTagNameMap>(
   return el as HTMLElementTagNameMap[K];
 }
 
-/** A part of the markup, made when an older page's markup lacks it. */
-function part(root: Element, before: Element, cls: string, html: string): HTMLElement {
+/** A part of the markup, made (before `at`, or after it) when an older page's markup lacks it. */
+function part(
+  root: Element,
+  at: Element,
+  cls: string,
+  html: string,
+  where: 'before' | 'after' = 'before',
+): HTMLElement {
   const found = root.querySelector<HTMLElement>(`.${cls}`);
   if (found) return found;
   const tpl = document.createElement('template');
   tpl.innerHTML = html;
   const el = tpl.content.firstElementChild as HTMLElement;
-  before.before(el);
+  if (where === 'before') at.before(el);
+  else at.after(el);
   return el;
 }
 
 /** Finds the parts of `root` (throws when a required one is missing). */
 export function findParts(root: HTMLElement): Parts {
   const screen = need(root, 'div', 'xt-screen');
+  const status = need(root, 'span', 'xt-status');
   return {
     screen,
-    status: need(root, 'span', 'xt-status'),
+    status,
     srButton: need(root, 'button', 'xt-sr'),
     banner: need(root, 'div', 'xt-banner'),
     bannerText: need(root, 'span', 'xt-banner-text'),
@@ -86,6 +98,23 @@ export function findParts(root: HTMLElement): Parts {
       'xt-unavailable',
       '<div class="xt-unavailable" role="alert" hidden><strong class="xt-unavailable-title"></strong>' +
         '<p class="xt-unavailable-text"></p><p class="xt-unavailable-code"></p></div>',
+    ),
+    // A timer role is not read out every second; banner.ts says the start and the end once.
+    timer: part(
+      root,
+      status,
+      'xt-timer',
+      '<span class="xt-timer" role="timer" hidden><span class="xt-timer-label"></span> ' +
+        '<span class="xt-timer-time"></span></span>',
+      'after',
+    ),
+    locked: part(
+      root,
+      screen,
+      'xt-locked',
+      '<div class="xt-locked" role="status" hidden><strong class="xt-locked-title"></strong>' +
+        '<p class="xt-locked-text">Read the guide meanwhile: this page opens the lab by itself, no need to ' +
+        'reload.</p></div>',
     ),
   };
 }

@@ -1,4 +1,5 @@
-import { CLOSE, TicketResponse } from '@xenlab/sandbox/protocol';
+import { CLOSE, GatewayError, TicketResponse } from '@xenlab/sandbox/protocol';
+import { whenUnlocked } from './pace.js';
 import { requestTicket } from './ticket.js';
 
 /** What a protocol wants after its socket closed (not by {@link ReconnectingSocket.stop}). */
@@ -30,7 +31,15 @@ export interface SocketProtocol {
   refused(detail: string): void;
   /** The course needs a code first (ticket refused with `GATEWAY_ERR_NOT_JOINED`); without it, that is retried. */
   notJoined?(detail: string): void;
+  /**
+   * The instructor locked this lab (ticket refused with `GATEWAY_ERR_LAB_LOCKED`): the socket connects by itself
+   * once it is unlocked. Without it, `state('closed', detail)` says so.
+   */
+  locked?(detail: string): void;
 }
+
+/** What a page shows while its lab is locked. */
+export const LOCKED_TEXT = 'This lab opens when your instructor unlocks it.';
 
 /** Backoff after the n-th failed attempt in a row: 0.5 s, 1 s, 2 s… at most 10 s. */
 function backoffMs(retry: number): number {
@@ -48,6 +57,8 @@ export class ReconnectingSocket {
   #stopped = false;
   #refused = false;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Waiting for the lab to be unlocked (aborted by stop). */
+  #unlock: AbortController | undefined;
   readonly #protocol: SocketProtocol;
 
   constructor(protocol: SocketProtocol) {
@@ -87,7 +98,15 @@ export class ReconnectingSocket {
     protocol.state('connecting', this.#retry ? 'Reconnecting…' : 'Connecting…');
     let ticket: TicketResponse;
     try {
-      const res = await requestTicket();
+      const lab = protocol.params.lab;
+      const res = await requestTicket(lab);
+      if (res.status === 423 && lab) {
+        const body = (await res.json().catch(() => ({}))) as { code?: string };
+        if (body.code === GatewayError.LAB_LOCKED) {
+          this.#waitForUnlock(lab);
+          return;
+        }
+      }
       if (res.status === 403 && protocol.notJoined) {
         const body = (await res.json().catch(() => ({}))) as { code?: string };
         if (body.code === 'GATEWAY_ERR_NOT_JOINED') {
@@ -135,6 +154,23 @@ export class ReconnectingSocket {
     };
   }
 
+  /** Says the lab is locked, then waits for the page's pacing to say it is not (no knocking meanwhile). */
+  #waitForUnlock(lab: string): void {
+    if (this.#stopped) return;
+    if (this.#protocol.locked) this.#protocol.locked(LOCKED_TEXT);
+    else this.#protocol.state('closed', LOCKED_TEXT);
+    this.#unlock?.abort();
+    const unlock = new AbortController();
+    this.#unlock = unlock;
+    whenUnlocked(lab, unlock.signal).then(
+      () => {
+        if (this.#unlock === unlock) this.#unlock = undefined;
+        void this.connect();
+      },
+      () => undefined,
+    );
+  }
+
   #scheduleReconnect(why: string): void {
     if (this.#stopped || this.#refused) return;
     const delay = backoffMs(this.#retry++);
@@ -159,6 +195,7 @@ export class ReconnectingSocket {
   /** Ends the link for good: closes the socket, cancels a pending reconnect, never connects again. */
   stop(): void {
     this.#stopped = true;
+    this.#unlock?.abort();
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     const ws = this.#ws;

@@ -1,4 +1,5 @@
 import { PATHS, type InstructorRoom, type RoomLearner } from '@xenlab/sandbox/protocol';
+import { show as showPacing } from './pacing.ts';
 
 /** How often the room refreshes (ms): cheap (one query per table), and a room changes at typing speed. */
 const REFRESH_MS = 2000;
@@ -17,6 +18,32 @@ const ago = (t: number): string => {
 };
 const clock = (t: number): string =>
   new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+/** A time on a task, short: 45s, 12m, 1h05. */
+const took = (ms: number): string => {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${String(s)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${String(m)}m`;
+  return `${String(Math.floor(m / 60))}h${String(m % 60).padStart(2, '0')}`;
+};
+/** The same in words, for titles. */
+const tookWords = (ms: number): string => {
+  const m = Math.round(ms / 60_000);
+  return m < 1 ? 'under a minute' : m === 1 ? '1 minute' : `${String(m)} minutes`;
+};
+
+/** The lab and task a learner looks stuck on (issue #16), and why; null when they do not. */
+function stuckOf(l: RoomLearner): { lab: string; task: string; why: readonly ('slow' | 'checks')[] } | null {
+  for (const [lab, mine] of Object.entries(l.labs)) {
+    const c = mine.current;
+    if (c?.stuck?.length) return { lab, task: c.task, why: c.stuck };
+  }
+  return null;
+}
+const stuckWords = (why: readonly ('slow' | 'checks')[]): string =>
+  why
+    .map((w) => (w === 'slow' ? 'on this task more than twice the room’s median' : 'many failed Checks'))
+    .join(' and ');
 
 function cell(text: string, attrs: Record<string, string> = {}): HTMLTableCellElement {
   const td = document.createElement('td');
@@ -82,7 +109,7 @@ function progress(l: RoomLearner, labs: InstructorRoom['labs']): { points: numbe
   return { points, max };
 }
 
-type SortKey = 'help' | 'name' | 'progress' | 'activity';
+type SortKey = 'help' | 'stuck' | 'name' | 'progress' | 'activity';
 
 /** Which learners and labs the instructor asked to see, in the order asked. */
 function view(room: InstructorRoom): { labs: InstructorRoom['labs']; learners: RoomLearner[] } {
@@ -92,11 +119,11 @@ function view(room: InstructorRoom): { labs: InstructorRoom['labs']; learners: R
   const learners = room.learners.filter(
     (l) =>
       (!text || displayName(l).toLowerCase().includes(text) || l.id.toLowerCase().startsWith(text)) &&
-      (!filterHelp.checked || l.help !== null) &&
+      (!filterHelp.checked || l.help !== null || stuckOf(l) !== null) &&
       (!lab || l.labs[lab] !== undefined || l.environments.some((e) => e.lab === lab) || l.help?.lab === lab),
   );
   const key: SortKey =
-    (['help', 'name', 'progress', 'activity'] as const).find((k) => k === sortBy.value) ?? 'help';
+    (['help', 'stuck', 'name', 'progress', 'activity'] as const).find((k) => k === sortBy.value) ?? 'help';
   const byHelp = (a: RoomLearner, b: RoomLearner) =>
     (a.help?.at ?? Infinity) - (b.help?.at ?? Infinity) || a.joinedAt - b.joinedAt;
   const pct = (l: RoomLearner) => {
@@ -106,6 +133,8 @@ function view(room: InstructorRoom): { labs: InstructorRoom['labs']; learners: R
   const compare: Record<SortKey, (a: RoomLearner, b: RoomLearner) => number> = {
     // Raised hands first, longest waiting on top; then everyone in the order they joined.
     help: byHelp,
+    // Stuck first, the longest on their task on top; then as "help".
+    stuck: (a, b) => stuckTime(b) - stuckTime(a) || byHelp(a, b),
     name: (a, b) =>
       displayName(a).localeCompare(displayName(b), undefined, { sensitivity: 'base' }) || byHelp(a, b),
     progress: (a, b) => pct(b) - pct(a) || byHelp(a, b),
@@ -163,9 +192,16 @@ need(root, '.room-watch-close', HTMLButtonElement).addEventListener('click', () 
   watchSection.hidden = true;
 });
 
+/** How long a stuck learner has been on their task (-1 when not stuck), to sort by. */
+function stuckTime(l: RoomLearner): number {
+  const s = stuckOf(l);
+  return s ? (l.labs[s.lab]?.current?.elapsedMs ?? 0) : -1;
+}
+
 function render(room: InstructorRoom, announce = true): void {
   last = room;
   fillLabs(room);
+  showPacing(room.labs, room.pace);
   const { labs, learners } = view(room);
   const head = document.createElement('tr');
   const sub = document.createElement('tr');
@@ -186,7 +222,27 @@ function render(room: InstructorRoom, announce = true): void {
     head.append(th);
     sub.append(Object.assign(document.createElement('th'), { textContent: 'points' }));
     lab.tasks.forEach((t, i) => {
-      sub.append(Object.assign(document.createElement('th'), { textContent: String(i + 1), title: t.title }));
+      const th = Object.assign(document.createElement('th'), {
+        textContent: String(i + 1),
+        title:
+          t.medianMs == null
+            ? `${t.title}: nobody has finished it yet`
+            : `${t.title}: the room's median is ${tookWords(t.medianMs)} (${String(t.finished ?? 0)} finished)`,
+      });
+      // Not data-lab: that names a lab's own header (one per lab).
+      th.className = 'task-h';
+      th.dataset.ofLab = lab.id;
+      th.dataset.task = t.id;
+      if (t.medianMs != null) {
+        th.dataset.medianMs = String(t.medianMs);
+        th.append(
+          Object.assign(document.createElement('span'), {
+            className: 'median',
+            textContent: `~${took(t.medianMs)}`,
+          }),
+        );
+      }
+      sub.append(th);
     });
   }
   thead.replaceChildren(head, sub);
@@ -203,6 +259,7 @@ function render(room: InstructorRoom, announce = true): void {
       textContent: displayName(l),
     });
     if (l.name === null) nameText.dataset.unnamed = 'true';
+    const stuck = stuckOf(l);
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.className = 'room-remove';
@@ -211,7 +268,22 @@ function render(room: InstructorRoom, announce = true): void {
     remove.addEventListener('click', () => {
       void removeLearner(l);
     });
-    name.append(nameText, ' ', remove);
+    name.append(nameText);
+    if (stuck) {
+      // Not the raised hand (which stays as it is): the room noticed, the learner did not ask.
+      tr.dataset.stuck = 'true';
+      const lab = room.labs.find((x) => x.id === stuck.lab);
+      const task = lab?.tasks.find((x) => x.id === stuck.task);
+      name.append(
+        ' ',
+        Object.assign(document.createElement('span'), {
+          className: 'room-stuck',
+          textContent: 'Stuck',
+          title: `Looks stuck on ${lab?.title ?? stuck.lab} / ${task?.title ?? stuck.task}: ${stuckWords(stuck.why)}`,
+        }),
+      );
+    }
+    name.append(' ', remove);
     tr.append(name);
     const help = document.createElement('td');
     help.className = 'help';
@@ -269,7 +341,9 @@ function render(room: InstructorRoom, announce = true): void {
         const pass = s?.passedAt != null;
         // Answers refused by the rate limit mean someone is guessing: a visible mark, the counts in the title.
         const refused = s?.answersRefused ?? 0;
-        const td = cell(`${pass ? '✓' : s ? '…' : ''}${refused > 0 ? ' !' : ''}`, {
+        const current = mine?.current?.task === t.id ? mine.current : undefined;
+        const mark = current ? took(current.elapsedMs) : pass ? '✓' : s ? '…' : '';
+        const td = cell(`${mark}${refused > 0 ? ' !' : ''}`, {
           class: refused > 0 ? 'task guessing' : 'task',
           'data-answers': String(s?.answerAttempts ?? 0),
           'data-refused': String(refused),
@@ -286,8 +360,19 @@ function render(room: InstructorRoom, announce = true): void {
                 : 'not started') +
             (s?.solutionShown ? ', solution shown' : '') +
             (s?.answerAttempts ? `, ${String(s.answerAttempts)} answers given` : '') +
-            (refused > 0 ? `, ${String(refused)} refused by the rate limit (guessing?)` : ''),
+            (refused > 0 ? `, ${String(refused)} refused by the rate limit (guessing?)` : '') +
+            (current
+              ? `; on it for ${tookWords(current.elapsedMs)}` +
+                (t.medianMs != null ? ` (room median ${tookWords(t.medianMs)})` : '') +
+                (current.failedChecks ? `, ${String(current.failedChecks)} failed Checks` : '') +
+                (current.stuck?.length ? ` — looks stuck: ${stuckWords(current.stuck)}` : '')
+              : ''),
         });
+        if (current) {
+          td.dataset.current = 'true';
+          td.dataset.elapsedMs = String(current.elapsedMs);
+          if (current.stuck?.length) td.dataset.stuck = current.stuck.join(' ');
+        }
         tr.append(td);
       }
     }
@@ -301,9 +386,11 @@ function render(room: InstructorRoom, announce = true): void {
   if (!announce) return;
   const now = room.learners.filter((l) => l.environments.some((e) => e.state === 'running')).length;
   const hands = room.learners.filter((l) => l.help).length;
+  const stuck = room.learners.filter((l) => stuckOf(l)).length;
   status.textContent =
     `${String(room.learners.length)} learners, ${String(now)} working now` +
     (hands > 0 ? `, ${String(hands)} asking for help` : '') +
+    (stuck > 0 ? `, ${String(stuck)} looking stuck` : '') +
     ` · updated ${clock(room.generatedAt)}`;
 }
 
