@@ -266,6 +266,31 @@ export function defineXapiConformance(): void {
       ]);
     });
 
+    test('static roles: pool-admin has its fixed uuid; permissions are wire names in lower case, uuid = MD5', async () => {
+      const admin = 'OpaqueRef:0165f154-ba3e-034e-6b27-5d271af109ba';
+      expect(await ok<string[]>('role.get_by_name_label', s, 'pool-admin')).toEqual([admin]);
+      const roles = await ok<Record<string, { name_label: string }>>(
+        'role.get_all_records_where',
+        s,
+        'subroles<>[]',
+      );
+      expect(Object.values(roles).map((r) => r.name_label)).toEqual(
+        expect.arrayContaining([
+          'pool-admin',
+          'pool-operator',
+          'vm-power-admin',
+          'vm-admin',
+          'vm-operator',
+          'read-only',
+        ]),
+      );
+      expect(await ok<string[]>('role.get_by_name_label', s, 'vm.start')).toEqual([
+        'OpaqueRef:24b924aa-926c-879e-d2c1-fe778e82ccee',
+      ]);
+      if (await ok<boolean>('session.get_is_local_superuser', s, s))
+        expect(await ok<string[]>('session.get_rbac_permissions', s, s)).toEqual([]);
+    });
+
     test('logout invalidates the session', async () => {
       const other = await ok<string>('session.login_with_password', target.user, target.password);
       await ok('session.logout', other);

@@ -12,6 +12,7 @@ import { metricsModel } from './metrics.js';
 import { networkBehaviour, setLinkState } from './network.js';
 import { pluginsBehaviour } from './plugins.js';
 import { poolBehaviour } from './pool.js';
+import { rbacBehaviour } from './rbac.js';
 import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
 import { vmBehaviour } from './vm.js';
 import { listWorkloads, setHog, setWorkload } from './workload.js';
@@ -26,6 +27,7 @@ export const behaviours: readonly SimBehaviour[] = [
   haBehaviour,
   poolBehaviour,
   pluginsBehaviour,
+  rbacBehaviour,
   {
     handlers: creditHandlers,
     metrics: metricsModel,
