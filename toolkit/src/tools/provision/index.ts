@@ -192,6 +192,34 @@ export interface ProvisionHooks {
  * Carries out a plan with at most `concurrency` VMs in flight. Failures are collected, not thrown: a rerun picks up
  * what failed.
  */
+/** The pool's default SR uuid, if it has one. */
+async function defaultSrUuid(client: XapiClient): Promise<string | undefined> {
+  const [pool] = await client.call('pool.get_all');
+  if (pool === undefined) return undefined;
+  const sr = await client.call('pool.get_default_SR', pool);
+  try {
+    return await client.call('SR.get_uuid', sr);
+  } catch {
+    return undefined; // OpaqueRef:NULL: no default SR; VM.provision will say what is missing
+  }
+}
+
+/** The provisioning XML with every empty `sr` attribute (either quote style) naming `srUuid`; others kept. */
+export function fillEmptySrAttributes(xml: string, srUuid: string): string {
+  return xml.replace(/\bsr\s*=\s*(?:""|'')/g, `sr="${srUuid}"`);
+}
+
+/** Gives every `<disk>` of the VM's provisioning XML with an empty `sr` the default SR (either quote style). */
+async function fillEmptySrs(client: XapiClient, vm: Ref<'VM'>, srUuid: string): Promise<void> {
+  const oc = await client.call('VM.get_other_config', vm);
+  const disks = oc.disks;
+  if (disks === undefined) return;
+  const filled = fillEmptySrAttributes(disks, srUuid);
+  if (filled === disks) return;
+  await client.call('VM.remove_from_other_config', vm, 'disks');
+  await client.call('VM.add_to_other_config', vm, 'disks', filled);
+}
+
 export async function runProvision(
   client: XapiClient,
   plan: ProvisionPlan,
@@ -214,6 +242,9 @@ export async function runProvision(
     if (v.action === 'done') counts.unchanged++;
     if (v.action === 'conflict') failed.push({ name: v.name, error: `conflict: ${v.reason ?? ''}` });
   }
+  // Templates' `other-config:disks` leave `sr=""`: xe vm-install fills in the pool's default SR before
+  // VM.provision (cli_util.ml `rewrite_provisioning_xml`), and real xapi answers UUID_INVALID [sr, ""] without it.
+  const defaultSr = await defaultSrUuid(client);
   const one = async (v: PlannedVm): Promise<void> => {
     let ref = v.ref;
     const hostRef = v.hostRef;
@@ -227,6 +258,7 @@ export async function runProvision(
     if (!ref) throw new Error('no VM ref');
     const vm = ref;
     if (v.action === 'create' || v.action === 'complete') {
+      if (defaultSr !== undefined) await timed('provision', () => fillEmptySrs(client, vm, defaultSr));
       await timed('provision', () => client.call('VM.provision', vm));
       await timed('affinity', () => client.call('VM.set_affinity', vm, hostRef));
     }
