@@ -12,6 +12,7 @@ import { basename, dirname } from 'node:path';
 import { answerAttempts, gradingHistory } from '../grading/store.js';
 import { loadAllLabs } from '../labs/loader.js';
 import type { InstructorRoom, RoomLearner } from '../protocol/index.js';
+import { assistText } from '../protocol/lab.js';
 import type { EnvironmentManager } from '../sessions/index.js';
 import type { Db } from '../store/index.js';
 import { taskTimes } from './task-times.js';
@@ -141,12 +142,22 @@ export class Instructor {
       if (!l) continue;
       const lab = (l.labs[h.lab] ??= { score: 0, tasks: {} });
       if (h.firstPassedAt !== null) lab.score += h.points;
-      lab.tasks[h.task] = {
+      const task: (typeof lab.tasks)[string] = {
         passedAt: h.firstPassedAt,
         attempts: h.attempts,
         hints: h.hintsUsed,
         solutionShown: h.solutionShown,
+        ...(h.skipped ? { skipped: true } : {}),
       };
+      lab.tasks[h.task] = task;
+      const assisted = assistText({
+        hints: h.hintsUsed,
+        solution: h.solutionShown,
+        ran: h.ran,
+        skipped: h.skipped,
+        resets: h.resets,
+      });
+      if (assisted !== '') task.assisted = assisted;
     }
     // Answers per task, evaluated and refused by the rate limit (issue #11): many on one question is guessing.
     for (const a of answerAttempts(db)) {

@@ -343,6 +343,10 @@ export interface RoomLearner {
           attempts: number;
           hints: number;
           solutionShown: boolean;
+          /** Skipped ahead (its solution applied for the learner, no points). */
+          skipped?: boolean;
+          /** What helped, in words ("2 hints, reset once"; `assistText` of lab.ts); absent when nothing did. */
+          assisted?: string;
           /** Answers given to the task's questions (evaluated), and refused by the rate limit; absent when none. */
           answerAttempts?: number;
           answersRefused?: number;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLearnerLocalDriver } from '../../../sandbox/src/drivers/local/learner-tools.js';
 import { createGateway, type Gateway } from '../../../sandbox/src/gateway/index.js';
+import { GradingStore } from '../../../sandbox/src/grading/store.js';
 import { PATHS, type InstructorRoom } from '../../../sandbox/src/protocol/index.js';
 import { fetchTicket, openTerminal, tryUpgrade, type TerminalClient } from '../../helpers/terminal-client.js';
 
@@ -104,6 +105,46 @@ describe('the room', () => {
     expect(
       lines.some((l) => l.includes('"anatomy-of-a-pool","name-the-pool","20') && l.includes('"10"')),
     ).toBe(true);
+  });
+});
+
+describe('what helped', () => {
+  it('shows a task skipped ahead and one passed with hints, a reset and a Run press, per task', async () => {
+    const me = (await room()).body.learners.find((l) =>
+      l.environments.some((e) => e.lab === 'anatomy-of-a-pool'),
+    );
+    if (!me) throw new Error('no learner in the room');
+    // What the lab channel records when the learner skips a task and takes help on another (steps.test.ts
+    // drives the real thing; here only the room's reading of it is under test).
+    const store = new GradingStore(gateway.db, me.id, 'the-xenapi');
+    const now = Date.now();
+    store.saveTask('sessions-and-records', {
+      attempts: 0,
+      hints: [],
+      solutionShown: false,
+      firstPassedAt: null,
+      passedAt: now,
+      earned: 0,
+      skipped: true,
+    });
+    store.saveTask('async-tasks', {
+      attempts: 3,
+      hints: [now - 2000, now - 1000],
+      solutionShown: false,
+      firstPassedAt: now,
+      passedAt: now,
+      earned: 5,
+      ran: 1,
+      resets: 1,
+    });
+    const tasks = (await room()).body.learners.find((l) => l.id === me.id)?.labs['the-xenapi']?.tasks;
+    expect(tasks?.['sessions-and-records']).toMatchObject({
+      skipped: true,
+      assisted: 'skipped',
+      passedAt: null,
+    });
+    expect(tasks?.['async-tasks']).toMatchObject({ assisted: '2 hints, solution run once, reset once' });
+    expect(tasks?.['async-tasks']?.skipped).toBeUndefined();
   });
 });
 

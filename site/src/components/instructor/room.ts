@@ -342,7 +342,7 @@ function render(room: InstructorRoom, announce = true): void {
         // Answers refused by the rate limit mean someone is guessing: a visible mark, the counts in the title.
         const refused = s?.answersRefused ?? 0;
         const current = mine?.current?.task === t.id ? mine.current : undefined;
-        const mark = current ? took(current.elapsedMs) : pass ? '✓' : s ? '…' : '';
+        const mark = current ? took(current.elapsedMs) : pass ? '✓' : s?.skipped ? '↷' : s ? '…' : '';
         const td = cell(`${mark}${refused > 0 ? ' !' : ''}`, {
           class: refused > 0 ? 'task guessing' : 'task',
           'data-answers': String(s?.answerAttempts ?? 0),
@@ -351,14 +351,18 @@ function render(room: InstructorRoom, announce = true): void {
           'data-task': t.id,
           'data-pass': String(pass),
           'data-tried': String(s !== undefined),
+          'data-skipped': String(s?.skipped === true),
+          'data-assisted': s?.assisted ?? '',
           title:
             `${t.title}: ` +
             (pass && s.passedAt != null
               ? `done at ${clock(s.passedAt)}`
-              : s
-                ? `not yet (${String(s.attempts)} checks, ${String(s.hints)} hints)`
-                : 'not started') +
-            (s?.solutionShown ? ', solution shown' : '') +
+              : s?.skipped
+                ? 'skipped ahead (no points)'
+                : s
+                  ? `not yet (${String(s.attempts)} checks, ${String(s.hints)} hints)`
+                  : 'not started') +
+            (s?.assisted ? `, assisted: ${s.assisted}` : '') +
             (s?.answerAttempts ? `, ${String(s.answerAttempts)} answers given` : '') +
             (refused > 0 ? `, ${String(refused)} refused by the rate limit (guessing?)` : '') +
             (current
