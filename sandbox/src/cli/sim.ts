@@ -4,11 +4,14 @@ import { ScenarioError, startSimulator } from '../sim/index.js';
 import type { CliCommand } from './index.js';
 
 const USAGE = `usage: xenlab sim [--port N] [--host ADDR] [--user U --password P] [--scenario FILE] [--seed S]
-                  [--state FILE] [--fast] [--control-token T]
+                  [--state FILE] [--fast] [--control-token T] [--https]
 
-Runs a simulated XCP-ng pool (XML-RPC on /, JSON-RPC on /jsonrpc). Defaults: port 0 (any), 127.0.0.1,
-root / xenlab, the built-in 3-host pool. --state keeps the pool across restarts. The control API token comes
-from --control-token or XENLAB_SIM_CONTROL_TOKEN, else a random one is printed.`;
+Runs a simulated XCP-ng pool (XML-RPC on /, JSON-RPC on /jsonrpc, import/export on /export, /import…).
+Defaults: port 0 (any), 127.0.0.1, root / xenlab, the built-in 3-host pool. --state keeps the pool (and
+small disk contents) across restarts. --https listens with TLS, with a self-signed certificate made at the
+first start (by openssl; kept beside --state, else for this run only) as a fresh XCP-ng host has: clients
+must trust it (its fingerprint is printed) or skip verification (xenlab-tools --insecure). The control API
+token comes from --control-token or XENLAB_SIM_CONTROL_TOKEN, else a random one is printed.`;
 
 /** The `sim` command. */
 export const simCommand: CliCommand = {
@@ -28,6 +31,7 @@ export const simCommand: CliCommand = {
           seed: { type: 'string' },
           state: { type: 'string' },
           fast: { type: 'boolean', default: false },
+          https: { type: 'boolean', default: false },
           'control-token': { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
@@ -54,6 +58,7 @@ export const simCommand: CliCommand = {
         port,
         host: values.host,
         fast: values.fast,
+        https: values.https,
         ...(values.user !== undefined ? { user: values.user } : {}),
         ...(values.password !== undefined ? { password: values.password } : {}),
         ...(values.scenario !== undefined ? { scenario: values.scenario } : {}),
@@ -66,6 +71,8 @@ export const simCommand: CliCommand = {
       return 1;
     }
     io.out(`xenlab sim listening on ${running.url}`);
+    if (running.tlsFingerprint !== undefined)
+      io.out(`TLS certificate (self-signed) SHA-256 fingerprint ${running.tlsFingerprint}`);
     // The control API can reset this pool; its token is printed only when we made it up (the caller knows theirs).
     io.out(
       `control API on ${running.controlUrl}${tokenOption === undefined ? ` (bearer token ${running.controlToken})` : ''}`,

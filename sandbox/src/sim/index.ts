@@ -12,7 +12,10 @@
  * @module
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { SimBehaviour, SimContext, SimFaults } from './contract.js';
 import { Engine } from './engine.js';
 import { StateSaver, fileSink, loadState, type StateSink } from './persist.js';
@@ -27,7 +30,8 @@ import {
 } from './scenario.js';
 import type { Scenario, ScenarioInput } from './scenario.js';
 import { createApiServer } from './server.js';
-import type { ServerLimits } from './server.js';
+import type { ServerLimits, ServerTls } from './server.js';
+import { DiskContents, fingerprintOf, selfSignedCertificate, transferRoute } from './transfer/index.js';
 import { controlRoute } from './control.js';
 import { Store } from './store.js';
 import { startIsolatedSimulator, type IsolatedSimulatorOptions, type SimulatorEndpoint } from './isolated.js';
@@ -59,7 +63,8 @@ export {
   type SimulatorPoolOptions,
 } from './isolated.js';
 export { callControl, type ControlAnswer } from './control.js';
-export { MAX_BODY_BYTES, type ServerLimits } from './server.js';
+export { MAX_BODY_BYTES, type ServerLimits, type ServerTls } from './server.js';
+export { DEFAULT_MAX_DISK_BYTES, fingerprintOf } from './transfer/index.js';
 
 /** Options of {@link startSimulator}. */
 export interface SimulatorOptions {
@@ -89,12 +94,28 @@ export interface SimulatorOptions {
   readonly limits?: ServerLimits;
   /** Most objects the pool may hold (default {@link DEFAULT_MAX_OBJECTS}); creating more fails with `INTERNAL_ERROR`. */
   readonly maxObjects?: number;
+  /**
+   * Most bytes of disk contents the pool keeps (written 1 MiB blocks; default {@link DEFAULT_MAX_DISK_BYTES}).
+   * Imports beyond fail with `INTERNAL_ERROR`.
+   */
+  readonly maxDiskBytes?: number;
+  /**
+   * Listen with HTTPS instead of HTTP (a host's port 443): `true` makes a self-signed certificate at the first start
+   * (with `openssl`; kept in `tlsDir`), or give a PEM key and certificate. Plain HTTP when absent.
+   */
+  readonly https?: boolean | ServerTls;
+  /** Where a made certificate is kept (default: beside the state file, `<state>.tls/`; else a temporary folder). */
+  readonly tlsDir?: string;
 }
 
 /** A running simulator. */
 export interface RunningSimulator extends SimulatorEndpoint {
   /** The simulator itself, for in-process tests and tools. */
   readonly sim: Simulator;
+  /** With HTTPS: the certificate's SHA-256 fingerprint (`AA:BB:…`), for clients that pin it. */
+  readonly tlsFingerprint?: string;
+  /** With HTTPS: the certificate (PEM), for clients that trust it (`createClient({ ca })`, `curl --cacert`). */
+  readonly tlsCertificate?: string;
   /** Stops serving, wakes pending `event.from` calls and saves state. */
   close(): Promise<void>;
 }
@@ -286,7 +307,7 @@ async function defaultBehaviours(): Promise<readonly SimBehaviour[]> {
 }
 
 /**
- * Starts a simulator on an HTTP port.
+ * Starts a simulator on an HTTP (or, with `https`, HTTPS) port.
  * @example
  * ```ts
  * const { url, close } = await startSimulator({ port: 0, fast: true, stateFile: '/tmp/pool.json' });
@@ -329,6 +350,36 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   };
   const controlToken = options.controlToken ?? randomBytes(24).toString('base64url');
   const metrics = new Metrics(sim.engine, sim.metricsModel(), () => sim.context());
+  const statePath = sink?.location?.kind === 'file' ? sink.location.path : undefined;
+  const host = options.host ?? '127.0.0.1';
+  let tls: (ServerTls & { fingerprint256?: string }) | undefined;
+  let tempTlsDir: string | undefined;
+  if (options.https === true) {
+    let dir = options.tlsDir ?? (statePath === undefined ? undefined : `${statePath}.tls`);
+    dir ??= tempTlsDir = mkdtempSync(join(tmpdir(), 'xenlab-sim-tls-'));
+    const wildcard = host === '0.0.0.0' || host === '::';
+    try {
+      tls = selfSignedCertificate(dir, [
+        wildcard ? hostname() : host,
+        'localhost',
+        '127.0.0.1',
+        '::1',
+        ...(wildcard ? [] : [hostname()]),
+      ]);
+    } catch (e) {
+      // No certificate (no openssl): nothing may keep running.
+      if (tempTlsDir !== undefined) rmSync(tempTlsDir, { recursive: true, force: true });
+      metrics.close();
+      await saver?.close();
+      sim.engine.close();
+      sink?.objects?.close?.();
+      throw e;
+    }
+  } else if (options.https) tls = options.https;
+  const disks = new DiskContents(sim.store, {
+    ...(options.maxDiskBytes === undefined ? {} : { maxBytes: options.maxDiskBytes }),
+    ...(statePath === undefined ? {} : { file: `${statePath}.disks` }),
+  });
   const server = createApiServer(
     sim.engine,
     [
@@ -350,6 +401,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
         find: (cls, key) => sim.find(cls, key),
       }),
       metrics.route(),
+      transferRoute({
+        engine: sim.engine,
+        contents: disks,
+        commit: () => {
+          saver?.commit();
+        },
+      }),
     ],
     { loopback: /^(127\.|::1$|localhost$)/.test(options.host ?? '127.0.0.1'), ...options.limits },
     saver
@@ -359,8 +417,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
           },
         }
       : {},
+    tls,
   );
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
@@ -370,16 +428,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   });
   const addr = server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${urlHost}:${addr.port}`;
+  const url = `${tls ? 'https' : 'http'}://${urlHost}:${addr.port}`;
   let closing: Promise<void> | undefined;
   return {
     url,
     controlUrl: `${url}/_xenlab/`,
     controlToken,
     sim,
+    ...(tls
+      ? { tlsFingerprint: tls.fingerprint256 ?? fingerprintOf(tls.cert), tlsCertificate: tls.cert }
+      : {}),
     close: () =>
       (closing ??= (async () => {
         metrics.close();
+        disks.close();
+        if (tempTlsDir !== undefined) rmSync(tempTlsDir, { recursive: true, force: true });
         sim.engine.close();
         await new Promise<void>((resolve) => {
           server.close(() => {

@@ -1,12 +1,15 @@
 /**
  * The HTTP face of the simulator, laid out like xapi's (ocaml/xapi/xapi.ml `common_http_handlers`): XML-RPC on `/`,
  * `/RPC2` and any unmatched POST path (xapi matches handlers by longest prefix), JSON-RPC v1/v2 on `/jsonrpc`, metrics
- * on `/rrd_updates`, `/host_rrd`, `/vm_rrd`, CORS preflight, and our own control API under `/_xenlab/`.
- * Hardening (perf-security.md §E): body cap before parsing, request and header time limits, XML depth/entity limits
+ * on `/rrd_updates`, `/host_rrd`, `/vm_rrd`, import/export (`/export`, `/import`, `/export_raw_vdi`… in transfer/),
+ * CORS preflight, and our own control API under `/_xenlab/`. Plain HTTP, or HTTPS given a key and certificate.
+ * Hardening (perf-security.md §E): body cap before parsing, body and header time limits, XML depth/entity limits
  * in xml.ts, Maps for struct members, and no input can throw past a handler.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { Server as TlsServer } from 'node:https';
 import { XapiFailure } from './contract.js';
 import { jsonOf, jsonToLoose, parseXmlRpcCall, xmlOf } from './codec.js';
 import type { Loose } from './codec.js';
@@ -55,23 +58,33 @@ function hostAllowed(req: IncomingMessage, limits: ServerLimits): boolean {
   return (limits.allowedHosts ?? ['localhost']).includes(name.toLowerCase());
 }
 
-/** Creates the HTTP server for an engine. */
+/** A PEM key and certificate: the server then speaks HTTPS (a host's port 443). */
+export interface ServerTls {
+  readonly key: string;
+  readonly cert: string;
+}
+
+/** Creates the HTTP (or, given `tls`, HTTPS) server for an engine. */
 export function createApiServer(
   engine: Engine,
   extra: readonly ExtraRoute[],
   limits: ServerLimits = {},
   hooks: ServerHooks = {},
-): Server {
-  const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 },
-    (req, res) => {
-      handle(engine, extra, limits, hooks, req, res).catch((e: unknown) => {
-        // Last line of defence: nothing a client sends may crash the process.
-        if (!res.headersSent) internalError(res, e instanceof Error ? e.message : String(e));
-        else res.destroy();
-      });
-    },
-  );
+  tls?: ServerTls,
+): Server | TlsServer {
+  // No whole-request deadline (imports may take minutes): every body reader keeps its own (readBody's, and the
+  // transfer endpoints' idle deadline); headers still have 10 s.
+  const options = { requestTimeout: 0, headersTimeout: 10_000, keepAliveTimeout: 30_000 };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(engine, extra, limits, hooks, req, res).catch((e: unknown) => {
+      // Last line of defence: nothing a client sends may crash the process.
+      if (!res.headersSent) internalError(res, e instanceof Error ? e.message : String(e));
+      else res.destroy();
+    });
+  };
+  const server = tls
+    ? createTlsServer({ ...options, key: tls.key, cert: tls.cert }, listener)
+    : createServer(options, listener);
   // Bound file descriptors per simulator (200 of them may share a box); real clients use a handful each.
   server.maxConnections = limits.maxConnections ?? 512;
   server.on('clientError', (_err, socket) => {

@@ -3,6 +3,9 @@
  * code) per area, compared with the checked-in files under __golden__/. uuids come from the seed, so they are
  * stable; timestamps are masked. A last test fails when a command of the table appears in no transcript.
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createClient } from '../../../toolkit/src/xenapi/index.js';
 import { commandTable } from '../../../toolkit/src/xe/commands/index.js';
@@ -377,6 +380,36 @@ describe('xe golden output', () => {
     await t.run('help', 'no-such-command');
     await t.run('help', '--minimal');
     await expect(t.text).toMatchFileSnapshot('__golden__/misc.txt');
+  });
+
+  test('import and export: vdi-import, vdi-export, vm-export, vm-import', async () => {
+    const t = new Transcript();
+    // A fixed folder: the file names appear in the transcript.
+    const dir = join(tmpdir(), 'xenlab-xe-golden-transfer');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    try {
+      const vm = (await t.run('vm-install', 'template=Debian Bookworm 12', 'new-name-label=moved')).trim();
+      const sr = await t.first('pool-list', 'params=default-SR');
+      const vdi = (
+        await t.run('vdi-create', `sr-uuid=${sr}`, 'name-label=moved data', 'virtual-size=4MiB')
+      ).trim();
+      await t.run('vbd-create', `vm-uuid=${vm}`, `vdi-uuid=${vdi}`, 'device=1');
+      const data = Buffer.alloc(4 * 1024 * 1024);
+      data.write('xenlab golden transfer', 3 * 1024 * 1024);
+      writeFileSync(join(dir, 'data.raw'), data);
+      await t.run('vdi-import', `uuid=${vdi}`, `filename=${join(dir, 'data.raw')}`, 'format=raw');
+      await t.run('vdi-import', `uuid=${vdi}`, `filename=${join(dir, 'missing.raw')}`);
+      await t.run('vdi-export', `uuid=${vdi}`, `filename=${join(dir, 'data.vhd')}`, 'format=vhd');
+      await t.run('vm-export', 'vm=moved', `filename=${join(dir, 'moved.xva')}`);
+      await t.run('vm-export', 'vm=moved', `filename=${join(dir, 'moved.xva')}`);
+      const copy = (await t.run('vm-import', `filename=${join(dir, 'moved.xva')}`)).trim();
+      await t.run('vm-list', 'name-label=moved', 'params=uuid,power-state');
+      await t.run('vm-disk-list', `uuid=${copy}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect(t.text).toMatchFileSnapshot('__golden__/transfer.txt');
   });
 
   test('every command of the table has golden output', () => {

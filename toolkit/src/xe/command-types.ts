@@ -1,6 +1,7 @@
 import type { Command } from './args.js';
 import type { Printer } from './printer.js';
 import type { Api, Db } from './records.js';
+import type { XeTransfer } from './transfer.js';
 
 /** The real command table's facts for one command (cli_frontend.ml): what `xe help <cmd>` prints. */
 export interface CmdSpec {
@@ -24,6 +25,10 @@ export interface CommandContext {
   readonly params: readonly (readonly [string, string])[];
   /** Reads one line from the user (the confirmation prompts of destructive commands); '' when there is none. */
   readLine(): Promise<string>;
+  /** The session the command runs in (import/export URLs carry it as `session_id`). */
+  readonly session: string;
+  /** File transfers with the server (the thin client's `HttpGet` / `HttpPut`). */
+  readonly transfer: XeTransfer;
 }
 
 /** One `xe` command: its table entry and what it does. */

@@ -20,6 +20,7 @@ import {
 import { runHelp } from './help.js';
 import { Printer, type CliIo } from './printer.js';
 import { Db, type Api } from './records.js';
+import { createTransfer, type XeTransfer } from './transfer.js';
 
 /** The part of the XenAPI client `xe` uses (`createClient` of toolkit/src/xenapi satisfies it). */
 export interface XeClient {
@@ -51,6 +52,8 @@ export interface MainOptions {
   readonly readLine?: () => Promise<string>;
   /** The program name for the usage text. */
   readonly argv0?: string;
+  /** File transfers for import/export commands (default: node:http(s) and the file system). */
+  readonly createTransfer?: (base: string, options: { allowUnauthorized: boolean }) => XeTransfer;
 }
 
 const USAGE_HINT = "For usage run: 'xe help'";
@@ -171,8 +174,9 @@ export async function main(options: MainOptions): Promise<number> {
   }
   const api: Api = { call: (method, ...args) => client.callRaw(method, ...args) };
   try {
+    let session: unknown;
     try {
-      await client.login();
+      session = await client.login();
     } catch (e) {
       if (errorCode(e) === 'SESSION_AUTHENTICATION_FAILED') {
         io.stderr(
@@ -196,6 +200,8 @@ export async function main(options: MainOptions): Promise<number> {
       cmd,
       params: cmd.params,
       readLine: options.readLine ?? (() => Promise.resolve('')),
+      session: typeof session === 'string' ? session : '',
+      transfer: (options.createTransfer ?? createTransfer)(connectionUrl(conn), { allowUnauthorized: true }),
     });
     printer.flush();
     return 0;

@@ -33,8 +33,10 @@ export interface ClientOptions {
   readonly password: string;
   /** Wire protocol: `auto` (default) tries JSON-RPC and falls back to XML-RPC. */
   readonly transport?: TransportKind;
-  /** Accept self-signed TLS certificates (XCP-ng / XenServer hosts generate one at install). */
+  /** Accept self-signed TLS certificates (XCP-ng / XenServer hosts generate one at install); off by default. */
   readonly allowUnauthorized?: boolean;
+  /** Trust these certificates (PEM), e.g. the host's own self-signed one, instead of turning verification off. */
+  readonly ca?: string | readonly string[];
   /** Timeout of one HTTP request, in ms (default 60 000). Blocking `event.from` calls get their own, longer one. */
   readonly timeoutMs?: number;
   /** Sent as `session.login_with_password`'s `originator` (XAPI limits sessions per originator). */
@@ -105,6 +107,7 @@ interface InvokeOptions {
 function makeTransport(kind: TransportKind, url: URL, options: ClientOptions): Transport {
   const httpOptions = {
     ...(options.allowUnauthorized === undefined ? {} : { allowUnauthorized: options.allowUnauthorized }),
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
   };
   switch (kind) {

@@ -7,8 +7,16 @@ import { ClientErrorCode, XapiClientError } from './errors.js';
 
 /** Options every transport takes. */
 export interface HttpOptions {
-  /** Accept self-signed / untrusted TLS certificates (XCP-ng and XenServer hosts ship self-signed ones). */
+  /**
+   * Accept self-signed / untrusted TLS certificates (XCP-ng and XenServer hosts ship self-signed ones). Off by
+   * default: verification is turned off only when asked.
+   */
   readonly allowUnauthorized?: boolean;
+  /**
+   * Trust these certificates (PEM) instead of the system's CAs: the safe way to reach a host with a self-signed
+   * certificate (the host's own `cert.pem`, like `curl --cacert`); the host name is still checked against it.
+   */
+  readonly ca?: string | readonly string[];
   /** Per-request timeout for the whole reply, in ms (default 60 000). */
   readonly timeoutMs?: number;
 }
@@ -38,7 +46,13 @@ export class HttpPoster {
 
   constructor(options: HttpOptions = {}) {
     this.#http = new http.Agent({ keepAlive: true });
-    this.#https = new https.Agent({ keepAlive: true, rejectUnauthorized: !options.allowUnauthorized });
+    this.#https = new https.Agent({
+      keepAlive: true,
+      rejectUnauthorized: options.allowUnauthorized !== true,
+      ...(options.ca === undefined
+        ? {}
+        : { ca: typeof options.ca === 'string' ? options.ca : [...options.ca] }),
+    });
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 

@@ -7,6 +7,7 @@ import { hostPoolCommands } from './host-pool.js';
 import { miscCommands } from './misc.js';
 import { classCommands } from './params.js';
 import { storageNetworkCommands } from './storage-network.js';
+import { transferCommands } from './transfer.js';
 import { vmCommands } from './vm.js';
 
 let table: ReadonlyMap<string, CommandDef> | undefined;
@@ -20,6 +21,7 @@ export function commandTable(): ReadonlyMap<string, CommandDef> {
       ...hostPoolCommands(),
       ...storageNetworkCommands(),
       ...miscCommands(),
+      ...transferCommands(),
     ].map((c) => [c.name, c]),
   );
   return table;
