@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { XenlabError } from '../errors/index.js';
 import { CLOSE } from '../protocol/index.js';
 import { LAB_PROTOCOL_VERSION, LabChannelError, parseLabClientMessage } from '../protocol/lab.js';
-import type { FaultsView, LabServerMessage, StepsView, Trigger } from '../protocol/lab.js';
+import type { FaultsView, LabClientMessage, LabServerMessage, StepsView, Trigger } from '../protocol/lab.js';
 import type { Grader } from './engine.js';
 import { GradingRequestError } from './engine.js';
 
@@ -63,68 +63,13 @@ export function attachLabChannel(
   // The environment may still be coming up (the page opens the channel and its terminals at once): messages
   // wait for it, in order.
   const ready = Promise.resolve(envOrPending);
-  let grader: Grader | undefined;
-  let faults: LabFaultControl | undefined;
-  let steps: LabStepControl | undefined;
-  let seq = 0;
-  let hello = false;
-  let unsubscribe: (() => void) | undefined;
-  let unsubscribeFaults: (() => void) | undefined;
-  let unsubscribeSteps: (() => void) | undefined;
-  /** This page watching the grader: while any page does, it polls and runs script checks. */
-  let unwatch: (() => void) | undefined;
-  const send = (msg: LabServerMessage) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
-  };
-  const sendState = (trigger: Trigger, at = Date.now()) => {
-    if (!grader) return;
-    const f = faults?.view();
-    const st = steps?.view();
-    send({
-      type: 'lab.state',
-      v: LAB_PROTOCOL_VERSION,
-      view: grader.view(),
-      trigger,
-      seq: ++seq,
-      at,
-      ...(f === undefined ? {} : { faults: f }),
-      ...(st === undefined ? {} : { steps: st }),
-    });
-  };
-  const fail = (e: unknown) => {
-    if (e instanceof GradingRequestError || e instanceof XenlabError)
-      send({ type: 'error', code: e.code, message: e.message });
-    else
-      send({
-        type: 'error',
-        code: LabChannelError.GRADER_FAILED,
-        message: `grading failed: ${(e as Error).message}`,
-      });
-  };
-  const helloTimer = setTimeout(() => {
-    if (!hello) ws.close(CLOSE.PROTOCOL, 'no hello');
-  }, HELLO_TIMEOUT_MS);
-
-  const detach = () => {
-    clearTimeout(helloTimer);
-    unsubscribe?.();
-    unsubscribe = undefined;
-    unsubscribeFaults?.();
-    unsubscribeFaults = undefined;
-    unsubscribeSteps?.();
-    unsubscribeSteps = undefined;
-    unwatch?.();
-    unwatch = undefined;
-  };
-
+  const channel = new LabChannel(ws);
   ready.then(
     (env) => {
-      grader = env.grader;
-      faults = env.faults;
-      steps = env.steps;
+      channel.target = env;
     },
     (e: unknown) => {
-      send({
+      channel.send({
         type: 'error',
         code: LabChannelError.GRADER_FAILED,
         message: `the lab did not start: ${(e as Error).message}`,
@@ -132,24 +77,95 @@ export function attachLabChannel(
       ws.close(1011, 'lab failed');
     },
   );
-
   ws.on('message', (data, isBinary) => {
     // A hello counts when it arrives, not when the environment is up: a lab on a slow driver (a nested Xen host
     // boots for tens of seconds) must not have its page closed for "no hello".
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const text = isBinary ? undefined : buf.toString('utf8');
-    if (text !== undefined && /"type"\s*:\s*"lab\.hello"/.test(text)) clearTimeout(helloTimer);
+    if (text !== undefined && /"type"\s*:\s*"lab\.hello"/.test(text)) channel.helloArrived();
     void ready.then(
       (env) => {
-        handle(env, text);
+        channel.handle(env, text);
       },
       () => undefined,
     );
   });
+  const detach = () => {
+    channel.detach();
+  };
+  ws.on('close', detach);
+  return detach;
+}
 
-  const handle = ({ grader, faults, steps }: LabChannelTarget, text: string | undefined) => {
+/** One page's lab channel: its state pushes, its subscriptions, and what each client message does. */
+class LabChannel {
+  target: LabChannelTarget | undefined;
+  #seq = 0;
+  #hello = false;
+  readonly #helloTimer: NodeJS.Timeout;
+  /** Subscriptions to the grader, faults and steps, and this page watching the grader (while any page does, it
+   * polls and runs script checks). */
+  #subscriptions: (() => void)[] = [];
+
+  constructor(private readonly ws: WebSocket) {
+    this.#helloTimer = setTimeout(() => {
+      if (!this.#hello) ws.close(CLOSE.PROTOCOL, 'no hello');
+    }, HELLO_TIMEOUT_MS);
+  }
+
+  send(msg: LabServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  helloArrived(): void {
+    clearTimeout(this.#helloTimer);
+  }
+
+  detach(): void {
+    clearTimeout(this.#helloTimer);
+    for (const off of this.#subscriptions.splice(0)) off();
+  }
+
+  #sendState(trigger: Trigger, at = Date.now()): void {
+    const env = this.target;
+    if (!env) return;
+    const f = env.faults?.view();
+    const st = env.steps?.view();
+    this.send({
+      type: 'lab.state',
+      v: LAB_PROTOCOL_VERSION,
+      view: env.grader.view(),
+      trigger,
+      seq: ++this.#seq,
+      at,
+      ...(f === undefined ? {} : { faults: f }),
+      ...(st === undefined ? {} : { steps: st }),
+    });
+  }
+
+  readonly #fail = (e: unknown): void => {
+    if (e instanceof GradingRequestError || e instanceof XenlabError)
+      this.send({ type: 'error', code: e.code, message: e.message });
+    else
+      this.send({
+        type: 'error',
+        code: LabChannelError.GRADER_FAILED,
+        message: `grading failed: ${(e as Error).message}`,
+      });
+  };
+
+  /** Runs a synchronous grader action; a refusal becomes an `error` message. */
+  #try(action: () => void): void {
+    try {
+      action();
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  handle(env: LabChannelTarget, text: string | undefined): void {
     if (text === undefined) {
-      send({
+      this.send({
         type: 'error',
         code: LabChannelError.BAD_MESSAGE,
         message: 'the lab channel takes text frames only',
@@ -158,7 +174,7 @@ export function attachLabChannel(
     }
     const parsed = parseLabClientMessage(text);
     if (!parsed.ok) {
-      send({
+      this.send({
         type: 'error',
         code: LabChannelError.BAD_MESSAGE,
         message: `ignored a malformed message: ${parsed.error}`,
@@ -166,110 +182,103 @@ export function attachLabChannel(
       return;
     }
     const msg = parsed.value;
-    if (msg.type === 'ping') {
-      send({ type: 'pong', t: msg.t });
+    if (msg.type === 'ping') this.send({ type: 'pong', t: msg.t });
+    else if (msg.type === 'lab.hello') this.#onHello(env, msg.v);
+    else if (!this.#hello)
+      this.send({ type: 'error', code: LabChannelError.BAD_MESSAGE, message: 'say lab.hello first' });
+    else this.#dispatch(env, msg);
+  }
+
+  #onHello({ grader, faults, steps }: LabChannelTarget, v: number): void {
+    if (v !== LAB_PROTOCOL_VERSION) {
+      this.send({
+        type: 'error',
+        code: LabChannelError.BAD_VERSION,
+        message: `lab protocol v${String(v)} is not supported (gateway speaks v${String(LAB_PROTOCOL_VERSION)}); reload the page`,
+      });
+      this.ws.close(CLOSE.PROTOCOL, 'bad version');
       return;
     }
-    if (msg.type === 'lab.hello') {
-      if (msg.v !== LAB_PROTOCOL_VERSION) {
-        send({
-          type: 'error',
-          code: LabChannelError.BAD_VERSION,
-          message: `lab protocol v${String(msg.v)} is not supported (gateway speaks v${String(LAB_PROTOCOL_VERSION)}); reload the page`,
-        });
-        ws.close(CLOSE.PROTOCOL, 'bad version');
-        return;
-      }
-      if (hello) return;
-      hello = true;
-      clearTimeout(helloTimer);
-      unsubscribe = grader.onChange((_view, trigger, at) => {
-        sendState(trigger, at);
-      });
-      // A fault fired (a timer, a task, a button on this page or another): the page lists it.
-      unsubscribeFaults = faults?.onChange(() => {
-        sendState('fault');
-      });
-      // A reset or skip began or ended (on this page or another), a checkpoint was saved: the panel's buttons follow.
-      unsubscribeSteps = steps?.onChange((trigger) => {
-        sendState(trigger);
-      });
-      sendState('initial');
-      // After the state above: the grader resumes (if nobody watched) and pushes what it finds at once.
-      if (ws.readyState === ws.OPEN) unwatch = grader.watch();
-      return;
-    }
-    if (!hello) {
-      send({ type: 'error', code: LabChannelError.BAD_MESSAGE, message: 'say lab.hello first' });
-      return;
-    }
+    if (this.#hello) return;
+    this.#hello = true;
+    clearTimeout(this.#helloTimer);
+    this.#subscriptions.push(
+      grader.onChange((_view, trigger, at) => {
+        this.#sendState(trigger, at);
+      }),
+    );
+    // A fault fired (a timer, a task, a button on this page or another): the page lists it.
+    const offFaults = faults?.onChange(() => {
+      this.#sendState('fault');
+    });
+    if (offFaults) this.#subscriptions.push(offFaults);
+    // A reset or skip began or ended (on this page or another), a checkpoint was saved: the panel's buttons follow.
+    const offSteps = steps?.onChange((trigger) => {
+      this.#sendState(trigger);
+    });
+    if (offSteps) this.#subscriptions.push(offSteps);
+    this.#sendState('initial');
+    // After the state above: the grader resumes (if nobody watched) and pushes what it finds at once.
+    if (this.ws.readyState === this.ws.OPEN) this.#subscriptions.push(grader.watch());
+  }
+
+  #dispatch({ grader, faults, steps }: LabChannelTarget, msg: LabClientMessage): void {
     switch (msg.type) {
       case 'lab.check':
         // The grader publishes the new state to every listener (this socket included).
-        grader.check(msg.task).catch(fail);
+        grader.check(msg.task).catch(this.#fail);
         return;
       case 'lab.hint':
-        try {
-          grader.hint(msg.task);
-        } catch (e) {
-          fail(e);
-        }
+        this.#try(() => grader.hint(msg.task));
         return;
       case 'lab.solution':
-        try {
-          grader.solution(msg.task);
-        } catch (e) {
-          fail(e);
-        }
+        this.#try(() => grader.solution(msg.task));
         return;
       case 'lab.answer':
         grader
           .answer(msg.check, msg.answer)
           .then((r) => {
-            send({ type: 'lab.answer.result', check: msg.check, correct: r.correct, message: r.message });
+            this.send({
+              type: 'lab.answer.result',
+              check: msg.check,
+              correct: r.correct,
+              message: r.message,
+            });
           })
-          .catch(fail);
+          .catch(this.#fail);
         return;
       case 'lab.fault':
         // Only faults with a button can be fired from the page; the new state reaches every page when it fired.
         if (!faults) {
-          send({
+          this.send({
             type: 'error',
             code: LabChannelError.UNKNOWN_FAULT,
             message: `this lab has no fault button "${msg.fault}"`,
           });
           return;
         }
-        faults.press(msg.fault).catch(fail);
+        faults.press(msg.fault).catch(this.#fail);
         return;
       case 'lab.reset':
       case 'lab.skip':
         if (!steps) {
-          send({
+          this.send({
             type: 'error',
             code: msg.type === 'lab.reset' ? LabChannelError.RESET_UNAVAILABLE : LabChannelError.SKIP_FAILED,
             message: 'this lab cannot reset or skip here',
           });
           return;
         }
-        (msg.type === 'lab.reset' ? steps.reset(msg.task) : steps.skip(msg.task)).catch(fail);
+        (msg.type === 'lab.reset' ? steps.reset(msg.task) : steps.skip(msg.task)).catch(this.#fail);
         return;
       case 'lab.mode':
-        try {
-          grader.setMode(msg.mode);
-        } catch (e) {
-          fail(e);
-        }
+        this.#try(() => grader.setMode(msg.mode));
         return;
       case 'lab.ran':
-        try {
-          grader.ran(msg.task);
-        } catch (e) {
-          fail(e);
-        }
+        this.#try(() => grader.ran(msg.task));
+        return;
+      default:
         return;
     }
-  };
-  ws.on('close', detach);
-  return detach;
+  }
 }
