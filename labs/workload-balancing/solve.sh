@@ -15,7 +15,7 @@ xenlab-tools balance --policy ~/balance.yaml --once --dry-run >/dev/null
 xenlab-tools balance start --policy ~/balance.yaml
 # Hands off: the lab raises the load as the balancer starts; wait for its move and for xcp-ng-01 to cool down.
 h1=$(xe host-list name-label=xcp-ng-01 --minimal)
-for _ in $(seq 120); do
+for _ in $(seq 240); do
   if [ -n "$(xe message-list name=XENLAB_BALANCE_MOVE --minimal)" ] &&
     awk -v v="$(xe host-data-source-query uuid="$h1" data-source=cpu_avg)" 'BEGIN { exit !(v < 0.75) }'; then
     break
