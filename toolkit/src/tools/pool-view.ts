@@ -3,7 +3,7 @@
  * per-object metric series of one `rrd_updates` window.
  */
 import type { Ref, VMRecord, XapiClient, hostRecord } from '../xenapi/index.js';
-import { latest, mean, readMetrics, sumMatching, type MetricsWindow } from './rrd.js';
+import { latest, mean, readPoolMetrics, sumMatching, type MetricsWindow } from './rrd.js';
 
 /** A host with its metrics reduced over the window. */
 export interface HostView {
@@ -76,16 +76,7 @@ export async function readPoolView(client: XapiClient, o: PoolViewOptions): Prom
     client.call('host.get_all_records'),
     client.call('VM.get_all_records'),
   ]);
-  const memberUrls = o.perHost
-    ? Object.values(hosts)
-        .map((h) => `${client.url.protocol}//${h.address}/`)
-        .filter((u) => new URL(u).host !== client.url.host)
-    : [];
-  const window = await readMetrics(client, {
-    seconds: o.seconds,
-    allowUnauthorized: o.allowUnauthorized,
-    memberUrls,
-  });
+  const window = await readPoolMetrics(client, hosts, o);
   const r = o.reduce === 'mean' ? mean : latest;
   const hostName = new Map<string, string>();
   const hostViews = (Object.entries(hosts) as [Ref<'host'>, hostRecord][]).map(([ref, h]) => {

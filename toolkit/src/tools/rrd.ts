@@ -205,3 +205,20 @@ export function sumMatching(
   }
   return Array.from({ length: out.length }, (_, i) => out[i] ?? NaN);
 }
+
+/**
+ * One metrics window of the whole pool: from the coordinator, and with `perHost` from every other host too (xapi
+ * serves a VM's metrics only from the host it runs on).
+ */
+export async function readPoolMetrics(
+  client: XapiClient,
+  hosts: Readonly<Record<string, { readonly address: string }>>,
+  o: { readonly seconds: number; readonly allowUnauthorized: boolean; readonly perHost: boolean },
+): Promise<MetricsWindow> {
+  const memberUrls = o.perHost
+    ? Object.values(hosts)
+        .map((h) => `${client.url.protocol}//${h.address}/`)
+        .filter((u) => new URL(u).host !== client.url.host)
+    : [];
+  return readMetrics(client, { seconds: o.seconds, allowUnauthorized: o.allowUnauthorized, memberUrls });
+}

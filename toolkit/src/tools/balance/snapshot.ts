@@ -13,7 +13,7 @@ import type {
   hostRecord,
   host_metricsRecord,
 } from '../../xenapi/index.js';
-import { latest, readMetrics, sumMatching } from '../rrd.js';
+import { latest, readPoolMetrics, sumMatching } from '../rrd.js';
 import type { HostSample, HostState, Snapshot, VmState } from './decide.js';
 
 /** A snapshot plus the refs needed to act on it. */
@@ -69,16 +69,7 @@ export async function readPool(client: XapiClient, o: ReadPoolOptions): Promise<
     client.call('SR.get_all_records'),
     client.call('pool.get_all_records'),
   ]);
-  const memberUrls = o.perHost
-    ? Object.values(hosts)
-        .map((h) => `${client.url.protocol}//${h.address}/`)
-        .filter((u) => new URL(u).host !== client.url.host)
-    : [];
-  const window = await readMetrics(client, {
-    seconds: o.seconds,
-    allowUnauthorized: o.allowUnauthorized,
-    memberUrls,
-  });
+  const window = await readPoolMetrics(client, hosts, o);
   const times = Array.from(
     { length: window.rows },
     (_, i) => window.end - (window.rows - 1 - i) * window.step,
