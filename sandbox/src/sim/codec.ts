@@ -51,7 +51,8 @@ export function parseXmlRpcCall(body: string): WireCall {
   return { method: nameEl.text.trim(), params };
 }
 
-function xmlToLoose(el: XmlElement): Loose {
+/** One parsed `<value>` as a loose value (structs become Maps); ova.xml's values are read the same way. */
+export function xmlToLoose(el: XmlElement): Loose {
   if (el.name !== 'value')
     throw new XmlParseError(`got open_tag(${el.name}) while open_tag(value) was expected`);
   const inner = el.kids[0];

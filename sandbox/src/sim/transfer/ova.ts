@@ -9,12 +9,11 @@
  */
 import { XapiFailure } from '../contract.js';
 import type { SimRecord } from '../contract.js';
-import { WireDate, decodeValue, xmlOf } from '../codec.js';
+import { decodeValue, xmlOf, xmlToLoose } from '../codec.js';
 import type { Loose } from '../codec.js';
 import type { Store } from '../store.js';
 import { NULL_REF, liveFields } from '../wire-types.js';
-import { XmlParseError, escapeXml, parseXml } from '../xml.js';
-import type { XmlElement } from '../xml.js';
+import { escapeXml, parseXml } from '../xml.js';
 
 /** ova.xml's format version (xapi_globs.ml `export_vsn`): 2 means inline checksums, no trailing table. */
 export const EXPORT_VSN = 2;
@@ -321,46 +320,6 @@ export class OvaError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'OvaError';
-  }
-}
-
-function xmlToLoose(el: XmlElement): Loose {
-  if (el.name !== 'value') throw new XmlParseError(`got <${el.name}> where <value> was expected`);
-  const inner = el.kids[0];
-  if (!inner) return el.text;
-  const text = inner.text;
-  switch (inner.name) {
-    case 'string':
-      return text;
-    case 'int':
-    case 'i4':
-    case 'i8': {
-      const t = text.trim();
-      if (!/^[+-]?\d+$/.test(t)) throw new XmlParseError(`bad integer ${t}`);
-      return Number(t);
-    }
-    case 'double':
-      return Number(text.trim());
-    case 'boolean':
-      return text.trim() === '1';
-    case 'dateTime.iso8601':
-      return new WireDate(text.trim());
-    case 'nil':
-      return null;
-    case 'array':
-      return (inner.kids[0]?.kids ?? []).map(xmlToLoose);
-    case 'struct': {
-      const m = new Map<string, Loose>();
-      for (const member of inner.kids) {
-        const name = member.kids.find((k) => k.name === 'name');
-        const value = member.kids.find((k) => k.name === 'value');
-        if (member.name !== 'member' || !name || !value) throw new XmlParseError('malformed struct member');
-        m.set(name.text, xmlToLoose(value));
-      }
-      return m;
-    }
-    default:
-      throw new XmlParseError(`unexpected <${inner.name}>`);
   }
 }
 
