@@ -243,6 +243,11 @@ export class Store implements SimStore {
     return this.#tables.get(cls)?.size ?? 0;
   }
 
+  /** The ref of the object of `cls` with this uuid, if there is one (the uuid index, no scan). */
+  findByUuid(cls: string, uuid: string): string | undefined {
+    return this.#byUuid.get(cls)?.get(uuid);
+  }
+
   byUuid(cls: string, uuid: string): string {
     const ref = this.#byUuid.get(cls)?.get(uuid);
     if (ref === undefined) throw new XapiFailure('UUID_INVALID', [cls, uuid]);

@@ -16,6 +16,7 @@
 import { XapiFailure } from '../contract.js';
 import type { SimContext, SimRecord } from '../contract.js';
 import type { Engine } from '../engine.js';
+import type { Store } from '../store.js';
 import { NULL_REF, liveFields } from '../wire-types.js';
 import type { ArchiveDisk, OvaHeader, OvaObject } from './ova.js';
 import { typedRecord } from './ova.js';
@@ -88,7 +89,7 @@ export async function importObjects(
     // host: found by uuid, else NULL
     for (const x of of('host')) {
       const rec = typedRecord('host', x.snapshot);
-      const hit = store.all('host').find(([, h]) => h.uuid === rec.uuid)?.[0];
+      const hit = store.findByUuid('host', String(rec.uuid));
       state.table.set(x.id, hit ?? NULL_REF);
     }
     // SR: everything lands in the target SR, except ISO libraries (their disks are looked up or ejected)
@@ -203,7 +204,7 @@ async function importVm(
     }
   }
   let replace: string | undefined;
-  const sameUuid = store.all('VM').find(([, v]) => v.uuid === rec.uuid)?.[0];
+  const sameUuid = store.findByUuid('VM', String(rec.uuid));
   if (config.fullRestore && sameUuid !== undefined) {
     const existing = store.get('VM', sameUuid);
     const power = s(existing, 'power_state');
@@ -329,6 +330,20 @@ async function importNetwork(
   state.table.set(x.id, net);
 }
 
+/** On a full restore an object whose uuid is still here is used as it is (import.ml `find_or_create`). */
+function keptOnRestore(
+  store: Store,
+  state: ImportState,
+  config: ImportConfig,
+  cls: string,
+  id: string,
+  rec: Readonly<Record<string, unknown>>,
+): boolean {
+  const same = config.fullRestore ? store.findByUuid(cls, String(rec.uuid)) : undefined;
+  if (same !== undefined) state.table.set(id, same);
+  return same !== undefined;
+}
+
 async function importVbd(
   engine: Engine,
   state: ImportState,
@@ -337,13 +352,7 @@ async function importVbd(
 ): Promise<void> {
   const store = engine.store;
   const rec = typedRecord('VBD', x.snapshot);
-  if (config.fullRestore) {
-    const same = store.all('VBD').find(([, b]) => b.uuid === rec.uuid)?.[0];
-    if (same !== undefined) {
-      state.table.set(x.id, same);
-      return;
-    }
-  }
+  if (keptOnRestore(store, state, config, 'VBD', x.id, rec)) return;
   const vm = lookup(state, s(rec, 'VM'));
   const original = typedRecord('VM', findInExport(state, s(rec, 'VM')).snapshot);
   const vdiId = s(rec, 'VDI');
@@ -395,13 +404,7 @@ async function importVif(
 ): Promise<void> {
   const store = engine.store;
   const rec = typedRecord('VIF', x.snapshot);
-  if (config.fullRestore) {
-    const same = store.all('VIF').find(([, v]) => v.uuid === rec.uuid)?.[0];
-    if (same !== undefined) {
-      state.table.set(x.id, same);
-      return;
-    }
-  }
+  if (keptOnRestore(store, state, config, 'VIF', x.id, rec)) return;
   const vm = lookup(state, s(rec, 'VM'));
   const network = lookup(state, s(rec, 'network'));
   const locked = rec.locking_mode === 'locked';
