@@ -37,6 +37,7 @@ import { Store } from './store.js';
 import { startIsolatedSimulator, type IsolatedSimulatorOptions, type SimulatorEndpoint } from './isolated.js';
 import type { StoreDump } from './store.js';
 import { parseWorkloadSpec } from './workload-spec.js';
+import { setSharedStorage } from './shared-storage.js';
 
 export * from './contract.js';
 export {
@@ -106,6 +107,12 @@ export interface SimulatorOptions {
   readonly https?: boolean | ServerTls;
   /** Where a made certificate is kept (default: beside the state file, `<state>.tls/`; else a temporary folder). */
   readonly tlsDir?: string;
+  /**
+   * A directory standing for storage other simulated pools can reach (several pools of one environment pass the same
+   * one): SRs' replicated metadata (`SR.enable_database_replication`) is kept there by device-config, and
+   * `DR_task.create` finds it there. Without it, no other pool's metadata is ever found.
+   */
+  readonly sharedStorage?: string;
 }
 
 /** A running simulator. */
@@ -326,6 +333,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     fast: options.fast ?? false,
   });
   if (options.maxObjects !== undefined) sim.store.maxObjects = options.maxObjects;
+  setSharedStorage(sim.store, options.sharedStorage);
   const sink = options.state ?? (options.stateFile ? fileSink(options.stateFile) : undefined);
   const saver = sink ? new StateSaver(sim.store, sink) : undefined;
   try {

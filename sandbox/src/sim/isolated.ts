@@ -52,6 +52,8 @@ export interface IsolatedSimulatorOptions {
   readonly controlToken?: string;
   readonly limits?: Omit<ServerLimits, 'loopback'>;
   readonly maxObjects?: number;
+  /** See `SimulatorOptions.sharedStorage`: a directory several pools share for replicated SR metadata. */
+  readonly sharedStorage?: string;
   /** The worker pool to run in (default: one shared by the process, see {@link SimulatorPool}). */
   readonly pool?: SimulatorPool;
 }
@@ -94,6 +96,7 @@ export interface WorkerStart {
   readonly controlToken: string;
   readonly limits?: Omit<ServerLimits, 'loopback'>;
   readonly maxObjects?: number;
+  readonly sharedStorage?: string;
 }
 
 /** Messages to a worker. */
@@ -185,6 +188,7 @@ export class SimulatorPool {
       ...(location ? { location } : {}),
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }),
+      ...(options.sharedStorage === undefined ? {} : { sharedStorage: options.sharedStorage }),
     };
     const entry: Entry = {
       id: nextId++,

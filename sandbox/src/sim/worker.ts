@@ -41,6 +41,7 @@ async function start(id: number, options: WorkerStart): Promise<RunningSimulator
       ...(state === undefined ? {} : { state }),
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }),
+      ...(options.sharedStorage === undefined ? {} : { sharedStorage: options.sharedStorage }),
     });
     reply({ op: 'started', id, url: sim.url });
     return sim;
