@@ -21,6 +21,8 @@ export const DEFAULT_DURATIONS: Readonly<Record<string, number>> = {
   'VM.copy': 20000,
   'VM.provision': 1000,
   'VM.pool_migrate': 5000,
+  // Cross-pool: per millisecond of WAN time (bytes over the link's bandwidth plus its latency), see migrate-cross-pool.ts.
+  'VM.migrate_send': 1,
   'VDI.copy': 10000,
   'VDI.clone': 500,
   'host.evacuate': 5000,

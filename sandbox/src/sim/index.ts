@@ -38,6 +38,7 @@ import { startIsolatedSimulator, type IsolatedSimulatorOptions, type SimulatorEn
 import type { StoreDump } from './store.js';
 import { parseWorkloadSpec } from './workload-spec.js';
 import { setSharedStorage } from './shared-storage.js';
+import { setCrossPool, type CrossPoolOptions } from './cross-pool.js';
 
 export * from './contract.js';
 export {
@@ -113,6 +114,12 @@ export interface SimulatorOptions {
    * `DR_task.create` finds it there. Without it, no other pool's metadata is ever found.
    */
   readonly sharedStorage?: string;
+  /**
+   * The pools of one environment: a link secret they share (a `host.migrate_receive` dest map is only followed to a
+   * pool with the same secret) and the WAN between them (cross-pool migration durations). Without it, no other pool
+   * is reachable.
+   */
+  readonly crossPool?: CrossPoolOptions;
 }
 
 /** A running simulator. */
@@ -437,6 +444,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const addr = server.address() as AddressInfo;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${urlHost}:${addr.port}`;
+  setCrossPool(sim.store, url, options.crossPool);
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -13,6 +13,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import type { CrossPoolOptions } from './cross-pool.js';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,6 +55,8 @@ export interface IsolatedSimulatorOptions {
   readonly maxObjects?: number;
   /** See `SimulatorOptions.sharedStorage`: a directory several pools share for replicated SR metadata. */
   readonly sharedStorage?: string;
+  /** See `SimulatorOptions.crossPool`: the link secret and WAN shared by the pools of one environment. */
+  readonly crossPool?: CrossPoolOptions;
   /** The worker pool to run in (default: one shared by the process, see {@link SimulatorPool}). */
   readonly pool?: SimulatorPool;
 }
@@ -97,6 +100,7 @@ export interface WorkerStart {
   readonly limits?: Omit<ServerLimits, 'loopback'>;
   readonly maxObjects?: number;
   readonly sharedStorage?: string;
+  readonly crossPool?: CrossPoolOptions;
 }
 
 /** Messages to a worker. */
@@ -189,6 +193,7 @@ export class SimulatorPool {
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }),
       ...(options.sharedStorage === undefined ? {} : { sharedStorage: options.sharedStorage }),
+      ...(options.crossPool === undefined ? {} : { crossPool: options.crossPool }),
     };
     const entry: Entry = {
       id: nextId++,

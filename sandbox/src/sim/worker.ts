@@ -42,6 +42,7 @@ async function start(id: number, options: WorkerStart): Promise<RunningSimulator
       ...(options.limits === undefined ? {} : { limits: options.limits }),
       ...(options.maxObjects === undefined ? {} : { maxObjects: options.maxObjects }),
       ...(options.sharedStorage === undefined ? {} : { sharedStorage: options.sharedStorage }),
+      ...(options.crossPool === undefined ? {} : { crossPool: options.crossPool }),
     });
     reply({ op: 'started', id, url: sim.url });
     return sim;
