@@ -180,6 +180,40 @@ export const ServerMessage = z.discriminatedUnion('type', [
       etaMs: z.number().optional(),
     })
     .strict(),
+  /**
+   * The room is full for this lab's driver (admission control, issue #13): the environment waits in line and starts
+   * when a place frees. Sent on joining the line and whenever it moves, and every 30 s (the estimate refreshed);
+   * `term.ready` (or `env.starting`) follows once it starts. Closing the page leaves the line.
+   */
+  z
+    .object({
+      type: z.literal('env.queued'),
+      driver: z.string(),
+      /** 1 for the next to start. */
+      place: z.number().int().min(1),
+      /** Environments waiting for this driver, this one included. */
+      waiting: z.number().int().min(1),
+      /** Environments of the driver running now, and how many may. */
+      running: z.number().int().min(0),
+      capacity: z.number().int().min(0),
+      /** About how long until it is up (ms), from measured lifetimes and starts. */
+      etaMs: z.number().min(0),
+    })
+    .strict(),
+  /**
+   * The instructor's mode for this lab (after `term.ready`, and when it changes): a shared demo (`readOnly`:
+   * the learner watches the instructor's terminal) or a table (who shares this environment).
+   */
+  z
+    .object({
+      type: z.literal('env.seat'),
+      mode: z.enum(['demo', 'tables']),
+      text: z.string(),
+      readOnly: z.boolean(),
+      table: z.number().int().optional(),
+      members: z.array(z.string()).optional(),
+    })
+    .strict(),
   z
     .object({
       type: z.literal('error'),
@@ -252,6 +286,8 @@ export const GatewayError = {
   LAB_LOCKED: 'GATEWAY_ERR_LAB_LOCKED',
   /** HTTP 405: a known path asked with a method it does not take; `Allow` names the ones it does. */
   METHOD_NOT_ALLOWED: 'GATEWAY_ERR_METHOD_NOT_ALLOWED',
+  /** Typing in a terminal the page only watches (the instructor's shared demo): the keys go nowhere. */
+  READ_ONLY: 'GATEWAY_ERR_READ_ONLY',
 } as const;
 export type GatewayError = (typeof GatewayError)[keyof typeof GatewayError];
 
@@ -311,6 +347,8 @@ export const PATHS = {
   instructorMoveTo: '/api/instructor/move-to',
   /** POST {@link TimerRequest}, instructor only: starts or stops the countdown in every terminal bar. */
   instructorTimer: '/api/instructor/timer',
+  /** POST {@link ModeRequest}, instructor only: a lab's mode (individual, shared demo, tables of N). */
+  instructorMode: '/api/instructor/mode',
   /** The page a learner who joined by link (and gave no name) lands on, to say who they are. */
   welcomePage: '/welcome/',
 } as const;
@@ -470,6 +508,15 @@ const labId = z.string().max(NAME_MAX_LENGTH).regex(NAME_PATTERN);
 
 /** `POST /api/instructor/lock`: locks (or unlocks) one or more labs; answers the new {@link RoomPace}. */
 export const LockRequest = z.object({ labs: z.array(labId).min(1).max(200), locked: z.boolean() }).strict();
+
+/**
+ * `POST /api/instructor/mode`: a lab's mode: `individual` (an environment per learner), `demo` (one environment the
+ * instructor drives, learners watch read-only) or `tables` with `size` (2 to 12 learners share one environment).
+ */
+export const ModeRequest = z.union([
+  z.object({ lab: labId, mode: z.enum(['individual', 'demo']) }).strict(),
+  z.object({ lab: labId, mode: z.literal('tables'), size: z.number().int().min(2).max(12) }).strict(),
+]);
 
 /** `POST /api/instructor/move-to`: sends the room to a lab (a link on every learner's page), null to clear it. */
 export const MoveToRequest = z.object({ lab: labId.nullable() }).strict();

@@ -284,6 +284,32 @@ export const LabServerMessage = z.discriminatedUnion('type', [
       etaMs: z.number().optional(),
     })
     .strict(),
+  /**
+   * The room is full for this lab's driver (admission control): the environment waits in line, `place` 1 being next,
+   * about `etaMs` until it is up. Sent on joining the line, when it moves and every 30 s, until the first state.
+   */
+  z
+    .object({
+      type: z.literal('lab.queued'),
+      driver: z.string(),
+      place: z.number().int().min(1),
+      waiting: z.number().int().min(1),
+      running: z.number().int().min(0),
+      capacity: z.number().int().min(0),
+      etaMs: z.number().min(0),
+    })
+    .strict(),
+  /** The instructor's mode for this lab: a shared demo (read-only: Check, hints and resets are the instructor's) or a table. */
+  z
+    .object({
+      type: z.literal('lab.seat'),
+      mode: z.enum(['demo', 'tables']),
+      text: z.string(),
+      readOnly: z.boolean(),
+      table: z.number().int().optional(),
+      members: z.array(z.string()).optional(),
+    })
+    .strict(),
   z
     .object({
       type: z.literal('error'),
@@ -326,6 +352,8 @@ export const LabChannelError = {
    * channel closes with `CLOSE.UNAVAILABLE` (4003) and the page does not reconnect.
    */
   DRIVER_UNAVAILABLE: 'LAB_ERR_DRIVER_UNAVAILABLE',
+  /** Check, hints, answers, faults, resets or the mode asked on a shared demo's page: the instructor drives it. */
+  READ_ONLY: 'LAB_ERR_READ_ONLY',
 } as const;
 
 /**

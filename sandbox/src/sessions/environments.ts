@@ -145,6 +145,7 @@ export class EnvironmentManager {
   readonly #opening = new Map<string, Promise<LiveEnvironment>>();
   readonly #sweeper: NodeJS.Timeout;
   readonly #maxLive: number;
+  readonly #ended = new Set<(id: string) => void>();
 
   constructor(options: EnvironmentManagerOptions) {
     this.#maxLive = options.maxLivePerLearner ?? Infinity;
@@ -260,6 +261,12 @@ export class EnvironmentManager {
     return [...this.#live.values()];
   }
 
+  /** Calls `listener` with the id of every environment culled (idle, removed, made room): its place is free. */
+  onEnded(listener: (id: string) => void): () => void {
+    this.#ended.add(listener);
+    return () => this.#ended.delete(listener);
+  }
+
   /** Shows a message on every open terminal of every live environment (the instructor's broadcast). */
   broadcast(text: string): number {
     let reached = 0;
@@ -373,7 +380,11 @@ export class EnvironmentManager {
     for (const t of env.terminals.values()) t.kill();
     this.#rows.touch(id, env.lastActivity);
     this.#rows.setStatus(id, 'culled');
-    await env.stop();
+    try {
+      await env.stop();
+    } finally {
+      for (const l of this.#ended) l(id);
+    }
   }
 
   /** Shuts down for a restart: simulators save their pools; records stay active so they come back. */
