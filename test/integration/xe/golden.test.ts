@@ -300,6 +300,9 @@ describe('xe golden output', () => {
     await t.run('pif-param-get', `uuid=${vlanPif}`, 'param-name=VLAN');
     await t.run('vlan-destroy', `uuid=${vlanPif}`);
     const net2 = (await t.run('network-create', 'name-label=vlan43')).trim();
+    await t.run('pool-vlan-create', `pif-uuid=${eth1}`, 'vlan=forty', `network-uuid=${net2}`);
+    await t.run('pool-vlan-create', `pif-uuid=${eth1}`, 'vlan=4095', `network-uuid=${net2}`);
+    await t.run('pool-vlan-create', `pif-uuid=${eth1}`, 'vlan=43', `network-uuid=${net2}`);
     await t.run('pool-vlan-create', `pif-uuid=${eth1}`, 'vlan=43', `network-uuid=${net2}`);
     const vm = (await t.run('vm-install', 'template=Alpine Linux 3.20', 'new-name-label=net-vm')).trim();
     const vif = (
@@ -321,6 +324,8 @@ describe('xe golden output', () => {
       'gateway=10.1.0.1',
     );
     await t.run('pif-list', `uuid=${eth1}`, 'params=device,IP-configuration-mode,IP,netmask,gateway');
+    await t.run('pif-reconfigure-ip', `uuid=${eth1}`, 'mode=static', 'IP=10.1.0.11', 'netmask=24');
+    await t.run('pif-reconfigure-ip', `uuid=${eth1}`, 'mode=manual');
     await t.run('pif-reconfigure-ip', `uuid=${eth1}`, 'mode=none');
     await t.run('pif-unplug', `uuid=${eth1}`);
     await t.run('pif-plug', `uuid=${eth1}`);

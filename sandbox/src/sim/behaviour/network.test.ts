@@ -100,6 +100,59 @@ describe('PIFs', () => {
       'PIF_IS_MANAGEMENT_INTERFACE',
       eth0,
     ]);
+    expect(await w.fails('PIF.reconfigure_ip', eth1, 'Static', '10.1.0.12', '24', '', '')).toEqual([
+      'INVALID_IP_ADDRESS_SPECIFIED',
+      'netmask',
+    ]);
+    expect(await w.fails('PIF.reconfigure_ip', eth1, 'Static', '', '255.255.255.0', '', '')).toEqual([
+      'INVALID_IP_ADDRESS_SPECIFIED',
+      'IP',
+    ]);
+    expect(await w.fails('PIF.reconfigure_ip', eth1, 'DHCP', '', '', 'gw', '')).toEqual([
+      'INVALID_IP_ADDRESS_SPECIFIED',
+      'gateway',
+    ]);
+    // A PIF that may not be unplugged can still be given an address (disallow_unplug guards PIF.unplug only).
+    await w.call('PIF.set_disallow_unplug', pif('eth1', host('xcp-ng-02')), true);
+    await w.call(
+      'PIF.reconfigure_ip',
+      pif('eth1', host('xcp-ng-02')),
+      'Static',
+      '10.2.0.5',
+      '255.255.0.0',
+      '',
+      '10.2.0.1,fe80::1,x',
+    );
+    expect(w.get('PIF', pif('eth1', host('xcp-ng-02')))).toMatchObject({ IP: '10.2.0.5', DNS: '10.2.0.1' });
+    expect(await w.fails('PIF.unplug', pif('eth1', host('xcp-ng-02')))).toEqual([
+      'PIF_DOES_NOT_ALLOW_UNPLUG',
+      pif('eth1', host('xcp-ng-02')),
+    ]);
+    // With HA on, an attached PIF keeps its address; only its DNS servers may change.
+    const poolRef = w.engine.store.all('pool')[0]?.[0] ?? '';
+    w.engine.store.update('pool', poolRef, { ha_enabled: true });
+    expect(
+      await w.fails(
+        'PIF.reconfigure_ip',
+        pif('eth1', host('xcp-ng-02')),
+        'Static',
+        '10.2.0.6',
+        '255.255.0.0',
+        '',
+        '',
+      ),
+    ).toEqual(['HA_IS_ENABLED']);
+    await w.call(
+      'PIF.reconfigure_ip',
+      pif('eth1', host('xcp-ng-02')),
+      'Static',
+      '10.2.0.5',
+      '255.255.0.0',
+      '',
+      '10.2.0.2',
+    );
+    expect(w.get('PIF', pif('eth1', host('xcp-ng-02'))).DNS).toBe('10.2.0.2');
+    w.engine.store.update('pool', poolRef, { ha_enabled: false });
     await w.call('host.management_reconfigure', eth1);
     expect(w.get('PIF', eth1).management).toBe(true);
     expect(w.get('PIF', eth0).management).toBe(false);
@@ -142,6 +195,60 @@ describe('VLANs', () => {
     const pifs = (await w.call('pool.create_VLAN_from_PIF', pif('eth1'), net, 42)) as string[];
     expect(pifs).toHaveLength(3);
     expect(new Set(pifs.map((p) => w.get('PIF', p).host)).size).toBe(3);
+    expect(pifs.map((p) => w.get('PIF', p))).toEqual(
+      Array(3).fill(expect.objectContaining({ device: 'eth1', VLAN: 42, currently_attached: true })),
+    );
+  });
+
+  it('pool.create_VLAN_from_PIF follows the PIF network (bond masters), refuses bad tags and undoes a half-made VLAN', async () => {
+    const bnet = await newNetwork('bond');
+    const masters: string[] = [];
+    for (const h of ['xcp-ng-01', 'xcp-ng-02', 'xcp-ng-03']) {
+      const bond = (await w.call(
+        'Bond.create',
+        bnet,
+        [pif('eth0', host(h)), pif('eth1', host(h))],
+        '',
+        'active-backup',
+        {},
+      )) as string;
+      masters.push(w.get('Bond', bond).master as string);
+    }
+    const vnet = await newNetwork('storage');
+    expect(await w.fails('pool.create_VLAN_from_PIF', masters[0], vnet, 4095)).toEqual([
+      'VLAN_TAG_INVALID',
+      '4095',
+    ]);
+    expect(await w.fails('pool.create_VLAN_from_PIF', pif('eth1', host('xcp-ng-02')), vnet, 10)).toEqual([
+      'CANNOT_ADD_VLAN_TO_BOND_SLAVE',
+      pif('eth1'), // the first PIF of that network: xcp-ng-01's member
+    ]);
+    // xcp-ng-03's bond master already carries tag 20: the call fails with its device, and the VLANs it made on the
+    // other hosts are gone again.
+    const other = await newNetwork('other');
+    await w.call('VLAN.create', masters[2], 20, other);
+    const before = w.engine.store.all('VLAN').length;
+    expect(await w.fails('pool.create_VLAN_from_PIF', masters[1], vnet, 20)).toEqual([
+      'PIF_VLAN_EXISTS',
+      'bond0',
+    ]);
+    expect(w.engine.store.all('VLAN')).toHaveLength(before);
+    const pifs = (await w.call('pool.create_VLAN_from_PIF', masters[1], vnet, 21)) as string[];
+    expect(
+      pifs.map((p) => w.get('VLAN', w.get('PIF', p).VLAN_master_of as string).tagged_PIF).sort(),
+    ).toEqual([...masters].sort());
+    // Host offline: only live hosts get one (xapi filters on host_metrics.live).
+    const net3 = await newNetwork('third');
+    const m3 = w.get('host', host('xcp-ng-03')).metrics as string;
+    w.engine.store.update('host_metrics', m3, { live: false });
+    expect((await w.call('pool.create_VLAN_from_PIF', masters[0], net3, 22)) as string[]).toHaveLength(2);
+  });
+
+  it('pool.create_VLAN needs the device on every host: INVALID_VALUE and nothing made', async () => {
+    const net = await newNetwork('by device');
+    expect(await w.fails('pool.create_VLAN', 'eth9', net, 30)).toEqual(['INVALID_VALUE', 'device', 'eth9']);
+    expect(w.engine.store.all('VLAN')).toHaveLength(0);
+    expect((await w.call('pool.create_VLAN', 'eth1', net, 30)) as string[]).toHaveLength(3);
   });
 });
 
@@ -222,7 +329,20 @@ describe('bonds', () => {
     await faults?.pifLinkDown?.(w.ctx, pif('eth1'));
     expect(w.get('Bond', bond).links_up).toBe(1);
     expect(w.get('PIF_metrics', w.get('PIF', pif('eth1')).metrics as string).carrier).toBe(false);
+    const master = w.get('Bond', bond).master as string;
+    const carrier = (p: string) => w.get('PIF_metrics', w.get('PIF', p).metrics as string).carrier;
+    expect(carrier(master)).toBe(true);
+    const vnet = await newNetwork('on the bond');
+    const vlan = (await w.call('VLAN.create', master, 50, vnet)) as string;
+    const vpif = w.get('VLAN', vlan).untagged_PIF as string;
+    expect(carrier(vpif)).toBe(true);
+    await faults?.pifLinkDown?.(w.ctx, pif('eth0'));
+    expect(w.get('Bond', bond).links_up).toBe(0);
+    expect(carrier(master)).toBe(false);
+    expect(carrier(vpif)).toBe(false);
     await faults?.pifLinkUp?.(w.ctx, pif('eth1'));
+    await faults?.pifLinkUp?.(w.ctx, pif('eth0'));
     expect(w.get('Bond', bond).links_up).toBe(2);
+    expect(carrier(vpif)).toBe(true);
   });
 });

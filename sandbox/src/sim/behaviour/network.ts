@@ -10,6 +10,7 @@ import {
   arg,
   bool,
   fail,
+  hostLive,
   isNull,
   map,
   num,
@@ -169,6 +170,7 @@ function vlanCreate(ctx: SimContext, taggedPif: string, tag: number, network: st
   });
   store.update('PIF', untagged, { VLAN_master_of: vlan, currently_attached: true });
   pifMetrics(ctx, untagged);
+  setCarrier(ctx, untagged, carrierOf(store, taggedPif));
   return vlan;
 }
 
@@ -186,30 +188,93 @@ function vlanDestroy(ctx: SimContext, vlan: string): void {
   store.destroy('VLAN', vlan);
 }
 
-/** VLANs on every host of the pool for the PIFs with `device` (pool.create_VLAN / create_VLAN_from_PIF). */
+/** Undoes VLANs made so far by a pool-wide create that failed half-way (best effort, as xapi_pool.ml). */
+function rollBackVlans(ctx: SimContext, vlans: readonly string[]): void {
+  for (const v of vlans) {
+    try {
+      if (ctx.store.find('VLAN', v)) vlanDestroy(ctx, v);
+    } catch {
+      // xapi ignores errors of the clean-up too
+    }
+  }
+}
+
+/**
+ * pool.create_VLAN_from_PIF (xapi_pool.ml): the PIFs on the *network* of the given PIF, on live hosts, each get a
+ * VLAN.create with the same tag and network; any error destroys the VLANs made so far and is raised as it came.
+ * So a bond master's network (one bond master per host) gives a VLAN on every host's bond; a bond member's network
+ * holds the other members and fails with CANNOT_ADD_VLAN_TO_BOND_SLAVE.
+ */
+function poolCreateVlanFromPif(ctx: SimContext, pif: string, network: string, tag: number): string[] {
+  const { store } = ctx;
+  const rec = store.get('PIF', pif);
+  const onNetwork = pifsOfNetwork(store, ref(rec, 'network')).filter((p) =>
+    hostLive(store, ref(store.get('PIF', p), 'host')),
+  );
+  const made: string[] = [];
+  try {
+    for (const p of onNetwork) made.push(vlanCreate(ctx, p, tag, network));
+  } catch (e) {
+    rollBackVlans(ctx, made);
+    throw e;
+  }
+  return made.map((v) => ref(store.get('VLAN', v), 'untagged_PIF'));
+}
+
+/**
+ * pool.create_VLAN (xapi_pool.ml): PIF.create_VLAN on every host, live or not — a host without an untagged PIF of
+ * that device fails the call with INVALID_VALUE [device; name] after the VLANs made so far are destroyed.
+ */
 function poolCreateVlan(ctx: SimContext, device: string, network: string, tag: number): string[] {
   const { store } = ctx;
   store.get('network', network);
-  const out: string[] = [];
-  for (const [host] of store.all('host')) {
-    const pif = pifsOfHost(store, host).find((p) => {
-      const r = store.find('PIF', p);
-      return str(r, 'device') === device && num(r, 'VLAN') === -1;
-    });
-    if (pif === undefined) continue;
-    const vlan = vlanCreate(ctx, pif, tag, network);
-    out.push(ref(store.get('VLAN', vlan), 'untagged_PIF'));
+  const made: string[] = [];
+  try {
+    for (const [host] of store.all('host')) made.push(createVlanOnDevice(ctx, device, network, host, tag));
+  } catch (e) {
+    rollBackVlans(ctx, made);
+    throw e;
   }
-  return out;
+  return made.map((v) => ref(store.get('VLAN', v), 'untagged_PIF'));
+}
+
+/** PIF.create_VLAN's search: the host's untagged PIF of that device, else INVALID_VALUE [device; name]. */
+function createVlanOnDevice(
+  ctx: SimContext,
+  device: string,
+  network: string,
+  host: string,
+  tag: number,
+): string {
+  ctx.store.get('host', host);
+  const tagged = pifsOfHost(ctx.store, host).find((p) => {
+    const r = ctx.store.find('PIF', p);
+    return str(r, 'device') === device && num(r, 'VLAN') === -1;
+  });
+  if (tagged === undefined) fail('INVALID_VALUE', 'device', device);
+  return vlanCreate(ctx, tagged, tag, network);
 }
 
 const IP_FIELDS = ['ip_configuration_mode', 'IP', 'netmask', 'gateway', 'DNS'] as const;
 
+/** An IPv4 address as inet_pton reads one (what Helpers.assert_is_valid_ip `ipv4 accepts). */
 function isIpv4(s: string): boolean {
   const parts = s.split('.');
   return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
+function isIpv6(s: string): boolean {
+  return s.includes(':') && /^[0-9a-f:.]+$/i.test(s);
+}
+
+/**
+ * PIF.reconfigure_ip in xapi_pif.ml's order: PIF_UNMANAGED; unless only DNS changes in static mode, an attached PIF
+ * refuses while HA (HA_IS_ENABLED) or the redo log (REDO_LOG_IS_ENABLED) is on, and any PIF while an enabled cluster
+ * host uses it (CLUSTERING_ENABLED); Static needs a valid IP and netmask (INVALID_IP_ADDRESS_SPECIFIED naming the
+ * parameter), every non-empty IP/netmask/gateway must be an IPv4 address; the management PIF cannot go to None
+ * (PIF_IS_MANAGEMENT_INTERFACE). DNS keeps the new IPv4 servers and the PIF's existing IPv6 ones. Nothing checks
+ * `disallow_unplug` or bond membership here (those guard PIF.unplug and PIF.plug).
+ */
 function reconfigureIp(
   ctx: SimContext,
   pif: string,
@@ -222,31 +287,49 @@ function reconfigureIp(
   const { store } = ctx;
   const rec = store.get('PIF', pif);
   if (!['None', 'DHCP', 'Static'].includes(mode)) fail('INVALID_VALUE', 'mode', mode);
-  if (!isNull(ref(rec, 'bond_slave_of')) && store.find('Bond', ref(rec, 'bond_slave_of'))) {
-    fail('CANNOT_PLUG_BOND_SLAVE', pif);
+  if (rec.managed === false) fail('PIF_UNMANAGED', pif);
+  const onlyDns =
+    mode === 'Static' &&
+    str(rec, 'ip_configuration_mode') === mode &&
+    str(rec, 'IP') === ip &&
+    str(rec, 'netmask') === netmask &&
+    str(rec, 'gateway') === gateway;
+  if (!onlyDns) {
+    const pool = store.all('pool')[0]?.[1];
+    if (bool(rec, 'currently_attached')) {
+      if (bool(pool, 'ha_enabled')) fail('HA_IS_ENABLED');
+      if (bool(pool, 'redo_log_enabled')) fail('REDO_LOG_IS_ENABLED');
+    }
+    const clusterHost = store.all('Cluster_host').find(([, c]) => c.PIF === pif);
+    if (clusterHost && bool(clusterHost[1], 'enabled')) fail('CLUSTERING_ENABLED', clusterHost[0]);
   }
   if (mode === 'Static') {
-    // Helpers.assert_is_valid_ip: INVALID_IP_ADDRESS_SPECIFIED [param name]
     if (!isIpv4(ip)) fail('INVALID_IP_ADDRESS_SPECIFIED', 'IP');
     if (!isIpv4(netmask)) fail('INVALID_IP_ADDRESS_SPECIFIED', 'netmask');
-    if (gateway !== '' && !isIpv4(gateway)) fail('INVALID_IP_ADDRESS_SPECIFIED', 'gateway');
   }
-  if (mode === 'None' && bool(rec, 'management')) fail('PIF_IS_MANAGEMENT_INTERFACE', pif);
-  let patch: SimRecord;
-  if (mode === 'Static') patch = { ip_configuration_mode: mode, IP: ip, netmask, gateway, DNS: dns };
-  else if (mode === 'DHCP') {
+  for (const [param, value] of [
+    ['IP', ip],
+    ['netmask', netmask],
+    ['gateway', gateway],
+  ] as const) {
+    if (value !== '' && !isIpv4(value)) fail('INVALID_IP_ADDRESS_SPECIFIED', param);
+  }
+  const primaryV4 = (str(rec, 'primary_address_type') || 'IPv4') === 'IPv4';
+  if (mode === 'None' && bool(rec, 'management') && primaryV4) fail('PIF_IS_MANAGEMENT_INTERFACE', pif);
+  const servers = (s: string) => s.split(',').filter((a) => a !== '');
+  const dnsField = [...servers(dns).filter(isIpv4), ...servers(str(rec, 'DNS')).filter(isIpv6)].join(',');
+  let patch: SimRecord = { ip_configuration_mode: mode, IP: ip, netmask, gateway, DNS: dnsField };
+  if (mode === 'DHCP') {
     // The simulated DHCP server leases a stable address from 192.168.0.0/16 derived from the MAC.
     const h = createHash('md5')
       .update(str(rec, 'MAC') || pif)
       .digest();
     patch = {
-      ip_configuration_mode: mode,
-      IP: str(rec, 'IP') || `192.168.${String(h[0] ?? 1)}.${String(2 + ((h[1] ?? 0) % 250))}`,
-      netmask: str(rec, 'netmask') || '255.255.255.0',
-      gateway: str(rec, 'gateway'),
-      DNS: str(rec, 'DNS'),
+      ...patch,
+      IP: ip || str(rec, 'IP') || `192.168.${String(h[0] ?? 1)}.${String(2 + ((h[1] ?? 0) % 250))}`,
+      netmask: netmask || str(rec, 'netmask') || '255.255.255.0',
     };
-  } else patch = { ip_configuration_mode: 'None', IP: '', netmask: '', gateway: '', DNS: '' };
+  }
   store.update('PIF', pif, patch);
   if (bool(rec, 'management') && typeof patch.IP === 'string' && patch.IP !== '') {
     store.update('host', ref(rec, 'host'), { address: patch.IP });
@@ -393,25 +476,42 @@ function bondDestroy(ctx: SimContext, bond: string): void {
   store.destroy('Bond', bond);
 }
 
-/** Bond.links_up from the carriers of its members. */
-export function refreshBondLinks(store: SimStore): void {
-  for (const [bond] of store.all('Bond')) {
-    const up = store
-      .all('PIF')
-      .filter(([, p]) => p.bond_slave_of === bond)
-      .filter(([, p]) => {
-        const met = store.find('PIF_metrics', ref(p, 'metrics'));
-        return met ? bool(met, 'carrier') : true;
-      }).length;
-    if (num(store.get('Bond', bond), 'links_up') !== up) store.update('Bond', bond, { links_up: up });
+function carrierOf(store: SimStore, pif: string): boolean {
+  const met = store.find('PIF_metrics', ref(store.find('PIF', pif), 'metrics'));
+  return met ? bool(met, 'carrier') : true;
+}
+
+function setCarrier(ctx: SimContext, pif: string, up: boolean): void {
+  const m = pifMetrics(ctx, pif);
+  if (bool(ctx.store.get('PIF_metrics', m), 'carrier') !== up)
+    ctx.store.update('PIF_metrics', m, { carrier: up, last_updated: ctx.clock.now() });
+}
+
+/**
+ * Bond.links_up from the carriers of its members, and what the host's monitor then reports: the bond master has
+ * carrier while one member has (active-backup fails over to it; the bond stays up), and a VLAN PIF has the carrier
+ * of the PIF it is tagged on.
+ */
+export function refreshBondLinks(ctx: SimContext): void {
+  const { store } = ctx;
+  for (const [bond, b] of store.all('Bond')) {
+    const members = store.all('PIF').filter(([, p]) => p.bond_slave_of === bond);
+    const up = members.filter(([p]) => carrierOf(store, p)).length;
+    if (num(b, 'links_up') !== up) store.update('Bond', bond, { links_up: up });
+    const master = ref(b, 'master');
+    if (store.find('PIF', master)) setCarrier(ctx, master, up > 0);
+  }
+  for (const [, v] of store.all('VLAN')) {
+    const untagged = ref(v, 'untagged_PIF');
+    if (store.find('PIF', untagged) && store.find('PIF', ref(v, 'tagged_PIF')))
+      setCarrier(ctx, untagged, carrierOf(store, ref(v, 'tagged_PIF')));
   }
 }
 
 /** Takes a PIF's link down or up (control API): PIF_metrics.carrier follows, bonds count their links. */
 export function setLinkState(ctx: SimContext, pif: string, up: boolean): void {
-  const m = pifMetrics(ctx, pif);
-  ctx.store.update('PIF_metrics', m, { carrier: up, last_updated: ctx.clock.now() });
-  refreshBondLinks(ctx.store);
+  setCarrier(ctx, pif, up);
+  refreshBondLinks(ctx);
 }
 
 function vifSetAttached(ctx: SimContext, vif: string, attached: boolean): void {
@@ -501,15 +601,13 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   },
   'PIF.create_VLAN': (ctx, args) => {
     // PIF.create_VLAN(device, network, host, VLAN) (deprecated): same checks as VLAN.create
-    const device = arg.str(args, 0);
-    const host = arg.str(args, 2);
-    ctx.store.get('host', host);
-    const tagged = pifsOfHost(ctx.store, host).find((p) => {
-      const r = ctx.store.find('PIF', p);
-      return str(r, 'device') === device && num(r, 'VLAN') === -1;
-    });
-    if (tagged === undefined) fail('INVALID_VALUE', 'device', device);
-    const vlan = vlanCreate(ctx, tagged, arg.num(args, 3), arg.str(args, 1));
+    const vlan = createVlanOnDevice(
+      ctx,
+      arg.str(args, 0),
+      arg.str(args, 1),
+      arg.str(args, 2),
+      arg.num(args, 3),
+    );
     return ref(ctx.store.get('VLAN', vlan), 'untagged_PIF');
   },
   'PIF.destroy': (ctx, args) => {
@@ -522,10 +620,8 @@ const handlers: Record<string, (ctx: SimContext, args: readonly unknown[]) => un
   },
   'pool.create_VLAN': (ctx, args) =>
     poolCreateVlan(ctx, arg.str(args, 0), arg.str(args, 1), arg.num(args, 2)),
-  'pool.create_VLAN_from_PIF': (ctx, args) => {
-    const pif = ctx.store.get('PIF', arg.str(args, 0));
-    return poolCreateVlan(ctx, str(pif, 'device'), arg.str(args, 1), arg.num(args, 2));
-  },
+  'pool.create_VLAN_from_PIF': (ctx, args) =>
+    poolCreateVlanFromPif(ctx, arg.str(args, 0), arg.str(args, 1), arg.num(args, 2)),
   'Bond.create': (ctx, args) =>
     bondCreate(
       ctx,

@@ -1,5 +1,6 @@
 /** Host and pool commands (cli_operations.ml `host_*`, `pool_*`). */
 import type { CommandContext, CommandDef } from '../command-types.js';
+import { CliFailure } from '../errors.js';
 import { formatFloat, RecordView, type Rec } from '../records.js';
 import { bool, dataSourceKvs, doHostOp, get, mapParams, need, refOf } from './common.js';
 import { define } from './define.js';
@@ -162,9 +163,13 @@ export function hostPoolCommands(): CommandDef[] {
       );
     }),
     define('pool-vlan-create', async (ctx) => {
-      const pif = await refOf(ctx, 'PIF', need(ctx, 'pif-uuid'));
+      // cli_operations.ml `pool_vlan_create`: network, then PIF, then the tag (validate_and_get_vlan).
       const network = await refOf(ctx, 'network', need(ctx, 'network-uuid'));
-      const vlan = Number(need(ctx, 'vlan'));
+      const pif = await refOf(ctx, 'PIF', need(ctx, 'pif-uuid'));
+      const tag = need(ctx, 'vlan');
+      if (!/^-?\d+$/.test(tag))
+        throw new CliFailure("Failed to parse parameter 'vlan': expecting an integer");
+      const vlan = Number(tag);
       const pifs = (await ctx.api.call('pool.create_VLAN_from_PIF', pif, network, vlan)) as string[];
       const uuids = await Promise.all(pifs.map((p) => ctx.api.call('PIF.get_uuid', p) as Promise<string>));
       ctx.printer.list([uuids.join(',')]);
