@@ -119,6 +119,10 @@ export const ERROR_CODES = {
     meaning: 'HTTP 405: the path does not take this HTTP method.',
     fix: 'Use a method the `Allow` header names.',
   },
+  GATEWAY_ERR_READ_ONLY: {
+    meaning: "Typing in a terminal the page only watches: the instructor's shared demo (or an instructor watching a learner). The keys go nowhere.",
+    fix: 'Watch; the instructor types. Ask the instructor to switch the lab back to individual environments to work on your own.',
+  },
   GATEWAY_ERR_LAB_LOCKED: {
     meaning:
       'HTTP 423: the instructor has locked this lab for now (pacing the room); no environment is started for it.',
@@ -228,6 +232,10 @@ export const ERROR_CODES = {
   LAB_ERR_STEP_BUSY: {
     meaning: 'A reset or a skip is already running for this environment.',
     fix: 'Wait for it to finish (the panel shows when), then try again.',
+  },
+  LAB_ERR_READ_ONLY: {
+    meaning: "Check, a hint, an answer, a fault button, a reset or a skip asked on a shared demo's page: the instructor drives the demo.",
+    fix: 'Watch the task states change as the instructor works; your own environment comes back when the instructor ends the demo.',
   },
   LAB_ERR_CHALLENGE_MODE: {
     meaning: 'The solution was asked for in challenge mode, which hides solutions.',
