@@ -11,6 +11,7 @@
 import { parse as parseYaml } from 'yaml';
 import type {
   BondMode,
+  PIF_metricsRecord,
   BondRecord,
   PIFRecord,
   Ref,
@@ -21,6 +22,7 @@ import type {
 } from '../../xenapi/index.js';
 import { defineTool } from '../command.js';
 import { ToolError, ToolErrorCode } from '../errors.js';
+import { table } from '../format.js';
 
 /** Bond modes as XAPI spells them. */
 export const BOND_MODES = ['balance-slb', 'active-backup', 'lacp'] as const;
@@ -386,13 +388,84 @@ export function diffNet(
   return { changes, unchanged, conflicts };
 }
 
+/** One bond as `net links-up` reports it. */
+export interface BondLinks {
+  readonly host: string;
+  readonly device: string;
+  readonly network: string;
+  readonly mode: string;
+  /** Bond.links_up: members with carrier, as the host reports them. */
+  readonly linksUp: number;
+  readonly members: readonly { readonly device: string; readonly carrier: boolean }[];
+  /** up: every member has link; degraded: some (the bond failed over and carries on); down: none. */
+  readonly state: 'up' | 'degraded' | 'down';
+}
+
+/** Every bond of the pool with its members' carrier (PIF_metrics) and Bond.links_up, sorted by host and device. */
+export async function readBondLinks(client: XapiClient): Promise<BondLinks[]> {
+  const [s, metrics] = await Promise.all([
+    readPoolNet(client),
+    client.call('PIF_metrics.get_all_records') as Promise<Record<string, PIF_metricsRecord>>,
+  ]);
+  const out: BondLinks[] = [];
+  for (const [ref, b] of Object.entries(s.bonds)) {
+    const master = s.pifs[b.master];
+    const members = (Object.values(s.pifs) as PIFRecord[])
+      .filter((p) => p.bond_slave_of === ref)
+      .map((p) => ({ device: p.device, carrier: metrics[p.metrics]?.carrier ?? false }))
+      .sort((x, y) => x.device.localeCompare(y.device));
+    const linksUp = Number(b.links_up);
+    out.push({
+      host: master ? (s.hosts[master.host]?.name_label ?? '?') : '?',
+      device: master?.device ?? '?',
+      network: master ? (s.networks[master.network]?.name_label ?? '?') : '?',
+      mode: b.mode,
+      linksUp,
+      members,
+      state: linksUp === 0 ? 'down' : linksUp < members.length ? 'degraded' : 'up',
+    });
+  }
+  return out.sort((a, b) => a.host.localeCompare(b.host) || a.device.localeCompare(b.device));
+}
+
+/** The `links-up` report: a table of bonds, then one line per bond that lost a link. */
+export function renderBondLinks(bonds: readonly BondLinks[]): string {
+  if (bonds.length === 0) return 'no bonds in the pool\n';
+  let text = table(bonds, [
+    { title: 'HOST', value: (b) => b.host },
+    { title: 'BOND', value: (b) => b.device },
+    { title: 'NETWORK', value: (b) => b.network },
+    { title: 'MODE', value: (b) => b.mode },
+    { title: 'LINKS', value: (b) => `${b.linksUp}/${b.members.length}`, right: true },
+    {
+      title: 'MEMBERS',
+      value: (b) => b.members.map((m) => `${m.device}:${m.carrier ? 'up' : 'DOWN'}`).join(' '),
+    },
+    { title: 'STATE', value: (b) => b.state },
+  ]);
+  for (const b of bonds) {
+    const lost = b.members.filter((m) => !m.carrier).map((m) => m.device);
+    if (b.state === 'degraded')
+      text += `${b.host} ${b.device}: ${lost.join(', ')} lost link; ${b.mode} carries on over ${b.members
+        .filter((m) => m.carrier)
+        .map((m) => m.device)
+        .join(', ')} (no redundancy left)\n`;
+    else if (b.state === 'down') text += `${b.host} ${b.device}: every member lost link; the bond is down\n`;
+  }
+  return text;
+}
+
 /** The `net` tool. */
 export const netTool = defineTool({
   name: 'net',
-  summary: 'apply a YAML network plan (bonds, VLANs, networks) to a pool idempotently',
+  summary: 'apply a YAML network plan (bonds, VLANs, networks) to a pool idempotently; report bond links',
   description:
     'Reads a plan — networks (private, with MTU), bonds (NICs, mode balance-slb | active-backup | lacp) and VLANs (tag, on a NIC or a network) applied on every host or the listed ones — compares it with the pool and prints the difference (+ create, ~ change) before changing anything. Then it makes only those changes, networks first, then bonds, then VLANs. Running it again changes nothing. Conflicts (a missing NIC, a NIC in another bond, a VLAN tag used by another network) stop it before any change.',
-  examples: ['xenlab-tools net --plan network.yaml --dry-run', 'xenlab-tools net --plan network.yaml'],
+  examples: [
+    'xenlab-tools net --plan network.yaml --dry-run',
+    'xenlab-tools net --plan network.yaml',
+    'xenlab-tools net links-up',
+  ],
   usesPool: true,
   details: `### Plan
 
@@ -411,13 +484,37 @@ vlans:
     on: bond-data         # a NIC (eth1) or a network name (a bond's network)
 \`\`\`
 
-Output lines start with \`+\` (create) or \`~\` (change). Removing what a plan no longer lists is not done: delete by hand.`,
+Output lines start with \`+\` (create) or \`~\` (change). Removing what a plan no longer lists is not done: delete by hand.
+
+### links-up
+
+\`xenlab-tools net links-up\` lists every bond: host, bond device, network, mode, \`Bond.links_up\` out of its
+members, each member's link (\`PIF_metrics.carrier\`) and the bond's state — \`up\`, \`degraded\` (a member lost
+link; the bond failed over and carries traffic on the others, with no redundancy left) or \`down\`. It exits 3 when
+a bond is degraded or down, so a monitor can call it.`,
   options: {
-    plan: { type: 'string', required: true, placeholder: 'FILE', description: 'The network plan (YAML).' },
+    action: {
+      type: 'string',
+      default: 'apply',
+      choices: ['apply', 'links-up'],
+      positional: true,
+      description: 'apply a plan (the default), or links-up: the link state of every bond.',
+    },
+    plan: { type: 'string', placeholder: 'FILE', description: 'The network plan (YAML); required to apply.' },
     dryRun: { type: 'boolean', description: 'Show the difference; change nothing.' },
   },
-  exitCodes: { 1: 'the plan is malformed or conflicts with the pool (nothing changed), or a change failed' },
+  exitCodes: {
+    1: 'the plan is malformed or conflicts with the pool (nothing changed), or a change failed',
+    3: 'links-up: a bond is degraded or down',
+  },
   async run(ctx, o) {
+    if (o.action === 'links-up') {
+      const bonds = await readBondLinks(ctx.client());
+      ctx.io.stdout(renderBondLinks(bonds));
+      return bonds.some((b) => b.state !== 'up') ? 3 : 0;
+    }
+    if (o.plan === undefined)
+      throw new ToolError(ToolErrorCode.usage, 'net: --plan FILE is required to apply a plan');
     const plan = parseNetPlan(ctx.files.read(o.plan), o.plan);
     const client = ctx.client();
     const state = await readPoolNet(client);
