@@ -4,16 +4,19 @@
  * @module
  */
 import type { SimBehaviour } from '../contract.js';
+import { applianceBehaviour } from './appliance.js';
 import { cloneBehaviour } from './clone.js';
 import { failHost, haBehaviour, healPartition, installHaHooks, partitionHosts, recoverHost } from './ha.js';
 import { hostBehaviour } from './host.js';
 import { creditHandlers } from './credit-params.js';
 import { metricsModel } from './metrics.js';
+import { crossPoolMigrationBehaviour } from './migrate-cross-pool.js';
 import { networkBehaviour, setLinkState } from './network.js';
 import { pluginsBehaviour } from './plugins.js';
 import { poolBehaviour } from './pool.js';
 import { rbacBehaviour } from './rbac.js';
 import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
+import { drBehaviour } from './dr.js';
 import { vmBehaviour } from './vm.js';
 import { listWorkloads, setHog, setWorkload } from './workload.js';
 
@@ -28,6 +31,9 @@ export const behaviours: readonly SimBehaviour[] = [
   poolBehaviour,
   pluginsBehaviour,
   rbacBehaviour,
+  applianceBehaviour,
+  drBehaviour,
+  crossPoolMigrationBehaviour,
   {
     handlers: creditHandlers,
     metrics: metricsModel,
