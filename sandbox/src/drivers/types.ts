@@ -44,7 +44,22 @@ export interface NodeSpec {
   readonly name: string;
   /** Image (docker) or profile (qemu-xen) of this node; the driver's default when absent. */
   readonly image?: string;
+  /** qemu-xen: the machine's RAM in MiB (the driver's default when absent). */
+  readonly memoryMb?: number;
+  /** qemu-xen: blank writable data disks, in order (/dev/vdb, /dev/vdc…); `name` is the disk's serial. */
+  readonly disks?: readonly { readonly name: string; readonly sizeMb: number }[];
+  /** qemu-xen: NICs on the environment's private network (default 1 when it has two machines or more). */
+  readonly nics?: number;
 }
+
+/**
+ * A fault played on a machine of an environment (qemu-xen): power cut and back, a NIC's link (`<node>/eth0`), a data
+ * disk's I/O errors (`<node>/<disk>`). Same shapes as the lab manifest's faults of these kinds.
+ */
+export type MachineFault =
+  | { readonly kind: 'machine-power-off' | 'machine-power-on'; readonly target: string }
+  | { readonly kind: 'link-down' | 'link-up'; readonly target: string }
+  | { readonly kind: 'disk-errors' | 'disk-ok'; readonly target: string };
 
 /** What an environment is: where its files live and what its terminals see. */
 export interface EnvironmentSpec {
@@ -113,6 +128,11 @@ export interface Sandbox {
    * Where nothing can outlive the gateway (local shells), it ends the processes; files in `home` stay either way.
    */
   detach(): Promise<void>;
+  /**
+   * Plays a machine fault (qemu-xen only; absent elsewhere). Rejects with a XenlabError: `SANDBOX_ERR_NO_NODE`,
+   * `SANDBOX_ERR_BAD_FAULT` (no such NIC or disk, or the machine is off).
+   */
+  machineFault?(fault: MachineFault): Promise<void>;
 }
 
 export interface SandboxDriver {

@@ -27,6 +27,7 @@ import type { XapiClient } from '@xenlab/toolkit/xenapi';
 import { XenlabError, type ErrorCode } from '../errors/index.js';
 import type { Lab } from '../labs/loader.js';
 import type { Fault, FaultKind } from '../labs/schema.js';
+import type { MachineFault } from '../drivers/types.js';
 import { moduleLogger } from '../log/index.js';
 import type { FaultButtonView, FaultsView, LabView } from '../protocol/lab.js';
 import { callControl } from '../sim/index.js';
@@ -48,6 +49,9 @@ export const RESTORING_KINDS: ReadonlySet<FaultKind> = new Set([
   'nic-up',
   'sr-back',
   'heal',
+  'machine-power-on',
+  'link-up',
+  'disk-ok',
 ]);
 
 /** Kinds whose effect the simulator keeps in memory only: played again on bring-up and worker restarts. */
@@ -88,6 +92,26 @@ export function describeFault(f: Fault): string {
       return `the network split: ${f.target.map((g) => g.join(', ')).join(' | ')}`;
     case 'heal':
       return 'the network is whole again';
+    case 'machine-power-off':
+      return `${f.target} lost power`;
+    case 'machine-power-on':
+      return `${f.target} was powered on`;
+    case 'link-down': {
+      const [node, nic] = splitNic(f.target);
+      return `${nic} on ${node} lost its link`;
+    }
+    case 'link-up': {
+      const [node, nic] = splitNic(f.target);
+      return `${nic} on ${node} has its link back`;
+    }
+    case 'disk-errors': {
+      const [node, disk] = splitNic(f.target);
+      return `disk ${disk} of ${node} started failing (I/O errors)`;
+    }
+    case 'disk-ok': {
+      const [node, disk] = splitNic(f.target);
+      return `disk ${disk} of ${node} works again`;
+    }
   }
 }
 
@@ -99,7 +123,7 @@ const splitNic = (target: string): [string, string] => {
 /** Plays one fault in the learner's pool; rejects with a {@link FaultError}. */
 export type FaultApplier = (f: Fault) => Promise<void>;
 
-const CONTROL_ROUTE: Record<Exclude<FaultKind, 'nic-down' | 'nic-up'>, string> = {
+const CONTROL_ROUTE: Record<Exclude<FaultKind, 'nic-down' | 'nic-up' | MachineFault['kind']>, string> = {
   'vm-load': 'fault/vm-hog',
   'host-power-off': 'fault/host-fail',
   'host-power-on': 'fault/host-recover',
@@ -155,6 +179,16 @@ export function simFaultApplier(
         route = CONTROL_ROUTE[f.kind];
         body = {};
         break;
+      case 'machine-power-off':
+      case 'machine-power-on':
+      case 'link-down':
+      case 'link-up':
+      case 'disk-errors':
+      case 'disk-ok':
+        throw new FaultError(
+          'LAB_ERR_FAULT_UNSUPPORTED',
+          `"${f.kind}" plays on a machine of a qemu-xen environment, not in the simulator`,
+        );
       default:
         route = CONTROL_ROUTE[f.kind];
         body = { name_label: f.target };

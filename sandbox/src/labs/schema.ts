@@ -375,6 +375,12 @@ const faultBase = {
   ),
 };
 const nameTarget = (what: string) => z.string().min(1).describe(`name_label of the ${what}.`);
+const machineTarget = z.string().min(1).describe('The machine: a node of `environment.nodes`.');
+const partTarget = (what: string, example: string) =>
+  z
+    .string()
+    .regex(/^[^/\s]+\/[^/\s]+$/, `a ${what} is named "<node>/<${what}>", e.g. "${example}"`)
+    .describe(`The ${what} as "<node>/<${what}>", e.g. "${example}".`);
 const nicTarget = z
   .string()
   .regex(/^[^/\s]+\/[^/\s]+$/, 'a NIC is named "<host>/<device>", e.g. "xcp-ng-02/eth1"')
@@ -444,9 +450,104 @@ export const Fault = z.discriminatedUnion('kind', [
     .object({ ...faultBase, kind: z.literal('heal') })
     .strict()
     .describe('The network is whole again (ends a partition).'),
+  z
+    .object({ ...faultBase, kind: z.literal('machine-power-off'), target: machineTarget })
+    .strict()
+    .describe('qemu-xen: the machine loses power (QEMU ends at once, like pulling the plug).'),
+  z
+    .object({ ...faultBase, kind: z.literal('machine-power-on'), target: machineTarget })
+    .strict()
+    .describe('qemu-xen: the machine is powered on again (its data disks kept what they had).'),
+  z
+    .object({ ...faultBase, kind: z.literal('link-down'), target: partTarget('NIC', 'storage-a/eth0') })
+    .strict()
+    .describe("qemu-xen: the machine's NIC loses its link (the guest sees NO-CARRIER)."),
+  z
+    .object({ ...faultBase, kind: z.literal('link-up'), target: partTarget('NIC', 'storage-a/eth0') })
+    .strict()
+    .describe("qemu-xen: the machine's NIC has its link back."),
+  z
+    .object({ ...faultBase, kind: z.literal('disk-errors'), target: partTarget('disk', 'storage-a/drbd') })
+    .strict()
+    .describe('qemu-xen: every read and write of the data disk fails (the guest kernel gets EIO).'),
+  z
+    .object({ ...faultBase, kind: z.literal('disk-ok'), target: partTarget('disk', 'storage-a/drbd') })
+    .strict()
+    .describe('qemu-xen: the data disk works again.'),
 ]);
+/** Fault kinds played on the machines of a qemu-xen environment (by the driver, not the simulator). */
+export const MACHINE_FAULT_KINDS = [
+  'machine-power-off',
+  'machine-power-on',
+  'link-down',
+  'link-up',
+  'disk-errors',
+  'disk-ok',
+] as const;
 export type Fault = z.infer<typeof Fault>;
 export type FaultKind = Fault['kind'];
+
+/** A data disk of a qemu-xen machine: blank at first, kept across power cycles of the environment. */
+export const NodeDisk = z
+  .object({
+    /** Its name: the disk's serial (`/sys/block/vdX/serial`) and a fault's target (`<node>/<disk>`). */
+    name: idString('a disk name')
+      .max(20)
+      .describe(
+        "Its name: the disk's serial (/sys/block/vdX/serial) and a fault's target (`<node>/<disk>`).",
+      ),
+    /** Size in MiB (a sparse file: only what the machine writes takes space). */
+    sizeMb: z
+      .number()
+      .int()
+      .min(1)
+      .max(16_384)
+      .describe('Size in MiB (sparse: only what is written takes space).'),
+  })
+  .strict();
+
+/** One machine (or the workbench) of a multi-node environment. */
+export const Node = z
+  .object({
+    /** Name, unique in the environment; also its hostname on the environment's private network. */
+    name: z
+      .string()
+      .regex(
+        /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/,
+        'a node name is a hostname: a-z, 0-9 and dashes, 32 at most',
+      )
+      .describe("Name, unique in the environment; also its hostname on the environment's private network."),
+    /** qemu-xen: `xen` (default), `storage`, `pxe` or `local`; docker: the image. */
+    image: z
+      .string()
+      .optional()
+      .describe('qemu-xen: `xen` (default), `storage`, `pxe` or `local`; docker: the image.'),
+    /** qemu-xen: the machine's RAM in MiB (xen ~1200, storage ~350 let three machines fit in 2 GiB). */
+    memoryMb: z
+      .number()
+      .int()
+      .min(128)
+      .max(8192)
+      .optional()
+      .describe("qemu-xen: the machine's RAM in MiB (default: 2048 for xen, 384 for storage)."),
+    /** qemu-xen: blank writable data disks (/dev/vdb, /dev/vdc… in this order). */
+    disks: z
+      .array(NodeDisk)
+      .max(4)
+      .optional()
+      .describe('qemu-xen: blank writable data disks (/dev/vdb, /dev/vdc… in this order).'),
+    /** qemu-xen: NICs on the environment's private network (eth0 on 10.77.0.0/24, eth1 on 10.77.1.0/24…). */
+    nics: z
+      .number()
+      .int()
+      .min(0)
+      .max(4)
+      .optional()
+      .describe(
+        "qemu-xen: NICs on the environment's private network (default 1 when it has two machines or more).",
+      ),
+  })
+  .strict();
 
 export const Environment = z
   .object({
@@ -470,10 +571,7 @@ export const Environment = z
       .default(false)
       .describe('Real operation durations in the simulator (VM.start takes seconds); instant when false.'),
     /** Nodes of a multi-node environment (docker, qemu-xen). */
-    nodes: z
-      .array(z.object({ name: z.string().min(1), image: z.string().optional() }).strict())
-      .optional()
-      .describe('Nodes of a multi-node environment (docker, qemu-xen).'),
+    nodes: z.array(Node).optional().describe('Nodes of a multi-node environment (docker, qemu-xen).'),
     /** Terminals shown beside the guide. */
     terminals: z
       .array(Terminal)
@@ -503,9 +601,23 @@ export const Environment = z
  */
 export function faultProblems(m: {
   readonly tasks: readonly { readonly id: string }[];
-  readonly environment: { readonly faults: readonly Fault[] };
+  readonly environment: {
+    readonly faults: readonly Fault[];
+    readonly driver?: string;
+    readonly nodes?:
+      | readonly {
+          readonly name: string;
+          readonly image?: string | undefined;
+          readonly disks?: readonly { readonly name: string }[] | undefined;
+          readonly nics?: number | undefined;
+        }[]
+      | undefined;
+  };
 }): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
+  const machines = new Map(
+    (m.environment.nodes ?? []).filter((n) => n.image !== 'local').map((n) => [n.name, n]),
+  );
   const tasks = new Set(m.tasks.map((t) => t.id));
   const ids = new Set<string>();
   const labels = new Set<string>();
@@ -537,6 +649,31 @@ export function faultProblems(m: {
           message: `two buttons are labelled "${t.button}"; give each its own label`,
         });
       labels.add(t.button);
+    }
+    if (
+      (MACHINE_FAULT_KINDS as readonly string[]).includes(f.kind) &&
+      'target' in f &&
+      typeof f.target === 'string'
+    ) {
+      const [node, part] = f.target.split('/');
+      const n = machines.get(node ?? '');
+      if (m.environment.driver !== undefined && m.environment.driver !== 'qemu-xen')
+        out.push({ path: [...at, 'kind'], message: `${f.kind} plays on machines: it needs driver qemu-xen` });
+      else if (!n)
+        out.push({
+          path: [...at, 'target'],
+          message: `no machine "${node ?? ''}" in environment.nodes (machines: ${[...machines.keys()].join(', ') || 'none'})`,
+        });
+      else if (f.kind.startsWith('disk') && !(n.disks ?? []).some((d) => d.name === part))
+        out.push({
+          path: [...at, 'target'],
+          message: `machine "${n.name}" has no data disk "${part ?? ''}"`,
+        });
+      else if (f.kind.startsWith('link') && !/^eth[0-9]$/.test(part ?? ''))
+        out.push({
+          path: [...at, 'target'],
+          message: `a NIC of a machine is eth0, eth1…, not "${part ?? ''}"`,
+        });
     }
     if (f.kind === 'partition') {
       const seen = new Set<string>();
