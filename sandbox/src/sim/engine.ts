@@ -70,9 +70,21 @@ function pad20(n: number): string {
   return String(n).padStart(20, '0');
 }
 
+const enginesByStore = new WeakMap<object, Engine>();
+
+/** The engine whose live store this is (behaviours that call other handlers, or open a foreign database). */
+export function engineOf(store: object): Engine | undefined {
+  return enginesByStore.get(store);
+}
+
 /** The running engine. */
 export class Engine {
   readonly store: Store;
+  /**
+   * Sessions another engine answers: a foreign pool database opened by `VDI.open_database` (behaviour/dr.ts). Every
+   * call made with such a session goes to that engine; when it no longer knows the session (logged out), it is closed.
+   */
+  readonly foreignSessions = new Map<string, Engine>();
   readonly clock: Clock;
   random: () => number;
   readonly #options: EngineOptions;
@@ -92,6 +104,7 @@ export class Engine {
     this.#options = options;
     this.random = options.random;
     this.store = new Store(() => uuidFrom(() => this.random()));
+    enginesByStore.set(this.store, this);
     this.clock = new Clock({
       fast: options.fast,
       ...(options.durations ? { durations: options.durations } : {}),
@@ -118,6 +131,8 @@ export class Engine {
     clearInterval(this.#sweeper);
     this.#unsubscribe();
     this.clock.close();
+    for (const foreign of this.foreignSessions.values()) foreign.close();
+    this.foreignSessions.clear();
     for (const w of this.#waiters) w.wake();
     this.#waiters.clear();
   }
@@ -234,6 +249,12 @@ export class Engine {
 
   /** Runs one API call. Never throws: failures come back as `{ ok: false }`. */
   async call(wire: string, params: readonly Loose[]): Promise<CallResult> {
+    const foreign = typeof params[0] === 'string' ? this.foreignSessions.get(params[0]) : undefined;
+    if (foreign) {
+      if (foreign.store.find('session', params[0] as string)) return foreign.call(wire, params);
+      this.foreignSessions.delete(params[0] as string);
+      foreign.close();
+    }
     try {
       if (wire === 'system.listMethods')
         return { ok: true, type: { k: 'set', of: { k: 'string' } }, value: this.listMethods() };

@@ -38,6 +38,8 @@ const RELATIONS: readonly (readonly [string, string, string, string])[] = [
   ['PIF', 'bond_slave_of', 'Bond', 'slaves'],
   ['VLAN', 'tagged_PIF', 'PIF', 'VLAN_slave_of'],
   ['task', 'subtask_of', 'task', 'subtasks'],
+  ['VM', 'appliance', 'VM_appliance', 'VMs'],
+  ['SR', 'introduced_by', 'DR_task', 'introduced_SRs'],
 ];
 
 const forwardByClass = new Map<string, { field: string; target: string; inverse: string }[]>();
