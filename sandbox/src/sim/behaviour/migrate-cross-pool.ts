@@ -121,6 +121,7 @@ const VDI_FIELDS = [
 ] as const;
 
 const VBD_FIELDS = [
+  'device',
   'userdevice',
   'bootable',
   'mode',

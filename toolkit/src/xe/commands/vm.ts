@@ -7,6 +7,7 @@ import { CliFailure, isApiError } from '../errors.js';
 import { RecordView, type Obj, type Rec } from '../records.js';
 import { bool, dataSourceKvs, doVmOp, get, need, refOf, uuidOf } from './common.js';
 import { define } from './define.js';
+import { SXM_PARAMS, migrateToRemotePool } from './vm-migrate-remote.js';
 
 const NULL = 'OpaqueRef:NULL';
 
@@ -539,15 +540,17 @@ export function vmCommands(): CommandDef[] {
         ([k, v]) => [k === 'host-uuid' || k === 'host-name' ? 'host' : k, v] as const,
       );
       const h = params.find(([k]) => k === 'host')?.[1];
-      if (get(ctx, 'remote-master') !== undefined) {
-        throw new CliFailure('Cross-pool migration (remote-master) is not supported by this xe');
-      }
-      if (h === undefined) throw new CliFailure('No destination host specified');
-      const host = await hostByNameOrId(ctx, h);
       const options: Record<string, string> = {};
       for (const k of ['force', 'live', 'copy']) options[k] = String(bool(ctx, k));
       const compress = get(ctx, 'compress');
       if (compress !== undefined) options.compress = compress;
+      // Any storage-migration parameter means the cross-pool (SXM) code path, as cli_operations.ml decides.
+      if (params.some(([k]) => SXM_PARAMS.some((p) => k.startsWith(p)))) {
+        await migrateToRemotePool({ ...ctx, params }, options);
+        return;
+      }
+      if (h === undefined) throw new CliFailure('No destination host specified');
+      const host = await hostByNameOrId(ctx, h);
       await doVmOp({ ...ctx, params }, (vm) => ctx.api.call('VM.pool_migrate', vm.ref, host, options), {
         includeControl: true,
         ignore: ['host', 'host-uuid', 'host-name', 'live', 'compress', 'copy'],
