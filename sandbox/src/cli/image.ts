@@ -2,11 +2,12 @@
 import { parseArgs } from 'node:util';
 import { connectEngine, pingEngine } from '../drivers/docker/client.js';
 import { LAB_IMAGE, buildImages } from '../drivers/docker/image.js';
-import { runXenImageBuild } from '../drivers/qemu-xen/cli.js';
+import { runStorageImageBuild, runXenImageBuild } from '../drivers/qemu-xen/cli.js';
 import type { CliCommand } from './index.js';
 
 const HELP = `usage: xenlab image build [--mirror URL] [--cache-dir DIR] [--force]
        xenlab image build --xen [--out DIR] [--force]   (the qemu-xen driver's image; --xen --help)
+       xenlab image build --storage [--out DIR] [--force]   (qemu-xen storage nodes; --storage --help)
 
 Builds ${LAB_IMAGE} for the docker sandbox driver without any registry: debootstrap (Debian minbase, from
 the host's apt mirror unless --mirror), docker import, then the tools layer in sandbox/images/lab.
@@ -22,6 +23,11 @@ export const imageCommand: CliCommand = {
   usage: HELP,
   async run(argv, io) {
     // `--xen`: the qemu-xen driver's image, built by that driver's own code.
+    if (argv.includes('--storage'))
+      return runStorageImageBuild(
+        argv.filter((a) => a !== '--storage'),
+        io,
+      );
     if (argv.includes('--xen'))
       return runXenImageBuild(
         argv.filter((a) => a !== '--xen'),

@@ -1,10 +1,19 @@
 /**
- * `xenlab image build --xen`: builds the qemu-xen driver's image (sandbox/images/xen/build.sh). The `image` command
- * (sandbox/src/cli/image.ts) hands over to {@link runXenImageBuild} when it sees `--xen`.
+ * `xenlab image build --xen` / `--storage`: builds the qemu-xen driver's images (sandbox/images/xen/build.sh, the
+ * storage node's sandbox/images/storage/build.sh). The `image` command (sandbox/src/cli/image.ts) hands over to
+ * {@link runXenImageBuild} / {@link runStorageImageBuild} when it sees `--xen` / `--storage`.
  * @module
  */
 import { parseArgs } from 'node:util';
-import { buildXenImage, DEFAULT_XEN_CACHE, findXenImage } from './image.js';
+import {
+  buildStorageImage,
+  buildXenImage,
+  DEFAULT_STORAGE_CACHE,
+  DEFAULT_XEN_CACHE,
+  findStorageImage,
+  findXenImage,
+  type BuildXenImageOptions,
+} from './image.js';
 
 /** Where the CLI writes (the same shape as the `xenlab` command table's CliIo). */
 export interface XenCliIo {
@@ -23,8 +32,60 @@ The slow part (downloads, debootstrap, ~2-4 min) is cached; a run with nothing c
   --mirror URL   Debian mirror for debootstrap (default: the host's apt source)
   --force        rebuild everything`;
 
+/** Help text of `xenlab image build --storage`. */
+export const STORAGE_IMAGE_HELP = `usage: xenlab image build --storage [--out DIR] [--mirror URL] [--force]
+
+Builds the storage node image (node \`image: storage\` of qemu-xen labs) from Debian's packages: Debian's kernel
+(DRBD is one of its modules), a root disk with drbd-utils, corosync, pacemaker, crmsh, resource-agents and
+nfs-kernel-server, a small init and the exec agent. The slow part (downloads, debootstrap, apt: ~3-5 min) is
+cached; a run with nothing changed does nothing. Needs root.
+
+  --out DIR      image cache (default ${DEFAULT_STORAGE_CACHE}, or $XENLAB_STORAGE_CACHE)
+  --mirror URL   Debian mirror for debootstrap (default: the host's apt source)
+  --force        rebuild everything`;
+
+/** What differs between the two image builds. */
+interface ImageKind {
+  readonly flag: string;
+  readonly help: string;
+  readonly defaultOut: string;
+  readonly build: (o: BuildXenImageOptions) => Promise<number>;
+  readonly describe: (out: string) => string;
+}
+
+const XEN_KIND: ImageKind = {
+  flag: '--xen',
+  help: XEN_IMAGE_HELP,
+  defaultOut: DEFAULT_XEN_CACHE,
+  build: buildXenImage,
+  describe: (out) => {
+    const image = findXenImage(out);
+    return `Xen ${image.xenVersion}, kernel ${image.kernelRelease}: ${image.dir}`;
+  },
+};
+
+const STORAGE_KIND: ImageKind = {
+  flag: '--storage',
+  help: STORAGE_IMAGE_HELP,
+  defaultOut: DEFAULT_STORAGE_CACHE,
+  build: buildStorageImage,
+  describe: (out) => {
+    const image = findStorageImage(out);
+    return `storage node, kernel ${image.kernelRelease}: ${image.dir}`;
+  },
+};
+
 /** Runs `xenlab image build --xen` with the arguments after `--xen` removed; resolves with the exit code. */
-export async function runXenImageBuild(argv: readonly string[], io: XenCliIo): Promise<number> {
+export function runXenImageBuild(argv: readonly string[], io: XenCliIo): Promise<number> {
+  return runImageBuild(XEN_KIND, argv, io);
+}
+
+/** Runs `xenlab image build --storage` with `--storage` removed; resolves with the exit code. */
+export function runStorageImageBuild(argv: readonly string[], io: XenCliIo): Promise<number> {
+  return runImageBuild(STORAGE_KIND, argv, io);
+}
+
+async function runImageBuild(kind: ImageKind, argv: readonly string[], io: XenCliIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -38,26 +99,26 @@ export async function runXenImageBuild(argv: readonly string[], io: XenCliIo): P
       },
     });
   } catch (err) {
-    io.err(`xenlab image build --xen: ${(err as Error).message}`);
+    io.err(`xenlab image build ${kind.flag}: ${(err as Error).message}`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    io.out(XEN_IMAGE_HELP);
+    io.out(kind.help);
     return 0;
   }
   if (positionals[0] !== 'build' || positionals.length !== 1) {
-    io.err(XEN_IMAGE_HELP);
+    io.err(kind.help);
     return 2;
   }
   if (process.getuid?.() !== 0) {
-    io.err('xenlab image build --xen: must run as root (debootstrap and chroot need it)');
+    io.err(`xenlab image build ${kind.flag}: must run as root (debootstrap and chroot need it)`);
     return 2;
   }
   if (values.mirror !== undefined) process.env.MIRROR = values.mirror;
-  const out = values.out ?? DEFAULT_XEN_CACHE;
+  const out = values.out ?? kind.defaultOut;
   const t0 = Date.now();
-  const code = await buildXenImage({
+  const code = await kind.build({
     out,
     force: values.force === true,
     onLine: (l) => {
@@ -65,12 +126,9 @@ export async function runXenImageBuild(argv: readonly string[], io: XenCliIo): P
     },
   });
   if (code !== 0) {
-    io.err(`xenlab image build --xen: the build failed (exit ${String(code)})`);
+    io.err(`xenlab image build ${kind.flag}: the build failed (exit ${String(code)})`);
     return 1;
   }
-  const image = findXenImage(out);
-  io.out(
-    `Xen ${image.xenVersion}, kernel ${image.kernelRelease}: ${image.dir} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
-  );
+  io.out(`${kind.describe(out)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   return 0;
 }

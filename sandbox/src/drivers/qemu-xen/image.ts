@@ -89,7 +89,78 @@ export interface BuildXenImageOptions {
 
 /** Runs sandbox/images/xen/build.sh (needs root); resolves with its exit code. */
 export function buildXenImage(options: BuildXenImageOptions = {}): Promise<number> {
-  const args = [xenImageBuildScript(), '--out', options.out ?? DEFAULT_XEN_CACHE];
+  return runBuildScript(xenImageBuildScript(), options.out ?? DEFAULT_XEN_CACHE, options);
+}
+
+/** Where `xenlab image build --storage` puts the storage node image unless told otherwise. */
+export const DEFAULT_STORAGE_CACHE = process.env.XENLAB_STORAGE_CACHE ?? '/var/cache/xenlab/storage';
+
+/**
+ * A built storage node image (node `image: storage`, sandbox/images/storage/): a small Debian machine with DRBD,
+ * corosync, Pacemaker, resource-agents and the NFS server, booted by QEMU directly (no Xen).
+ */
+export interface StorageImage {
+  /** Folder of this image (`<cache>/<key>`). */
+  readonly dir: string;
+  /** Hash of the build inputs. */
+  readonly key: string;
+  /** Debian's kernel (bzImage), QEMU's -kernel. */
+  readonly vmlinuz: string;
+  /** The root filesystem as an ext4 disk image: attach it read-only as the first virtio disk (/dev/vda). */
+  readonly rootDisk: string;
+  /** The initramfs that mounts {@link rootDisk} under a tmpfs overlay and starts the node's /init. */
+  readonly diskInit: string;
+  /** Kernel release, e.g. `6.1.0-57-amd64`. */
+  readonly kernelRelease: string;
+}
+
+/** The storage image's build script (same depth under src/ and dist/). */
+export function storageImageBuildScript(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../images/storage/build.sh');
+}
+
+/**
+ * Loads the current storage node image of a cache folder (`<cache>/current/manifest.json`).
+ * @throws Error `SANDBOX_ERR_NO_XEN_IMAGE` (the qemu-xen driver's images) when none is built, with the command that builds one.
+ */
+export function findStorageImage(cacheDir: string = DEFAULT_STORAGE_CACHE): StorageImage {
+  const current = join(cacheDir, 'current');
+  const manifestPath = join(current, 'manifest.json');
+  if (!existsSync(manifestPath)) {
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_XEN_IMAGE',
+      `no storage node image in ${cacheDir}; build one with \`sudo npx xenlab image build --storage\``,
+    );
+  }
+  const dir = realpathSync(current);
+  const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+    key: string;
+    kernelRelease: string;
+    files: Record<'vmlinuz' | 'rootDisk' | 'diskInit', string>;
+  };
+  const file = (name: 'vmlinuz' | 'rootDisk' | 'diskInit') => {
+    const p = join(dir, m.files[name]);
+    if (!existsSync(p))
+      throw new XenlabError('SANDBOX_ERR_NO_XEN_IMAGE', `${p} is missing; rebuild with --force`);
+    return p;
+  };
+  return {
+    dir,
+    key: m.key,
+    vmlinuz: file('vmlinuz'),
+    rootDisk: file('rootDisk'),
+    diskInit: file('diskInit'),
+    kernelRelease: m.kernelRelease,
+  };
+}
+
+/** Runs sandbox/images/storage/build.sh (needs root); resolves with its exit code. */
+export function buildStorageImage(options: BuildXenImageOptions = {}): Promise<number> {
+  return runBuildScript(storageImageBuildScript(), options.out ?? DEFAULT_STORAGE_CACHE, options);
+}
+
+function runBuildScript(script: string, out: string, options: BuildXenImageOptions): Promise<number> {
+  const args = [script, '--out', out];
   if (options.force) args.push('--force');
   return new Promise((resolvePromise) => {
     const child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
