@@ -2,8 +2,11 @@
  * `pxe`: from a host inventory to a PXE install server — dnsmasq configuration, TFTP tree (pxelinux and iPXE) and
  * XCP-ng answer files — after rejecting conflicts.
  */
-import { join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { defineTool } from '../command.js';
+import { ToolError, ToolErrorCode } from '../errors.js';
+import { readDnsmasq, renderDnsmasqCheck } from './dnsmasq.js';
 import { generatePxe } from './generate.js';
 import { parseInventory } from './inventory.js';
 
@@ -16,6 +19,18 @@ export {
   type Role,
 } from './inventory.js';
 export { generatePxe, pxelinuxName, type PxeOptions, type BootLoader } from './generate.js';
+export {
+  readDnsmasq,
+  readDnsmasqLines,
+  renderDnsmasqCheck,
+  expandPath,
+  normaliseMac,
+  type DnsmasqEffective,
+  type DnsmasqFiles,
+  type DnsmasqHost,
+  type DnsmasqBoot,
+  type DnsmasqLine,
+} from './dnsmasq.js';
 
 /** The `pxe` tool. */
 export const pxeTool = defineTool({
@@ -26,6 +41,7 @@ export const pxeTool = defineTool({
   examples: [
     'xenlab-tools pxe --inventory hosts.yaml --out /srv/pxe --dry-run',
     'xenlab-tools pxe --inventory hosts.csv --subnet 10.0.0.0/24 --server 10.0.0.2 --gateway 10.0.0.1 --out ./pxe',
+    'xenlab-tools pxe --check ~/pxe/dnsmasq.conf',
   ],
   usesPool: false,
   details: `### Inventory
@@ -56,13 +72,27 @@ CSV: a header naming \`mac,ip,hostname[,role]\` in any order, one host per line,
 \`dnsmasq.conf\`, \`tftp/pxelinux.cfg/01-<mac>\` and \`default\`, \`tftp/boot.ipxe\` and \`tftp/ipxe/<mac>.ipxe\`, \`answers/<hostname>.xml\`
 (host-installer answer file), \`pool-join.sh\` (members join the master), \`tftp/README.txt\` (the boot files to copy:
 pxelinux/mboot from syslinux, undionly.kpxe from iPXE, xen.gz/vmlinuz/install.img from the ISO). BIOS boot only.
-The tests run \`dnsmasq --test -C dnsmasq.conf\` (Debian \`dnsmasq-base\`) on every generated configuration.`,
+The tests run \`dnsmasq --test -C dnsmasq.conf\` (Debian \`dnsmasq-base\`) on every generated configuration.
+
+### --check
+
+\`xenlab-tools pxe --check dnsmasq.conf\` reads a dnsmasq configuration — any spelling, comments, \`conf-file=\` and
+\`conf-dir=\` includes — and prints what it does for a PXE boot, one \`key: value\` line each: \`dns\` (off with
+\`port=0\`), \`tftp\` on/off, \`tftp-root\` (absolute; \`~\` and \`$HOME\` read as your home), \`ipxe-tags\` (tags set
+by \`dhcp-match=…,175\` or \`dhcp-userclass=…,iPXE\`), \`boot ipxe\` and \`boot pxe\` (the file each kind of client is
+offered: a tagged \`dhcp-boot\` whose tags match wins over an untagged one; two that tie are reported as ambiguous),
+and one \`host <mac>: ip … name …\` line per \`dhcp-host\` (fields in any order). It does not check syntax: that is
+\`dnsmasq --test\`. Exit 1 when an include cannot be read.`,
   options: {
     inventory: {
       type: 'string',
-      required: true,
       placeholder: 'FILE',
-      description: 'Inventory, .yaml/.yml or .csv.',
+      description: 'Inventory, .yaml/.yml or .csv (required unless --check).',
+    },
+    check: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'Read a dnsmasq configuration and print what it does for a PXE boot (no files written).',
     },
     out: { type: 'string', default: 'pxe', placeholder: 'DIR', description: 'Output folder.' },
     tftpRoot: {
@@ -102,8 +132,31 @@ The tests run \`dnsmasq --test -C dnsmasq.conf\` (Debian \`dnsmasq-base\`) on ev
     },
     dryRun: { type: 'boolean', description: 'Check the inventory and list the files; write nothing.' },
   },
-  exitCodes: { 1: 'the inventory is malformed or has conflicts (all listed)' },
+  exitCodes: {
+    1: 'the inventory is malformed or has conflicts (all listed); --check: an include cannot be read',
+  },
   run(ctx, o) {
+    if (o.check !== undefined) {
+      const home = ctx.env.HOME ?? '/';
+      const eff = readDnsmasq(
+        resolve(o.check),
+        {
+          read: (p) => ctx.files.read(p),
+          list: (p) => {
+            try {
+              return statSync(p).isDirectory() ? readdirSync(p) : undefined;
+            } catch {
+              return undefined;
+            }
+          },
+        },
+        home,
+      );
+      ctx.io.stdout(renderDnsmasqCheck(eff));
+      return Promise.resolve(eff.problems.length > 0 ? 1 : 0);
+    }
+    if (o.inventory === undefined)
+      throw new ToolError(ToolErrorCode.usage, 'pxe: --inventory FILE is required (or --check FILE)');
     const inv = parseInventory(ctx.files.read(o.inventory), o.inventory, {
       subnet: o.subnet,
       server: o.server,
