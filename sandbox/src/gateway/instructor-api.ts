@@ -5,6 +5,7 @@ import {
   GatewayError,
   HelpDoneRequest,
   LockRequest,
+  ModeRequest,
   MoveToRequest,
   PATHS,
   RemoveLearnerRequest,
@@ -14,6 +15,8 @@ import type { EnvironmentManager } from '../sessions/index.js';
 import { clientIp, json, page, queryOf, type HandlerKit } from './http.js';
 import type { Instructor } from './instructor.js';
 import type { RateLimiter } from './limits.js';
+import type { RoomModes } from './modes.js';
+import type { RoomCapacity } from './room-capacity.js';
 import { UnknownLabError, type Pacing } from './pacing.js';
 import type { Gate, Route } from './router.js';
 
@@ -26,6 +29,10 @@ export interface InstructorApiDeps {
   readonly guesses: RateLimiter;
   /** Locked labs, "everyone to lab N", the countdown. */
   readonly pacing: Pacing;
+  /** Each lab's mode (individual, shared demo, tables of N). */
+  readonly modes: RoomModes;
+  /** Limits per driver and the line, shown on the room. */
+  readonly capacity: RoomCapacity;
 }
 
 /** Everything under it is the instructor's: any other browser is refused, whatever the path. */
@@ -70,8 +77,48 @@ export function instructorApi(d: InstructorApiDeps): { routes: Route[]; gate: Ga
     );
   };
 
+  /** Modes, tables and capacity per lab, besides the room and the pacing. */
+  const rooms = () => {
+    const labs = instructor.labs().map((l) => l.id);
+    return {
+      modes: Object.fromEntries(
+        labs.map((lab) => {
+          const m = d.modes.get(lab);
+          return [lab, m.mode === 'tables' ? { ...m, tables: d.modes.tables(lab) } : m];
+        }),
+      ),
+      capacity: d.capacity.view(labs),
+    };
+  };
+
   const room = (_req: IncomingMessage, res: ServerResponse): void => {
-    json(res, 200, { ...instructor.room(), pace: d.pacing.view() }, { 'Cache-Control': 'no-store' });
+    json(
+      res,
+      200,
+      { ...instructor.room(), pace: d.pacing.view(), ...rooms() },
+      { 'Cache-Control': 'no-store' },
+    );
+  };
+
+  /** A lab's mode: 404 for a lab the course does not have; answers every lab's mode and capacity. */
+  const mode = (req: IncomingMessage, res: ServerResponse): void => {
+    kit.postFromSite(
+      req,
+      res,
+      ModeRequest,
+      'send {"lab": "<lab id>", "mode": "individual"|"demo"} or {"lab": "<lab id>", "mode": "tables", "size": 2..12}',
+      (body) => {
+        if (!instructor.labs().some((l) => l.id === body.lab)) {
+          json(res, 404, { code: GatewayError.NOT_FOUND, message: `no lab "${body.lab}" in this course` });
+          return;
+        }
+        d.modes.set(
+          body.lab,
+          body.mode === 'tables' ? { mode: 'tables', size: body.size } : { mode: body.mode },
+        );
+        json(res, 200, rooms());
+      },
+    );
   };
 
   /** A pacing change: answered with the pacing as pages now see it, or 404 for a lab the course does not have. */
@@ -147,6 +194,7 @@ export function instructorApi(d: InstructorApiDeps): { routes: Route[]; gate: Ga
       { methods: ['POST'], path: PATHS.instructorLock, handle: lock },
       { methods: ['POST'], path: PATHS.instructorMoveTo, handle: moveTo },
       { methods: ['POST'], path: PATHS.instructorTimer, handle: timer },
+      { methods: ['POST'], path: PATHS.instructorMode, handle: mode },
     ],
     gate: {
       prefix: INSTRUCTOR_API,

@@ -9,6 +9,7 @@ import { createGateway } from './server.js';
 import type { Gateway } from './server.js';
 import { PATHS } from '../protocol/index.js';
 import { LIMIT_ENV, type GatewayLimits } from './limits.js';
+import { parseCapacity } from '../sessions/capacity.js';
 import { configureLogging, logErrorTo, logOptionsFrom } from '../log/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +39,9 @@ Runs the course site and the terminal gateway.
                   "xenlab image build" makes (env XENLAB_DRIVER; DOCKER_HOST picks a remote engine)
   --log-level L   fatal, error, warn, info (default), debug, trace or silent (env XENLAB_LOG_LEVEL); logs go to
                   stderr, one readable line each, or JSON lines with XENLAB_LOG_FORMAT=json
+  --capacity D=N  environments that may run at once per driver, e.g. qemu-xen=6,local=80 (env XENLAB_CAPACITY);
+                  without it the limits are measured from this machine's memory, cores and KVM. Learners beyond
+                  them wait in line (their page shows their place and about how long).
 Environment: XENLAB_IDLE_MINUTES (default 60) culls idle environments after a 5-minute warning;
 XENLAB_GRACE_MINUTES (default 30) keeps a shell running after its page is gone.
 Limits (whole numbers): XENLAB_MAX_CONNECTIONS (default 4000), XENLAB_MAX_CONNECTIONS_PER_IP (1000),
@@ -107,6 +111,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
         'course-code': { type: 'string' },
         driver: { type: 'string' },
         'log-level': { type: 'string' },
+        capacity: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -139,6 +144,12 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
   }
   const limits = limitsFromEnv(io.env);
   if (typeof limits === 'string') return bad(limits);
+  let capacity: Map<string, number>;
+  try {
+    capacity = parseCapacity(values.capacity ?? io.env.XENLAB_CAPACITY ?? '');
+  } catch (err) {
+    return bad(`--capacity: ${(err as Error).message}`);
+  }
   const logOptions = logOptionsFrom(values['log-level'], io.env);
   if (typeof logOptions === 'string') return bad(logOptions);
   const logger = configureLogging(logOptions);
@@ -192,6 +203,7 @@ export async function serve(argv: readonly string[], io: ServeIo): Promise<Gatew
     ...minutes('graceMs', io.env.XENLAB_GRACE_MINUTES),
     allowedOrigins: (io.env.XENLAB_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
     limits,
+    ...(capacity.size > 0 ? { capacity } : {}),
     logError: logErrorTo(logger),
   });
   logger.info('gateway listening', { url: gateway.url, driver: driverName });

@@ -19,6 +19,9 @@ import { OriginPolicy } from './origins.js';
 import { progressRoutes } from './progress-api.js';
 import { paceRoutes } from './pace-api.js';
 import { Pacing } from './pacing.js';
+import { RoomModes } from './modes.js';
+import { RoomCapacity } from './room-capacity.js';
+import type { HostFacts } from '../sessions/capacity.js';
 import { createRouter } from './router.js';
 import { persistentSecret } from './secrets.js';
 import { pageSetsCookie, sessionCookie } from './session-cookie.js';
@@ -71,6 +74,13 @@ export interface GatewayOptions {
   instructorKey?: string;
   /** Connection caps, timeouts, body size, rates: see {@link GatewayLimits} (defaults fit a room behind one NAT). */
   limits?: GatewayLimits;
+  /**
+   * Environments that may run at once per driver, replacing the limits measured from this machine (`--capacity
+   * qemu-xen=6,local=80`, `XENLAB_CAPACITY`); beyond them learners wait in line (see `room-capacity.ts`).
+   */
+  capacity?: ReadonlyMap<string, number>;
+  /** The machine the measured limits come from (default: measured at start; tests give their own). */
+  hostFacts?: HostFacts;
   /** Where a request that failed is reported (default: console.error); the gateway answers 500 and carries on. */
   logError?: (what: string, err: unknown) => void;
 }
@@ -91,6 +101,10 @@ export interface Gateway {
   readonly instructorUrl: string;
   /** The room's pacing: locked labs, "everyone to lab N", the countdown (durable in `db`). */
   readonly pacing: Pacing;
+  /** Each lab's mode: individual, shared demo, tables of N (durable in `db`). */
+  readonly modes: RoomModes;
+  /** Admission control and the line (limits per driver, places, estimates). */
+  readonly capacity: RoomCapacity;
   /** Open TCP connections (HTTP and WebSocket) now. */
   readonly connections: number;
   /** Files the static site holds in memory (found files only: misses are never cached). */
@@ -154,6 +168,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     labsDir: options.labsDir ?? LABS_DIR,
   });
   const pacing = new Pacing(db, () => instructor.labs());
+  const modes = new RoomModes(db);
+  const capacity = new RoomCapacity({
+    db,
+    environments,
+    labsDir: options.labsDir ?? LABS_DIR,
+    ...(options.capacity ? { overrides: options.capacity } : {}),
+    ...(options.hostFacts ? { host: options.hostFacts } : {}),
+    ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
+  });
 
   // Limits per address: new learners, and wrong guesses (resume codes and instructor keys share one budget).
   const newLearners = new RateLimiter(limits.newLearnersPerIpPerMinute);
@@ -172,11 +195,21 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     instructor,
     pacing,
     sockets,
+    modes,
+    capacity,
     driver: options.driver,
     liveEnvironmentsPerLearner: limits.liveEnvironmentsPerLearner,
     logError,
   });
-  const instructorEndpoints = instructorApi({ kit, instructor, environments, guesses, pacing });
+  const instructorEndpoints = instructorApi({
+    kit,
+    instructor,
+    environments,
+    guesses,
+    pacing,
+    modes,
+    capacity,
+  });
   const route = createRouter(
     [
       ...learnerRoutes({
@@ -274,6 +307,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     labs,
     db,
     pacing,
+    modes,
+    capacity,
     instructorUrl: `http://${shown}:${port}${PATHS.instructorLink}?key=${instructorKey}`,
     close: () =>
       (closing ??= (async () => {

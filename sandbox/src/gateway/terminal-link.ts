@@ -24,6 +24,13 @@ export interface LinkTarget {
   readonly subscribe: (listener: (n: EnvironmentNotice) => void) => () => void;
   /** An instructor watching: input and resizes are ignored, and the learner's shell is never held back by it. */
   readonly readOnly?: boolean;
+  /** Read-only: what a keystroke is answered with (an `error`, at most one per 10 s); none: ignored silently. */
+  readonly readOnlyRefusal?: { readonly code: string; readonly message: string };
+  /** The instructor's mode for this lab (a shared demo, a table): `env.seat` after `term.ready` and on changes. */
+  readonly seat?: {
+    view(): Omit<Extract<ServerMessage, { type: 'env.seat' }>, 'type'> | undefined;
+    subscribe(listener: () => void): () => void;
+  };
   /** The room's pacing, pushed to the page after `term.ready` and on every change (`room.pace`). */
   readonly pace?: { view(): RoomPace; subscribe(listener: () => void): () => void };
 }
@@ -68,6 +75,8 @@ export function linkTerminal(
   let target: LinkTarget | undefined;
   let unsubscribe: (() => void) | undefined;
   let unsubscribePace: (() => void) | undefined;
+  let unsubscribeSeat: (() => void) | undefined;
+  let refusedAt = -Infinity;
   let starting = false;
   const viewer: Viewer = {
     send: (data) => {
@@ -98,6 +107,10 @@ export function linkTerminal(
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) {
+      if (target?.readOnly && target.readOnlyRefusal && Date.now() - refusedAt > 10_000) {
+        refusedAt = Date.now();
+        send({ type: 'error', code: target.readOnlyRefusal.code, message: target.readOnlyRefusal.message });
+      }
       if (!target || target.readOnly) return;
       target.terminal.write(buf);
       target.activity();
@@ -162,6 +175,15 @@ export function linkTerminal(
                 ws.close(CLOSE.EXITED, 'environment culled');
               }
             });
+            const seat = t.seat;
+            if (seat) {
+              const sendSeat = () => {
+                const v = seat.view();
+                if (v) send({ type: 'env.seat', ...v });
+              };
+              sendSeat();
+              unsubscribeSeat = seat.subscribe(sendSeat);
+            }
             const pace = t.pace;
             if (pace) {
               // The time left is measured when each message goes: the page counts down from when it got it.
@@ -202,6 +224,7 @@ export function linkTerminal(
     clearTimeout(helloTimer);
     unsubscribe?.();
     unsubscribePace?.();
+    unsubscribeSeat?.();
     target?.terminal.detach(viewer);
   });
 }

@@ -1,14 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
 import { GatewayError, PATHS, PLAYGROUND_LAB, isName } from '../protocol/index.js';
 import { LAB_PATH } from '../protocol/lab.js';
 import type { SandboxDriver } from '../drivers/types.js';
 import { attachLabChannel } from '../grading/index.js';
 import type { LabProvisioner } from '../lab-runtime/index.js';
 import { EnvironmentManager } from '../sessions/index.js';
-import type { Learner, Learners } from '../store/index.js';
+import type { Learners } from '../store/index.js';
 import { pathOf } from './http.js';
 import type { Instructor } from './instructor.js';
+import { READ_ONLY_DEMO, readOnlyLab, seatMessage, type RoomModes, type Seat } from './modes.js';
+import type { RoomCapacity } from './room-capacity.js';
 import type { OriginPolicy } from './origins.js';
 import { lockedLab, type Pacing } from './pacing.js';
 import { readSession } from './session-cookie.js';
@@ -29,6 +32,10 @@ export interface UpgradeDeps {
   /** Locked labs are refused (423 GATEWAY_ERR_LAB_LOCKED); terminals get the room's pacing pushed. */
   readonly pacing: Pacing;
   readonly sockets: Sockets;
+  /** The instructor's mode per lab: whose environment a page opens (own, the shared demo, the table's). */
+  readonly modes: RoomModes;
+  /** Admission control: environments beyond the machine's capacity wait in line. */
+  readonly capacity: RoomCapacity;
   /** The default driver (lesson pages and `local` labs). */
   readonly driver: SandboxDriver;
   /** For the refusal's message: how many labs a learner may have open. */
@@ -112,12 +119,14 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
       return;
     }
     const learner = d.learners.bySession(check.sessionId);
-    if (!learner) {
+    const lab = url.searchParams.get('lab') ?? PLAYGROUND_LAB;
+    const name = url.searchParams.get('terminal') ?? 'main';
+    const instructor = d.instructor.recognises(req);
+    // The instructor's browser is no learner: it opens the shared demo it drives, nothing else of its own.
+    if (!learner && !(instructor && isName(lab) && d.modes.get(lab).mode === 'demo')) {
       refuse(socket, 403, GatewayError.NOT_JOINED, 'join the course first');
       return;
     }
-    const lab = url.searchParams.get('lab') ?? PLAYGROUND_LAB;
-    const name = url.searchParams.get('terminal') ?? 'main';
     if (!isName(lab) || !isName(name)) {
       refuse(socket, 404, GatewayError.BAD_TARGET, 'lab and terminal names are kebab-case');
       return;
@@ -128,7 +137,10 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
       refuse(socket, 423, code, message);
       return;
     }
-    if (!environments.admits(learner.id, lab)) {
+    // Whose environment this page opens: the learner's, the instructor's shared demo, or their table's.
+    const learnerId = learner?.id ?? '';
+    const seat = d.modes.seat(learnerId, lab, instructor);
+    if (!environments.admits(seat.owner, lab)) {
       refuse(
         socket,
         429,
@@ -137,8 +149,22 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
       );
       return;
     }
-    if (url.pathname === LAB_PATH) labChannel(req, socket, head, learner, lab);
-    else terminal(req, socket, head, learner, lab, name);
+    if (url.pathname === LAB_PATH) labChannel(req, socket, head, learnerId, lab, seat);
+    else terminal(req, socket, head, learnerId, lab, name, seat);
+  };
+
+  /**
+   * A page of a lab not in individual mode: a mode change for its lab closes it (1012, the page reconnects to its
+   * new seat); someone sitting down at its table resends the seat (`send`).
+   */
+  const followSeat = (ws: WebSocket, lab: string, seat: Seat, send?: () => void) => {
+    const off = d.modes.subscribe((e) => {
+      if (e.lab !== lab) return;
+      if (e.kind === 'mode') {
+        if (ws.readyState === ws.OPEN) ws.close(1012, 'the lab mode changed');
+      } else if (seat.table === e.table) send?.();
+    });
+    ws.once('close', off);
   };
 
   /**
@@ -146,17 +172,31 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
    * page hears what is starting (lab.starting); a driver that cannot run here is a permanent
    * LAB_ERR_DRIVER_UNAVAILABLE (close 4003).
    */
-  const labChannel = (req: IncomingMessage, socket: Duplex, head: Buffer, learner: Learner, lab: string) => {
+  const labChannel = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    learnerId: string,
+    lab: string,
+    seat: Seat,
+  ) => {
     sockets.accept(req, socket, head, (ws) => {
+      const envId = EnvironmentManager.idFor(seat.owner, lab);
+      const sendSeat = () => {
+        const v = seatMessage(d.modes, seat, lab, learnerId);
+        if (v && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'lab.seat', ...v }));
+      };
+      sendSeat();
+      followSeat(ws, lab, seat, sendSeat);
       attachLabChannel(
         ws,
         labStarting(
           ws,
-          (l) => labs.watchStart(EnvironmentManager.idFor(learner.id, lab), l),
-          environments.open(learner.id, lab).then(async (env) => {
+          (l) => labs.watchStart(envId, l),
+          d.capacity.open(ws, 'lab', seat.owner, lab, envId).then(async (env) => {
             const labEnv = await labs.environment(env.row.id);
             if (!labEnv) throw new Error(`"${lab}" is not a lab`);
-            return labEnv;
+            return seat.readOnly ? readOnlyLab(labEnv) : labEnv;
           }),
         ),
       );
@@ -168,18 +208,25 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    learner: Learner,
+    learnerId: string,
     lab: string,
     name: string,
+    seat: Seat,
   ) => {
     sockets.accept(req, socket, head, (ws) => {
+      const envId = EnvironmentManager.idFor(seat.owner, lab);
+      const seatListeners = new Set<() => void>();
+      followSeat(ws, lab, seat, () => {
+        for (const l of seatListeners) l();
+      });
       linkTerminal(ws, async (size) => {
         // While a slow driver brings the lab up the page sees the boot (console, ETA); a driver that cannot run
         // here is refused for good (GATEWAY_ERR_DRIVER_UNAVAILABLE, close 4003).
+        // Beyond the machine's capacity the page waits in line first (env.queued: its place, about how long).
         const env = await openShowingStart(
           ws,
-          (l) => labs.watchStart(EnvironmentManager.idFor(learner.id, lab), l),
-          environments.open(learner.id, lab),
+          (l) => labs.watchStart(envId, l),
+          d.capacity.open(ws, 'terminal', seat.owner, lab, envId),
         );
         // The driver this environment runs on (a lab's own, or the default one).
         const driver = labs.driverOf(env.row.id) ?? d.driver;
@@ -205,11 +252,11 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
         }
         const notices = [
           driver.notice,
-          fresh && env.revived && !env.announced
+          fresh && env.revived && !env.announced && !seat.readOnly
             ? 'Welcome back: this is a new shell. Your files and your pool are as you left them.'
             : undefined,
         ].filter(Boolean);
-        if (fresh) env.announced = true;
+        if (fresh && !seat.readOnly) env.announced = true;
         return {
           terminal: shared,
           driver: driver.name,
@@ -218,13 +265,25 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
           name,
           notice: notices.length ? notices.join(' ') : undefined,
           activity: () => {
-            environments.activity(env);
+            if (!seat.readOnly) environments.activity(env);
           },
           subscribe: (l) => {
             env.listeners.add(l);
             return () => env.listeners.delete(l);
           },
           pace: d.pacing,
+          ...(seat.readOnly ? { readOnly: true, readOnlyRefusal: READ_ONLY_DEMO } : {}),
+          ...(seat.mode === 'individual'
+            ? {}
+            : {
+                seat: {
+                  view: () => seatMessage(d.modes, seat, lab, learnerId),
+                  subscribe: (l: () => void) => {
+                    seatListeners.add(l);
+                    return () => seatListeners.delete(l);
+                  },
+                },
+              }),
         };
       });
     });
