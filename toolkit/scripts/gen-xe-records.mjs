@@ -66,6 +66,8 @@ const WANT = {
   task: ['task_record', 'task'],
   message: ['message_record', 'message'],
   console: ['console_record', 'console'],
+  appliance: ['vm_appliance_record', 'VM_appliance'],
+  drtask: ['dr_task_record', 'DR_task'],
 };
 
 function recordBody(fn) {

@@ -3,6 +3,7 @@
  * `xe help`, the bash completion and the reference page on the site are all generated from this one table.
  */
 import type { CommandDef } from '../command-types.js';
+import { applianceDrCommands } from './appliance-dr.js';
 import { hostPoolCommands } from './host-pool.js';
 import { miscCommands } from './misc.js';
 import { classCommands } from './params.js';
@@ -22,6 +23,7 @@ export function commandTable(): ReadonlyMap<string, CommandDef> {
       ...storageNetworkCommands(),
       ...miscCommands(),
       ...transferCommands(),
+      ...applianceDrCommands(),
     ].map((c) => [c.name, c]),
   );
   return table;

@@ -15,6 +15,7 @@ import {
   type Obj,
 } from '../records.js';
 import type { RecordField } from '../record-types.js';
+import { withSpecifiedDatabase } from './appliance-dr.js';
 import { bool, get, need, STDPARAMS } from './common.js';
 
 /** One generated class: CLI name, XenAPI class, default filters and the `-list` default columns. */
@@ -121,6 +122,8 @@ const CLASS_DEFS: readonly ClassDef[] = [
     columns: ['uuid', 'name-label', 'name-description', 'status', 'progress'],
   },
   { name: 'message', cls: 'message', filters: [], columns: [] },
+  { name: 'appliance', cls: 'VM_appliance', filters: [], columns: [] },
+  { name: 'drtask', cls: 'DR_task', filters: [], columns: [] },
 ];
 
 const has = (f: RecordField, flag: string) => f.x?.includes(flag) ?? false;
@@ -142,47 +145,50 @@ async function write(ctx: CommandContext, method: string, obj: Obj, ...args: unk
 }
 
 function listCmd(def: ClassDef): (ctx: CommandContext) => Promise<void> {
-  return async (ctx) => {
-    const view = new RecordView(ctx.db, def.name);
-    const all = await ctx.db.list(def.cls);
-    const filters = [
-      ...def.filters,
-      ...ctx.params.filter(([k]) => k !== 'params' && !STDPARAMS.includes(k) && !k.startsWith('database:')),
-    ];
-    let objs = all;
-    for (const [k, v] of filters) objs = await view.filter(objs, k, v);
-    if (bool(ctx, 'all')) objs = all;
-    const wanted = chooseParams(ctx, def.columns);
-    const fields = view.rc.fields.filter(
-      (f) => (wanted.length === 0 || wanted.includes(f.n)) && !isHidden(f),
-    );
-    ctx.printer.table(await Promise.all(objs.map((o) => view.printed(o, fields, true))));
-  };
+  return (outer) =>
+    withSpecifiedDatabase(outer, async (ctx) => {
+      const view = new RecordView(ctx.db, def.name);
+      const all = await ctx.db.list(def.cls);
+      const filters = [
+        ...def.filters,
+        ...ctx.params.filter(([k]) => k !== 'params' && !STDPARAMS.includes(k) && !k.startsWith('database:')),
+      ];
+      let objs = all;
+      for (const [k, v] of filters) objs = await view.filter(objs, k, v);
+      if (bool(ctx, 'all')) objs = all;
+      const wanted = chooseParams(ctx, def.columns);
+      const fields = view.rc.fields.filter(
+        (f) => (wanted.length === 0 || wanted.includes(f.n)) && !isHidden(f),
+      );
+      ctx.printer.table(await Promise.all(objs.map((o) => view.printed(o, fields, true))));
+    });
 }
 
 function paramListCmd(def: ClassDef): (ctx: CommandContext) => Promise<void> {
-  return async (ctx) => {
-    const view = new RecordView(ctx.db, def.name);
-    const obj = await getObj(ctx, def);
-    const fields = view.rc.fields.filter((f) => !isHidden(f));
-    ctx.printer.table([await view.printed(obj, fields, false)]);
-  };
+  return (outer) =>
+    withSpecifiedDatabase(outer, async (ctx) => {
+      const view = new RecordView(ctx.db, def.name);
+      const obj = await getObj(ctx, def);
+      const fields = view.rc.fields.filter((f) => !isHidden(f));
+      ctx.printer.table([await view.printed(obj, fields, false)]);
+    });
 }
 
 function paramGetCmd(def: ClassDef): (ctx: CommandContext) => Promise<void> {
-  return async (ctx) => {
-    const view = new RecordView(ctx.db, def.name);
-    const obj = await getObj(ctx, def);
-    const f = fieldLookup(view.rc, need(ctx, 'param-name'));
-    const key = get(ctx, 'param-key');
-    if (key !== undefined && has(f, 'M')) {
-      const hit = (await view.mapOf(obj, f)).find(([k]) => k === key);
-      if (!hit) throw new CliFailure(`Key ${key} not found in map`);
-      ctx.printer.list([hit[1]]);
-      return;
-    }
-    ctx.printer.list([await view.safeValue(obj, f)]);
-  };
+  return (outer) =>
+    withSpecifiedDatabase(outer, async (ctx) => {
+      const view = new RecordView(ctx.db, def.name);
+      const obj = await getObj(ctx, def);
+      const f = fieldLookup(view.rc, need(ctx, 'param-name'));
+      const key = get(ctx, 'param-key');
+      if (key !== undefined && has(f, 'M')) {
+        const hit = (await view.mapOf(obj, f)).find(([k]) => k === key);
+        if (!hit) throw new CliFailure(`Key ${key} not found in map`);
+        ctx.printer.list([hit[1]]);
+        return;
+      }
+      ctx.printer.list([await view.safeValue(obj, f)]);
+    });
 }
 
 function paramSetCmd(def: ClassDef): (ctx: CommandContext) => Promise<void> {

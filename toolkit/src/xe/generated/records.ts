@@ -532,4 +532,16 @@ export const RECORDS: RecordTable = {
     {"n":"location","k":"auto","c":"console","f":"location","t":"string"},
     {"n":"other-config","k":"map","x":"MA","c":"console","f":"other_config","t":"(string -> string) map","wa":"console.add_to_other_config","wat":"string","wr":"console.remove_from_other_config"},
   ] },
+  "appliance": { cls: "VM_appliance", fields: [
+    {"n":"uuid","k":"auto","c":"VM_appliance","f":"uuid","t":"string"},
+    {"n":"name-label","k":"auto","x":"s","c":"VM_appliance","f":"name_label","t":"string","ws":"VM_appliance.set_name_label","wst":"string"},
+    {"n":"name-description","k":"auto","x":"s","c":"VM_appliance","f":"name_description","t":"string","ws":"VM_appliance.set_name_description","wst":"string"},
+    {"n":"VMs","k":"uuids","x":"S","c":"VM_appliance","f":"VMs","t":"VM ref set"},
+    {"n":"allowed-operations","k":"set","x":"S","c":"VM_appliance","f":"allowed_operations","t":"enum vm_appliance_operation set"},
+    {"n":"current-operations","k":"values","x":"S","c":"VM_appliance","f":"current_operations","t":"(string -> enum vm_appliance_operation) map"},
+  ] },
+  "drtask": { cls: "DR_task", fields: [
+    {"n":"uuid","k":"auto","c":"DR_task","f":"uuid","t":"string"},
+    {"n":"introduced-SRs","k":"uuids","c":"DR_task","f":"introduced_SRs","t":"SR ref set"},
+  ] },
 };
