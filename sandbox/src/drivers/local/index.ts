@@ -45,6 +45,8 @@ export interface LocalDriverOptions {
   readOnlyBinds?: readonly string[];
   /** Directories put first on PATH inside the shell. */
   path?: readonly string[];
+  /** Variables every shell gets (e.g. PYTHONPATH); the environment spec's own `env` wins over them. */
+  env?: Readonly<Record<string, string>>;
   /** Where snapshots of homes are kept (a folder per environment). */
   snapshotDir?: string;
   /** How often a home's size is checked against its quota while shells run (default 15 s). */
@@ -460,7 +462,8 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
 
   const environment = (spec: EnvironmentSpec): Record<string, string> => {
     const home = jailed ? JAIL_HOME : spec.home;
-    return learnerEnv(home, options.path ?? [], spec, spec.pool ? loopback(spec.pool) : undefined);
+    const env = learnerEnv(home, options.path ?? [], spec, spec.pool ? loopback(spec.pool) : undefined);
+    return { ...env, ...options.env, ...spec.env };
   };
 
   /** Inside, the pool is at 127.0.0.1:<its port>: the host's loopback, or the relay in the environment's network. */

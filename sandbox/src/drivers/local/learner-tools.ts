@@ -41,8 +41,33 @@ export function learnerToolBin(
 }
 
 /**
+ * Debian's python3-os-xenapi (OpenStack's os-xenapi) carries the XenAPI SDK module Citrix ships as XenAPI.py, here:
+ * `dpkg -L python3-os-xenapi`. Ansible's community.general xenserver_* modules `import XenAPI`.
+ */
+export const DEBIAN_XENAPI_PY = '/usr/lib/python3/dist-packages/os_xenapi/client/XenAPI.py';
+
+/**
+ * A folder (`<bin>/python`) with just `XenAPI.py`, a link to the Debian package's module, for the learner's
+ * PYTHONPATH: `import XenAPI` works in the jail (which binds the host's /usr) without putting the rest of
+ * os_xenapi/client (`session`, `utils`, `exception`…) first on every Python program's path. Undefined when the
+ * package is not installed (`apt-get install python3-os-xenapi`; `.ci/run` installs it).
+ */
+export function learnerPythonDir(bin: string, xenapiPy = DEBIAN_XENAPI_PY): string | undefined {
+  const dir = join(bin, 'python');
+  if (!existsSync(xenapiPy)) {
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  rmSync(join(dir, 'XenAPI.py'), { force: true });
+  symlinkSync(xenapiPy, join(dir, 'XenAPI.py'));
+  return dir;
+}
+
+/**
  * The local driver as learners get it: the toolkit and its dependencies visible read-only in the jail, and `xe`
- * and `xenlab-tools` first on PATH.
+ * and `xenlab-tools` first on PATH, and `import XenAPI` in Python (see {@link learnerPythonDir}).
  * @example
  * const driver = createLearnerLocalDriver({ toolBinDir: '.xenlab/bin' });
  */
@@ -51,8 +76,10 @@ export function createLearnerLocalDriver(
 ): SandboxDriver {
   const { toolBinDir, ...local } = options;
   const bin = learnerToolBin(toolBinDir);
+  const python = learnerPythonDir(bin);
   return createLocalDriver({
     ...local,
+    env: { ...(python === undefined ? {} : { PYTHONPATH: python }), ...local.env },
     readOnlyBinds: [
       ...(local.readOnlyBinds ?? []),
       TOOLKIT_DIR,
