@@ -12,6 +12,7 @@ import type { ServerMessage } from '../protocol/index.js';
 import type { LabServerMessage } from '../protocol/lab.js';
 import { Admission, type QueueStatus } from '../sessions/admission.js';
 import {
+  MEASURED_MB,
   capacityFor,
   measureHost,
   type CapacityDecision,
@@ -77,15 +78,22 @@ export class RoomCapacity {
     this.#costs ??= new Map(
       loadAllLabs(this.#labsDir).labs.map((l) => {
         const env = l.manifest.environment;
-        const nodes = (env.nodes ?? []) as readonly { memoryMb?: unknown }[];
-        const declared = nodes.map((n) => (typeof n.memoryMb === 'number' ? n.memoryMb : undefined));
-        const known = declared.every((m) => m !== undefined) && declared.length > 0;
+        // Machines: nodes that are not a plain shell (`image: local`); none listed = one Xen host. A node's
+        // declared `memoryMb` where the schema has it, else the driver's default.
+        const nodes = (env.nodes ?? []) as readonly { image?: string; memoryMb?: unknown }[];
+        const machines = env.nodes ? nodes.filter((n) => n.image !== 'local') : [{}];
+        const memoryMb = machines.reduce<number>(
+          (a, n: { memoryMb?: unknown }) =>
+            a + (typeof n.memoryMb === 'number' ? n.memoryMb : MEASURED_MB.qemuDefaultNode),
+          0,
+        );
+        const machine = env.driver === 'qemu-xen' || env.driver === 'xcp';
         return [
           l.id,
           {
             driver: env.driver,
-            nodes: Math.max(1, nodes.length),
-            ...(known ? { memoryMb: declared.reduce<number>((a, m) => a + m, 0) } : {}),
+            nodes: Math.max(1, machine ? machines.length : nodes.length),
+            ...(machine ? { memoryMb } : {}),
           },
         ];
       }),

@@ -52,17 +52,19 @@ export function measureHost(): HostFacts {
 }
 
 /**
- * Resident memory of one environment (MiB) besides its declared guest memory, measured with `ps -o rss` on the
- * 2-core box: a simulator lab (its share of a simulator worker thread, a jailed bash and its helpers) and, per
- * node, what QEMU adds to the guest's RAM (its own code, TCG's translation cache, device models).
+ * Resident memory of one environment (MiB) besides its declared guest memory, measured with `ps -o rss` over the
+ * gateway and its children on the 2-core, 24 GiB box without KVM (sessions README, "Room capacity"): a simulator
+ * lab (its simulator in a shared worker thread, grader, jailed bash) and, per node, what QEMU adds to the guest's
+ * RAM under TCG (its translation cache is 1 GiB by default).
  */
 export const MEASURED_MB = {
-  /** One `local` environment: simulator in a shared worker (~35 MiB each) + bwrap/bash (~10 MiB) + headroom. */
-  local: 64,
-  /** One `docker` environment: a container's shell and the learner's simulator. */
+  /** One `local` environment: measured 17-20 MiB (6-10 at once, playground and a lab); doubled for pools that grow. */
+  local: 32,
+  /** One `docker` environment: a container's shell and the learner's simulator (estimate, not measured here). */
   docker: 160,
-  /** Per QEMU node, beyond its guest RAM: QEMU itself and the TCG translation cache (up to ~1 GiB under TCG). */
-  qemuOverheadTcg: 320,
+  /** Per QEMU node under TCG, beyond its guest RAM: measured 650-1250 MiB over a 384 MiB guest after 15 min. */
+  qemuOverheadTcg: 1024,
+  /** Per QEMU node with KVM (no translation cache): an estimate, not measured here (no /dev/kvm). */
   qemuOverheadKvm: 96,
   /** A qemu-xen node with no declared memory gets the driver's default (`memoryMb` 2048). */
   qemuDefaultNode: 2048,
@@ -96,7 +98,7 @@ export interface CapacityDecision {
 /**
  * The measured limit for one lab: memory (what was available at start, less the reserve, over one environment's
  * cost) and CPU (TCG: one node per core, since emulation keeps a core busy while a guest runs; KVM: four nodes per
- * core; shells: 50 per core, as they mostly wait), the smaller of the two and at least 1.
+ * core; shells: 150 per core, as they mostly wait: `npm run bench:sandbox` keeps 200 typing learners on 2 cores), the smaller of the two and at least 1.
  */
 export function capacityFor(
   cost: LabCost,
@@ -113,7 +115,7 @@ export function capacityFor(
   const nodes = Math.max(1, cost.nodes);
   const byCpu = machine
     ? Math.floor((host.cores * (host.kvm ? 4 : 1)) / nodes)
-    : host.cores * (cost.driver === 'docker' ? 10 : 50);
+    : host.cores * (cost.driver === 'docker' ? 10 : 150);
   const limit = Math.max(1, Math.min(byMemory, byCpu));
   const gib = (mb: number) => `${(mb / 1024).toFixed(1)} GiB`;
   const why =
