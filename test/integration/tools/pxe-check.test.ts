@@ -48,10 +48,10 @@ describe('pxe --check', () => {
     expect(lines[6]).toMatch(/^host 52:54:00:12:34:56: ip 10\.0\.2\.15 name xen-oak7 \(/);
   });
 
-  it('follows ~ in tftp-root and an include, and exits 1 on an include it cannot read', async () => {
+  it('follows ~ in tftp-root and an include (relative to the home, where dnsmasq would start), and exits 1 on an include it cannot read', async () => {
     mkdirSync(join(lab.dir, 'conf'), { recursive: true });
     writeFileSync(join(lab.dir, 'conf', 'tftp.conf'), 'enable-tftp=\ntftp-root=~/tftp/\n');
-    writeFileSync(join(lab.dir, 'conf', 'main.conf'), 'conf-file=tftp.conf\n');
+    writeFileSync(join(lab.dir, 'conf', 'main.conf'), 'conf-file=conf/tftp.conf\n');
     const ok = await lab.run(['pxe', '--check', join(lab.dir, 'conf', 'main.conf')], {
       env: { HOME: lab.dir },
     });

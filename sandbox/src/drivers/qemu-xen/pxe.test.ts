@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -40,6 +40,44 @@ describe('readPxeConfig (the learner’s dnsmasq.conf drives QEMU’s DHCP/TFTP)
     expect(readPxeConfig(home, '/home/learner').bootfile).toBe('boot.ipxe');
     conf('enable-tftp\ntftp-root=pxe/tftp\ndhcp-boot=boot.ipxe\n');
     expect(readPxeConfig(home, '/home/learner').tftpRoot).toBe(join(home, 'pxe', 'tftp'));
+  });
+
+  it('serves what the checks judge: any iPXE tag, $HOME, includes, the boot file of option 67', () => {
+    writeFileSync(join(home, 'pxe', 'tftp', 'undionly.kpxe'), 'rom');
+    conf(
+      'enable-tftp=\ntftp-root=$HOME/pxe/tftp/\ndhcp-userclass=set:chain,iPXE\ndhcp-boot=undionly.kpxe\ndhcp-boot=tag:chain,/boot.ipxe,,10.0.2.2\n',
+    );
+    expect(readPxeConfig(home, '/home/learner')).toEqual({
+      tftpRoot: join(home, 'pxe', 'tftp'),
+      bootfile: 'boot.ipxe',
+    });
+    mkdirSync(join(home, 'pxe', 'conf.d'));
+    writeFileSync(
+      join(home, 'pxe', 'conf.d', 'boot.conf'),
+      'dhcp-match=set:ipxe,175\ndhcp-option=tag:ipxe,67,boot.ipxe\n',
+    );
+    conf('enable-tftp\ntftp-root=~/pxe/tftp\ndhcp-boot=tag:!ipxe,undionly.kpxe\nconf-dir=~/pxe/conf.d\n');
+    expect(readPxeConfig(home, '/home/learner').bootfile).toBe('boot.ipxe');
+  });
+
+  it('reads includes only inside the home and never through a link', () => {
+    const err = (text: string) => {
+      conf(text);
+      try {
+        readPxeConfig(home, '/home/learner');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(err('conf-file=/etc/passwd\n')).toMatch(/\/etc\/passwd is outside your home/);
+    symlinkSync('/etc/passwd', join(home, 'pxe', 'more.conf'));
+    expect(err('conf-file=~/pxe/more.conf\n')).toMatch(/must be a plain file \(not a link\)/);
+    expect(err('conf-file=~/pxe/dnsmasq.conf\n')).toMatch(/again \(a loop\)/);
+    writeFileSync(join(home, 'pxe', 'tftp', 'other.ipxe'), '#!ipxe\n');
+    expect(err('enable-tftp\ntftp-root=~/pxe/tftp\ndhcp-boot=boot.ipxe\ndhcp-boot=other.ipxe\n')).toMatch(
+      /boot\.ipxe and other\.ipxe are both offered/,
+    );
   });
 
   it('says what is wrong, in words a learner can act on', () => {

@@ -14,6 +14,7 @@ import {
   statSync,
 } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { readDnsmasq } from '@xenlab/toolkit/tools';
 import { XenlabError } from '../../errors/index.js';
 
 /** Where the learner's PXE server configuration lives, relative to their home. */
@@ -27,71 +28,90 @@ export interface PxeSettings {
   readonly bootfile: string;
 }
 
+/** Most the configuration files together may hold, and how many files (includes) are read. */
+const CONFIG_MAX_BYTES = 256 * 1024;
+const CONFIG_MAX_FILES = 64;
+
 /**
- * Reads the two settings of a dnsmasq PXE configuration that QEMU's built-in DHCP/TFTP server honours:
- * `tftp-root=DIR` and `dhcp-boot=[tag:…,]FILE[,server…]` (dnsmasq(8) syntax), plus `enable-tftp`. Paths are as the
- * learner sees them (`/home/learner/…` or `~/…` inside the jail, `homeInJail`) and must stay inside their home.
+ * Reads what a dnsmasq PXE configuration does for the host's iPXE ROM, with the toolkit's reader of dnsmasq
+ * configuration (`xenlab-tools pxe --check`, so the driver serves what the lab's checks judge): TFTP on, its root,
+ * and the boot file a client carrying the iPXE tags (`dhcp-match=…,175`, `dhcp-userclass=…,iPXE`) is offered —
+ * every spelling dnsmasq accepts, comments, `conf-file=`/`conf-dir=` includes. QEMU's built-in DHCP/TFTP server then
+ * plays dnsmasq with those two settings. Paths are as the learner sees them (`/home/learner/…`, `~/…`, `$HOME/…`
+ * inside the jail, `homeInJail`; relative ones from the home) and must stay inside their home: the gateway (root)
+ * reads the configuration and its includes as plain files only, never through a link, 256 KiB and 64 files at most.
  * @throws Error `SANDBOX_ERR_PXE_CONFIG` saying what is missing or wrong, in words a learner can act on.
  */
 export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
-  const file = join(home, PXE_CONFIG);
   const fail = (why: string): never => {
     throw new XenlabError('SANDBOX_ERR_PXE_CONFIG', `~/${PXE_CONFIG}: ${why}`);
   };
+  const file = join(home, PXE_CONFIG);
   if (!existsSync(file)) fail('not found; write your dnsmasq configuration there');
-  // The home is the learner's: the gateway (root) reads nothing through a link they made.
-  if (!lstatSync(file).isFile()) fail('must be a plain file (not a link)');
-  let text: string;
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    if (fstatSync(fd).size > 256 * 1024) fail('is over 256 KiB: that is not a dnsmasq configuration');
-    text = readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
-  let tftpRoot: string | undefined;
-  const boots: string[][] = [];
-  let tftpEnabled = false;
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').trim();
-    if (!line) continue;
-    const eq = line.indexOf('=');
-    const key = (eq < 0 ? line : line.slice(0, eq)).trim();
-    const value = eq < 0 ? '' : line.slice(eq + 1).trim();
-    if (key === 'enable-tftp') tftpEnabled = true;
-    else if (key === 'tftp-root') tftpRoot = value.split(',')[0]?.trim();
-    else if (key === 'dhcp-boot') boots.push(value.split(',').map((f) => f.trim()));
-  }
-  // dhcp-boot=[tag:<tag>,]<filename>[,<servername>[,<server address>]]. QEMU's NIC ROM is iPXE, which a
-  // chainloading configuration recognises by option 175 (`dhcp-match=set:ipxe,175`): take the line for tag ipxe,
-  // else the first untagged one.
-  const isTag = (f: string) => f.startsWith('tag:') || f.startsWith('net:');
-  const chosen =
-    boots.find((b) => b.some((f) => f === 'tag:ipxe' || f === 'net:ipxe')) ??
-    boots.find((b) => !b.some(isTag) || b.every((f) => !isTag(f) || f.startsWith('tag:!')));
-  const bootfile = chosen?.find((f) => f && !isTag(f));
-  if (!tftpEnabled) fail('`enable-tftp` is missing, so nothing would serve the boot files');
+  /** A path the learner wrote (jail or real), as a path on this machine inside the home; undefined outside. */
+  const onHost = (p: string): string | undefined => {
+    const mapped =
+      p === homeInJail || p.startsWith(`${homeInJail}/`)
+        ? join(home, p.slice(homeInJail.length))
+        : p === home || p.startsWith(`${home}/`) // a shell without the jail sees the real path
+          ? p
+          : undefined;
+    if (mapped === undefined) return undefined;
+    const rel = relative(resolve(home), resolve(mapped));
+    return rel.startsWith('..') || isAbsolute(rel) ? undefined : mapped;
+  };
+  let bytes = 0;
+  let files = 0;
+  const eff = readDnsmasq(
+    `${homeInJail}/${PXE_CONFIG}`,
+    {
+      read: (p) => {
+        const at = onHost(p);
+        if (at === undefined) throw new Error(`${p} is outside your home`);
+        if (++files > CONFIG_MAX_FILES)
+          throw new Error(`more than ${String(CONFIG_MAX_FILES)} files are included`);
+        if (!lstatSync(at).isFile()) throw new Error(`${p} must be a plain file (not a link)`);
+        const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          bytes += fstatSync(fd).size;
+          if (bytes > CONFIG_MAX_BYTES)
+            throw new Error('over 256 KiB in all: that is not a dnsmasq configuration');
+          return readFileSync(fd, 'utf8');
+        } finally {
+          closeSync(fd);
+        }
+      },
+      list: (p) => {
+        const at = onHost(p);
+        if (at === undefined || !existsSync(at) || !lstatSync(at).isDirectory()) return undefined;
+        return readdirSync(at);
+      },
+    },
+    homeInJail,
+  );
+  const top = eff.problems.find((x) => x.startsWith(`${homeInJail}/${PXE_CONFIG}: cannot read`));
+  if (top !== undefined) fail(top.replace(/^.*?: cannot read [^:]*: /, ''));
+  if (eff.problems.length > 0) fail(eff.problems.join('; ').replaceAll(homeInJail, '~'));
+  const tftpRoot = eff.tftpRoot;
+  // QEMU's NIC ROM is iPXE: it carries whatever tags mark iPXE clients; without any it gets the untagged offer.
+  const offer = eff.bootFor(new Set(eff.ipxeTags));
+  if (offer !== undefined && 'ambiguous' in offer)
+    return fail(
+      `dhcp-boot: ${offer.ambiguous.map((b) => b.file).join(' and ')} are both offered to iPXE clients; keep one`,
+    );
+  const bootfile = offer?.file.replace(/^\/+/, '');
+  if (!eff.tftpEnabled) fail('`enable-tftp` is missing, so nothing would serve the boot files');
   if (!tftpRoot) return fail('`tftp-root=` is missing');
   if (!bootfile) return fail('`dhcp-boot=` is missing (the file the host asks for first)');
-  const mapped = tftpRoot.startsWith('~/')
-    ? join(home, tftpRoot.slice(2))
-    : tftpRoot === homeInJail || tftpRoot.startsWith(`${homeInJail}/`)
-      ? join(home, tftpRoot.slice(homeInJail.length))
-      : tftpRoot === home || tftpRoot.startsWith(`${home}/`) // a shell without the jail sees the real path
-        ? tftpRoot
-        : isAbsolute(tftpRoot)
-          ? fail(`tftp-root ${tftpRoot} is outside your home (${homeInJail})`)
-          : join(home, tftpRoot);
-  const rel = relative(resolve(home), resolve(mapped));
-  if (rel.startsWith('..')) fail(`tftp-root ${tftpRoot} is outside your home`);
-  if (!existsSync(mapped) || !statSync(mapped).isDirectory()) fail(`tftp-root ${tftpRoot} is not a folder`);
+  const shown = tftpRoot.replace(homeInJail, '~');
+  const mapped = onHost(tftpRoot) ?? fail(`tftp-root ${shown} is outside your home (${homeInJail})`);
+  if (!existsSync(mapped) || !statSync(mapped).isDirectory()) fail(`tftp-root ${shown} is not a folder`);
   // A link anywhere on the way (~/pxe -> /root) must not take the root out of the home.
   const real = relative(realpathSync(home), realpathSync(mapped));
-  if (real.startsWith('..') || isAbsolute(real))
-    fail(`tftp-root ${tftpRoot} leads outside your home (a link?)`);
+  if (real.startsWith('..') || isAbsolute(real)) fail(`tftp-root ${shown} leads outside your home (a link?)`);
   if (/[,\s]/.test(mapped) || /[,\s]/.test(bootfile)) fail('paths may not contain commas or spaces');
   if (bootfile.includes('..')) fail(`dhcp-boot ${bootfile} leaves the TFTP root`);
-  if (!existsSync(join(mapped, bootfile))) fail(`dhcp-boot names ${bootfile}, which is not in ${tftpRoot}`);
+  if (!existsSync(join(mapped, bootfile))) fail(`dhcp-boot names ${bootfile}, which is not in ${shown}`);
   return { tftpRoot: resolve(mapped), bootfile };
 }
 

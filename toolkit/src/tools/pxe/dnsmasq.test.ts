@@ -31,7 +31,7 @@ function check(text: string, extra: Record<string, string> = {}): string {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), body);
   }
-  writeFileSync(join(dir, 'dnsmasq.conf'), text);
+  writeFileSync(join(dir, 'dnsmasq.conf'), text.replaceAll('@DIR@', dir));
   return renderDnsmasqCheck(readDnsmasq(join(dir, 'dnsmasq.conf'), disk, HOME)).replaceAll(dir, '<dir>');
 }
 
@@ -135,7 +135,7 @@ describe('dnsmasq configuration, as it takes effect', () => {
   });
 
   it('follows conf-file= and conf-dir= (with its extension filters, skipping backups)', () => {
-    const top = 'port=0\nconf-file=parts/tftp.conf\nconf-dir=more,*.conf\n';
+    const top = 'port=0\nconf-file=@DIR@/parts/tftp.conf\nconf-dir=@DIR@/more/,*.conf\n';
     const report = check(top, {
       'parts/tftp.conf': `enable-tftp\ntftp-root=~/pxe/tftp\n`,
       'more/10-boot.conf':
@@ -193,7 +193,7 @@ describe('dnsmasq configuration, as it takes effect', () => {
   });
 
   it('refuses an include loop without hanging', () => {
-    const report = check('conf-file=dnsmasq.conf\n');
+    const report = check('conf-file=@DIR@/dnsmasq.conf\n');
     expect(report).toMatch(/^problem: .*again \(a loop\)/m);
   });
 

@@ -14,7 +14,8 @@
  * time, `ignore`, and the host name; `conf-dir=<dir>[,<ext to skip>…|,*<ext to take>…]`.
  *
  * One liberty: `~`, `$HOME` and `${HOME}` at the start of a path are read as the home directory given (the lab's
- * driver maps them so), where dnsmasq itself would take them literally.
+ * driver maps them so), where dnsmasq itself would take them literally; relative paths are taken from the home (the
+ * folder dnsmasq would be started in).
  */
 import { posix } from 'node:path';
 
@@ -117,7 +118,6 @@ export function readDnsmasqLines(
       problems.push(`${from ?? file}: cannot read ${file}: ${(e as Error).message}`);
       return;
     }
-    const dir = posix.dirname(file);
     text.split('\n').forEach((raw, i) => {
       const at = `${file}:${String(i + 1)}`;
       const l = stripComment(raw);
@@ -126,12 +126,12 @@ export function readDnsmasqLines(
       const key = (eq < 0 ? l : l.slice(0, eq)).trim();
       const value = eq < 0 ? '' : l.slice(eq + 1).trim();
       if (key === 'conf-file') {
-        visit(expandPath(value, home, dir), depth + 1, at);
+        visit(expandPath(value, home), depth + 1, at);
         return;
       }
       if (key === 'conf-dir') {
         const [d = '', ...filters] = value.split(',').map((f) => f.trim());
-        const folder = expandPath(d, home, dir);
+        const folder = expandPath(d, home);
         const take = filters.filter((f) => f.startsWith('*')).map((f) => f.slice(1));
         const skip = filters.filter((f) => !f.startsWith('*'));
         const names = files.list(folder);
@@ -226,7 +226,7 @@ export function readDnsmasq(path: string, files: DnsmasqFiles, home: string): Dn
         break;
       case 'tftp-root': {
         const dir = l.value.split(',')[0] ?? '';
-        if (dir !== '') tftpRoot = expandPath(dir, home, posix.dirname(l.file));
+        if (dir !== '') tftpRoot = expandPath(dir, home);
         break;
       }
       case 'dhcp-match': {
