@@ -75,6 +75,12 @@ export interface EnvironmentSpec {
    * pool-access.ts).
    */
   readonly pool?: PoolAccess;
+  /**
+   * The ports (on the gateway host's loopback) of the environment's other pools (a lab with `environment.pools`):
+   * reachable from inside at 127.0.0.1:<port> like the first one (the lab gives their logins in its variables).
+   * Only the local driver relays them.
+   */
+  readonly otherPoolPorts?: readonly number[];
   /** Nodes of a multi-node environment; one node named `main` when absent. */
   readonly nodes?: readonly NodeSpec[];
   readonly limits?: SandboxLimits;

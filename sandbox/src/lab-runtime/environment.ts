@@ -3,8 +3,9 @@
  * the grader watching both. Used by `xenlab lab test` and by the gateway (one per learner × lab).
  * @module
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@xenlab/toolkit/xenapi';
 import type Database from 'better-sqlite3';
@@ -25,6 +26,7 @@ import { moduleLogger } from '../log/index.js';
 import { createFaultPlayer, simFaultApplier } from './faults.js';
 import type { FaultPlayer } from './faults.js';
 import { FaultStore } from './faults-store.js';
+import { machineFaultApplier } from './machine-faults.js';
 import { CheckpointStore, createLabSteps } from './steps.js';
 import type { LabSteps } from './steps.js';
 
@@ -70,6 +72,31 @@ export interface LabEnvironmentOptions {
   readonly xapiPassword?: string;
   /** Id of the sandbox (default `<learnerId>--<lab id>`). */
   readonly sandboxId?: string;
+  /**
+   * Where the pools after the first of a multi-pool lab are kept (by pool name); default: beside `stateFile`
+   * (`<stateFile>.pool-<name>`), else in memory.
+   */
+  readonly poolState?: (name: string) => StateSink | undefined;
+  /**
+   * The directory the pools of a multi-pool lab share as storage (the simulator's `sharedStorage`); default: beside
+   * `stateFile` (`<stateFile>.shared`), else a temporary folder removed on close.
+   */
+  readonly sharedStorageDir?: string;
+}
+
+/** One simulated pool of an environment: its name, where it listens, its login. */
+export interface LabPool {
+  /** The pool's name in the manifest (`environment.pools[].name`); `default` for a lab with one pool. */
+  readonly name: string;
+  readonly url: string;
+  readonly user: string;
+  readonly password: string;
+  readonly sim: SimulatorEndpoint;
+}
+
+/** `dc-west` → `DC_WEST`: the suffix of the pool's variables (`XENLAB_XAPI_URL_DC_WEST`). */
+export function poolEnvSuffix(name: string): string {
+  return name.toUpperCase().replace(/-/g, '_');
 }
 
 /** A running lab environment. */
@@ -82,6 +109,11 @@ export interface LabEnvironment {
   readonly grader: Grader;
   /** The simulator, in a worker thread: its XenAPI and control API (faults, snapshots) over HTTP. */
   readonly sim: SimulatorEndpoint;
+  /**
+   * Every pool, the first being `sim` (a lab with `environment.pools`; one pool named `default` otherwise). Faults,
+   * checkpoints and resets act on the first pool.
+   */
+  readonly pools: readonly LabPool[];
   /** The lab's faults: played at setup, on their timers and tasks, and from the panel's buttons (see faults.ts). */
   readonly faults: FaultPlayer;
   /** Reset to a task's start and skip ahead (see steps.ts); the lab channel serves them. */
@@ -126,24 +158,91 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const password = options.xapiPassword ?? randomBytes(18).toString('base64url');
   const state = options.state ?? (options.stateFile === undefined ? undefined : fileSink(options.stateFile));
   const fresh = state?.read() === undefined;
+  const declared = lab.pools ?? [];
+  const multi = declared.length > 0;
+  const fast = options.fast ?? !m.environment.realisticTimings;
+  // The pools of one environment reach each other (a secret only they hold; never another learner's) over the WAN.
+  const crossPool = multi
+    ? {
+        link: randomBytes(24).toString('base64url'),
+        ...(m.environment.wan === undefined ? {} : { wan: m.environment.wan }),
+      }
+    : undefined;
+  // Storage the pools share (disaster recovery's replicated metadata): one directory per environment.
+  let sharedTemp: string | undefined;
+  const sharedStorage = !multi
+    ? undefined
+    : (options.sharedStorageDir ??
+      (options.stateFile === undefined
+        ? (sharedTemp = mkdtempSync(join(tmpdir(), 'xenlab-shared-storage-')))
+        : `${options.stateFile}.shared`));
+  if (sharedStorage !== undefined) mkdirSync(sharedStorage, { recursive: true, mode: 0o700 });
   const sim = await startLearnerSimulator({
     port: 0,
     host: '127.0.0.1',
-    fast: options.fast ?? !m.environment.realisticTimings,
+    fast,
     seed: lab.id,
     user,
     password,
-    scenario: lab.scenarioFile ?? DEFAULT_SCENARIO,
+    scenario: (multi ? declared[0]?.scenarioFile : lab.scenarioFile) ?? DEFAULT_SCENARIO,
     ...(state === undefined ? {} : { state }),
+    ...(crossPool === undefined ? {} : { crossPool }),
+    ...(sharedStorage === undefined ? {} : { sharedStorage }),
   });
+  const pools: LabPool[] = [{ name: declared[0]?.name ?? 'default', url: sim.url, user, password, sim }];
+  try {
+    for (const p of declared.slice(1)) {
+      // Its own password, the same at every bring-up (the learner's variables stay true across restarts).
+      const own = createHmac('sha256', password)
+        .update(`xenlab-pool:${p.name}`)
+        .digest('base64url')
+        .slice(0, 24);
+      const sink =
+        options.poolState?.(p.name) ??
+        (options.stateFile === undefined ? undefined : fileSink(`${options.stateFile}.pool-${p.name}`));
+      const other = await startLearnerSimulator({
+        port: 0,
+        host: '127.0.0.1',
+        fast,
+        seed: `${lab.id}:${p.name}`,
+        user,
+        password: own,
+        scenario: p.scenarioFile ?? DEFAULT_SCENARIO,
+        ...(sink === undefined ? {} : { state: sink }),
+        ...(crossPool === undefined ? {} : { crossPool }),
+        ...(sharedStorage === undefined ? {} : { sharedStorage }),
+      });
+      pools.push({ name: p.name, url: other.url, user, password: own, sim: other });
+    }
+  } catch (e) {
+    for (const p of pools) await p.sim.close().catch(() => undefined);
+    if (sharedTemp !== undefined) rmSync(sharedTemp, { recursive: true, force: true });
+    throw e;
+  }
+  /** Stops the pools after the first (the first stops with the rest of the environment) and their temp storage. */
+  const closeOthers = async (): Promise<void> => {
+    for (const p of pools.slice(1)) await p.sim.close().catch(() => undefined);
+    if (sharedTemp !== undefined) rmSync(sharedTemp, { recursive: true, force: true });
+  };
   const pool = { port: Number(new URL(sim.url).port), user, password };
-  // `xe` and the tools find the pool through the driver (spec.pool); the lab adds its id and parameters.
+  // `xe` and the tools find the pool through the driver (spec.pool); the lab adds its id and parameters, and the
+  // pools of a multi-pool lab by name (the local driver shares the host's loopback, where they listen).
   const labEnv: Record<string, string> = { XENLAB_LAB: lab.id, ...paramEnv(params) };
+  if (multi) {
+    labEnv.XENLAB_POOLS = pools.map((p) => p.name).join(',');
+    for (const p of pools) {
+      const k = poolEnvSuffix(p.name);
+      labEnv[`XENLAB_XAPI_URL_${k}`] = p.url;
+      labEnv[`XENLAB_XAPI_USER_${k}`] = p.user;
+      labEnv[`XENLAB_XAPI_PASSWORD_${k}`] = p.password;
+    }
+  }
   // One client for the grader and the fault player (which finds NICs through the XenAPI).
   const client = createClient({ url: sim.url, user, password, originator: 'xenlab-grader' });
   const faults = createFaultPlayer({
     lab,
-    apply: simFaultApplier(sim, client),
+    // Machine faults (qemu-xen) go to the sandbox, once it exists (setup faults play after it does).
+    apply: machineFaultApplier(simFaultApplier(sim, client), () => sandbox),
     store: new FaultStore(options.db, options.learnerId, lab.id),
   });
   let sandbox: Sandbox | undefined;
@@ -156,12 +255,17 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
       home: options.home,
       env: labEnv,
       pool,
+      ...(multi ? { otherPoolPorts: pools.slice(1).map((p) => Number(new URL(p.url).port)) } : {}),
       ...(m.environment.nodes === undefined
         ? {}
         : {
-            nodes: m.environment.nodes.map((n) =>
-              n.image === undefined ? { name: n.name } : { name: n.name, image: n.image },
-            ),
+            nodes: m.environment.nodes.map((n) => ({
+              name: n.name,
+              ...(n.image === undefined ? {} : { image: n.image }),
+              ...(n.memoryMb === undefined ? {} : { memoryMb: n.memoryMb }),
+              ...(n.disks === undefined ? {} : { disks: n.disks }),
+              ...(n.nics === undefined ? {} : { nics: n.nics }),
+            })),
           }),
     });
     if (fresh && m.environment.setup !== undefined) {
@@ -202,6 +306,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     await sandbox?.destroy();
     await client.close().catch(() => undefined);
     await sim.close();
+    await closeOthers();
     throw e;
   }
   const grader = createGrader({
@@ -224,7 +329,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const stopAll = async (endSandbox: () => Promise<void>): Promise<void> => {
     labSteps.close();
     faults.close();
-    const steps = [() => grader.close(), () => client.close(), endSandbox, () => sim.close()];
+    const steps = [() => grader.close(), () => client.close(), endSandbox, () => sim.close(), closeOthers];
     for (const step of steps) {
       try {
         await step();
@@ -241,6 +346,7 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     params,
     grader,
     sim,
+    pools,
     faults,
     steps: labSteps,
     terminals: m.environment.terminals.map((t) => ({

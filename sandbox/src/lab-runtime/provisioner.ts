@@ -17,6 +17,7 @@ import type { SandboxDriver } from '../drivers/types.js';
 import type { Provisioned, Provisioner } from '../sessions/index.js';
 import { poolStateOf, provisionPlayground } from '../sessions/index.js';
 import type { EnvironmentRow } from '../store/index.js';
+import { fileSink } from '../sim/index.js';
 import { createLabEnvironment } from './environment.js';
 import type { LabEnvironment } from './environment.js';
 import { LABS_DIR, loadLab } from '../labs/loader.js';
@@ -108,6 +109,9 @@ export function createLabProvisioner(options: LabProvisionerOptions): LabProvisi
         xapiUser: row.xapiUser,
         xapiPassword: row.xapiPassword,
         sandboxId: row.id,
+        // A multi-pool lab's other pools and their shared storage: files in the environment's folder.
+        poolState: (name) => fileSink(`${row.simState}.pool-${name}`),
+        sharedStorageDir: `${row.simState}.shared`,
         ...(options.db === undefined ? {} : { db: options.db }),
         ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       });

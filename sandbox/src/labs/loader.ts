@@ -62,6 +62,11 @@ export interface Lab {
   readonly manifest: LabManifestT;
   /** Absolute path of the scenario file, or undefined for the default pool. */
   readonly scenarioFile: string | undefined;
+  /**
+   * The pools of a multi-pool lab (`environment.pools`), in order, with their scenario files (undefined: the
+   * default pool); absent or empty for a lab with one pool (then `scenarioFile` is it).
+   */
+  readonly pools?: readonly { readonly name: string; readonly scenarioFile: string | undefined }[];
 }
 
 /** The repository's `labs/` folder, seen from sandbox/src/labs or sandbox/dist/labs. */
@@ -200,6 +205,33 @@ function queriesOf(check: Check): [Query | { select: string; where: Where }, str
   }
 }
 
+/** `environment.pools` and `wan`: unique names, files that exist, not beside `scenario`, on the local driver. */
+function poolProblems(m: LabManifestT, dir: string, out: (path: string, message: string) => void): void {
+  const env = m.environment;
+  if (env.pools === undefined) {
+    if (env.wan !== undefined)
+      out('environment.wan', 'a WAN links several pools: declare environment.pools (or drop wan)');
+    return;
+  }
+  if (env.scenario !== 'default')
+    out(
+      'environment.scenario',
+      "a lab with environment.pools names each pool's scenario there (pools[].scenario), not environment.scenario",
+    );
+  if (env.driver !== 'local')
+    out('environment.pools', `several pools need the local driver (this lab uses ${env.driver})`);
+  const names = new Set<string>();
+  env.pools.forEach((p, i) => {
+    if (names.has(p.name)) out(`environment.pools.${String(i)}.name`, `pool "${p.name}" is declared twice`);
+    names.add(p.name);
+    if (p.scenario !== 'default' && !existsSync(join(dir, p.scenario)))
+      out(
+        `environment.pools.${String(i)}.scenario`,
+        `${p.scenario} does not exist in the lab folder (or use "default")`,
+      );
+  });
+}
+
 /** Semantic checks zod cannot express. */
 function semanticProblems(m: LabManifestT, dir: string, folder: string): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
@@ -215,6 +247,7 @@ function semanticProblems(m: LabManifestT, dir: string, folder: string): { path:
       'environment.scenario',
       `${m.environment.scenario} does not exist in the lab folder (or use "default")`,
     );
+  poolProblems(m, dir, out);
   const paramNames = new Set<string>();
   for (const [name, p] of Object.entries(m.params)) {
     paramNames.add(name);
@@ -315,6 +348,14 @@ export function loadLab(dir: string): Lab {
     manifest,
     scenarioFile:
       manifest.environment.scenario === 'default' ? undefined : join(abs, manifest.environment.scenario),
+    ...(manifest.environment.pools === undefined
+      ? {}
+      : {
+          pools: manifest.environment.pools.map((p) => ({
+            name: p.name,
+            scenarioFile: p.scenario === 'default' ? undefined : join(abs, p.scenario),
+          })),
+        }),
   };
 }
 

@@ -549,6 +549,33 @@ export const Node = z
   })
   .strict();
 
+/** A pool of a multi-pool environment (`environment.pools`). */
+export const PoolSpec = z
+  .object({
+    /** kebab-case, unique: `XENLAB_XAPI_URL_<NAME>` (upper case, `-` → `_`) and a check's `pool` use it. */
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'a pool name is kebab-case, e.g. dc-east')
+      .describe("kebab-case, unique: `XENLAB_XAPI_URL_<NAME>` and a check's `pool` use it."),
+    /** `default` (3 hosts) or a scenario file in the lab folder. */
+    scenario: z
+      .string()
+      .default('default')
+      .describe('`default` (3 hosts) or a scenario file in the lab folder.'),
+  })
+  .strict();
+export type PoolSpec = z.infer<typeof PoolSpec>;
+
+/** The WAN between the pools of an environment (`environment.wan`). */
+export const Wan = z
+  .object({
+    /** One-way latency in milliseconds. */
+    latencyMs: z.number().min(0).max(10_000).default(0).describe('One-way latency in milliseconds.'),
+    /** Bandwidth in megabits per second. */
+    mbps: z.number().positive().max(1_000_000).default(1000).describe('Bandwidth in megabits per second.'),
+  })
+  .strict();
+
 export const Environment = z
   .object({
     /** Sandbox driver the lab needs (`local` runs everywhere; `qemu-xen` for labs about the hypervisor). */
@@ -565,6 +592,22 @@ export const Environment = z
       .describe(
         'The simulated pool: `default` (3 hosts) or a scenario file in the lab folder (YAML/JSON, see sim/scenario.ts).',
       ),
+    /**
+     * Several simulated pools (data centers), each its own simulator with its own password: the first is what `xe`
+     * reaches with no flags and what faults, checkpoints and checks without `pool` use; scripts find each one in
+     * `XENLAB_XAPI_URL_<NAME>` (see labs/README.md). Instead of `scenario`; `local` driver only.
+     */
+    pools: z
+      .array(PoolSpec)
+      .min(1)
+      .optional()
+      .describe(
+        'Several simulated pools (data centers), each its own simulator and password; the first is the one `xe` reaches with no flags. Instead of `scenario`.',
+      ),
+    /** The WAN link between the pools: cross-pool migrations move memory and disks over it. */
+    wan: Wan.optional().describe(
+      'The WAN link between the pools: cross-pool migrations move memory and disks over it.',
+    ),
     /** Real operation durations in the simulator (VM.start takes seconds); instant when false. */
     realisticTimings: z
       .boolean()

@@ -516,7 +516,9 @@ export function createLocalDriver(options: LocalDriverOptions = {}): SandboxDriv
     const imaged = protections.homeImage && isMounted(spec.home);
     let net: EnvironmentNetwork | undefined;
     try {
-      net = protections.network ? await EnvironmentNetwork.open(spec.id, spec.pool?.port) : undefined;
+      net = protections.network
+        ? await EnvironmentNetwork.open(spec.id, spec.pool?.port, spec.otherPoolPorts)
+        : undefined;
     } catch (err) {
       if (imaged) unmountHome(spec.home);
       if (uid !== undefined) uids.delete(uid);

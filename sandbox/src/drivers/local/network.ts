@@ -74,7 +74,7 @@ function listenInside(path: string, port: number): Promise<net.Server> {
 export class EnvironmentNetwork {
   readonly name: string;
   readonly path: string;
-  #server: net.Server | undefined;
+  readonly #servers: net.Server[] = [];
   readonly #sockets = new Set<net.Socket>();
 
   private constructor(name: string) {
@@ -84,10 +84,15 @@ export class EnvironmentNetwork {
 
   /**
    * Makes (or, after a gateway restart, reuses) the environment's namespace, brings `lo` up and, with a pool,
-   * relays 127.0.0.1:<pool port> inside to the same port on the host's loopback.
+   * relays 127.0.0.1:<pool port> inside to the same port on the host's loopback (and so for the ports of the
+   * environment's other pools).
    * @throws Error `SANDBOX_ERR_NETWORK` when the namespace or the relay can not be made.
    */
-  static async open(id: string, poolPort?: number): Promise<EnvironmentNetwork> {
+  static async open(
+    id: string,
+    poolPort?: number,
+    otherPorts: readonly number[] = [],
+  ): Promise<EnvironmentNetwork> {
     const n = new EnvironmentNetwork(netnsName(id));
     if (!existsSync(n.path)) {
       const add = run('ip', ['netns', 'add', n.name]);
@@ -96,10 +101,10 @@ export class EnvironmentNetwork {
     }
     const lo = run('ip', ['-n', n.name, 'link', 'set', 'lo', 'up']);
     if (!lo.ok) throw new XenlabError('SANDBOX_ERR_NETWORK', `ip -n ${n.name} link set lo up: ${lo.err}`);
-    if (poolPort !== undefined) {
-      const server = await listenInside(n.path, poolPort);
+    for (const port of poolPort === undefined ? [] : [poolPort, ...otherPorts]) {
+      const server = await listenInside(n.path, port);
       server.on('connection', (inside: net.Socket) => {
-        const host = net.connect(poolPort, '127.0.0.1');
+        const host = net.connect(port, '127.0.0.1');
         n.#sockets.add(inside);
         n.#sockets.add(host);
         const end = () => {
@@ -113,15 +118,15 @@ export class EnvironmentNetwork {
         inside.pipe(host).pipe(inside);
       });
       server.on('error', () => undefined);
-      n.#server = server;
+      n.#servers.push(server);
     }
     return n;
   }
 
   /** Stops relaying (the namespace stays, for a gateway restart). */
   close(): void {
-    this.#server?.close();
-    this.#server = undefined;
+    for (const s of this.#servers) s.close();
+    this.#servers.length = 0;
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
   }
