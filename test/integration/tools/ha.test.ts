@@ -54,6 +54,28 @@ describe('ha', () => {
     expect(v.output).toContain('fence-peer       /usr/lib/drbd/crm-fence-peer.9.sh;');
   });
 
+  it('--drbd 8.4 writes the form the mainline kernel’s DRBD 8.4 parses (fencing in disk, the 8.4 handlers, no node-id), and corosync.conf for two nodes', async () => {
+    const out = join(lab.dir, 'v84');
+    const r = await lab.run([...BASE, '--drbd', '8.4', '--token', '10000', '--out', out]);
+    expect(r.code).toBe(0);
+    const res = join(out, 'drbd/r0.res');
+    // drbd-utils picks its 8.4 parser when the loaded module is 8.4; drbdadm-84 is that parser.
+    const v = validate('/usr/lib/drbd/drbdadm-84', ['-c', res, 'dump']);
+    expect(v.output).not.toMatch(/error/i);
+    expect(v.code).toBe(0);
+    expect(v.output).toMatch(/disk \{\n\s+fencing\s+resource-only;/);
+    expect(v.output).toContain('fence-peer       /usr/lib/drbd/crm-fence-peer.sh;');
+    expect(v.output).toContain('after-resync-target /usr/lib/drbd/crm-unfence-peer.sh;');
+    // The DRBD 9 form is what 8.4 refuses: the reason this option exists.
+    expect(
+      validate('/usr/lib/drbd/drbdadm-84', ['-c', join(lab.dir, 'plain/drbd/r0.res'), 'dump']).code,
+    ).not.toBe(0);
+    const conf = readFileSync(join(out, 'corosync/corosync.conf'), 'utf8');
+    expect(conf).toContain('  token: 10000\n');
+    expect(conf).toMatch(/ring0_addr: 10\.0\.0\.11\n\s+name: alpha\n\s+nodeid: 1/);
+    expect(conf).toMatch(/quorum \{\n\s+provider: corosync_votequorum\n\s+two_node: 1/);
+  });
+
   it('drbdadm has teeth: a corrupted resource file fails', () => {
     const res = join(lab.dir, 'plain/drbd/r0.res');
     const bad = join(lab.dir, 'bad.res');

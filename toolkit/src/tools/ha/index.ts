@@ -4,26 +4,49 @@
  */
 import { join } from 'node:path';
 import { defineTool } from '../command.js';
-import { cibXml, crmConfig, drbdResource, pacemakerModel, parseHaSpec, pcsScript } from './model.js';
+import {
+  cibXml,
+  corosyncConf,
+  crmConfig,
+  drbdResource,
+  pacemakerModel,
+  parseHaSpec,
+  pcsScript,
+} from './model.js';
 
-export { cibXml, crmConfig, drbdResource, pacemakerModel, parseHaSpec, pcsScript } from './model.js';
-export type { HaInput, HaNode, HaSpec, PacemakerModel, Primitive } from './model.js';
+export {
+  cibXml,
+  corosyncConf,
+  crmConfig,
+  drbdResource,
+  pacemakerModel,
+  parseHaSpec,
+  pcsScript,
+} from './model.js';
+export type { DrbdVersion, HaInput, HaNode, HaSpec, PacemakerModel, Primitive } from './model.js';
 
 /** The `ha` tool. */
 export const haTool = defineTool({
   name: 'ha',
   summary: 'generate DRBD and Pacemaker (CIB, crm, pcs) configuration for an HA NFS pair',
   description:
-    'Writes the DRBD resource file and the Pacemaker configuration for two storage nodes serving NFS from a replicated disk behind a floating IP: a promotable DRBD clone, a group (Filesystem, nfsserver, exportfs, IPaddr2) colocated with and ordered after the promoted side, in three equivalent forms — cib.xml (for crm_verify and cibadmin), crm shell and pcs. Give --fence with IPMI addresses for fencing; without it stonith-enabled=false is written and a warning printed (fine for a lab, never for production). The output passes `drbdadm dump` and `crm_verify`.',
+    "Writes the DRBD resource file (for the DRBD 8.4 of mainline kernels or LINBIT's DRBD 9), corosync.conf for a two-node cluster, and the Pacemaker configuration for two storage nodes serving NFS from a replicated disk behind a floating IP: a promotable DRBD clone, a group (Filesystem, nfsserver, exportfs, IPaddr2) colocated with and ordered after the promoted side, in three equivalent forms — cib.xml (for crm_verify and cibadmin), crm shell and pcs. Give --fence with IPMI addresses for fencing; without it stonith-enabled=false is written and a warning printed (fine for a lab, never for production). The output passes `drbdadm dump` and `crm_verify`.",
   examples: [
     'xenlab-tools ha --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --disk /dev/sdb --clients 10.0.0.0/24 --out ha',
+    'xenlab-tools ha --drbd 8.4 --token 10000 --nodes storage-a=10.13.0.11,storage-b=10.13.0.12 --vip 10.13.0.50/24 --disk /dev/vdb --clients 10.13.0.0/24',
     'XENLAB_FENCE_PASSWORD=… xenlab-tools ha --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --fence alpha=10.0.1.11,beta=10.0.1.12 --fence-user admin',
   ],
   usesPool: false,
   details: `### Output and how it is validated
 
-- \`drbd/<resource>.res\` — DRBD 9 resource (protocol C, \`fencing resource-only\` with the crm-fence-peer handlers).
-  Tests: \`drbdadm -c <file> dump\` (Debian \`drbd-utils\`) parses it.
+- \`drbd/<resource>.res\` — DRBD resource (protocol C, \`fencing resource-only\` with the crm-fence-peer handlers).
+  \`--drbd 9\` (default): LINBIT's module, node-id, fencing in \`net\`, the .9 handlers. \`--drbd 8.4\`: the module in
+  mainline Linux (Debian 12's kernel has 8.4.11, \`cat /proc/drbd\`), which rejects the 9 form ("Parse error: 'an
+  option keyword' expected, but got 'fencing'"): fencing in \`disk\`, crm-fence-peer.sh and crm-unfence-peer.sh after
+  a resync, and a fixed resync rate. Tests: \`drbdadm -c <file> dump\` (9) and \`drbdadm-84 -c <file> dump\` (8.4)
+  parse them.
+- \`corosync/corosync.conf\` — corosync 3 (knet), both nodes, \`two_node: 1\`, \`token\` from \`--token\`. Tests:
+  \`corosync -t\` where corosync is installed.
 - \`pacemaker/cib.xml\` — a complete CIB. Tests: \`crm_verify -x cib.xml\` (\`pacemaker-cli-utils\`) accepts it; with
   fencing, against a status section with both nodes online.
 - \`pacemaker/crm.txt\` — crm shell form. Tests: \`CIB_file=<empty CIB> crm configure load update crm.txt\` (\`crmsh\`,
@@ -31,7 +54,8 @@ export const haTool = defineTool({
 - \`pacemaker/pcs.sh\` — pcs form (\`pcs -f\` on a CIB copy, then \`cib-push\`). Not validated by the tests: pcs is not
   installed in CI (it pulls 34 packages); its commands follow pcs 0.10/0.11 syntax.
 
-Corosync (\`corosync.conf\`, two_node) and the NFS/DRBD packages on the nodes are not generated.`,
+Every start/stop/promote/demote operation carries the timeout its agent's metadata advises (Pacemaker's 20 s
+default is too short for drbd and exportfs on a loaded node). The packages on the nodes are not installed.`,
   options: {
     nodes: {
       type: 'string',
@@ -45,6 +69,20 @@ Corosync (\`corosync.conf\`, two_node) and the NFS/DRBD packages on the nodes ar
       placeholder: 'IP/PREFIX',
       description: 'Floating IP the NFS clients (the XCP pool) mount from.',
     },
+    drbd: {
+      type: 'string',
+      default: '9',
+      choices: ['9', '8.4'],
+      description:
+        'DRBD kernel module version on the nodes (cat /proc/drbd): 8.4 in mainline kernels, 9 from LINBIT.',
+    },
+    token: {
+      type: 'number',
+      default: 3000,
+      placeholder: 'MS',
+      description: 'Corosync token timeout: how long a silent node takes to be declared lost.',
+    },
+    clusterName: { type: 'string', default: 'storage', description: 'Corosync cluster name.' },
     disk: {
       type: 'string',
       default: '/dev/sdb',
@@ -97,6 +135,7 @@ Corosync (\`corosync.conf\`, two_node) and the NFS/DRBD packages on the nodes ar
     const model = pacemakerModel(spec);
     const files = new Map<string, [string, number | undefined]>([
       [`drbd/${spec.resource}.res`, [drbdResource(spec), undefined]],
+      ['corosync/corosync.conf', [corosyncConf(spec), undefined]],
       // The CIB and both scripts hold the IPMI password when fencing is configured: owner-only.
       ['pacemaker/cib.xml', [cibXml(spec, model), 0o600]],
       ['pacemaker/crm.txt', [crmConfig(model), 0o600]],

@@ -19,9 +19,20 @@ export interface HaNode {
   readonly fenceAddress?: string;
 }
 
+/**
+ * The DRBD kernel module the nodes run: `8.4` is the one in mainline Linux (Debian's and Ubuntu's stock kernels:
+ * Debian 12's 6.1 kernel has 8.4.11), `9` is LINBIT's out-of-tree module (drbd-dkms). drbd-utils 9 drives both, but
+ * the resource file differs: 9 has node-id and `fencing` in `net`, 8.4 rejects both (`fencing` goes in `disk`).
+ */
+export type DrbdVersion = '8.4' | '9';
+
 /** What the user describes. */
 export interface HaSpec {
   readonly nodes: readonly [HaNode, HaNode];
+  readonly drbdVersion: DrbdVersion;
+  /** Corosync's token timeout in ms (how long a silent node takes to be declared lost). */
+  readonly token: number;
+  readonly clusterName: string;
   readonly resource: string;
   readonly device: string;
   readonly disk: string;
@@ -76,6 +87,9 @@ function pairs(text: string, what: string): [string, string][] {
 export interface HaInput {
   readonly nodes: string;
   readonly vip: string;
+  readonly drbd?: string | undefined;
+  readonly token?: number | undefined;
+  readonly clusterName?: string | undefined;
   readonly resource: string;
   readonly device: string;
   readonly disk: string;
@@ -114,6 +128,15 @@ export function parseHaSpec(i: HaInput): HaSpec {
     for (const [name, addr] of nodePairs)
       if (addr === vipIp) problems.push(`--vip is node ${name}'s own address`);
   }
+  const drbdVersion = i.drbd ?? '9';
+  if (drbdVersion !== '8.4' && drbdVersion !== '9')
+    problems.push(`--drbd "${drbdVersion}" must be 8.4 (the mainline kernel's module) or 9 (LINBIT's)`);
+  const token = i.token ?? 3000;
+  if (!Number.isInteger(token) || token < 1000 || token > 60000)
+    problems.push(`--token ${String(token)} must be 1000..60000 ms`);
+  const clusterName = i.clusterName ?? 'storage';
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(clusterName))
+    problems.push(`--cluster-name "${clusterName}" must be 1-32 letters, digits, - or _`);
   if (!/^[A-Za-z0-9_-]+$/.test(i.resource))
     problems.push(`--resource "${i.resource}" must be letters, digits, - or _`);
   if (!/^\/dev\/drbd\d+$/.test(i.device)) problems.push(`--device "${i.device}" must be /dev/drbdN`);
@@ -149,6 +172,9 @@ export function parseHaSpec(i: HaInput): HaSpec {
   }) as unknown as [HaNode, HaNode];
   return {
     nodes,
+    drbdVersion: drbdVersion as DrbdVersion,
+    token,
+    clusterName,
     resource: i.resource,
     device: i.device,
     disk: i.disk,
@@ -181,7 +207,13 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
       type: 'drbd',
       params: [['drbd_resource', r]],
       // Different intervals per role: Pacemaker tells monitor ops apart by interval (Clusters from Scratch §DRBD).
+      // Start/stop/promote/demote timeouts as the agent's metadata advises (crmsh warns below them; Pacemaker's
+      // 20 s default is too short on a loaded node: a start waits for the peer's connection).
       ops: [
+        { name: 'start', interval: '0s', timeout: '240s' },
+        { name: 'stop', interval: '0s', timeout: '100s' },
+        { name: 'promote', interval: '0s', timeout: '90s' },
+        { name: 'demote', interval: '0s', timeout: '90s' },
         { name: 'monitor', interval: '29s', role: 'Promoted' },
         { name: 'monitor', interval: '31s', role: 'Unpromoted' },
       ],
@@ -210,7 +242,11 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
             ['directory', s.mount],
             ['fstype', s.fstype],
           ],
-          ops: [{ name: 'monitor', interval: '20s', timeout: '40s' }],
+          ops: [
+            { name: 'start', interval: '0s', timeout: '60s' },
+            { name: 'stop', interval: '0s', timeout: '60s' },
+            { name: 'monitor', interval: '20s', timeout: '40s' },
+          ],
         },
         {
           id: 'p_nfsserver',
@@ -219,7 +255,11 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
           type: 'nfsserver',
           // NFS state (rmtab, v4 recovery) lives on the replicated disk so clients survive a failover.
           params: [['nfs_shared_infodir', `${s.mount.replace(/\/$/, '')}/nfsinfo`]],
-          ops: [{ name: 'monitor', interval: '30s' }],
+          ops: [
+            { name: 'start', interval: '0s', timeout: '40s' },
+            { name: 'stop', interval: '0s', timeout: '20s' },
+            { name: 'monitor', interval: '30s' },
+          ],
         },
         {
           id: 'p_exportfs',
@@ -232,7 +272,11 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
             ['options', 'rw,sync,no_root_squash'],
             ['fsid', '1'],
           ],
-          ops: [{ name: 'monitor', interval: '30s' }],
+          ops: [
+            { name: 'start', interval: '0s', timeout: '40s' },
+            { name: 'stop', interval: '0s', timeout: '120s' },
+            { name: 'monitor', interval: '30s' },
+          ],
         },
         {
           id: 'p_vip',
@@ -267,11 +311,17 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
   };
 }
 
-/** The DRBD 9 resource file. */
+/** The DRBD resource file, in the syntax of the module the nodes run (drbd.conf(5) of 8.4 and of 9). */
 export function drbdResource(s: HaSpec): string {
   const [a, b] = s.nodes;
+  const v9 = s.drbdVersion === '9';
+  const afterSb = [
+    '    after-sb-0pri discard-zero-changes;',
+    '    after-sb-1pri discard-secondary;',
+    '    after-sb-2pri disconnect;',
+  ];
   return [
-    `# DRBD resource ${s.resource}: ${s.disk} replicated between ${a.name} and ${b.name} (synchronous, protocol C).`,
+    `# DRBD ${s.drbdVersion} resource ${s.resource}: ${s.disk} replicated between ${a.name} and ${b.name} (synchronous, protocol C).`,
     '# Generated by xenlab-tools ha. Install as /etc/drbd.d/' +
       `${s.resource}.res on both nodes; check with drbdadm dump.`,
     `resource ${s.resource} {`,
@@ -280,22 +330,79 @@ export function drbdResource(s: HaSpec): string {
     '  meta-disk internal;',
     '  net {',
     '    protocol C;',
-    // Pacemaker-integrated fencing: on loss of the peer, constrain the peer in the CIB (drbd.conf(5), DRBD 9).
-    '    fencing resource-only;',
-    '    after-sb-0pri discard-zero-changes;',
-    '    after-sb-1pri discard-secondary;',
-    '    after-sb-2pri disconnect;',
+    // Pacemaker-integrated fencing: on loss of the peer, constrain the peer in the CIB. DRBD 9 has it in `net`
+    // with the .9 handlers; 8.4 in `disk`, its handlers crm-fence-peer.sh and (after a resync) crm-unfence-peer.sh.
+    ...(v9 ? ['    fencing resource-only;'] : []),
+    ...afterSb,
     '  }',
+    ...(v9
+      ? []
+      : [
+          '  disk {',
+          '    fencing resource-only;',
+          // A fixed resync rate: the dynamic controller's default fill target (50 KiB in flight) caps a resync
+          // at 50 KiB per round trip, ~1.2 MB/s on a slow link (measured on emulated nodes; 3-4 MB/s fixed).
+          '    c-plan-ahead 0;',
+          '    resync-rate 40M;',
+          '  }',
+        ]),
     '  handlers {',
-    '    fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh";',
-    '    unfence-peer "/usr/lib/drbd/crm-unfence-peer.9.sh";',
+    ...(v9
+      ? [
+          '    fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh";',
+          '    unfence-peer "/usr/lib/drbd/crm-unfence-peer.9.sh";',
+        ]
+      : [
+          '    fence-peer "/usr/lib/drbd/crm-fence-peer.sh";',
+          '    after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";',
+        ]),
     '  }',
     ...s.nodes.flatMap((n, i) => [
       `  on ${n.name} {`,
       `    address   ${n.address}:${s.port};`,
-      `    node-id   ${i};`,
+      ...(v9 ? [`    node-id   ${i};`] : []),
       '  }',
     ]),
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * corosync.conf for the two nodes (corosync 3, knet): `two_node` keeps the survivor quorate when its peer dies
+ * (and implies wait_for_all: a cold cluster waits until it has seen both once).
+ */
+export function corosyncConf(s: HaSpec): string {
+  return [
+    '# corosync.conf for a two-node cluster. Generated by xenlab-tools ha. Install as /etc/corosync/corosync.conf',
+    '# on both nodes; check with corosync -t.',
+    'totem {',
+    '  version: 2',
+    `  cluster_name: ${s.clusterName}`,
+    '  transport: knet',
+    // No key: a lab. Production sets crypto_cipher/crypto_hash and shares /etc/corosync/authkey (corosync-keygen).
+    '  crypto_cipher: none',
+    '  crypto_hash: none',
+    `  token: ${String(s.token)}`,
+    '}',
+    'nodelist {',
+    ...s.nodes.flatMap((n, i) => [
+      '  node {',
+      `    ring0_addr: ${n.address}`,
+      `    name: ${n.name}`,
+      `    nodeid: ${String(i + 1)}`,
+      '  }',
+    ]),
+    '}',
+    'quorum {',
+    '  provider: corosync_votequorum',
+    '  two_node: 1',
+    '}',
+    'logging {',
+    '  to_logfile: yes',
+    '  logfile: /var/log/corosync/corosync.log',
+    '  to_syslog: no',
+    '  timestamp: on',
     '}',
     '',
   ].join('\n');
