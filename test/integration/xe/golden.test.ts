@@ -417,6 +417,67 @@ describe('xe golden output', () => {
     await expect(t.text).toMatchFileSnapshot('__golden__/transfer.txt');
   });
 
+  test('vApps and disaster recovery in one pool: appliance-*, drtask-*, sr-*-database-replication, recover', async () => {
+    const t = new Transcript();
+    const app = (await t.run('appliance-create', 'name-label=shop', 'name-description=three tiers')).trim();
+    await t.run('appliance-start', `uuid=${app}`);
+    const db = (await t.run('vm-install', 'template=Alpine Linux 3.20', 'new-name-label=shop-db')).trim();
+    const web = (await t.run('vm-install', 'template=Alpine Linux 3.20', 'new-name-label=shop-web')).trim();
+    await t.run('vm-param-set', `uuid=${db}`, `appliance=${app}`, 'order=0', 'start-delay=5');
+    await t.run('vm-param-set', `uuid=${web}`, `appliance=${app}`, 'order=1', 'shutdown-delay=3');
+    await t.run('vm-param-set', `uuid=${web}`, 'start-delay=-1');
+    const template = await t.first('template-list', 'name-label=Alpine Linux 3.20', 'params=uuid');
+    await t.run('template-param-set', `uuid=${template}`, `appliance=${app}`);
+    await t.run('appliance-list');
+    await t.run('appliance-param-list', `uuid=${app}`);
+    await t.run('appliance-param-set', `uuid=${app}`, 'name-description=db then web');
+    await t.run('appliance-param-get', `uuid=${app}`, 'param-name=allowed-operations');
+    await t.run('appliance-param-clear', `uuid=${app}`, 'param-name=name-description');
+    await t.run('appliance-start', `uuid=${app}`);
+    await t.run('vm-list', `appliance=${app}`, 'params=name-label,power-state,order');
+    await t.run('appliance-start', `uuid=${app}`);
+    await t.run('appliance-shutdown', `uuid=${app}`);
+    await t.run('appliance-start', `uuid=${app}`, 'paused=true');
+    await t.run('appliance-param-get', `uuid=${app}`, 'param-name=allowed-operations');
+    await t.run('appliance-shutdown', `uuid=${app}`, '--force');
+    // Replicating the pool's database to its NFS SR; this pool can read it back (no other pool shares the storage).
+    const sr = await t.first('pool-list', 'params=default-SR');
+    const local = await t.first('sr-list', 'name-label=Local storage', 'params=uuid');
+    await t.run('sr-enable-database-replication', `uuid=${local}`);
+    await t.run('sr-enable-database-replication', `uuid=${sr}`);
+    const meta = await t.first('vdi-list', `sr-uuid=${sr}`, 'type=Metadata', 'params=uuid');
+    await t.run('vdi-list', `uuid=${meta}`, 'params=name-label,type,virtual-size,metadata-latest,sm-config');
+    await t.run('vm-list', `database:vdi-uuid=${meta}`, `appliance=${app}`, 'params=name-label,order');
+    await t.run('appliance-list', `database:vdi-uuid=${meta}`, 'params=name-label,VMs');
+    await t.run('appliance-param-get', `uuid=${app}`, `database:vdi-uuid=${meta}`, 'param-name=name-label');
+    await t.run('vm-assert-can-be-recovered', `uuid=${db}`);
+    await t.run('vm-assert-can-be-recovered', `uuid=${db}`, `database:vdi-uuid=${meta}`);
+    await t.run('vm-recover', `uuid=${db}`, `database:vdi-uuid=${meta}`);
+    await t.run('appliance-assert-can-be-recovered', `uuid=${app}`, `database:vdi-uuid=${meta}`);
+    await t.run('appliance-recover', `uuid=${app}`, `database:vdi-uuid=${meta}`);
+    const srUuid = await t.first('sr-list', `uuid=${sr}`, 'params=uuid');
+    const dr = (
+      await t.run(
+        'drtask-create',
+        'type=nfs',
+        'device-config:server=10.0.0.5',
+        'device-config:serverpath=/srv/nfs/xenlab',
+        `sr-whitelist=${srUuid}`,
+      )
+    ).trim();
+    await t.run('drtask-list');
+    await t.run('drtask-param-list', `uuid=${dr}`);
+    await t.run('drtask-param-get', `uuid=${dr}`, 'param-name=introduced-SRs');
+    await t.run('drtask-destroy', `uuid=${dr}`);
+    await t.run('drtask-create', 'type=iso', 'device-config:location=/srv/iso');
+    await t.run('drtask-create', 'type=nfs', 'device-config:server=10.0.0.5');
+    await t.run('sr-disable-database-replication', `uuid=${sr}`);
+    await t.run('vdi-list', `sr-uuid=${sr}`, 'type=Metadata');
+    await t.run('appliance-destroy', `uuid=${app}`);
+    await t.run('vm-param-get', `uuid=${db}`, 'param-name=appliance');
+    await expect(t.text).toMatchFileSnapshot('__golden__/appliance-dr.txt');
+  });
+
   test('every command of the table has golden output', () => {
     const missing = [...commandTable().keys()].filter((c) => !seen.has(c));
     // Commands whose only object class the default simulator does not create (tunnels need Open vSwitch).
