@@ -192,6 +192,11 @@ export class TerminalConnection {
       clearTimeout(this.#slowTimer);
       this.#events.state('starting', `Starting: ${msg.what}`);
     }
+    if (msg.type === 'env.queued' && !this.#ready) {
+      // The room is full: the panel shows the place in line (the same state as a start, another title).
+      clearTimeout(this.#slowTimer);
+      this.#events.state('starting', `Waiting in line: place ${String(msg.place)}`);
+    }
   }
 
   #stopPushing(): void {

@@ -79,6 +79,18 @@ function onMessage(view: View, msg: ServerMessage, refusal: { message?: string }
     case 'env.starting':
       starting.phase(msg);
       break;
+    case 'env.queued':
+      starting.queued(msg);
+      break;
+    case 'env.seat':
+      // The instructor's mode for this lab: a shared demo (watching, read only) or a table (who shares it).
+      host.dataset.seat = msg.mode;
+      parts.status.textContent = msg.text;
+      if (msg.readOnly) {
+        host.dataset.readOnly = 'true';
+        parts.helpButton.hidden = true;
+      }
+      break;
     case 'term.exit':
       term.write('\r\n\x1b[2m[shell exited — press Enter for a new one]\x1b[0m\r\n');
       break;

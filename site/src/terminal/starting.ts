@@ -24,6 +24,43 @@ export function formatSeconds(ms: number): string {
 }
 
 export type StartPhase = Extract<ServerMessage, { type: 'env.starting' }>;
+export type QueuePlace = Extract<ServerMessage, { type: 'env.queued' }>;
+
+/** "1st", "2nd", "3rd", "4th", "11th", "22nd". */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix =
+    tens >= 11 && tens <= 13 ? 'th' : n % 10 === 1 ? 'st' : n % 10 === 2 ? 'nd' : n % 10 === 3 ? 'rd' : 'th';
+  return `${String(n)}${suffix}`;
+}
+
+/** "about 6 minutes", "about 1 minute", "under a minute", "about 2 hours". */
+export function aboutText(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min < 1) return 'under a minute';
+  if (min < 90) return `about ${String(min)} minute${min === 1 ? '' : 's'}`;
+  return `about ${String(Math.round(min / 60))} hours`;
+}
+
+/**
+ * The lines shown while the environment waits in line (the room is full for its driver): the place and about how
+ * long (counted down from when the gateway said it), and what runs.
+ * @example
+ * queueText({ place: 4, etaMs: 360_000, running: 6, capacity: 6, waiting: 9, driver: 'qemu-xen' }, t, t)
+ * // { title: 'You are 4th in line, about 6 minutes', detail: 'The room is full: 6 of 6 nested Xen hosts run…' }
+ */
+export function queueText(
+  q: Omit<QueuePlace, 'type'>,
+  receivedAt: number,
+  now: number,
+): { title: string; detail: string } {
+  const left = Math.max(0, q.etaMs - (now - receivedAt));
+  const noun = q.driver === 'qemu-xen' ? 'nested Xen hosts' : 'lab environments';
+  return {
+    title: `You are ${q.place === 1 ? 'next' : `${ordinal(q.place)} in line`}, ${aboutText(left)}`,
+    detail: `The room is full: ${String(q.running)} of ${String(q.capacity)} ${noun} run on this machine. Your lab starts by itself when a place frees; keep this page open (leaving it leaves the line).`,
+  };
+}
 
 /**
  * The lines shown while an environment comes up: what is starting and about how long is left (the current
@@ -60,6 +97,8 @@ function splitCode(message: string): { code: string | undefined; text: string } 
 export interface StartingPanels {
   /** The gateway said what is starting now (`env.starting`). */
   phase(msg: StartPhase): void;
+  /** The environment waits in line (`env.queued`): its place and about how long. */
+  queued(msg: QueuePlace): void;
   /** Shows the progress panel (counting the seconds) and returns its title, for the status line. */
   show(): string;
   hide(): void;
@@ -78,11 +117,15 @@ export function startingPanels(
   // The current phase (from env.starting) and when the page began waiting.
   let phase: StartPhase | undefined;
   let waitingSince: number | undefined;
+  let queue: { place: QueuePlace; at: number } | undefined;
   const timer = new Every(signal);
   const render = () => {
     const now = Date.now();
     const since = Math.min(waitingSince ?? now, phase?.startedAt ?? now);
-    const { title, detail, fraction } = startingText(phase, since, now);
+    const { title, detail, fraction } = queue
+      ? { ...queueText(queue.place, queue.at, now), fraction: undefined }
+      : startingText(phase, since, now);
+    host.dataset.queued = queue ? String(queue.place.place) : '';
     const [titleEl, detailEl, bar] = ['.xt-progress-title', '.xt-progress-detail', '.xt-progress-bar'].map(
       (sel) => progress.querySelector<HTMLElement>(sel),
     );
@@ -102,6 +145,10 @@ export function startingPanels(
   return {
     phase: (msg) => {
       phase = msg;
+      queue = undefined;
+    },
+    queued: (msg) => {
+      queue = { place: msg, at: Date.now() };
     },
     show: () => {
       waitingSince ??= Date.now();
@@ -114,6 +161,8 @@ export function startingPanels(
     ready: () => {
       hide();
       phase = undefined;
+      queue = undefined;
+      delete host.dataset.queued;
       waitingSince = undefined;
     },
     unavailable: (message) => {

@@ -1,5 +1,6 @@
 import { PATHS, type InstructorRoom, type RoomLearner } from '@xenlab/sandbox/protocol';
 import { show as showPacing } from './pacing.ts';
+import { show as showModes } from './modes.ts';
 
 /** How often the room refreshes (ms): cheap (one query per table), and a room changes at typing speed. */
 const REFRESH_MS = 2000;
@@ -202,6 +203,7 @@ function render(room: InstructorRoom, announce = true): void {
   last = room;
   fillLabs(room);
   showPacing(room.labs, room.pace);
+  showModes(room);
   const { labs, learners } = view(room);
   const head = document.createElement('tr');
   const sub = document.createElement('tr');

@@ -1,3 +1,4 @@
+import { queueText } from '../../terminal/starting.ts';
 import type { FaultsView, LabServerMessage, LabView, StepsView, TaskView } from '@xenlab/sandbox/protocol';
 import { addRunButtons } from './code-actions.ts';
 import { LabConnection } from './connection.ts';
@@ -265,6 +266,19 @@ class XenlabLab extends HTMLElement {
             status.textContent = `Starting: ${msg.what}${left > 0 ? `, about ${String(Math.ceil(left / 1000))} s` : '…'}`;
             break;
           }
+          case 'lab.queued':
+            // The room is full for this lab's driver: the place in line (the terminal shows it too).
+            status.dataset.state = 'starting';
+            status.textContent = `${queueText(msg, Date.now(), Date.now()).title}: your lab starts when a place frees`;
+            break;
+          case 'lab.seat':
+            // The instructor's mode: a shared demo (the instructor checks and resets) or a table (who shares it).
+            setInlineText(notice, msg.text);
+            notice.dataset.kind = 'ok';
+            this.dataset.seat = msg.mode;
+            if (msg.readOnly) this.dataset.readOnly = 'true';
+            else delete this.dataset.readOnly;
+            break;
           case 'pong':
             break;
         }
