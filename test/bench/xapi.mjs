@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // XenAPI simulator benchmark (npm run bench:xapi): XML-RPC and JSON-RPC calls per second (VM.get_record) on
 // loopback, cloning + provisioning + starting 1000 VMs over the wire with 16 concurrent clients in fast mode, and
-// event.from wake-up latency after a change. Prints a table, then one line of JSON.
+// event.from wake-up latency after a change, and 100 cross-pool migrations against 100 intra-pool ones
+// (xapi-cross-pool.mjs). Prints a table, then one line of JSON.
 // Targets (task h2-simcore): >= 3000 XML-RPC calls/s; 1000 clones + starts < 3 s; event wake-up p50 < 5 ms.
 // The simulator runs as its own process (`xenlab sim`), as it does for learners, so client and server do not share
 // one event loop.
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../../sandbox/dist/sim/index.js';
+import { benchCrossPool } from './xapi-cross-pool.mjs';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -178,6 +180,9 @@ try {
   const perSimMiB = (process.memoryUsage().heapUsed - heap0) / 20 / 1024 / 1024;
   await Promise.all(sims.map((one) => one.close()));
 
+  // 5. 100 cross-pool migrations (two simulators of one environment), against 100 VM.pool_migrate.
+  const cross = await benchCrossPool(startSimulator, scenario);
+
   const result = {
     xmlrpc_calls_per_s: Math.round(xmlRate),
     jsonrpc_calls_per_s: Math.round(jsonRate),
@@ -187,6 +192,7 @@ try {
     event_wakeup_p50_ms: Number(pct(lat, 50).toFixed(2)),
     event_wakeup_p99_ms: Number(pct(lat, 99).toFixed(2)),
     heap_per_simulator_mib: Number(perSimMiB.toFixed(2)),
+    ...cross,
   };
   const rows = [
     ['XML-RPC VM.get_record (8 conns)', `${result.xmlrpc_calls_per_s} calls/s`, '>= 3000'],
@@ -200,6 +206,12 @@ try {
     ['event.from wake-up p50', `${result.event_wakeup_p50_ms} ms`, '< 5 ms'],
     ['event.from wake-up p99', `${result.event_wakeup_p99_ms} ms`, ''],
     ['JS heap per idle default-pool simulator', `${result.heap_per_simulator_mib} MiB`, ''],
+    ['100 × VM.pool_migrate (8 clients, baseline)', `${cross.pool_migrate_100_ms} ms`, ''],
+    [
+      '100 × cross-pool migrate_receive+migrate_send',
+      `${cross.cross_pool_migrate_100_ms} ms (${cross.cross_pool_vs_pool_migrate}× baseline)`,
+      '',
+    ],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(`${'measure'.padEnd(w)}  ${'result'.padEnd(24)}  target`);
