@@ -89,9 +89,13 @@ export function readPxeConfig(home: string, homeInJail: string): PxeSettings {
     },
     homeInJail,
   );
-  const top = eff.problems.find((x) => x.startsWith(`${homeInJail}/${PXE_CONFIG}: cannot read`));
-  if (top !== undefined) fail(top.replace(/^.*?: cannot read [^:]*: /, ''));
-  if (eff.problems.length > 0) fail(eff.problems.join('; ').replaceAll(homeInJail, '~'));
+  // Each problem names where it was met (file:line) and what; the top file's own path says nothing new.
+  if (eff.problems.length > 0)
+    fail(
+      eff.problems
+        .map((x) => x.replace(`${homeInJail}/${PXE_CONFIG}: `, '').replaceAll(`${homeInJail}/`, '~/'))
+        .join('; '),
+    );
   const tftpRoot = eff.tftpRoot;
   // QEMU's NIC ROM is iPXE: it carries whatever tags mark iPXE clients; without any it gets the untagged offer.
   const offer = eff.bootFor(new Set(eff.ipxeTags));

@@ -115,7 +115,8 @@ export function readDnsmasqLines(
     try {
       text = files.read(file);
     } catch (e) {
-      problems.push(`${from ?? file}: cannot read ${file}: ${(e as Error).message}`);
+      const msg = (e as Error).message;
+      problems.push(`${from ?? file}: ${msg.includes(file) ? msg : `cannot read ${file}: ${msg}`}`);
       return;
     }
     text.split('\n').forEach((raw, i) => {
