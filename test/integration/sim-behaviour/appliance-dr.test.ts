@@ -468,6 +468,12 @@ describe('disaster recovery', () => {
     // After logout the database session is gone.
     await b.as(session, 'session.logout');
     expect(await code(b.as(session, 'VM.get_all'))).toEqual(['SESSION_INVALID', session]);
+    // Open databases are bounded: the ninth closes the first.
+    const opened: string[] = [];
+    for (let i = 0; i < 9; i++) opened.push(await b.call<string>('VDI.open_database', metadataVdi));
+    expect(await code(b.as(String(opened[0]), 'VM.get_all'))).toEqual(['SESSION_INVALID', opened[0]]);
+    expect((await b.as<string[]>(String(opened[8]), 'VM.get_all')).length).toBeGreaterThan(0);
+    for (const o of opened.slice(1)) await b.as(o, 'session.logout');
   });
 
   test('disable_database_replication removes the metadata VDI and the database from the storage', async () => {

@@ -57,6 +57,8 @@ import {
 
 /** Redo_log.minimum_vdi_size: (4 000 000 000 / 4 MiB − 2) × 4 MiB. */
 export const METADATA_VDI_SIZE = (Math.floor(4_000_000_000 / 4194304) - 2) * 4194304;
+/** Foreign databases a pool keeps open at once (xenlab's bound; xapi has none). */
+const MAX_OPEN = 8;
 /** Xapi_globs.redo_log_max_instances. */
 const MAX_REDO_LOGS = 8;
 /** [est] SM drivers whose capabilities include SR_METADATA (LVHD-based and NFS/EXT). */
@@ -478,6 +480,14 @@ function openDatabase(ctx: SimContext, args: readonly unknown[]): string {
   foreign.store.load(dump, { quiet: true });
   homeOf.set(foreign.store, home);
   const session = foreign.login('disaster-recovery', password, 'VDI.open_database');
+  // Each open database holds a copy of a pool: the oldest ones close beyond a few (their sessions become invalid).
+  for (const [old, e] of [...home.foreignSessions].slice(
+    0,
+    Math.max(0, home.foreignSessions.size - MAX_OPEN + 1),
+  )) {
+    home.foreignSessions.delete(old);
+    e.close();
+  }
   home.foreignSessions.set(session, foreign);
   return session;
 }
