@@ -47,7 +47,13 @@ export interface ProvisionOptions {
 
 /** The plan: the template, the hosts and one entry per wanted VM. */
 export interface ProvisionPlan {
-  readonly template: { readonly ref: Ref<'VM'>; readonly name: string; readonly memory: number };
+  readonly template: {
+    readonly ref: Ref<'VM'>;
+    readonly name: string;
+    readonly memory: number;
+    /** The template's provisioning XML (`other_config:disks`), which every clone starts with; absent when none. */
+    readonly disks?: string;
+  };
   readonly hosts: readonly { readonly name: string; readonly free: number }[];
   readonly vms: readonly PlannedVm[];
 }
@@ -173,7 +179,12 @@ export async function planProvision(client: XapiClient, o: ProvisionOptions): Pr
     else out.push({ name, action: 'done', ref });
   }
   return {
-    template: { ref: templateRef, name: template.name_label, memory: template.memory_static_max },
+    template: {
+      ref: templateRef,
+      name: template.name_label,
+      memory: template.memory_static_max,
+      ...(template.other_config.disks === undefined ? {} : { disks: template.other_config.disks }),
+    },
     hosts: hostFree,
     vms: out,
   };
@@ -209,10 +220,17 @@ export function fillEmptySrAttributes(xml: string, srUuid: string): string {
   return xml.replace(/\bsr\s*=\s*(?:""|'')/g, `sr="${srUuid}"`);
 }
 
-/** Gives every `<disk>` of the VM's provisioning XML with an empty `sr` the default SR (either quote style). */
-async function fillEmptySrs(client: XapiClient, vm: Ref<'VM'>, srUuid: string): Promise<void> {
-  const oc = await client.call('VM.get_other_config', vm);
-  const disks = oc.disks;
+/**
+ * Gives every `<disk>` of the VM's provisioning XML with an empty `sr` the default SR (either quote style). `known`
+ * is the XML when the caller knows it (a fresh clone has its template's): one call fewer per VM.
+ */
+async function fillEmptySrs(
+  client: XapiClient,
+  vm: Ref<'VM'>,
+  srUuid: string,
+  known?: { readonly disks: string | undefined },
+): Promise<void> {
+  const disks = known ? known.disks : (await client.call('VM.get_other_config', vm)).disks;
   if (disks === undefined) return;
   const filled = fillEmptySrAttributes(disks, srUuid);
   if (filled === disks) return;
@@ -258,7 +276,15 @@ export async function runProvision(
     if (!ref) throw new Error('no VM ref');
     const vm = ref;
     if (v.action === 'create' || v.action === 'complete') {
-      if (defaultSr !== undefined) await timed('provision', () => fillEmptySrs(client, vm, defaultSr));
+      // A fresh clone carries its template's `disks` (VM.clone copies other_config); a half-made one is read.
+      const known = v.action === 'create' ? { disks: plan.template.disks } : undefined;
+      const mayNeedSr =
+        known === undefined ||
+        (known.disks !== undefined &&
+          defaultSr !== undefined &&
+          fillEmptySrAttributes(known.disks, defaultSr) !== known.disks);
+      if (defaultSr !== undefined && mayNeedSr)
+        await timed('provision', () => fillEmptySrs(client, vm, defaultSr, known));
       await timed('provision', () => client.call('VM.provision', vm));
       await timed('affinity', () => client.call('VM.set_affinity', vm, hostRef));
     }
