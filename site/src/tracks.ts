@@ -235,6 +235,7 @@ export const TRACKS: readonly Track[] = [
           { kind: 'talk', page: c('performance'), minutes: 25 },
           { kind: 'lab', lab: 'finding-the-bottleneck' },
           { kind: 'lab', lab: 'workload-balancing' },
+          { kind: 'lab', lab: 'a-thousand-vms' },
           { kind: 'talk', page: c('high-availability'), minutes: 30 },
           { kind: 'lab', lab: 'lose-a-host' },
           { kind: 'break', title: 'Break', minutes: 15 },
