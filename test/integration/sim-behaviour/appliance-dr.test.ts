@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { XapiError, createXmlRpcTransport } from '@xenlab/toolkit/xenapi';
-import type { ScenarioInput } from '../../../sandbox/src/sim/index.js';
+import { startIsolatedSimulator, type ScenarioInput } from '../../../sandbox/src/sim/index.js';
 import { DEFAULT_DURATIONS } from '../../../sandbox/src/sim/clock.js';
 import { start, type RunningSimulator } from '../sim/helpers.js';
 
@@ -494,5 +494,25 @@ describe('disaster recovery', () => {
       'COULD_NOT_IMPORT_DATABASE',
       expect.stringContaining('no database was found') as unknown as string,
     ]);
+  });
+
+  test('a simulator in a worker thread gets the sharedStorage directory too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xenlab-dr-worker-'));
+    const iso = await startIsolatedSimulator({
+      fast: true,
+      password: 'iso-pw',
+      sharedStorage: dir,
+      scenario: pool('iso'),
+    });
+    const w = await new Wire(iso.url).login('iso-pw');
+    try {
+      await w.call('SR.enable_database_replication', await w.byName('SR', 'iso NFS'));
+      const [folder] = readdirSync(dir);
+      expect(readdirSync(join(dir, String(folder)))).toHaveLength(1);
+    } finally {
+      w.close();
+      await iso.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
