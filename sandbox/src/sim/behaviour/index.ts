@@ -18,6 +18,7 @@ import { rbacBehaviour } from './rbac.js';
 import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
 import { drBehaviour } from './dr.js';
 import { vmBehaviour } from './vm.js';
+import { vifIpConfigBehaviour } from './vif-ip-config.js';
 import { listWorkloads, setHog, setWorkload } from './workload.js';
 
 /** Every behaviour module, in the order core should merge them (later ones win on a name clash; there are none). */
@@ -34,6 +35,7 @@ export const behaviours: readonly SimBehaviour[] = [
   applianceBehaviour,
   drBehaviour,
   crossPoolMigrationBehaviour,
+  vifIpConfigBehaviour,
   {
     handlers: creditHandlers,
     metrics: metricsModel,
