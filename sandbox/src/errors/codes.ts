@@ -302,6 +302,16 @@ export const ERROR_CODES = {
     meaning: 'A resource limit out of range.',
     fix: 'Use a value in the range the message gives.',
   },
+  SANDBOX_ERR_BAD_FAULT: {
+    meaning:
+      'A machine fault the environment cannot play: no such machine, NIC or data disk, or the machine is powered off.',
+    fix: 'Name a machine of environment.nodes and one of its NICs (eth0…) or disks; power it on first.',
+  },
+  SANDBOX_ERR_NEEDS_ROOT: {
+    meaning:
+      "A qemu-xen environment with a private network (two machines or more, or a node's nics) needs root: its network namespace, bridge and taps.",
+    fix: 'Run the gateway (or the test) as root, or give the lab a single machine without nics.',
+  },
   SANDBOX_ERR_BAD_NODE: {
     meaning: 'A node name that is not a DNS label, appears twice, or has an unknown image.',
     fix: 'Rename the node in the lab.',

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { QemuXenContext } from './context.js';
 import type { VmNode } from './node.js';
@@ -17,31 +18,51 @@ import { XenlabError } from '../../errors/index.js';
  * Under TCG two concurrent boots each take more than twice as long, and a test run would time out.
  */
 export class BootQueue {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly tails = new Map<string, Promise<unknown>>();
   constructor(private readonly lockFile: string) {}
 
+  /** Runs `fn` after every earlier `run` of this state folder (PXE boots, cold boots without templates). */
   run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.runLocked(this.lockFile, fn);
+  }
+
+  /**
+   * Runs `fn` after every earlier `runKeyed` of the same key (e.g. the cold boot that makes a template), in parallel
+   * with other keys.
+   */
+  runKeyed<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.runLocked(
+      join(dirname(this.lockFile), `boot-${key.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`),
+      fn,
+    );
+  }
+
+  private runLocked<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
     const locked = async () => {
-      await this.lock();
+      await this.lock(lockFile);
       try {
         return await fn();
       } finally {
-        rmSync(this.lockFile, { force: true });
+        rmSync(lockFile, { force: true });
       }
     };
-    const next = this.tail.then(locked, locked);
-    this.tail = next.catch(() => undefined); // the queue goes on; `next` hands the failure to its caller
+    const tail = this.tails.get(lockFile) ?? Promise.resolve();
+    const next = tail.then(locked, locked);
+    this.tails.set(
+      lockFile,
+      next.catch(() => undefined), // the queue goes on; `next` hands the failure to its caller
+    );
     return next;
   }
 
-  private async lock(): Promise<void> {
+  private async lock(lockFile: string): Promise<void> {
     for (;;) {
       try {
-        writeFileSync(this.lockFile, String(process.pid), { flag: 'wx' });
+        writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
         return;
       } catch {
         // Held (EEXIST): wait for its owner, or take it over from a dead one.
-        const owner = Number(readFileSync(this.lockFile, { encoding: 'utf8', flag: 'a+' }));
+        const owner = Number(readFileSync(lockFile, { encoding: 'utf8', flag: 'a+' }));
         let alive = false;
         try {
           if (owner > 0) process.kill(owner, 0);
@@ -49,7 +70,7 @@ export class BootQueue {
         } catch {
           alive = false; // ESRCH: the owner is gone
         }
-        if (!alive) rmSync(this.lockFile, { force: true });
+        if (!alive) rmSync(lockFile, { force: true });
         else await delay(250);
       }
     }
@@ -106,7 +127,9 @@ async function startVmOnce(
   node.say(
     cfg.boot.kind === 'pxe'
       ? `powering on ${node.name}: PXE boot from ${cfg.boot.tftpRoot}/${cfg.boot.bootfile}`
-      : `booting Xen on ${node.name} (${ctx.accel === 'kvm' ? 'KVM' : 'software emulation, about a minute'})`,
+      : cfg.boot.kind === 'storage'
+        ? `booting ${node.name} (${ctx.accel === 'kvm' ? 'KVM' : 'software emulation'})`
+        : `booting Xen on ${node.name} (${ctx.accel === 'kvm' ? 'KVM' : 'software emulation, about a minute'})`,
   );
   const vm = await XenVm.start(cfg, { timeoutMs: 30_000 });
   node.attach(vm); // the learner watches the boot (Xen's messages, then dom0's)
@@ -116,6 +139,9 @@ async function startVmOnce(
     await vm.stop();
     throw err;
   }
-  ctx.bootTimes.record(`${cfg.boot.kind === 'pxe' ? 'pxe' : 'cold'}-${cfg.accel}`, Date.now() - started);
+  ctx.bootTimes.record(
+    `${cfg.boot.kind === 'image' ? 'cold' : cfg.boot.kind}-${cfg.accel}`,
+    Date.now() - started,
+  );
   return vm;
 }

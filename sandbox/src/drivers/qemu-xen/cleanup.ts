@@ -6,6 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeNetns } from './network.js';
 import { QEMU_PID_FILE } from './vm.js';
 import { moduleLogger } from '../../log/index.js';
 
@@ -66,6 +67,8 @@ export function reapOrphans(dir: string = tmpdir()): number {
       process.kill(pid, 'SIGKILL');
       ended++;
     }
+    // Its private network, when it had one (the namespace is named after the run folder).
+    removeNetns(e);
     rmSync(runBase, { recursive: true, force: true });
   }
   return ended;

@@ -8,7 +8,7 @@ import type { BootFeeds } from '../boot-progress.js';
 import type { Sandbox, SandboxDriver } from '../types.js';
 import type { BootQueue } from './boot.js';
 import type { BootTimes } from './boot-times.js';
-import type { XenImage } from './image.js';
+import type { StorageImage, XenImage } from './image.js';
 import type { Accel, VmConfig } from './vm.js';
 
 export interface QemuXenContext {
@@ -41,6 +41,11 @@ export interface QemuXenContext {
   readonly feeds: BootFeeds;
   /** Where detached environments' machines are saved until they are opened again. */
   readonly hibernateDir: string;
+  /**
+   * The storage node image (node `image: storage`), found when an environment first needs one.
+   * @throws XenlabError `SANDBOX_ERR_NO_XEN_IMAGE` when it is not built.
+   */
+  readonly storageImage: () => StorageImage;
 }
 
 /** A name made safe for a file name. */

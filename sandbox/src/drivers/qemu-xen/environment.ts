@@ -4,10 +4,14 @@
  * nodes wait to be powered on) — while the page of the learner waiting follows the boot.
  * @module
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { createLearnerLocalDriver } from '../local/learner-tools.js';
-import type { EnvironmentSpec, Sandbox } from '../types.js';
+import type { EnvironmentSpec, NodeSpec, Sandbox } from '../types.js';
+import { createPrivateNetwork, hostsLines, planNic, removeNetns, type NicPlan } from './network.js';
+import { diskFileName, moveSparse } from './saved-states.js';
+import { STORAGE_NODE_MEMORY_MB } from './storage-node.js';
+import { HOSTNAME_RE } from './vm.js';
 import { makeRunBase } from './cleanup.js';
 import { safe, type QemuXenContext } from './context.js';
 import { makeNode, type NodeKind, type VmNode } from './node.js';
@@ -21,6 +25,8 @@ export interface QemuEnv {
   readonly spec: EnvironmentSpec;
   /** Its run folder (one folder per machine inside). */
   readonly runBase: string;
+  /** The network namespace of its private network (bridges, taps), when it has one. */
+  readonly netns: string | undefined;
   /** Its machines (xen and pxe nodes), by node name. */
   readonly vms: Map<string, VmNode>;
   readonly kinds: Map<string, NodeKind>;
@@ -38,28 +44,102 @@ export async function createSandbox(ctx: QemuXenContext, spec: EnvironmentSpec):
   return makeSandbox(ctx, env);
 }
 
-/** The run folder, a node per spec (checked), and the local workbench when a node asks for one. */
-async function setUpNodes(ctx: QemuXenContext, spec: EnvironmentSpec): Promise<QemuEnv> {
-  const specs = spec.nodes && spec.nodes.length > 0 ? spec.nodes : [{ name: 'main' }];
-  const runBase = makeRunBase();
-  const vms = new Map<string, VmNode>();
+const NODE_KINDS: readonly NodeKind[] = ['xen', 'storage', 'pxe', 'local'];
+const DISK_NAME_RE = /^[a-z0-9][a-z0-9-]{0,19}$/;
+
+/** The kind of each node (checked), and the NICs of each machine on the private network (when there is one). */
+function planNodes(specs: readonly NodeSpec[]): {
+  kinds: Map<string, NodeKind>;
+  nics: Map<string, NicPlan[]>;
+} {
   const kinds = new Map<string, NodeKind>();
   for (const n of specs) {
     const image = n.image ?? 'xen';
-    if (image !== 'xen' && image !== 'pxe' && image !== 'local') {
+    if (!(NODE_KINDS as readonly string[]).includes(image)) {
       throw new XenlabError(
         'SANDBOX_ERR_BAD_NODE',
-        `node ${n.name}: image must be xen, pxe or local, not ${image}`,
+        `node ${n.name}: image must be ${NODE_KINDS.join(', ')}, not ${image}`,
       );
     }
-    const kind: NodeKind = image;
+    if (!HOSTNAME_RE.test(n.name) || n.name.length > 32)
+      throw new XenlabError('SANDBOX_ERR_BAD_NODE', `node name "${n.name}" is not a hostname`);
     if (kinds.has(n.name)) throw new XenlabError('SANDBOX_ERR_BAD_NODE', `two nodes are named ${n.name}`);
-    kinds.set(n.name, kind);
-    if (kind !== 'local') {
+    kinds.set(n.name, image as NodeKind);
+    const disks = n.disks ?? [];
+    for (const d of disks) {
+      if (!DISK_NAME_RE.test(d.name) || !Number.isInteger(d.sizeMb) || d.sizeMb < 1 || d.sizeMb > 16_384)
+        throw new XenlabError(
+          'SANDBOX_ERR_BAD_NODE',
+          `node ${n.name}: bad data disk ${d.name} (${String(d.sizeMb)} MiB)`,
+        );
+    }
+    if (new Set(disks.map((d) => d.name)).size !== disks.length)
+      throw new XenlabError('SANDBOX_ERR_BAD_NODE', `node ${n.name}: two data disks have the same name`);
+    if (n.nics !== undefined && (!Number.isInteger(n.nics) || n.nics < 0 || n.nics > 4))
+      throw new XenlabError('SANDBOX_ERR_BAD_NODE', `node ${n.name}: nics is 0 to 4`);
+  }
+  // xen and storage machines share a private network when there are two or more, or a node asks for NICs; pxe
+  // nodes keep QEMU's own network (it serves their TFTP).
+  const onNet = specs.filter((n) => kinds.get(n.name) === 'xen' || kinds.get(n.name) === 'storage');
+  const networked = onNet.length >= 2 || onNet.some((n) => (n.nics ?? 0) > 0);
+  const nics = new Map<string, NicPlan[]>();
+  if (networked)
+    onNet.forEach((n, i) => {
+      nics.set(
+        n.name,
+        Array.from({ length: n.nics ?? 1 }, (_x, j) => planNic(i, j)),
+      );
+    });
+  return { kinds, nics };
+}
+
+/** The run folder, a node per spec (checked), its private network, and the local workbench when a node asks. */
+async function setUpNodes(ctx: QemuXenContext, spec: EnvironmentSpec): Promise<QemuEnv> {
+  const specs: readonly NodeSpec[] = spec.nodes && spec.nodes.length > 0 ? spec.nodes : [{ name: 'main' }];
+  const { kinds, nics } = planNodes(specs);
+  const storage = [...kinds.values()].includes('storage') ? ctx.storageImage() : undefined;
+  const runBase = makeRunBase();
+  // The run folder's unique name (xlq-XXXXXX) names the namespace: the orphan sweep finds both.
+  const netns = nics.size > 0 ? basename(runBase) : undefined;
+  const vms = new Map<string, VmNode>();
+  const saved = hibernation(ctx, spec.id);
+  try {
+    if (netns !== undefined) createPrivateNetwork(netns, nics);
+    const hosts = hostsLines(nics);
+    for (const n of specs) {
+      const kind = kinds.get(n.name);
+      if (kind === undefined || kind === 'local') continue;
       const runDir = join(runBase, String(vms.size));
       mkdirSync(runDir);
-      vms.set(n.name, makeNode(ctx, spec, n.name, kind, runDir));
+      // Data disks: blank sparse files, or what a detached environment left (moved back).
+      const disks = (kind === 'pxe' ? [] : (n.disks ?? [])).map((d, k) => {
+        const file = join(runDir, `disk-${String(k)}.img`);
+        const kept = join(saved, diskFileName(n.name, k));
+        if (existsSync(kept)) moveSparse(kept, file);
+        else {
+          writeFileSync(file, '');
+          truncateSync(file, d.sizeMb * 1024 * 1024);
+        }
+        return { name: d.name, file, sizeMb: d.sizeMb };
+      });
+      const memoryMb = n.memoryMb ?? (kind === 'storage' ? STORAGE_NODE_MEMORY_MB : ctx.memoryMb);
+      vms.set(
+        n.name,
+        makeNode(
+          ctx,
+          spec,
+          n.name,
+          kind,
+          runDir,
+          { memoryMb, nics: nics.get(n.name) ?? [], disks, netns, hosts },
+          storage,
+        ),
+      );
     }
+  } catch (err) {
+    if (netns !== undefined) removeNetns(netns);
+    rmSync(runBase, { recursive: true, force: true });
+    throw err;
   }
   let localSandbox: Sandbox | undefined;
   if ([...kinds.values()].includes('local')) {
@@ -76,7 +156,7 @@ async function setUpNodes(ctx: QemuXenContext, spec: EnvironmentSpec): Promise<Q
     });
   }
   const nodeNames = specs.map((n) => n.name);
-  return { spec, runBase, vms, kinds, nodeNames, localSandbox, destroyed: false };
+  return { spec, runBase, netns, vms, kinds, nodeNames, localSandbox, destroyed: false };
 }
 
 /** Starts the machines that run from the start; on failure stops them all and removes the run folder. */
@@ -102,12 +182,13 @@ async function bringUp(ctx: QemuXenContext, env: QemuEnv): Promise<void> {
             );
           }
         }
-        if (n.kind === 'xen') await n.ensure();
+        if (n.kind !== 'pxe') await n.ensure();
       }),
     );
     if (was) rmSync(saved, { recursive: true, force: true });
   } catch (err) {
     await Promise.all([...vms.values()].map((n) => n.stop()));
+    if (env.netns !== undefined) removeNetns(env.netns);
     rmSync(runBase, { recursive: true, force: true });
     throw err;
   } finally {
@@ -122,7 +203,7 @@ async function bringUp(ctx: QemuXenContext, env: QemuEnv): Promise<void> {
  */
 function followBoot(ctx: QemuXenContext, env: QemuEnv, resumes: ReadonlySet<string>): (() => void)[] {
   const { spec } = env;
-  const booting = [...env.vms.values()].filter((n) => n.kind === 'xen' || resumes.has(n.name));
+  const booting = [...env.vms.values()].filter((n) => n.kind !== 'pxe' || resumes.has(n.name));
   const feedOff = booting.map((n) =>
     n.subscribe((d) => {
       ctx.feeds.console(spec.id, d);

@@ -22,13 +22,21 @@ import { BootTimes } from './boot-times.js';
 import { reapOrphans } from './cleanup.js';
 import type { QemuXenContext } from './context.js';
 import { createSandbox } from './environment.js';
-import { DEFAULT_XEN_CACHE, findXenImage, type XenImage } from './image.js';
+import {
+  DEFAULT_XEN_CACHE,
+  findStorageImage,
+  findXenImage,
+  type StorageImage,
+  type XenImage,
+} from './image.js';
 import { hibernatedIds } from './saved-states.js';
 import { detectAccel, HOSTNAME_RE, type Accel } from './vm.js';
 import { bootEstimate } from './warm.js';
 import { XenlabError } from '../../errors/index.js';
 
 export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
+export { findStorageImage, DEFAULT_STORAGE_CACHE, type StorageImage } from './image.js';
+export { PRIVATE_PREFIX, netnsExists } from './network.js';
 export { readPxeConfig, PXE_CONFIG } from './pxe.js';
 export { detectAccel, qemuArgs, xenCommandLine, XenVm, type Accel, type VmConfig } from './vm.js';
 export { reapOrphans } from './cleanup.js';
@@ -49,8 +57,12 @@ export interface QemuXenDriverOptions {
   readonly bootTimeoutMs?: number;
   /** Start from (and save) a template state instead of booting every time (default true). */
   readonly warm?: boolean;
-  /** dom0's hostname on `xen` nodes (default `xenhost`). */
+  /** dom0's hostname on `xen` nodes (default `xenhost`; on a private network, the node's name). */
   readonly hostname?: string;
+  /** The storage node image (node `image: storage`); the current one of `storageCacheDir` by default. */
+  readonly storageImage?: StorageImage;
+  /** Storage image cache folder ({@link DEFAULT_STORAGE_CACHE}). */
+  readonly storageCacheDir?: string;
 }
 
 /**
@@ -113,6 +125,7 @@ function resolveContext(options: QemuXenDriverOptions): QemuXenContext {
   mkdirSync(join(stateDir, 'templates'), { recursive: true });
   mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
   const hibernateDir = join(stateDir, 'hibernated');
+  let storage: StorageImage | undefined;
   const ctx: QemuXenContext = {
     image,
     stateDir,
@@ -131,6 +144,7 @@ function resolveContext(options: QemuXenDriverOptions): QemuXenContext {
     bootTimes: new BootTimes(join(stateDir, 'boot-times.json')),
     feeds: new BootFeeds(),
     hibernateDir,
+    storageImage: () => (storage ??= options.storageImage ?? findStorageImage(options.storageCacheDir)),
   };
   mkdirSync(hibernateDir, { recursive: true });
   return ctx;

@@ -5,13 +5,69 @@
  * @module
  */
 import type { EnvironmentSpec } from '../types.js';
-import type { QemuXenContext } from './context.js';
+import { startVm } from './boot.js';
+import { vmConfig, type QemuXenContext } from './context.js';
+import type { StorageImage } from './image.js';
+import type { NicPlan } from './network.js';
 import { bootPxeNode } from './pxe-boot.js';
-import type { XenVm } from './vm.js';
+import type { VmBoot, VmConfig, VmDisk, XenVm } from './vm.js';
 import { bootXenNode } from './warm.js';
+import { XenlabError } from '../../errors/index.js';
 
-/** What a node of an environment is: a Xen host, a bare machine that PXE-boots, or a shell on this machine. */
-export type NodeKind = 'xen' | 'pxe' | 'local';
+/**
+ * What a node of an environment is: a Xen host, a storage node (sandbox/images/storage), a bare machine that
+ * PXE-boots, or a shell on this machine.
+ */
+export type NodeKind = 'xen' | 'storage' | 'pxe' | 'local';
+
+/** A machine's hardware beyond the driver's defaults: RAM, NICs on the private network, data disks. */
+export interface NodeLayout {
+  readonly memoryMb: number;
+  readonly nics: readonly NicPlan[];
+  readonly disks: readonly VmDisk[];
+  /** The environment's network namespace, when it has a private network. */
+  readonly netns: string | undefined;
+  /** Every machine of the environment by name (the /etc/hosts each machine gets). */
+  readonly hosts: readonly { readonly name: string; readonly address: string }[];
+}
+
+/** The configuration of machine `node` in `runDir`: the driver's settings, the node's layout, `boot`. */
+export const nodeConfig = (ctx: QemuXenContext, node: VmNode, runDir: string, boot: VmBoot): VmConfig => ({
+  ...vmConfig(ctx, runDir, boot),
+  memoryMb: node.layout.memoryMb,
+  ...(node.layout.nics.length > 0 && node.layout.netns !== undefined
+    ? { nics: node.layout.nics, netns: node.layout.netns }
+    : {}),
+  ...(node.layout.disks.length > 0 ? { disks: node.layout.disks } : {}),
+});
+
+/**
+ * The shell script that gives a xen node (dom0, loaded from a template shared by every machine of its shape) its
+ * identity on the private network: its name, each NIC's MAC and address, /etc/hosts. Idempotent.
+ */
+export function guestNetworkScript(name: string, layout: NodeLayout): string {
+  const lines = [
+    'set -e',
+    `hostname ${name}`,
+    `echo ${name} > /etc/hostname`,
+    `printf '%s\\n' '127.0.0.1 localhost' '127.0.1.1 ${name}' '192.168.100.1 ${name}-xenbr0' ${layout.hosts
+      .map((h) => `'${h.address} ${h.name}'`)
+      .join(' ')} > /etc/hosts`,
+    'modprobe virtio_net 2>/dev/null || true',
+  ];
+  layout.nics.forEach((n, j) => {
+    const dev = `eth${String(j)}`;
+    lines.push(
+      `i=0; while [ ! -e /sys/class/net/${dev} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`,
+      `ip link set ${dev} down`,
+      `ip link set ${dev} address ${n.mac}`,
+      `ip addr flush dev ${dev}`,
+      `ip addr add ${n.address} dev ${dev}`,
+      `ip link set ${dev} up`,
+    );
+  });
+  return `${lines.join('\n')}\n`;
+}
 
 /** A VM node: its current VM (replaced on reset/restore/power-on) and the terminals that follow it. */
 export class VmNode {
@@ -24,11 +80,32 @@ export class VmNode {
   private readonly listeners = new Set<(d: Buffer) => void>();
   private unsub: (() => void) | undefined;
 
+  /** NICs whose link a fault took down (kept across power cycles: the cable stays pulled). */
+  readonly linksDown = new Set<number>();
+  /** Data disks a fault made fail (kept across power cycles: the disk stays broken). */
+  readonly failingDisks = new Set<number>();
+
   constructor(
     readonly name: string,
-    readonly kind: 'xen' | 'pxe',
+    readonly kind: 'xen' | 'pxe' | 'storage',
+    readonly layout: NodeLayout,
     private readonly boot: (node: VmNode, incoming?: string) => Promise<XenVm>,
   ) {}
+
+  /** A hard power cut (QEMU killed, like pulling the plug): no shutdown, the guest's RAM is gone. */
+  async powerOff(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const vm = this.vm;
+    if (!vm || vm.exited) return;
+    this.say(`${this.name} lost power (the plug was pulled)`);
+    await vm.stop();
+  }
+
+  /** Plays again on a machine just started what faults left broken (links down, failing disks). */
+  async reapplyFaults(vm: XenVm): Promise<void> {
+    for (const j of this.linksDown) await vm.setLink(j, false);
+    for (const k of this.failingDisks) await vm.diskErrors(k, true);
+  }
 
   get running(): boolean {
     return this.vm !== undefined && !this.vm.exited;
@@ -91,15 +168,49 @@ export function makeNode(
   ctx: QemuXenContext,
   spec: EnvironmentSpec,
   name: string,
-  kind: 'xen' | 'pxe',
+  kind: 'xen' | 'pxe' | 'storage',
   runDir: string,
+  layout: NodeLayout,
+  storage: StorageImage | undefined,
 ): VmNode {
-  return new VmNode(name, kind, (node, incoming) =>
-    ctx.queue.run(async () => {
-      if (node.vm && !node.vm.exited) await node.vm.stop();
-      return kind === 'pxe'
-        ? bootPxeNode(ctx, spec, node, runDir, incoming)
-        : bootXenNode(ctx, spec, node, runDir, incoming);
-    }),
-  );
+  return new VmNode(name, kind, layout, async (node, incoming) => {
+    if (node.vm && !node.vm.exited) await node.vm.stop();
+    let vm: XenVm;
+    if (kind === 'pxe') {
+      // PXE boots (minutes of a cold Xen boot) stay one at a time per state folder.
+      vm = await ctx.queue.run(() => bootPxeNode(ctx, spec, node, runDir, incoming));
+    } else if (kind === 'storage') {
+      if (!storage) throw new XenlabError('SANDBOX_ERR_NO_XEN_IMAGE', 'no storage node image');
+      const boot: VmBoot = {
+        kind: 'storage',
+        image: storage,
+        hostname: name,
+        addresses: layout.nics.map((n) => n.address),
+        hosts: layout.hosts.filter((h) => h.name !== name),
+      };
+      vm = await startVm(ctx, nodeConfig(ctx, node, runDir, boot), incoming, node);
+    } else {
+      vm = await bootXenNode(ctx, spec, node, runDir, incoming);
+      if (layout.nics.length > 0 && layout.netns !== undefined) {
+        const r = await vm.agent?.exec(['sh', '-s'], {
+          timeoutMs: 30_000,
+          input: guestNetworkScript(name, layout),
+        });
+        if (r?.code !== 0) {
+          await vm.stop();
+          throw new XenlabError(
+            'SANDBOX_ERR_NETWORK',
+            `${name}: configuring its private network failed: ${r?.stderr.trim() ?? 'no agent'}`,
+          );
+        }
+      }
+    }
+    try {
+      await node.reapplyFaults(vm);
+    } catch (err) {
+      await vm.stop();
+      throw err;
+    }
+    return vm;
+  });
 }

@@ -3,11 +3,19 @@
  * run in dom0 through its agent (or in the workbench), reset, and the saved states of saved-states.ts.
  * @module
  */
-import { rmSync } from 'node:fs';
-import type { ExecOptions, ExecResult, Sandbox, SandboxSnapshot, TerminalProcess } from '../types.js';
+import { rmSync, truncateSync } from 'node:fs';
+import type {
+  ExecOptions,
+  ExecResult,
+  MachineFault,
+  Sandbox,
+  SandboxSnapshot,
+  TerminalProcess,
+} from '../types.js';
 import { consoleTerminal } from './console.js';
 import type { QemuXenContext } from './context.js';
 import type { QemuEnv } from './environment.js';
+import { removeNetns } from './network.js';
 import type { NodeKind, VmNode } from './node.js';
 import { hibernateEnv, hibernation, restoreEnv, snapshotEnv } from './saved-states.js';
 import type { XenVm } from './vm.js';
@@ -67,14 +75,65 @@ async function exec(env: QemuEnv, argv: readonly string[], opts: ExecOptions): P
   });
 }
 
-/** Every machine stopped and xen nodes booted afresh; the workbench reset. */
+/** Every machine stopped and booted afresh (pxe nodes wait), faults cleared, data disks blank; the workbench reset. */
 async function reset(env: QemuEnv): Promise<void> {
   alive(env);
   await env.localSandbox?.reset();
   for (const n of env.vms.values()) {
     await n.stop();
+    n.linksDown.clear();
+    n.failingDisks.clear();
+    for (const d of n.layout.disks) truncateSync(d.file, 0);
+    for (const d of n.layout.disks) truncateSync(d.file, d.sizeMb * 1024 * 1024);
     n.say(`${n.name} was reset`);
-    if (n.kind === 'xen') await n.ensure();
+  }
+  await Promise.all([...env.vms.values()].filter((n) => n.kind !== 'pxe').map((n) => n.ensure()));
+}
+
+/**
+ * A machine fault: power cut (QEMU killed) and power on (booted, or from the template; data disks as they were), a
+ * NIC's link (QMP set_link), a data disk's I/O errors (blkdebug). Link and disk faults stay across power cycles.
+ */
+async function machineFault(env: QemuEnv, f: MachineFault): Promise<void> {
+  alive(env);
+  const [name = '', part] = f.target.split('/');
+  const n = env.vms.get(name);
+  if (!n)
+    throw new XenlabError(
+      'SANDBOX_ERR_NO_NODE',
+      `no machine ${name} in environment ${env.spec.id} (machines: ${[...env.vms.keys()].join(', ')})`,
+    );
+  switch (f.kind) {
+    case 'machine-power-off':
+      await n.powerOff();
+      return;
+    case 'machine-power-on':
+      n.retryRequested = true;
+      await n.ensure();
+      return;
+    case 'link-down':
+    case 'link-up': {
+      const m = /^eth([0-9])$/.exec(part ?? '');
+      const j = m ? Number(m[1]) : -1;
+      if (j < 0 || j >= n.layout.nics.length)
+        throw new XenlabError(
+          'SANDBOX_ERR_BAD_FAULT',
+          `${name} has no NIC ${part ?? ''} on the private network`,
+        );
+      if (f.kind === 'link-down') n.linksDown.add(j);
+      else n.linksDown.delete(j);
+      if (n.running && n.vm) await n.vm.setLink(j, f.kind === 'link-up');
+      return;
+    }
+    case 'disk-errors':
+    case 'disk-ok': {
+      const k = n.layout.disks.findIndex((d) => d.name === part);
+      if (k < 0) throw new XenlabError('SANDBOX_ERR_BAD_FAULT', `${name} has no data disk ${part ?? ''}`);
+      if (f.kind === 'disk-errors') n.failingDisks.add(k);
+      else n.failingDisks.delete(k);
+      if (n.running && n.vm) await n.vm.diskErrors(k, f.kind === 'disk-errors');
+      return;
+    }
   }
 }
 
@@ -83,6 +142,7 @@ async function destroy(ctx: QemuXenContext, env: QemuEnv): Promise<void> {
   env.destroyed = true;
   ctx.live.delete(env.spec.id);
   await Promise.all([...env.vms.values()].map((n) => n.stop()));
+  if (env.netns !== undefined) removeNetns(env.netns);
   await env.localSandbox?.destroy();
   rmSync(env.runBase, { recursive: true, force: true });
   rmSync(hibernation(ctx, env.spec.id), { recursive: true, force: true });
@@ -114,6 +174,7 @@ export function makeSandbox(ctx: QemuXenContext, env: QemuEnv): Sandbox {
       await restoreEnv(ctx, env, snapshot);
     },
     destroy: () => destroy(ctx, env),
+    machineFault: (f) => machineFault(env, f),
     detach: () => detach(ctx, env),
   };
 }

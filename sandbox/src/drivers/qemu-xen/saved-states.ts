@@ -4,16 +4,42 @@
  * gateway brings the learner's hosts back as they were.
  * @module
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SandboxSnapshot } from '../types.js';
 import { safe, type QemuXenContext } from './context.js';
 import type { QemuEnv } from './environment.js';
+import { removeNetns } from './network.js';
 import { XenlabError } from '../../errors/index.js';
 import { moduleLogger } from '../../log/index.js';
 
 const log = moduleLogger('drivers/qemu-xen');
+
+/** The file a saved environment keeps machine `node`'s data disk `k` in (next to its state). */
+export const diskFileName = (node: string, k: number): string => `${safe(node)}.disk-${String(k)}.img`;
+
+/** Copies a sparse file as sparse (a mostly empty 1 GiB data disk stays small). */
+export function copySparse(src: string, dst: string): void {
+  const r = spawnSync('cp', ['--sparse=always', '--', src, dst], { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new XenlabError(
+      'SANDBOX_ERR_BAD_SNAPSHOT',
+      `copying ${src} failed: ${r.stderr.trim() || String(r.status)}`,
+    );
+}
+
+/** Moves a file, across filesystems too (the run folder is in $TMPDIR, saved states in the cache). */
+export function moveSparse(src: string, dst: string): void {
+  try {
+    renameSync(src, dst);
+  } catch {
+    // deliberate: EXDEV (another filesystem): copy, then remove
+    copySparse(src, dst);
+    rmSync(src, { force: true });
+  }
+}
 
 /** What a detached (hibernated) environment left on disk: which machines were running, from which image. */
 export interface Hibernation {
@@ -57,8 +83,19 @@ export async function snapshotEnv(ctx: QemuXenContext, env: QemuEnv): Promise<Sa
   const running: string[] = [];
   for (const n of env.vms.values()) {
     if (!n.running || !n.vm) continue;
-    await n.vm.saveState(join(ref, `${safe(n.name)}.state`), true);
+    // The data disks are copied while the machine is paused with its state: both are of the same moment.
+    await n.vm.saveState(join(ref, `${safe(n.name)}.state`), true, 120_000, () => {
+      n.layout.disks.forEach((d, k) => {
+        copySparse(d.file, join(ref, diskFileName(n.name, k)));
+      });
+    });
     running.push(n.name);
+  }
+  for (const n of env.vms.values()) {
+    if (running.includes(n.name)) continue;
+    n.layout.disks.forEach((d, k) => {
+      copySparse(d.file, join(ref, diskFileName(n.name, k)));
+    });
   }
   const local = env.localSandbox ? await env.localSandbox.snapshot() : undefined;
   writeFileSync(
@@ -88,8 +125,12 @@ export async function restoreEnv(
   }
   if (meta.local && env.localSandbox) await env.localSandbox.restore(meta.local);
   for (const n of env.vms.values()) {
+    await n.stop();
+    n.layout.disks.forEach((d, k) => {
+      const kept = join(snapshot.ref, diskFileName(n.name, k));
+      if (existsSync(kept)) copySparse(kept, d.file);
+    });
     if (meta.running.includes(n.name)) await n.ensure(join(snapshot.ref, `${safe(n.name)}.state`));
-    else await n.stop();
   }
 }
 
@@ -116,8 +157,19 @@ export async function hibernateEnv(ctx: QemuXenContext, env: QemuEnv): Promise<v
     }
   }
   const meta: Hibernation = { id: spec.id, running, image: ctx.image.key };
-  writeFileSync(join(ref, 'hibernated.json'), JSON.stringify(meta));
   await Promise.all([...env.vms.values()].map((n) => n.stop()));
+  // Data disks go with the saved machines (the next create moves them back into its run folder).
+  for (const n of env.vms.values()) {
+    n.layout.disks.forEach((d, k) => {
+      try {
+        moveSparse(d.file, join(ref, diskFileName(n.name, k)));
+      } catch (err) {
+        log.warn('keeping a data disk failed: it starts blank next time', { environmentId: spec.id, err });
+      }
+    });
+  }
+  writeFileSync(join(ref, 'hibernated.json'), JSON.stringify(meta));
   await env.localSandbox?.detach();
+  if (env.netns !== undefined) removeNetns(env.netns);
   rmSync(env.runBase, { recursive: true, force: true });
 }

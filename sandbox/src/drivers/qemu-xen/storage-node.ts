@@ -43,7 +43,13 @@ export function storageKernelCommandLine(cfg: StorageNodeConfig): string {
     throw new XenlabError('SANDBOX_ERR_BAD_HOSTNAME', `'${cfg.hostname}' is not a hostname`);
   if (cfg.address !== undefined && !IPV4_CIDR_RE.test(cfg.address))
     throw new XenlabError('SANDBOX_ERR_BAD_NODE', `'${cfg.address}' is not an address with a prefix`);
-  const parts = ['console=ttyS0,115200', 'quiet', 'panic=-1', `xenlab.hostname=${cfg.hostname}`];
+  const parts = [
+    'console=ttyS0,115200',
+    'quiet',
+    'panic=-1',
+    'no_timer_check',
+    `xenlab.hostname=${cfg.hostname}`,
+  ];
   if (cfg.address !== undefined) parts.push(`xenlab.ip=${cfg.address}`);
   for (const h of cfg.hosts ?? []) {
     if (!HOSTNAME_RE.test(h.name) || !IPV4_RE.test(h.address))

@@ -6,6 +6,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AgentClient } from './agent.js';
 import type { XenImage } from './image.js';
 import { QmpClient } from './qmp.js';
+import { storageQemuArgs } from './storage-node.js';
+import type { StorageImage } from './image.js';
 import { XenlabError } from '../../errors/index.js';
 
 /** How QEMU runs the guest: KVM when this machine offers it, else TCG (software emulation). */
@@ -23,10 +25,36 @@ export function detectAccel(): Accel {
   }
 }
 
-/** How a VM boots: the prepared image (QEMU loads Xen, dom0 and its initramfs), or PXE from a TFTP folder. */
+/**
+ * How a VM boots: the prepared image (QEMU loads Xen, dom0 and its initramfs), PXE from a TFTP folder, or a storage
+ * node (sandbox/images/storage: Debian's kernel straight from QEMU, its name and addresses on the command line).
+ */
 export type VmBoot =
   | { readonly kind: 'image'; readonly hostname: string }
-  | { readonly kind: 'pxe'; readonly tftpRoot: string; readonly bootfile: string };
+  | { readonly kind: 'pxe'; readonly tftpRoot: string; readonly bootfile: string }
+  | {
+      readonly kind: 'storage';
+      readonly image: StorageImage;
+      readonly hostname: string;
+      /** eth0's (and eth1's) address with prefix on the environment's private network. */
+      readonly addresses: readonly string[];
+      readonly hosts: readonly { readonly name: string; readonly address: string }[];
+    };
+
+/** A NIC of a machine on its environment's private network: a tap (in the environment's netns) on one bridge. */
+export interface VmNic {
+  /** QEMU's device id (`nic0`: what QMP `set_link` names). */
+  readonly id: string;
+  readonly tap: string;
+  readonly mac: string;
+}
+
+/** A writable data disk: a sparse raw file, its serial the disk's name. */
+export interface VmDisk {
+  readonly name: string;
+  readonly file: string;
+  readonly sizeMb: number;
+}
 
 /** Everything that decides a VM's QEMU command line (a saved state only loads into the same one). */
 export interface VmConfig {
@@ -37,6 +65,44 @@ export interface VmConfig {
   readonly memoryMb: number;
   readonly cpus: number;
   readonly boot: VmBoot;
+  /** NICs on the environment's private network (QEMU then runs inside {@link netns}). */
+  readonly nics?: readonly VmNic[];
+  /** The network namespace holding the taps of {@link nics}. */
+  readonly netns?: string;
+  readonly disks?: readonly VmDisk[];
+}
+
+/** Block node names of data disk `k` (`-blockdev`): the file, and the raw format node the device uses. */
+export const diskNodes = (k: number): { file: string; format: string; bad: string } => ({
+  file: `dk${String(k)}f`,
+  format: `dk${String(k)}`,
+  bad: `dk${String(k)}e`,
+});
+
+/** QEMU arguments of a VM's private NICs and data disks (after its root disk: data disks are vdb, vdc…). */
+export function extraArgs(cfg: VmConfig): string[] {
+  const args: string[] = [];
+  (cfg.disks ?? []).forEach((d, k) => {
+    const n = diskNodes(k);
+    args.push(
+      '-blockdev',
+      `driver=file,filename=${d.file},node-name=${n.file}`,
+      '-blockdev',
+      `driver=raw,file=${n.file},node-name=${n.format}`,
+      '-device',
+      // rerror/werror=report: a failing disk gives the guest EIO (it is not paused, as a real one would not be).
+      `virtio-blk-pci,drive=${n.format},id=disk${String(k)},serial=${d.name},rerror=report,werror=report`,
+    );
+  });
+  (cfg.nics ?? []).forEach((nic, j) => {
+    args.push(
+      '-netdev',
+      `tap,id=net${String(j)},ifname=${nic.tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=net${String(j)},id=${nic.id},mac=${nic.mac}`,
+    );
+  });
+  return args;
 }
 
 /** Hostnames go on a kernel command line that QEMU splits at commas: letters, digits and dashes only. */
@@ -67,6 +133,21 @@ export function xenCommandLine(memoryMb: number): string {
 
 /** The QEMU command line of a VM (without -incoming). */
 export function qemuArgs(cfg: VmConfig): string[] {
+  if (cfg.boot.kind === 'storage') {
+    const b = cfg.boot;
+    return storageQemuArgs({
+      image: b.image,
+      runDir: cfg.runDir,
+      accel: cfg.accel,
+      memoryMb: cfg.memoryMb,
+      cpus: cfg.cpus,
+      hostname: b.hostname,
+      ...(b.addresses[0] === undefined ? {} : { address: b.addresses[0] }),
+      hosts: b.hosts,
+      // NICs and data disks come from the environment (several disks, fault-injectable block nodes).
+      nicArgs: extraArgs(cfg),
+    });
+  }
   const sock = (name: string) => join(cfg.runDir, name);
   const args = [
     '-name',
@@ -120,6 +201,7 @@ export function qemuArgs(cfg: VmConfig): string[] {
       xenCommandLine(cfg.memoryMb),
       '-initrd',
       `${cfg.image.vmlinux} console=hvc0 quiet xenlab.hostname=${cfg.boot.hostname},${cfg.image.diskInit}`,
+      ...extraArgs(cfg),
     );
   } else {
     // QEMU's user-mode network answers DHCP and serves TFTP itself (the `bootfile` is DHCP option 67), and the
@@ -230,7 +312,14 @@ export class XenVm {
     for (const s of ['console.sock', 'qmp.sock', 'agent.sock']) rmSync(join(cfg.runDir, s), { force: true });
     const args = qemuArgs(cfg);
     if (opts.incoming !== undefined) args.push('-incoming', 'defer');
-    const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // A machine on a private network runs inside its environment's network namespace, where its taps are
+    // (`ip netns exec` execs QEMU: the pid is QEMU's).
+    const child =
+      cfg.netns === undefined
+        ? spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn('ip', ['netns', 'exec', cfg.netns, 'qemu-system-x86_64', ...args], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
     // For the driver's orphan sweep: a gateway killed outright leaves QEMU running (see reapOrphans).
     if (child.pid !== undefined) writeFileSync(join(cfg.runDir, QEMU_PID_FILE), String(child.pid));
     let exitCode: number | null | undefined;
@@ -378,7 +467,12 @@ export class XenVm {
    * Saves the whole machine (RAM and devices) to `file`. The VM is paused meanwhile, so the state is consistent;
    * with `resume` it runs on afterwards, otherwise it stays paused (about to be stopped).
    */
-  async saveState(file: string, resume: boolean, timeoutMs = 120_000): Promise<void> {
+  async saveState(
+    file: string,
+    resume: boolean,
+    timeoutMs = 120_000,
+    whilePaused?: () => void,
+  ): Promise<void> {
     const tmp = `${file}.tmp-${String(process.pid)}`;
     const deadline = Date.now() + timeoutMs;
     await this.qmp.execute('stop');
@@ -396,11 +490,58 @@ export class XenVm {
         await delay(50);
       }
       renameSync(tmp, file);
+      // Still paused: what the machine's disks hold now is of the same moment as the state.
+      whilePaused?.();
     } catch (err) {
       rmSync(tmp, { force: true });
       throw err;
     } finally {
       if (resume && !this.exited) await this.qmp.execute('cont');
+    }
+  }
+
+  /** A NIC's link (QMP `set_link`): down, the guest sees NO-CARRIER and nothing passes. */
+  async setLink(nic: number, up: boolean): Promise<void> {
+    const id = this.config.nics?.[nic]?.id;
+    if (id === undefined)
+      throw new XenlabError('SANDBOX_ERR_BAD_FAULT', `this machine has no NIC eth${String(nic)}`);
+    await this.qmp.execute('set_link', { name: id, up });
+  }
+
+  /**
+   * I/O errors on data disk `k`: a blkdebug node (every read and write fails with EIO) is put between the disk's
+   * format node and its file (`blockdev-reopen`), and taken out again. Flushes pass (nothing was written).
+   */
+  async diskErrors(k: number, failing: boolean): Promise<void> {
+    if (this.config.disks?.[k] === undefined)
+      throw new XenlabError('SANDBOX_ERR_BAD_FAULT', `this machine has no data disk ${String(k)}`);
+    const n = diskNodes(k);
+    const nodes = await this.qmp.execute<{ 'node-name': string }[]>('query-named-block-nodes', {
+      flat: true,
+    });
+    const inserted = nodes.some((b) => b['node-name'] === n.bad);
+    if (failing === inserted) return;
+    if (failing) {
+      const rule = (event: string, iotype: string) => ({ event, errno: 5, iotype });
+      await this.qmp.execute('blockdev-add', {
+        driver: 'blkdebug',
+        'node-name': n.bad,
+        image: n.file,
+        'inject-error': [
+          rule('read_aio', 'read'),
+          rule('write_aio', 'write'),
+          rule('write_aio', 'write-zeroes'),
+          rule('write_aio', 'discard'),
+        ],
+      });
+      await this.qmp.execute('blockdev-reopen', {
+        options: [{ driver: 'raw', 'node-name': n.format, file: n.bad }],
+      });
+    } else {
+      await this.qmp.execute('blockdev-reopen', {
+        options: [{ driver: 'raw', 'node-name': n.format, file: n.file }],
+      });
+      await this.qmp.execute('blockdev-del', { 'node-name': n.bad });
     }
   }
 

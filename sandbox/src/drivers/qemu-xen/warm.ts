@@ -6,22 +6,45 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { EnvironmentSpec } from '../types.js';
 import { startVm } from './boot.js';
 import { vmConfig, type QemuXenContext } from './context.js';
-import type { VmNode } from './node.js';
+import { nodeConfig, type VmNode } from './node.js';
 import { qemuArgs, type VmConfig, type XenVm } from './vm.js';
 import { moduleLogger } from '../../log/index.js';
 
 const log = moduleLogger('drivers/qemu-xen');
 
-/** A saved state loads only into the same QEMU, machine and image: the template's name hashes all three. */
-const stateKey = (ctx: QemuXenContext, cfg: VmConfig): string =>
-  createHash('sha256')
-    .update(JSON.stringify([ctx.version, ctx.image.key, qemuArgs({ ...cfg, runDir: '/' })]))
+/**
+ * A saved state loads only into the same QEMU, machine and image: the template's name hashes all three. Machines of
+ * one shape (RAM, NIC count, disk sizes) share a template: their taps, MACs, disk files and disk names are not part
+ * of it (the guest gets its MACs and addresses after the load, see node.ts).
+ */
+const stateKey = (ctx: QemuXenContext, cfg: VmConfig): string => {
+  const shape: VmConfig = {
+    ...cfg,
+    runDir: '/',
+    ...(cfg.nics
+      ? { nics: cfg.nics.map((_n, j) => ({ id: `nic${String(j)}`, tap: `t${String(j)}`, mac: '' })) }
+      : {}),
+    ...(cfg.disks
+      ? {
+          disks: cfg.disks.map((d, k) => ({
+            name: `d${String(k)}`,
+            file: `/d${String(k)}`,
+            sizeMb: d.sizeMb,
+          })),
+        }
+      : {}),
+  };
+  return createHash('sha256')
+    .update(
+      JSON.stringify([ctx.version, ctx.image.key, qemuArgs(shape), shape.disks?.map((d) => d.sizeMb) ?? []]),
+    )
     .digest('hex')
     .slice(0, 16);
+};
 
 /** The template file of machines of configuration `cfg`. */
 const templateOf = (ctx: QemuXenContext, cfg: VmConfig): string =>
@@ -45,10 +68,12 @@ export async function bootXenNode(
   runDir: string,
   incoming: string | undefined,
 ): Promise<XenVm> {
-  const cfg = vmConfig(ctx, runDir, { kind: 'image', hostname: ctx.hostname });
-  if (incoming !== undefined || !ctx.warm) return startVm(ctx, cfg, incoming, node);
+  const cfg = nodeConfig(ctx, node, runDir, { kind: 'image', hostname: ctx.hostname });
+  if (incoming !== undefined) return startVm(ctx, cfg, incoming, node);
+  if (!ctx.warm) return ctx.queue.run(() => startVm(ctx, cfg, undefined, node));
   const template = templateOf(ctx, cfg);
-  if (existsSync(template)) {
+  const fromTemplate = async (): Promise<XenVm | undefined> => {
+    if (!existsSync(template)) return undefined;
     try {
       return await startVm(ctx, cfg, template, node);
     } catch (err) {
@@ -59,10 +84,20 @@ export async function bootXenNode(
         err,
       });
       rmSync(template, { force: true });
+      return undefined;
     }
-  }
-  const vm = await startVm(ctx, cfg, undefined, node);
-  // Named after the config it really booted with (auto mode may have fallen back from KVM to TCG).
-  await vm.saveState(templateOf(ctx, vm.config), true);
-  return vm;
+  };
+  // Loads run in parallel; a cold boot holds its template's lock (across processes), so machines of one shape wait
+  // for the first one's template instead of all booting cold, and machines of other shapes boot meanwhile.
+  return (
+    (await fromTemplate()) ??
+    ctx.queue.runKeyed(basename(template), async () => {
+      const made = await fromTemplate(); // another boot made it while this one waited
+      if (made) return made;
+      const vm = await startVm(ctx, cfg, undefined, node);
+      // Named after the config it really booted with (auto mode may have fallen back from KVM to TCG).
+      await vm.saveState(templateOf(ctx, vm.config), true);
+      return vm;
+    })
+  );
 }
