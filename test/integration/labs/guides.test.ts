@@ -14,7 +14,8 @@ describe('lab guides', () => {
   for (const lab of labs.filter((l) => l.manifest.environment.driver === 'local')) {
     it(
       `${lab.id}: every shell block runs, in order, in a fresh environment`,
-      { timeout: 120_000 },
+      // Room for a guide that makes a thousand VMs (a-thousand-vms: a loop of 40 `xe` calls, then provision).
+      { timeout: 400_000 },
       async () => {
         const guide = readFileSync(join(lab.dir, lab.manifest.guide), 'utf8');
         const blocks = [...guide.matchAll(/```(?:sh|bash)\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
@@ -31,7 +32,7 @@ describe('lab guides', () => {
         try {
           for (const [i, block] of blocks.entries()) {
             const r = await env.sandbox.exec(['bash', '-c', `set -eo pipefail\n${block}`], {
-              timeoutMs: 60_000,
+              timeoutMs: 180_000,
             });
             expect({ block: i, code: r.code, stderr: r.stderr }).toEqual({ block: i, code: 0, stderr: '' });
           }
