@@ -122,7 +122,7 @@ export async function answer(
   }
   core.pool.markAllDirty();
   await core.scheduler.schedule('answer', ScriptRuns.NONE);
-  const correct = answerIsCorrect(c, text, params, core.pool.snapshot());
+  const correct = answerIsCorrect(c, text, params, core.pool.snapshot(c.pool));
   progress.saveAnswer(t, checkId, text, correct, Date.now());
   if (correct) core.answerLimit.forget(t.id);
   await core.scheduler.schedule('answer', ScriptRuns.NONE);

@@ -39,6 +39,12 @@ export interface GraderOptions {
   readonly params: Params;
   /** A client logged in to the learner's pool (the grader's own session). */
   readonly xapi: XapiClient;
+  /**
+   * A multi-pool lab's other pools by name (`environment.pools[].name`), for checks with `pool:`; `firstPool` names
+   * the pool `xapi` reaches.
+   */
+  readonly pools?: ReadonlyMap<string, XapiClient>;
+  readonly firstPool?: string;
   /** Where script checks run. */
   readonly sandbox: Sandbox;
   /** Who is graded (the key of the stored progress). */

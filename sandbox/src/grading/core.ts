@@ -39,6 +39,10 @@ export interface GraderCore {
   readonly view: () => LabView;
   /** The event subscription, once started. */
   watcher: ReturnType<XapiClient['watchEvents']> | undefined;
+  /** The other pools' event subscriptions (checks with `pool:`), once started. */
+  poolWatchers: ReturnType<XapiClient['watchEvents']>[];
+  /** The other pools' clients (GraderOptions.pools). */
+  readonly pools: ReadonlyMap<string, XapiClient>;
 }
 
 /** Builds the parts of a grader (nothing runs until it starts). */
@@ -52,7 +56,7 @@ export function createCore(options: GraderOptions): GraderCore {
     lastError: undefined,
   };
   const progress = new Progress(lab, params, options.db, options.learnerId);
-  const pool = new PoolMirror(xapi, progress.tasks);
+  const pool = new PoolMirror(xapi, progress.tasks, options.pools, options.firstPool);
   const backoff = new Backoff(options.pollMs ?? POLL_MS, options.retryCapMs);
   const source: ViewSource = { lab, params, progress, pendingSince: (id) => scripts.pendingSince(id) };
   const view = (): LabView => labView(source);
@@ -84,6 +88,8 @@ export function createCore(options: GraderOptions): GraderCore {
     source,
     view,
     watcher: undefined,
+    poolWatchers: [],
+    pools: options.pools ?? new Map(),
   };
   return core;
 }

@@ -67,7 +67,7 @@ export async function evaluatePass(core: GraderCore, trigger: Trigger, scripts: 
           core.scripts.start(t, c, trigger);
         continue;
       }
-      const o = evaluateCheck(c, pool.snapshot(), progress);
+      const o = evaluateCheck(c, pool.snapshot('pool' in c ? c.pool : undefined), progress);
       if (o) progress.record(t, c, o, trigger, at);
     }
   }

@@ -8,8 +8,8 @@ import type { GraderCore } from './core.js';
 import { ScriptRuns } from './schedule.js';
 
 /** An event of the learner's pool: re-evaluates (never running script checks) when a check reads its class. */
-function onEvent(core: GraderCore, ev: XapiEvent): void {
-  if (!core.pool.markChanged(ev.class)) return;
+function onEvent(core: GraderCore, ev: XapiEvent, pool?: string): void {
+  if (!core.pool.markChanged(ev.class, pool)) return;
   // The learner changed the pool: a script check backing off may pass now.
   core.backoff.retryNow();
   core.scheduler.kick('event', ScriptRuns.NONE);
@@ -29,7 +29,21 @@ export async function start(core: GraderCore): Promise<void> {
     },
     { timeoutS: 30, onError: () => undefined },
   );
-  await core.watcher.ready;
+  // The other pools that checks name (`pool:`), each through its own event stream.
+  for (const name of core.pool.watchedPools()) {
+    const client = core.pools.get(name);
+    if (!client) continue;
+    core.poolWatchers.push(
+      client.watchEvents(
+        ['*'],
+        (ev) => {
+          onEvent(core, ev, name);
+        },
+        { timeoutS: 30, onError: () => undefined },
+      ),
+    );
+  }
+  await Promise.all([core.watcher.ready, ...core.poolWatchers.map((w) => w.ready)]);
   // Anything that changed between the first evaluation and the watch taking hold (and the scripts, when a page
   // began watching meanwhile).
   core.pool.markAllDirty();
@@ -44,5 +58,6 @@ export async function close(core: GraderCore): Promise<void> {
   core.scheduler.stopPolling();
   core.scripts.stopTimers();
   await core.watcher?.stop();
+  await Promise.all(core.poolWatchers.map((w) => w.stop()));
   await core.scheduler.idle;
 }

@@ -309,10 +309,20 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     await closeOthers();
     throw e;
   }
+  // Checks naming another pool (`pool: dc-west`) read it through their own client.
+  const poolClients = new Map(
+    pools
+      .slice(1)
+      .map((p) => [
+        p.name,
+        createClient({ url: p.url, user, password: p.password, originator: 'xenlab-grader' }),
+      ]),
+  );
   const grader = createGrader({
     lab,
     params,
     xapi: client,
+    ...(multi ? { pools: poolClients, firstPool: pools[0]?.name ?? 'default' } : {}),
     sandbox,
     learnerId: options.learnerId,
     ...(options.db === undefined ? {} : { db: options.db }),
@@ -329,7 +339,16 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   const stopAll = async (endSandbox: () => Promise<void>): Promise<void> => {
     labSteps.close();
     faults.close();
-    const steps = [() => grader.close(), () => client.close(), endSandbox, () => sim.close(), closeOthers];
+    const steps = [
+      () => grader.close(),
+      () => client.close(),
+      async () => {
+        for (const c of poolClients.values()) await c.close().catch(() => undefined);
+      },
+      endSandbox,
+      () => sim.close(),
+      closeOthers,
+    ];
     for (const step of steps) {
       try {
         await step();

@@ -273,6 +273,16 @@ function semanticProblems(m: LabManifestT, dir: string, folder: string): { path:
       if (check.kind === 'answer' && 'param' in check.expect && !(check.expect.param in m.params))
         out(`${cp}.expect.param`, `no parameter "${check.expect.param}" in params`);
       for (const [q, suffix] of queriesOf(check)) checkQuery(q, `${cp}${suffix}`, out);
+      if ('pool' in check && check.pool !== undefined) {
+        const names = (m.environment.pools ?? []).map((p) => p.name);
+        if (!names.includes(check.pool))
+          out(
+            `${cp}.pool`,
+            names.length === 0
+              ? `pool "${check.pool}": this lab has one pool (declare environment.pools to name several)`
+              : `no pool "${check.pool}" in environment.pools (pools: ${names.join(', ')})`,
+          );
+      }
       for (const name of placeholders(JSON.stringify(check)))
         if (!paramNames.has(name)) out(cp, `{{${name}}} names no parameter (declare it under params)`);
     });

@@ -163,9 +163,19 @@ const checkBase = {
     ),
 };
 
+/** Which pool of a multi-pool lab a check reads (`environment.pools[].name`); the first when absent. */
+const poolField = {
+  pool: z
+    .string()
+    .optional()
+    .describe(
+      'Which pool of a multi-pool lab the check reads (environment.pools[].name); the first when absent.',
+    ),
+};
+
 /** Declarative assertion over the pool's XenAPI state, re-evaluated on every XenAPI event. */
 export const XapiCheck = z
-  .object({ ...checkBase, kind: z.literal('xapi'), ...Query.shape })
+  .object({ ...checkBase, kind: z.literal('xapi'), ...poolField, ...Query.shape })
   .strict()
   .describe(
     'Declarative assertion over the XenAPI state: select records of a class, filter, count and compare.',
@@ -212,6 +222,7 @@ export const AnswerCheck = z
   .object({
     ...checkBase,
     kind: z.literal('answer'),
+    ...poolField,
     /** The question, shown in the task panel. */
     question: z.string().min(1).describe('The question, shown in the task panel.'),
     expect: z.union([
@@ -240,6 +251,7 @@ export const TemporalCheck = z
   .object({
     ...checkBase,
     kind: z.literal('temporal'),
+    ...poolField,
     while: Query,
     always: Query,
     /** Feedback while `while` has not held yet. */

@@ -16,10 +16,11 @@ import { LabError, loadLab } from '../../../sandbox/src/labs/loader.js';
 
 let root: string;
 
-/** Whether the lab's check (web01 running, in the first pool) passes now. */
-async function webInEast(env: LabEnvironment): Promise<boolean | undefined> {
+/** Where the lab's checks see web01 running now: [in the first pool, in dc-west (a check with `pool:`)]. */
+async function webIn(env: LabEnvironment): Promise<(boolean | undefined)[]> {
   const view = await env.grader.evaluate('check', false);
-  return view.tasks[0]?.checks.find((c) => c.id === 'web-in-east')?.pass;
+  const pass = (id: string) => view.tasks[0]?.checks.find((c) => c.id === id)?.pass;
+  return [pass('web-in-east'), pass('web-in-west')];
 }
 const driver = createLabLocalDriver();
 
@@ -49,7 +50,9 @@ tasks:
   - id: t
     title: T
     text: T
-    checks: [{ id: web-in-east, kind: xapi, select: VM, where: { name_label: web01, power_state: Running } }]
+    checks:
+      - { id: web-in-east, kind: xapi, select: VM, where: { name_label: web01, power_state: Running } }
+      - { id: web-in-west, kind: xapi, pool: dc-west, select: VM, where: { name_label: web01, power_state: Running } }
 `,
   );
   return dir;
@@ -107,7 +110,7 @@ describe('a lab with several pools', () => {
           ),
         ).toBe('dc-west');
         // The check sees web01 running in the first pool.
-        expect(await webInEast(env)).toBe(true);
+        expect(await webIn(env)).toEqual([true, false]);
         // Across the WAN, as on XCP-ng.
         const out = await sh(`vif=$(xe vif-list vm-name-label=web01 params=uuid --minimal)
 net=$(xe -s 127.0.0.1 -p "\${XENLAB_XAPI_URL_DC_WEST##*:}" -u root -pw "$XENLAB_XAPI_PASSWORD_DC_WEST" network-list name-label="Pool-wide network associated with eth0" params=uuid --minimal)
@@ -125,7 +128,7 @@ xe vm-migrate vm=web01 remote-master="$XENLAB_XAPI_URL_DC_WEST" remote-username=
           await client.close();
         }
         expect(await sh('xe vm-list name-label=web01 --minimal')).toBe('');
-        expect(await webInEast(env)).toBe(false);
+        expect(await webIn(env)).toEqual([false, true]);
       } finally {
         await env.close();
       }
@@ -146,7 +149,7 @@ xe vm-migrate vm=web01 remote-master="$XENLAB_XAPI_URL_DC_WEST" remote-username=
     },
   );
 
-  it('refuses pools beside scenario, twice the same name, a missing file, wan without pools', () => {
+  it('refuses pools beside scenario, twice the same name, a missing file, wan without pools, a check naming no pool', () => {
     const problems = (id: string, environment: string): string => {
       writeLab(id, environment);
       try {
@@ -164,5 +167,9 @@ xe vm-migrate vm=web01 remote-master="$XENLAB_XAPI_URL_DC_WEST" remote-username=
     );
     expect(problems('wan-alone', '  wan: { mbps: 10 }')).toContain('declare environment.pools');
     expect(problems('bad-name', '  pools: [{ name: DC_East }]')).toContain('kebab-case');
+    // The lab's second check reads pool dc-west.
+    expect(problems('other-pools', '  pools: [{ name: a }, { name: b }]')).toContain(
+      'no pool "dc-west" in environment.pools (pools: a, b)',
+    );
   });
 });
