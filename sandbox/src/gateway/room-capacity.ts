@@ -6,8 +6,9 @@
  * @module
  */
 import type { WebSocket } from 'ws';
-import { loadAllLabs } from '../labs/loader.js';
-import { PLAYGROUND_LAB } from '../protocol/index.js';
+import { join } from 'node:path';
+import { loadLab } from '../labs/loader.js';
+import { PLAYGROUND_LAB, isName } from '../protocol/index.js';
 import type { ServerMessage } from '../protocol/index.js';
 import type { LabServerMessage } from '../protocol/lab.js';
 import { Admission, type QueueStatus } from '../sessions/admission.js';
@@ -53,7 +54,7 @@ export class RoomCapacity {
   readonly host: HostFacts;
   readonly #overrides: ReadonlyMap<string, number>;
   readonly #labsDir: string;
-  #costs: Map<string, LabCost> | undefined;
+  readonly #costs = new Map<string, LabCost>();
   readonly #environments: EnvironmentManager;
 
   constructor(o: RoomCapacityOptions) {
@@ -73,11 +74,17 @@ export class RoomCapacity {
     });
   }
 
-  /** A lab's cost: its driver, nodes and declared memory (read once; playground and unknown labs: a shell). */
+  /**
+   * A lab's cost: its driver, nodes and declared memory (its lab.yaml read once, when first opened; the playground
+   * and labs that do not load: a shell).
+   */
   cost(lab: string): LabCost {
-    this.#costs ??= new Map(
-      loadAllLabs(this.#labsDir).labs.map((l) => {
-        const env = l.manifest.environment;
+    const known = this.#costs.get(lab);
+    if (known) return known;
+    let cost: LabCost = { driver: 'local', nodes: 1 };
+    if (lab !== PLAYGROUND_LAB && isName(lab)) {
+      try {
+        const env = loadLab(join(this.#labsDir, lab)).manifest.environment;
         // Machines: nodes that are not a plain shell (`image: local`); none listed = one Xen host. A node's
         // declared `memoryMb` where the schema has it, else the driver's default.
         const nodes = (env.nodes ?? []) as readonly { image?: string; memoryMb?: unknown }[];
@@ -88,17 +95,17 @@ export class RoomCapacity {
           0,
         );
         const machine = env.driver === 'qemu-xen' || env.driver === 'xcp';
-        return [
-          l.id,
-          {
-            driver: env.driver,
-            nodes: Math.max(1, machine ? machines.length : nodes.length),
-            ...(machine ? { memoryMb } : {}),
-          },
-        ];
-      }),
-    );
-    return this.#costs.get(lab) ?? { driver: 'local', nodes: 1 };
+        cost = {
+          driver: env.driver,
+          nodes: Math.max(1, machine ? machines.length : nodes.length),
+          ...(machine ? { memoryMb } : {}),
+        };
+      } catch {
+        // Not a lab (or a broken one, which will not open anyway): counted as a shell.
+      }
+    }
+    this.#costs.set(lab, cost);
+    return cost;
   }
 
   /** The driver a lab's environments count against. */
