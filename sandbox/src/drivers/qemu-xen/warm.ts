@@ -40,7 +40,13 @@ const stateKey = (ctx: QemuXenContext, cfg: VmConfig): string => {
   };
   return createHash('sha256')
     .update(
-      JSON.stringify([ctx.version, ctx.image.key, qemuArgs(shape), shape.disks?.map((d) => d.sizeMb) ?? []]),
+      JSON.stringify([
+        ctx.version,
+        ctx.image.key,
+        qemuArgs(shape),
+        // (disk sizes are not on the command line; a machine without disks keeps the key it always had)
+        ...(shape.disks ? [shape.disks.map((d) => d.sizeMb)] : []),
+      ]),
     )
     .digest('hex')
     .slice(0, 16);
