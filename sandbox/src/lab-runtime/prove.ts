@@ -71,7 +71,8 @@ export async function proveLab(
             });
       options.log?.(`  round ${String(round)}: ${String(checkCount)} checks red before solving`);
       // A line `# xenlab-lab-test: press <fault id>` is where the learner presses that fault's button: the parts of
-      // the script run in turn (each its own bash) and the button is pressed between them.
+      // the script run in turn (each its own bash) and the button is pressed between them. `# xenlab-lab-test: on
+      // <node>` runs the parts after it on that node of a multi-node environment (in that node's terminal).
       let stdout = '';
       for (const part of solveParts(solve)) {
         if ('press' in part) {
@@ -86,7 +87,13 @@ export async function proveLab(
           }
           continue;
         }
-        const r = await env.sandbox.exec(['bash', '-s'], { input: part.script, timeoutMs: 300_000 });
+        // A part of nothing but comments (the header before the first `on` line) runs nowhere.
+        if (part.script.split('\n').every((l) => /^\s*(#.*)?$/.test(l))) continue;
+        const r = await env.sandbox.exec(['bash', '-s'], {
+          input: part.script,
+          timeoutMs: 300_000,
+          ...(part.node === undefined ? {} : { node: part.node }),
+        });
         stdout += r.stdout;
         if (r.code !== 0) {
           problems.push({
@@ -137,18 +144,29 @@ export async function proveLab(
   };
 }
 
-/** The solve script cut at its `# xenlab-lab-test: press <fault id>` lines. */
-function solveParts(solve: string): ({ script: string } | { press: string })[] {
-  const out: ({ script: string } | { press: string })[] = [];
+/**
+ * The solve script cut at its `# xenlab-lab-test: press <fault id>` and `# xenlab-lab-test: on <node>` lines; each
+ * script part carries the node it runs on (none: the environment's default).
+ */
+export function solveParts(solve: string): ({ script: string; node?: string } | { press: string })[] {
+  const out: ({ script: string; node?: string } | { press: string })[] = [];
   let lines: string[] = [];
+  let node: string | undefined;
+  const flush = () => {
+    out.push(node === undefined ? { script: lines.join('\n') } : { script: lines.join('\n'), node });
+    lines = [];
+  };
   for (const line of solve.split('\n')) {
-    const m = /^#\s*xenlab-lab-test:\s*press\s+(\S+)\s*$/.exec(line);
+    const m = /^#\s*xenlab-lab-test:\s*(press|on)\s+(\S+)\s*$/.exec(line);
     if (!m) lines.push(line);
-    else {
-      out.push({ script: lines.join('\n') }, { press: m[1] ?? '' });
-      lines = [];
+    else if (m[1] === 'press') {
+      flush();
+      out.push({ press: m[2] ?? '' });
+    } else {
+      flush();
+      node = m[2];
     }
   }
-  out.push({ script: lines.join('\n') });
+  flush();
   return out;
 }
