@@ -13,7 +13,7 @@ async function pifUuid(host: string, device: string): Promise<string> {
   const hosts = await lab.client.call('host.get_all_records');
   const pifs = await lab.client.call('PIF.get_all_records');
   const h = Object.entries(hosts).find(([, r]) => r.name_label === host)?.[0];
-  const p = Object.values(pifs).find((r) => r.host === h && r.device === device && Number(r.VLAN) === -1);
+  const p = Object.values(pifs).find((r) => r.host === h && r.device === device && r.VLAN === -1);
   if (!p) throw new Error(`no ${host}/${device}`);
   return p.uuid;
 }

@@ -11,7 +11,6 @@
 import { parse as parseYaml } from 'yaml';
 import type {
   BondMode,
-  PIF_metricsRecord,
   BondRecord,
   PIFRecord,
   Ref,
@@ -403,18 +402,15 @@ export interface BondLinks {
 
 /** Every bond of the pool with its members' carrier (PIF_metrics) and Bond.links_up, sorted by host and device. */
 export async function readBondLinks(client: XapiClient): Promise<BondLinks[]> {
-  const [s, metrics] = await Promise.all([
-    readPoolNet(client),
-    client.call('PIF_metrics.get_all_records') as Promise<Record<string, PIF_metricsRecord>>,
-  ]);
+  const [s, metrics] = await Promise.all([readPoolNet(client), client.call('PIF_metrics.get_all_records')]);
   const out: BondLinks[] = [];
   for (const [ref, b] of Object.entries(s.bonds)) {
     const master = s.pifs[b.master];
-    const members = (Object.values(s.pifs) as PIFRecord[])
+    const members = Object.values(s.pifs)
       .filter((p) => p.bond_slave_of === ref)
       .map((p) => ({ device: p.device, carrier: metrics[p.metrics]?.carrier ?? false }))
       .sort((x, y) => x.device.localeCompare(y.device));
-    const linksUp = Number(b.links_up);
+    const linksUp = b.links_up;
     out.push({
       host: master ? (s.hosts[master.host]?.name_label ?? '?') : '?',
       device: master?.device ?? '?',
