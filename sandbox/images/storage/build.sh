@@ -72,6 +72,12 @@ install -D -m 755 "$XEN/dom0/agent.py" "$R/usr/local/lib/xenlab/agent.py"
 install -D -m 644 "$HERE/node/bashrc" "$R/root/.bashrc"
 for f in "$HERE"/node/sbin/*; do [ -e "$f" ] || continue; install -D -m 755 "$f" "$R/usr/local/sbin/$(basename "$f")"; done
 echo "storage" > "$R/etc/hostname"
+# Debian's nfs-kernel-server script starts no nfsd while /etc/exports is empty ("Not starting NFS kernel daemon: no
+# exports"), so Pacemaker's nfsserver failed with "Failed to start NFS server: /proc/fs/nfsd/threads": here the
+# exports are the exportfs resource's, added after nfsd runs. Start it regardless.
+sed -i 's|^\([[:space:]]*\)if \[ -f /etc/exports \] && grep -q .*\$export_files$|\1if true  # xenlab: Pacemaker (exportfs) adds the exports after nfsd starts|' \
+  "$R/etc/init.d/nfs-kernel-server"
+grep -q 'if true  # xenlab' "$R/etc/init.d/nfs-kernel-server" || { echo "build.sh: nfs-kernel-server's exports test not found" >&2; exit 1; }
 mkdir -p "$DEST.tmp"
 MB=$(( $(du -sm "$R" | cut -f1) * 5 / 4 + 32 ))
 mkfs.ext4 -q -F -L xenlab-storage -m 0 -d "$R" "$DEST.tmp/rootfs.ext4" "${MB}M"
