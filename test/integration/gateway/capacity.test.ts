@@ -46,6 +46,20 @@ async function openLabChannel(base: string, cookie: string, lab: string) {
   return { ws, got };
 }
 
+/**
+ * Opens a lab's terminal as the page does, without waiting for the shell (it may wait in line); `ready` waits for
+ * it (a lab comes up in seconds, longer on a loaded machine).
+ */
+async function enter(base: string, opts: { lab: string; cookie?: string }) {
+  const c = await openTerminal(base, { ...opts, hello: false });
+  c.send({ type: 'term.hello', v: PROTOCOL_VERSION, cols: 80, rows: 24 });
+  return c;
+}
+const ready = async (c: TerminalClient) => {
+  await c.until(isReady, 60_000, 'term.ready');
+  return c;
+};
+
 const start = (dataDir: string, local: number) =>
   createGateway({
     port: 0,
@@ -73,22 +87,20 @@ describe('admission control with the capacity overridden to 1', () => {
 
   it('queues the learners beyond it with their place and an estimate, live; leaving and a cull move the line', async () => {
     expect(gateway.capacity.decide(LAB)).toMatchObject({ limit: 1, by: 'override' });
-    const a = await openTerminal(gateway.url, { lab: LAB });
+    const a = await ready(await enter(gateway.url, { lab: LAB }));
     open.push(a);
     a.type('echo a-is-$((40+2))\n');
     await a.waitFor(/a-is-42/);
 
     // B and C open the lab: no shell, a place in line instead (not a refusal).
-    const b = await openTerminal(gateway.url, { lab: LAB, hello: false });
-    b.send({ type: 'term.hello', v: PROTOCOL_VERSION, cols: 80, rows: 24 });
+    const b = await enter(gateway.url, { lab: LAB });
     open.push(b);
     await b.until((c) => queued(c) !== undefined, 10_000, 'env.queued for B');
     expect(queued(b)).toMatchObject({ driver: 'local', place: 1, waiting: 1, running: 1, capacity: 1 });
     // Nothing measured yet: the estimate is the idle timeout (60 min) for the running one, plus a start.
     expect(queued(b)?.etaMs).toBeGreaterThan(59 * 60_000);
 
-    const c = await openTerminal(gateway.url, { lab: LAB, hello: false });
-    c.send({ type: 'term.hello', v: PROTOCOL_VERSION, cols: 80, rows: 24 });
+    const c = await enter(gateway.url, { lab: LAB });
     open.push(c);
     await c.until((x) => queued(x)?.place === 2, 10_000, 'C second in line');
     // C's lab panel holds the same place (one environment, one place), and says so on the lab channel.
@@ -118,7 +130,7 @@ describe('admission control with the capacity overridden to 1', () => {
       learner_id: string;
     };
     await gateway.environments.cull(EnvironmentManager.idFor(learnerA.learner_id, LAB), 'idle');
-    await c.until(isReady, 30_000, 'term.ready for C');
+    await ready(c);
     c.type('echo c-is-$((3*3))\n');
     await c.waitFor(/c-is-9/);
     await until(() => panel.got.some((m) => m.type === 'lab.state'), 20_000, 'C lab.state');
@@ -130,8 +142,7 @@ describe('admission control with the capacity overridden to 1', () => {
     panel.ws.close();
 
     // A comes back: now A waits, behind nobody, with the measured estimate (well under the idle timeout).
-    const again = await openTerminal(gateway.url, { lab: LAB, hello: false, cookie: a.cookie });
-    again.send({ type: 'term.hello', v: PROTOCOL_VERSION, cols: 80, rows: 24 });
+    const again = await enter(gateway.url, { lab: LAB, cookie: a.cookie });
     open.push(again);
     await again.until((x) => queued(x) !== undefined, 10_000, 'A queued');
     expect(queued(again)).toMatchObject({ place: 1, running: 1 });
@@ -179,12 +190,12 @@ describe('instructor modes', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { modes: Record<string, unknown> }).modes[LAB]).toEqual({ mode: 'demo' });
 
-    const teacher = await openTerminal(gateway.url, { lab: LAB, cookie: instructorCookie });
+    const teacher = await ready(await enter(gateway.url, { lab: LAB, cookie: instructorCookie }));
     open.push(teacher);
     expect(teacher.ready.readOnly).toBeUndefined();
     await teacher.until((c) => seatOf(c)?.mode === 'demo', 5_000, 'env.seat demo');
 
-    const watcher = await openTerminal(gateway.url, { lab: LAB });
+    const watcher = await ready(await enter(gateway.url, { lab: LAB }));
     open.push(watcher);
     expect(watcher.ready.readOnly).toBe(true);
     await watcher.until((c) => seatOf(c)?.readOnly === true, 5_000, 'env.seat read-only');
@@ -229,9 +240,9 @@ describe('instructor modes', () => {
     for (const c of watchers) await c.until((x) => x.closed !== undefined, 5_000, 'closed on mode change');
     expect(watchers.map((c) => c.closed?.code)).toEqual(watchers.map(() => 1012));
 
-    const p = await openTerminal(gateway.url, { lab: LAB });
-    const q = await openTerminal(gateway.url, { lab: LAB });
-    const r = await openTerminal(gateway.url, { lab: LAB });
+    const p = await ready(await enter(gateway.url, { lab: LAB }));
+    const q = await ready(await enter(gateway.url, { lab: LAB }));
+    const r = await ready(await enter(gateway.url, { lab: LAB }));
     open.push(p, q, r);
     await q.until((c) => seatOf(c)?.table === 1, 5_000, 'Q at table 1');
     await r.until((c) => seatOf(c)?.table === 2, 5_000, 'R at table 2');
