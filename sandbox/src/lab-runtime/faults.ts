@@ -19,7 +19,8 @@
  * lost SR) is in the saved pool.
  *
  * Kinds map to the simulator's control API: `vm-load` → `fault/vm-hog`, `host-power-off` → `host-fail`,
- * `host-power-on` → `host-recover`, `nic-down`/`nic-up` → `pif-down`/`pif-up` (the PIF found by host and device),
+ * `host-power-on` → `host-recover`, `pool-power-off` → `host-fail` for every host (of the first pool: faults play in
+ * the pool `xe` reaches), `nic-down`/`nic-up` → `pif-down`/`pif-up` (the PIF found by host and device),
  * `sr-lost` → `sr-fail`, `sr-back` → `sr-recover`, `partition` → `partition { groups }`, `heal` → `heal`.
  * @module
  */
@@ -76,6 +77,8 @@ export function describeFault(f: Fault): string {
       return `${f.target} lost power`;
     case 'host-power-on':
       return `${f.target} was powered on`;
+    case 'pool-power-off':
+      return 'every host of the pool lost power';
     case 'nic-down': {
       const [host, device] = splitNic(f.target);
       return `${device} on ${host} lost its link`;
@@ -123,7 +126,10 @@ const splitNic = (target: string): [string, string] => {
 /** Plays one fault in the learner's pool; rejects with a {@link FaultError}. */
 export type FaultApplier = (f: Fault) => Promise<void>;
 
-const CONTROL_ROUTE: Record<Exclude<FaultKind, 'nic-down' | 'nic-up' | MachineFault['kind']>, string> = {
+const CONTROL_ROUTE: Record<
+  Exclude<FaultKind, 'nic-down' | 'nic-up' | 'pool-power-off' | MachineFault['kind']>,
+  string
+> = {
   'vm-load': 'fault/vm-hog',
   'host-power-off': 'fault/host-fail',
   'host-power-on': 'fault/host-recover',
@@ -158,7 +164,7 @@ export function simFaultApplier(
     if (!pif) throw new FaultError('LAB_ERR_FAULT', `host "${host}" has no NIC "${device}"`);
     return pif.uuid;
   };
-  return async (f) => {
+  const play: FaultApplier = async (f) => {
     let route: string;
     let body: Record<string, unknown>;
     switch (f.kind) {
@@ -179,6 +185,16 @@ export function simFaultApplier(
         route = CONTROL_ROUTE[f.kind];
         body = {};
         break;
+      case 'pool-power-off': {
+        // The data center goes dark: every host, the coordinator last.
+        const hosts = Object.entries(await xapi.call('host.get_all_records'));
+        const masters = new Set(Object.values(await xapi.call('pool.get_all_records')).map((p) => p.master));
+        const last = (ref: string) => Number(masters.has(ref as never));
+        hosts.sort(([a], [b]) => last(a) - last(b));
+        for (const [, h] of hosts)
+          await play({ kind: 'host-power-off', target: h.name_label, trigger: f.trigger });
+        return;
+      }
       case 'machine-power-off':
       case 'machine-power-on':
       case 'link-down':
@@ -222,6 +238,7 @@ export function simFaultApplier(
       `${f.kind} ${target}: the simulator refused it (${r.body.error ?? String(r.status)}${r.body.message ? `: ${r.body.message}` : ''})`,
     );
   };
+  return play;
 }
 
 /** What the player follows for task triggers: the grader's view and its changes. */

@@ -429,6 +429,12 @@ export const Fault = z.discriminatedUnion('kind', [
     .strict()
     .describe('The host is powered on again (rebooted, empty).'),
   z
+    .object({ ...faultBase, kind: z.literal('pool-power-off') })
+    .strict()
+    .describe(
+      'Every host of the pool loses power, as a data center does (in a multi-pool lab: the first pool, the one xe reaches).',
+    ),
+  z
     .object({ ...faultBase, kind: z.literal('nic-down'), target: nicTarget })
     .strict()
     .describe('The NIC loses its link (PIF carrier false; bonds fail over).'),
@@ -711,8 +717,12 @@ export function faultProblems(m: {
       typeof f.target === 'string'
     ) {
       const [node, part] = f.target.split('/');
+      // A link or disk target without "/" is the target pattern's problem already.
+      const malformed = f.kind !== 'machine-power-off' && f.kind !== 'machine-power-on' && part === undefined;
       const n = machines.get(node ?? '');
-      if (m.environment.driver !== undefined && m.environment.driver !== 'qemu-xen')
+      if (malformed) {
+        // reported by the target's pattern
+      } else if (m.environment.driver !== undefined && m.environment.driver !== 'qemu-xen')
         out.push({ path: [...at, 'kind'], message: `${f.kind} plays on machines: it needs driver qemu-xen` });
       else if (!n)
         out.push({
