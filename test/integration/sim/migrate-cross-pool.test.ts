@@ -251,3 +251,92 @@ describe('VM.migrate_send', () => {
     expect(await c.call('VM.get_by_name_label', 'big01')).toEqual([]);
   });
 });
+
+describe('over a slow WAN (realistic timings)', () => {
+  let slowEast: RunningSimulator;
+  let slowWest: RunningSimulator;
+  let sa: Client;
+  let sb: Client;
+  beforeAll(async () => {
+    // 50 Mbit/s and 20 ms, counted at a fiftieth of real time: a 1 GiB VM's memory takes about 3.4 s.
+    const crossPool = { link: 'slow-link', wan: { latencyMs: 20, mbps: 50 } };
+    const durations = { 'VM.migrate_send': 0.02 };
+    slowEast = await start({
+      fast: false,
+      password: 'e',
+      crossPool,
+      scenario: {
+        ...pool('east', [
+          { name: 'app01', host: 'east-01', memoryMiB: 1024 },
+          { name: 'app02', host: 'east-01', memoryMiB: 1024 },
+        ]),
+        durations,
+      },
+    });
+    slowWest = await start({
+      fast: false,
+      password: 'w',
+      crossPool,
+      scenario: { ...pool('west'), durations },
+    });
+    sa = connect(slowEast.url, 'e');
+    sb = connect(slowWest.url, 'w');
+  });
+  afterAll(async () => {
+    await Promise.all([sa.close(), sb.close()]);
+    await Promise.all([slowEast.close(), slowWest.close()]);
+  });
+
+  async function startMove(name: string): Promise<string> {
+    const vm = await byName(sa, 'VM', name);
+    const host = await byName(sb, 'host', 'west-01');
+    const eth0 = await byName(sb, 'network', 'Pool-wide network associated with eth0');
+    const dest = await sb.call('host.migrate_receive', host, eth0, {});
+    const sr = await byName(sb, 'SR', 'west NFS');
+    const vdiMap: Record<string, string> = {};
+    for (const vbd of (await sa.call('VM.get_VBDs', vm)) as string[])
+      if ((await sa.call('VBD.get_type', vbd)) === 'Disk')
+        vdiMap[(await sa.call('VBD.get_VDI', vbd)) as string] = sr;
+    const vifMap: Record<string, string> = {};
+    for (const vif of (await sa.call('VM.get_VIFs', vm)) as string[]) vifMap[vif] = eth0;
+    return (await sa.call('Async.VM.migrate_send', vm, dest, true, vdiMap, vifMap, {})) as string;
+  }
+
+  /** Polls the task until `until` holds for it; returns every progress seen. */
+  async function follow(
+    task: string,
+    until: (status: string, progress: number) => boolean,
+  ): Promise<number[]> {
+    const seen: number[] = [];
+    for (;;) {
+      const status = (await sa.call('task.get_status', task)) as string;
+      const progress = Number(await sa.call('task.get_progress', task));
+      seen.push(progress);
+      if (until(status, progress)) return seen;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  test('the task shows progress while the bytes cross, then succeeds', { timeout: 120_000 }, async () => {
+    const task = await startMove('app01');
+    const seen = await follow(task, (status) => status !== 'pending');
+    expect(await sa.call('task.get_status', task)).toBe('success');
+    expect(seen.some((p) => p > 0 && p < 1)).toBe(true);
+    expect(await sb.call('VM.get_by_name_label', 'app01')).toHaveLength(1);
+  });
+
+  test(
+    'task.cancel stops it: the VM stays where it was, nothing is left on the destination',
+    { timeout: 120_000 },
+    async () => {
+      const task = await startMove('app02');
+      await follow(task, (status, progress) => status !== 'pending' || progress > 0);
+      await sa.call('task.cancel', task);
+      await follow(task, (status) => status !== 'pending');
+      expect(await sa.call('task.get_status', task)).toBe('cancelled');
+      const vm = await byName(sa, 'VM', 'app02');
+      expect(await sa.call('VM.get_power_state', vm)).toBe('Running');
+      expect(await sb.call('VM.get_by_name_label', 'app02')).toEqual([]);
+    },
+  );
+});
