@@ -169,6 +169,14 @@ describe('VM_appliance', () => {
     }
     const rec = await a.call<Record<string, unknown>>('VM_appliance.get_record', shop);
     expect((rec.VMs as string[]).length).toBe(3);
+    // A vApp's VM does not become a template (xapi_vm_lifecycle.ml check_appliance).
+    const db = await a.byName('VM', 'db01');
+    expect(await a.call('VM.get_allowed_operations', db)).not.toContain('make_into_template');
+    expect(await code(a.call('VM.set_is_a_template', db, true))).toEqual([
+      'VM_IS_PART_OF_AN_APPLIANCE',
+      db,
+      shop,
+    ]);
     expect(rec.allowed_operations).toEqual(['start']);
     expect(await code(a.call('VM_appliance.clean_shutdown', shop))).toEqual([
       'OPERATION_NOT_ALLOWED',

@@ -18,6 +18,7 @@
 import type { SimBehaviour, SimContext, SimHandler, SimStore } from '../contract.js';
 import { engineOf } from '../engine.js';
 import { arg, fail, isNull, map, num, operationId, ref, str, strings } from './util.js';
+import { refreshVm } from './vm-lifecycle.js';
 
 const OPS = ['start', 'clean_shutdown', 'hard_shutdown', 'shutdown'] as const;
 type ApplianceOp = (typeof OPS)[number];
@@ -195,9 +196,10 @@ const handlers: Record<string, SimHandler> = {
   'VM_appliance.destroy': (ctx, args) => {
     const self = applianceArg(ctx, args);
     // The members' `appliance` no longer points anywhere (xapi's db leaves a dangling ref the GC resets).
-    for (const vm of applianceVms(ctx.store, self))
-      ctx.store.update('VM', vm, { appliance: 'OpaqueRef:NULL' });
+    const members = applianceVms(ctx.store, self);
+    for (const vm of members) ctx.store.update('VM', vm, { appliance: 'OpaqueRef:NULL' });
     ctx.store.destroy('VM_appliance', self);
+    for (const vm of members) refreshVm(ctx.store, vm);
   },
   'VM_appliance.start': (ctx, args) => {
     const self = applianceArg(ctx, args);
@@ -247,6 +249,7 @@ const handlers: Record<string, SimHandler> = {
     ctx.store.update('VM', vm, { appliance: isNull(value) ? 'OpaqueRef:NULL' : value });
     if (!isNull(previous)) refreshAppliance(ctx.store, previous);
     if (!isNull(value)) refreshAppliance(ctx.store, value);
+    refreshVm(ctx.store, vm); // make_into_template is not allowed in a vApp
   },
 };
 

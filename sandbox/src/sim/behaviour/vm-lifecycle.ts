@@ -149,6 +149,8 @@ interface VmFacts {
   readonly isDefault: boolean;
   readonly isDomainZero: boolean;
   readonly isControl: boolean;
+  /** Member of a vApp (VM.appliance set). */
+  readonly inAppliance: boolean;
 }
 
 function digest(vm: Readonly<SimRecord>): VmFacts {
@@ -164,6 +166,7 @@ function digest(vm: Readonly<SimRecord>): VmFacts {
       ['1', 'true'].includes((map(vm, 'other_config').default_template ?? '').toLowerCase()),
     isDomainZero: bool(vm, 'is_control_domain') && num(vm, 'domid') === 0,
     isControl: bool(vm, 'is_control_domain'),
+    inAppliance: !['', 'OpaqueRef:NULL'].includes(str(vm, 'appliance')),
   };
 }
 
@@ -206,6 +209,9 @@ function operationProblem(ref: string, f: VmFacts, op: string): string[] | undef
   if (f.isControl && !CONTROL_DOMAIN_OPS.has(op)) {
     return ['OPERATION_NOT_ALLOWED', 'This operation is not allowed on a control domain'];
   }
+  // check_appliance: a vApp's VM does not become a template.
+  if (op === 'make_into_template' && f.inAppliance)
+    return ['VM_IS_PART_OF_AN_APPLIANCE', ref, str(f.vm, 'appliance')];
   // VSS support has been removed from xapi: quiesced snapshots always fail.
   if (op === 'snapshot_with_quiesce') return ['VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED', ref];
   return undefined;
@@ -263,6 +269,7 @@ export function vmAllowedOperations(ref: string, vm: Readonly<SimRecord>): strin
     facts.isDefault ? 'D' : '',
     facts.isControl ? 'C' : '',
     facts.isDomainZero ? 'Z' : '',
+    facts.inAppliance ? 'A' : '',
     Object.keys(facts.blocked).sort().join(','),
     facts.current
       .map(([, o]) => o)
