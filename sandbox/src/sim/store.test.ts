@@ -79,3 +79,18 @@ test('dump and load round-trip dates and emit events for what changed', () => {
   expect((s.get('task', t).created as Date).toISOString()).toBe('2025-01-01T00:00:00.000Z');
   expect(s.changesSince(gen, () => true).map((c) => c.operation)).toContain('add');
 });
+
+test('a saved pool keeps a map key named __proto__ as data (a learner may set one), and pollutes nothing', () => {
+  const s = makeStore();
+  // A null-prototype map (as the codec builds them): assigning `__proto__` makes an own key.
+  const other = Object.create(null) as Record<string, string>;
+  other['__proto__'] = 'x';
+  other.a = 'b';
+  const net = s.create('network', { name_label: 'n', other_config: other });
+  const saved = JSON.parse(JSON.stringify(s.dumpObject('network', net))) as Record<string, unknown>;
+  expect(Object.keys(saved.other_config as object)).toEqual(['__proto__', 'a']);
+  const dump = JSON.parse(JSON.stringify(s.dump())) as ReturnType<Store['dump']>;
+  s.load(dump);
+  expect({ ...(s.get('network', net).other_config as object) }).toEqual(other);
+  expect(({} as Record<string, unknown>).a).toBeUndefined();
+});
