@@ -3,6 +3,9 @@
 //
 //  cold: driver.create() with warm starts off → QEMU boots Xen and dom0 → the root prompt shows on the console.
 //  warm: driver.create() from the saved template state → dom0's agent answers → the prompt shows after Enter.
+//  3 machines (#13): an environment of a Xen host (1200 MB) and two storage nodes (350 MB, a data disk each) on their
+//  private network, booted in parallel → each console shows its own prompt; cold (xen node booted) and warm (xen node
+//  from its template; storage nodes always boot). BENCH_MACHINE_RUNS (2) runs each; BENCH_ONLY=machines skips the rest.
 // Each p50 over BENCH_RUNS (5) runs, one VM at a time (2 cores shared). Needs a built image
 // (`sudo npx xenlab image build --xen`). Prints a table, then one line of JSON. Targets (issue #8): cold < 60 s,
 // warm < 5 s.
@@ -12,11 +15,15 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { createQemuXenDriver, findXenImage } = await import(
+const { createQemuXenDriver, findXenImage, findStorageImage } = await import(
   pathToFileURL(join(root, 'sandbox', 'dist', 'drivers', 'qemu-xen', 'index.js')).href
 );
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+// Three machines of one environment (a Xen host and two storage nodes, #13): fewer runs, each boots three VMs.
+const MACHINE_RUNS = Number(process.env.BENCH_MACHINE_RUNS ?? 2);
+// `BENCH_ONLY=machines` times only those.
+const ONLY = process.env.BENCH_ONLY;
 const PROMPT = /root@xenhost\S*:[^\n]*# /;
 
 const p50 = (xs) => {
@@ -50,25 +57,101 @@ async function timeToPrompt(driver, id, home) {
   return { ready, prompt };
 }
 
+/** The three machines of a storage lab (#13), in about 2 GiB. */
+const MACHINES = [
+  { name: 'xen-1', image: 'xen', memoryMb: 1200 },
+  { name: 'storage-a', image: 'storage', memoryMb: 350, disks: [{ name: 'drbd', sizeMb: 256 }] },
+  { name: 'storage-b', image: 'storage', memoryMb: 350, disks: [{ name: 'drbd', sizeMb: 256 }] },
+];
+
+/**
+ * Creates a three-machine environment (they boot in parallel) and resolves with seconds until every machine's
+ * console shows its own root prompt after an Enter (the xen node's name comes from the private network setup).
+ */
+async function machinesToPrompts(driver, id, home) {
+  const t0 = performance.now();
+  const env = await driver.create({ id, home, nodes: MACHINES });
+  const ready = (performance.now() - t0) / 1000;
+  await Promise.all(
+    MACHINES.map(
+      (m) =>
+        new Promise((resolvePrompt, reject) => {
+          const term = env.attachTerminal({ cols: 120, rows: 40 }, m.name);
+          let out = '';
+          const prompt = new RegExp(`root@${m.name}:[^\\n]*# `);
+          const timer = setTimeout(
+            () => reject(new Error(`no prompt on ${m.name} in 60 s:\n${out.slice(-500)}`)),
+            60_000,
+          );
+          term.onData((d) => {
+            out += d.toString('utf8');
+            if (prompt.test(out.slice(-4000))) {
+              clearTimeout(timer);
+              term.kill();
+              resolvePrompt();
+            }
+          });
+          setTimeout(() => term.write('\r'), 100);
+        }),
+    ),
+  );
+  const prompt = (performance.now() - t0) / 1000;
+  const ping = await env.exec(['busybox', 'ping', '-c', '1', '-W', '5', 'storage-b'], { node: 'xen-1' });
+  if (ping.code !== 0) throw new Error(`xen-1 could not ping storage-b: ${ping.stdout}${ping.stderr}`);
+  await env.destroy();
+  return { ready, prompt };
+}
+
 const image = findXenImage();
+let storage;
+try {
+  storage = findStorageImage();
+} catch (err) {
+  process.stderr.write(`three machines not timed: ${err.message}\n`);
+}
 const home = mkdtempSync(join(tmpdir(), 'xenlab-bench-xen-'));
 const cold = createQemuXenDriver({ image, warm: false });
 const warm = createQemuXenDriver({ image, warm: true });
 const rows = [];
 try {
   // The template (saved after one cold boot) must exist before warm starts are timed; not counted.
-  await (await warm.create({ id: 'bench-template', home })).destroy();
-  const coldRuns = [];
-  for (let i = 0; i < RUNS; i++) {
-    coldRuns.push(await timeToPrompt(cold, `bench-cold-${i}`, home));
-    process.stderr.write(`cold ${i + 1}/${RUNS}: ${coldRuns.at(-1).prompt.toFixed(1)} s\n`);
+  if (ONLY !== 'machines') {
+    await (await warm.create({ id: 'bench-template', home })).destroy();
+    const coldRuns = [];
+    for (let i = 0; i < RUNS; i++) {
+      coldRuns.push(await timeToPrompt(cold, `bench-cold-${i}`, home));
+      process.stderr.write(`cold ${i + 1}/${RUNS}: ${coldRuns.at(-1).prompt.toFixed(1)} s\n`);
+    }
+    const warmRuns = [];
+    for (let i = 0; i < RUNS; i++) {
+      warmRuns.push(await timeToPrompt(warm, `bench-warm-${i}`, home));
+      process.stderr.write(`warm ${i + 1}/${RUNS}: ${warmRuns.at(-1).prompt.toFixed(2)} s\n`);
+    }
+    rows.push(['cold boot → dom0 prompt', coldRuns, 60], ['warm start → dom0 prompt', warmRuns, 5]);
   }
-  const warmRuns = [];
-  for (let i = 0; i < RUNS; i++) {
-    warmRuns.push(await timeToPrompt(warm, `bench-warm-${i}`, home));
-    process.stderr.write(`warm ${i + 1}/${RUNS}: ${warmRuns.at(-1).prompt.toFixed(2)} s\n`);
+  if (storage) {
+    const m = { image, storageImage: storage };
+    const coldM = createQemuXenDriver({ ...m, warm: false });
+    const warmM = createQemuXenDriver({ ...m, warm: true });
+    // The xen node's template of this shape (1200 MB, one NIC) first; not counted.
+    await (await warmM.create({ id: 'bench-m-template', home, nodes: MACHINES })).destroy();
+    const coldRuns = [];
+    for (let i = 0; i < MACHINE_RUNS; i++) {
+      coldRuns.push(await machinesToPrompts(coldM, `bench-m-cold-${i}`, home));
+      process.stderr.write(
+        `3 machines cold ${i + 1}/${MACHINE_RUNS}: ${coldRuns.at(-1).prompt.toFixed(1)} s\n`,
+      );
+    }
+    const warmRuns = [];
+    for (let i = 0; i < MACHINE_RUNS; i++) {
+      warmRuns.push(await machinesToPrompts(warmM, `bench-m-warm-${i}`, home));
+      process.stderr.write(
+        `3 machines warm ${i + 1}/${MACHINE_RUNS}: ${warmRuns.at(-1).prompt.toFixed(1)} s\n`,
+      );
+    }
+    // Storage nodes always boot (no template): their boot bounds the warm time.
+    rows.push(['3 machines cold → prompts', coldRuns, 120], ['3 machines warm → prompts', warmRuns, 60]);
   }
-  rows.push(['cold boot → dom0 prompt', coldRuns, 60], ['warm start → dom0 prompt', warmRuns, 5]);
 } finally {
   rmSync(home, { recursive: true, force: true });
 }
@@ -86,8 +169,9 @@ for (const [name, runs, target] of rows) {
   console.log(
     `| ${name.padEnd(25)} | ${fmt(mid)} | ${fmt(Math.min(...prompts))} | ${fmt(Math.max(...prompts))} | ${fmt(p50(runs.map((r) => r.ready))).padStart(15)} | < ${String(target).padEnd(4)} | ${mid < target ? 'ok' : 'NO'} |`,
   );
-  json[name.startsWith('cold') ? 'cold_p50_s' : 'warm_p50_s'] = Number(mid.toFixed(2));
-  json[name.startsWith('cold') ? 'cold_runs_s' : 'warm_runs_s'] = prompts.map((x) => Number(x.toFixed(2)));
+  const key = `${name.startsWith('3') ? 'machines_' : ''}${name.includes('cold') ? 'cold' : 'warm'}`;
+  json[`${key}_p50_s`] = Number(mid.toFixed(2));
+  json[`${key}_runs_s`] = prompts.map((x) => Number(x.toFixed(2)));
 }
 json.load1 = Number(loadavg()[0].toFixed(1));
 console.log(JSON.stringify(json));

@@ -118,7 +118,8 @@ async function startVmOnce(
 ): Promise<XenVm> {
   const started = Date.now();
   if (incoming !== undefined) {
-    const vm = await XenVm.start(cfg, { incoming, timeoutMs: 60_000 });
+    // A 140 MB state loads in seconds; a machine shared by many (load 15+ on 2 cores) has taken over a minute.
+    const vm = await XenVm.start(cfg, { incoming, timeoutMs: 150_000 });
     const agent = await vm.waitReady(30_000);
     await agent.setTime(Date.now() / 1000);
     ctx.bootTimes.record('restore', Date.now() - started);

@@ -12,6 +12,7 @@ import { startVm } from './boot.js';
 import { vmConfig, type QemuXenContext } from './context.js';
 import { nodeConfig, type VmNode } from './node.js';
 import { qemuArgs, type VmConfig, type XenVm } from './vm.js';
+import { XenlabError } from '../../errors/index.js';
 import { moduleLogger } from '../../log/index.js';
 
 const log = moduleLogger('drivers/qemu-xen');
@@ -83,13 +84,14 @@ export async function bootXenNode(
     try {
       return await startVm(ctx, cfg, template, node);
     } catch (err) {
-      // A template that no longer loads (QEMU upgraded in place, a torn file): boot cold and save a new one.
+      // A template that no longer loads (QEMU upgraded in place, a torn file): boot cold and save a new one. One that
+      // only loaded too slowly (a machine under heavy load) is kept for the next machine.
       log.info('a saved Xen template did not load; booting cold', {
         environmentId: spec.id,
         template,
         err,
       });
-      rmSync(template, { force: true });
+      if (!(err instanceof XenlabError && err.code === 'QEMU_ERR_TIMEOUT')) rmSync(template, { force: true });
       return undefined;
     }
   };
