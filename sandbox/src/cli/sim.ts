@@ -4,14 +4,16 @@ import { ScenarioError, startSimulator } from '../sim/index.js';
 import type { CliCommand } from './index.js';
 
 const USAGE = `usage: xenlab sim [--port N] [--host ADDR] [--user U --password P] [--scenario FILE] [--seed S]
-                  [--state FILE] [--fast] [--control-token T] [--https]
+                  [--state FILE] [--fast] [--control-token T] [--https] [--shared-storage DIR]
 
 Runs a simulated XCP-ng pool (XML-RPC on /, JSON-RPC on /jsonrpc, import/export on /export, /import…).
 Defaults: port 0 (any), 127.0.0.1, root / xenlab, the built-in 3-host pool. --state keeps the pool (and
 small disk contents) across restarts. --https listens with TLS, with a self-signed certificate made at the
 first start (by openssl; kept beside --state, else for this run only) as a fresh XCP-ng host has: clients
 must trust it (its fingerprint is printed) or skip verification (xenlab-tools --insecure). The control API
-token comes from --control-token or XENLAB_SIM_CONTROL_TOKEN, else a random one is printed.`;
+token comes from --control-token or XENLAB_SIM_CONTROL_TOKEN, else a random one is printed.
+--shared-storage names a directory other simulators may share: SRs' replicated metadata lives there, so
+another pool started with the same directory can recover this one's VMs (drtask-create, vm-recover).`;
 
 /** The `sim` command. */
 export const simCommand: CliCommand = {
@@ -33,6 +35,7 @@ export const simCommand: CliCommand = {
           fast: { type: 'boolean', default: false },
           https: { type: 'boolean', default: false },
           'control-token': { type: 'string' },
+          'shared-storage': { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
         strict: true,
@@ -65,6 +68,7 @@ export const simCommand: CliCommand = {
         ...(values.seed !== undefined ? { seed: values.seed } : {}),
         ...(values.state !== undefined ? { stateFile: values.state } : {}),
         ...(tokenOption !== undefined ? { controlToken: tokenOption } : {}),
+        ...(values['shared-storage'] !== undefined ? { sharedStorage: values['shared-storage'] } : {}),
       });
     } catch (e) {
       io.err(e instanceof ScenarioError ? e.message : `xenlab sim: ${(e as Error).message}`);
