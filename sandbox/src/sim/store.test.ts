@@ -82,10 +82,11 @@ test('dump and load round-trip dates and emit events for what changed', () => {
 
 test('a saved pool keeps a map key named __proto__ as data (a learner may set one), and pollutes nothing', () => {
   const s = makeStore();
-  // A null-prototype map (as the codec builds them): assigning `__proto__` makes an own key.
-  const other = Object.create(null) as Record<string, string>;
-  other['__proto__'] = 'x';
-  other.a = 'b';
+  // A null-prototype map (as the codec builds them) with an own key `__proto__` (JSON.parse makes one).
+  const other = Object.assign(
+    Object.create(null) as Record<string, string>,
+    JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, string>,
+  );
   const net = s.create('network', { name_label: 'n', other_config: other });
   const saved = JSON.parse(JSON.stringify(s.dumpObject('network', net))) as Record<string, unknown>;
   expect(Object.keys(saved.other_config as object)).toEqual(['__proto__', 'a']);
