@@ -110,8 +110,8 @@ export interface LabEnvironment {
   /** The simulator, in a worker thread: its XenAPI and control API (faults, snapshots) over HTTP. */
   readonly sim: SimulatorEndpoint;
   /**
-   * Every pool, the first being `sim` (a lab with `environment.pools`; one pool named `default` otherwise). Faults,
-   * checkpoints and resets act on the first pool.
+   * Every pool, the first being `sim` (a lab with `environment.pools`; one pool named `default` otherwise). Faults
+   * act on the first pool; a lab with several pools offers no resets (a checkpoint would hold the first one only).
    */
   readonly pools: readonly LabPool[];
   /** The lab's faults: played at setup, on their timers and tasks, and from the panel's buttons (see faults.ts). */
@@ -295,7 +295,13 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
             resetUnavailable:
               'This lab runs a real Xen host in QEMU: saving its memory at every task would pause it for seconds and take gigabytes per learner, so it cannot be reset to a task here. Undo by hand, or ask the instructor.',
           }
-        : {}),
+        : multi
+          ? {
+              // A checkpoint holds one pool: restoring it alone would put a migrated VM in two data centers.
+              resetUnavailable:
+                'This lab has several pools, and a reset would restore only the first one (a VM moved to another pool would then be in both), so it cannot be reset to a task here. Undo by hand, or ask the instructor.',
+            }
+          : {}),
     });
     // The start of the first task: the pool and files as setup left them (a failure only costs that reset).
     const first = m.tasks[0];

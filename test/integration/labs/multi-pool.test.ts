@@ -109,6 +109,9 @@ describe('a lab with several pools', () => {
             'xe -s 127.0.0.1 -p "${XENLAB_XAPI_URL_DC_WEST##*:}" -u root -pw "$XENLAB_XAPI_PASSWORD_DC_WEST" pool-list params=name-label --minimal',
           ),
         ).toBe('dc-west');
+        // No reset to a task: a checkpoint would restore only the first pool.
+        expect(env.steps.view().resetUnavailable).toContain('several pools');
+        await expect(env.steps.reset('t')).rejects.toMatchObject({ code: 'LAB_ERR_RESET_UNAVAILABLE' });
         // The check sees web01 running in the first pool.
         expect(await webIn(env)).toEqual([true, false]);
         // Across the WAN, as on XCP-ng.
