@@ -154,8 +154,8 @@ export function createUpgrades(d: UpgradeDeps): Upgrades {
   };
 
   /**
-   * A page of a lab not in individual mode: a mode change for its lab closes it (1012, the page reconnects to its
-   * new seat); someone sitting down at its table resends the seat (`send`).
+   * Every page of a lab: a mode change for its lab closes it (1012, the page reconnects to its new seat: its own
+   * environment, the demo, a table); someone sitting down at its table resends the seat (`send`).
    */
   const followSeat = (ws: WebSocket, lab: string, seat: Seat, send?: () => void) => {
     const off = d.modes.subscribe((e) => {
