@@ -120,7 +120,8 @@ export const ERROR_CODES = {
     fix: 'Use a method the `Allow` header names.',
   },
   GATEWAY_ERR_READ_ONLY: {
-    meaning: "Typing in a terminal the page only watches: the instructor's shared demo (or an instructor watching a learner). The keys go nowhere.",
+    meaning:
+      "Typing in a terminal the page only watches: the instructor's shared demo (or an instructor watching a learner). The keys go nowhere.",
     fix: 'Watch; the instructor types. Ask the instructor to switch the lab back to individual environments to work on your own.',
   },
   GATEWAY_ERR_LAB_LOCKED: {
@@ -234,7 +235,8 @@ export const ERROR_CODES = {
     fix: 'Wait for it to finish (the panel shows when), then try again.',
   },
   LAB_ERR_READ_ONLY: {
-    meaning: "Check, a hint, an answer, a fault button, a reset or a skip asked on a shared demo's page: the instructor drives the demo.",
+    meaning:
+      "Check, a hint, an answer, a fault button, a reset or a skip asked on a shared demo's page: the instructor drives the demo.",
     fix: 'Watch the task states change as the instructor works; your own environment comes back when the instructor ends the demo.',
   },
   LAB_ERR_CHALLENGE_MODE: {
@@ -306,6 +308,10 @@ export const ERROR_CODES = {
     meaning:
       'A machine fault the environment cannot play: no such machine, NIC or data disk, or the machine is powered off.',
     fix: 'Name a machine of environment.nodes and one of its NICs (eth0…) or disks; power it on first.',
+  },
+  SANDBOX_ERR_POWERED_OFF: {
+    meaning: 'A check ran on a machine whose power a fault cut: it is off, and checks do not power it on.',
+    fix: 'Press Enter on its console, or play a machine-power-on fault.',
   },
   SANDBOX_ERR_NEEDS_ROOT: {
     meaning:

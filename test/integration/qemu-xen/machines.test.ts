@@ -173,6 +173,10 @@ describe.skipIf(why !== undefined)('qemu-xen: machines of an environment on a pr
     await a.machineFault?.({ kind: 'machine-power-off', target: 'storage-a' });
     expect(qemuPidsIn(netnsA)).toHaveLength(2);
     expect((await ping(a, 'xen-1', 'storage-a')).code).not.toBe(0);
+    // A check on it finds it off; it does not power it on.
+    const off = await a.exec(['true'], { node: 'storage-a' });
+    expect(off.stderr).toMatch(/^SANDBOX_ERR_POWERED_OFF: storage-a is powered off/);
+    expect(qemuPidsIn(netnsA)).toHaveLength(2);
     await a.machineFault?.({ kind: 'machine-power-on', target: 'storage-a' });
     expect(qemuPidsIn(netnsA)).toHaveLength(3);
     const back = await a.exec(

@@ -27,6 +27,7 @@ export function consoleTerminal(node: VmNode, size: { cols: number; rows: number
   };
   const powerOn = () => {
     node.retryRequested = true;
+    node.powerCut = false;
     node.ensure().then(
       (vm) => {
         setSize(size.cols, size.rows);

@@ -84,6 +84,11 @@ export class VmNode {
   readonly linksDown = new Set<number>();
   /** Data disks a fault made fail (kept across power cycles: the disk stays broken). */
   readonly failingDisks = new Set<number>();
+  /**
+   * A fault cut the power: checks (exec) find the machine off instead of powering it on; Enter on its console or a
+   * `machine-power-on` fault (or a reset) powers it on.
+   */
+  powerCut = false;
 
   constructor(
     readonly name: string,
@@ -97,6 +102,7 @@ export class VmNode {
     await this.starting?.catch(() => undefined);
     const vm = this.vm;
     if (!vm || vm.exited) return;
+    this.powerCut = true;
     this.say(`${this.name} lost power (the plug was pulled)`);
     await vm.stop();
   }

@@ -58,6 +58,13 @@ async function exec(env: QemuEnv, argv: readonly string[], opts: ExecOptions): P
     return env.localSandbox.exec(argv, { ...opts, node: 'main' });
   }
   if (!n.vm) throw new XenlabError('SANDBOX_ERR_NO_NODE', n.name);
+  if (n.vm.powerCut)
+    return {
+      code: null,
+      stdout: '',
+      stderr: `SANDBOX_ERR_POWERED_OFF: ${n.name} is powered off (its power was cut)\n`,
+      timedOut: false,
+    };
   let vm: XenVm;
   try {
     // A pxe node powers on for a check, so "did the host come up from your configuration?" is answerable.
@@ -83,6 +90,7 @@ async function reset(env: QemuEnv): Promise<void> {
     await n.stop();
     n.linksDown.clear();
     n.failingDisks.clear();
+    n.powerCut = false;
     for (const d of n.layout.disks) truncateSync(d.file, 0);
     for (const d of n.layout.disks) truncateSync(d.file, d.sizeMb * 1024 * 1024);
     n.say(`${n.name} was reset`);
@@ -109,6 +117,7 @@ async function machineFault(env: QemuEnv, f: MachineFault): Promise<void> {
       return;
     case 'machine-power-on':
       n.retryRequested = true;
+      n.powerCut = false;
       await n.ensure();
       return;
     case 'link-down':

@@ -126,6 +126,7 @@ export async function restoreEnv(
   if (meta.local && env.localSandbox) await env.localSandbox.restore(meta.local);
   for (const n of env.vms.values()) {
     await n.stop();
+    n.powerCut = false;
     n.layout.disks.forEach((d, k) => {
       const kept = join(snapshot.ref, diskFileName(n.name, k));
       if (existsSync(kept)) copySparse(kept, d.file);
