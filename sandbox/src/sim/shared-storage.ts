@@ -7,11 +7,20 @@
  */
 
 const dirs = new WeakMap<object, string>();
+const listeners = new Set<(store: object, dir: string) => void>();
 
 /** Records the shared-storage directory of a pool's store (undefined: the pool sees no shared storage). */
 export function setSharedStorage(store: object, dir: string | undefined): void {
   if (dir === undefined) dirs.delete(store);
-  else dirs.set(store, dir);
+  else {
+    dirs.set(store, dir);
+    for (const fn of listeners) fn(store, dir);
+  }
+}
+
+/** Calls `fn` whenever a store is given a directory (behaviour/dr.ts starts its redo log there: before any load). */
+export function onSharedStorage(fn: (store: object, dir: string) => void): void {
+  listeners.add(fn);
 }
 
 /** The shared-storage directory of a pool's store, if it has one. */

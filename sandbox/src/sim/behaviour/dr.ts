@@ -35,7 +35,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { SimBehaviour, SimContext, SimHandler, SimRecord, SimStore } from '../contract.js';
 import { Engine, engineOf } from '../engine.js';
-import { sharedStorageOf } from '../shared-storage.js';
+import { onSharedStorage, sharedStorageOf } from '../shared-storage.js';
 import type { Store, StoreDump } from '../store.js';
 import { applianceVms, refreshAppliance } from './appliance.js';
 import { SR_TYPES, createVdi, destroyVdi, refreshSr, refreshVdi } from './storage.js';
@@ -232,13 +232,12 @@ function watch(store: SimStore): void {
     queued = true;
     queueMicrotask(() => {
       queued = false;
-      const srs = new Set(replicating(store).map((v) => ref(store.find('VDI', v), 'SR')));
-      for (const sr of srs) {
-        try {
-          replicate(store, sr);
-        } catch (e) {
-          process.emitWarning(`xenlab sim: writing replicated metadata failed: ${(e as Error).message}`);
-        }
+      try {
+        if (store.all('pool').length === 0) return; // still being built
+        const srs = new Set(replicating(store).map((v) => ref(store.find('VDI', v), 'SR')));
+        for (const sr of srs) replicate(store, sr);
+      } catch (e) {
+        process.emitWarning(`xenlab sim: writing replicated metadata failed: ${(e as Error).message}`);
       }
     });
   });
@@ -828,14 +827,10 @@ const handlers: Record<string, SimHandler> = {
   'VDI.read_database_pool_uuid': readDatabasePoolUuid,
 };
 
-const checked = new WeakSet<SimStore>();
+// Every pool with shared storage follows its changes from the start, so one that was replicating when it was saved
+// goes on replicating after a restart (the watcher writes only while a metadata VDI of the pool is live).
+onSharedStorage((store) => {
+  watch(store as SimStore);
+});
 
-export const drBehaviour: SimBehaviour = {
-  handlers,
-  // A pool that was replicating when it was saved goes on replicating: looked at once, on its first change.
-  afterChange(ctx) {
-    if (checked.has(ctx.store)) return;
-    checked.add(ctx.store);
-    if (replicating(ctx.store).length > 0) watch(ctx.store);
-  },
-};
+export const drBehaviour: SimBehaviour = { handlers };
