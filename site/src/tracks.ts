@@ -227,6 +227,8 @@ export const TRACKS: readonly Track[] = [
           { kind: 'break', title: 'Break', minutes: 15 },
           { kind: 'talk', page: c('templates-and-guests'), minutes: 20 },
           { kind: 'lab', lab: 'templates-and-guests' },
+          // Pools across data centers closes the day on pools (day 2 has no room left for 60 minutes).
+          { kind: 'lab', lab: 'span-data-centers' },
         ],
       },
       {
