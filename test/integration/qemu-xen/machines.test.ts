@@ -47,6 +47,17 @@ function qemuPidsIn(netns: string): number[] {
     });
 }
 
+/**
+ * The network namespace an environment's machines run in: the one holding `node`'s QEMU (its console terminal reports
+ * QEMU's pid). Found by pid, as other environments on this machine (other tests, other labs) have namespaces too.
+ */
+function netnsOf(env: Sandbox, node: string): string {
+  const term = env.attachTerminal({ cols: 80, rows: 24 }, node);
+  const pid = term.pid;
+  term.kill();
+  return spawnSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).stdout.trim();
+}
+
 /** ping from a node, 2 tries; the exit code says whether an answer came. */
 const ping = (env: Sandbox, node: string, to: string) =>
   env.exec(
@@ -57,6 +68,9 @@ const ping = (env: Sandbox, node: string, to: string) =>
     ],
     { node, timeoutMs: 20_000 },
   );
+
+/** Environment B: one storage node alone on its own network, with a small data disk. */
+const B_NODES = [{ name: 'other', image: 'storage', nics: 1, disks: [{ name: 'data', sizeMb: 16 }] }];
 
 describe.skipIf(why !== undefined)('qemu-xen: machines of an environment on a private network', () => {
   let driver: SandboxDriver;
@@ -72,7 +86,6 @@ describe.skipIf(why !== undefined)('qemu-xen: machines of an environment on a pr
       ...(storage ? { storageImage: storage } : {}),
     });
     // Three machines in well under 2 GiB; they boot in parallel (the Xen host from its template once one exists).
-    const before = new Set(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n'));
     a = await driver.create({
       id: 'it-machines-a',
       home,
@@ -85,15 +98,10 @@ describe.skipIf(why !== undefined)('qemu-xen: machines of an environment on a pr
     b = await driver.create({
       id: 'it-machines-b',
       home,
-      nodes: [{ name: 'other', image: 'storage', nics: 1 }],
+      nodes: B_NODES,
     });
-    const made = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((l) => l && !before.has(l))
-      .map((l) => l.split(' ')[0] ?? '');
-    // Which namespace is whose: A's holds three QEMUs.
-    netnsA = made.find((n) => qemuPidsIn(n).length === 3) ?? '';
-    netnsB = made.find((n) => n !== netnsA) ?? '';
+    netnsA = netnsOf(a, 'xen-1');
+    netnsB = netnsOf(b, 'other');
   }, 600_000);
 
   afterAll(async () => {
@@ -192,6 +200,34 @@ describe.skipIf(why !== undefined)('qemu-xen: machines of an environment on a pr
       'storage-a answering after power-on',
     );
   }, 300_000);
+
+  it('a gateway restart: detach saves the machine and its data disk, the next driver brings both back', async () => {
+    const mark = 'printf XENLAB-KEPT | dd of=/dev/vdb bs=512 count=1 conv=sync oflag=direct 2>/dev/null';
+    expect((await b.exec(['sh', '-c', mark], { node: 'other' })).code).toBe(0);
+    await b.exec(['sh', '-c', 'echo in-ram > /root/ram-marker'], { node: 'other' });
+    await b.detach();
+    expect(netnsExists(netnsB)).toBe(false);
+    const next = createQemuXenDriver({
+      ...(image ? { image } : {}),
+      ...(storage ? { storageImage: storage } : {}),
+    });
+    b = await next.create({ id: 'it-machines-b', home, nodes: B_NODES });
+    netnsB = netnsOf(b, 'other');
+    expect(netnsB).toMatch(/^xlq-/);
+    const r = await b.exec(
+      [
+        'sh',
+        '-c',
+        'cat /root/ram-marker; dd if=/dev/vdb bs=512 count=1 iflag=direct 2>/dev/null | head -c 11',
+      ],
+      { node: 'other' },
+    );
+    expect(r.stdout).toBe('in-ram\nXENLAB-KEPT');
+    // Back on its private network with its address.
+    expect((await b.exec(['ip', '-br', 'addr', 'show', 'eth0'], { node: 'other' })).stdout).toMatch(
+      /UP\s+10\.77\.0\.11\/24/,
+    );
+  }, 240_000);
 
   it('destroy leaves no QEMU, tap, bridge or namespace behind', async () => {
     const pids = qemuPidsIn(netnsA);
