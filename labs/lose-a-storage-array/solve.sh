@@ -86,13 +86,78 @@ drbdadm create-md --force r0 >/dev/null 2>&1
 drbdadm up r0
 SETUP
 bash /root/setup.sh
-# Served to storage-b once (busybox nc; the nodes have no ssh): the same file on both nodes.
-setsid busybox nc -l -p 7790 < /root/setup.sh >/dev/null 2>&1 &
 
 # xenlab-lab-test: on storage-b
 set -euo pipefail
-for _ in $(seq 30); do busybox nc storage-a 7790 > /root/setup.sh 2>/dev/null && [ -s /root/setup.sh ] && break; sleep 1; done
-grep -q '^drbdadm up r0$' /root/setup.sh
+# The same setup (written out again: the nodes share nothing but the network, and a first try serving the file
+# with busybox nc hung — nc keeps the connection open after its input ends).
+cat > /root/setup.sh <<'SETUP'
+set -euo pipefail
+modprobe drbd
+cat > /etc/drbd.d/r0.res <<'RES'
+resource r0 {
+  device    /dev/drbd0;
+  disk      /dev/vdb;
+  meta-disk internal;
+  net {
+    protocol C;
+    after-sb-0pri discard-zero-changes;
+    after-sb-1pri discard-secondary;
+    after-sb-2pri disconnect;
+  }
+  disk {
+    fencing resource-only;
+    c-plan-ahead 0;
+    resync-rate 40M;
+  }
+  handlers {
+    fence-peer "/usr/lib/drbd/crm-fence-peer.sh";
+    after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";
+  }
+  on storage-a {
+    address   10.77.0.11:7789;
+  }
+  on storage-b {
+    address   10.77.0.12:7789;
+  }
+}
+RES
+mkdir -p /var/log/corosync
+cat > /etc/corosync/corosync.conf <<'CONF'
+totem {
+  version: 2
+  cluster_name: storage
+  transport: knet
+  crypto_cipher: none
+  crypto_hash: none
+  token: 10000
+}
+nodelist {
+  node {
+    ring0_addr: 10.77.0.11
+    name: storage-a
+    nodeid: 1
+  }
+  node {
+    ring0_addr: 10.77.0.12
+    name: storage-b
+    nodeid: 2
+  }
+}
+quorum {
+  provider: corosync_votequorum
+  two_node: 1
+}
+logging {
+  to_logfile: yes
+  logfile: /var/log/corosync/corosync.log
+  to_syslog: no
+  timestamp: on
+}
+CONF
+drbdadm create-md --force r0 >/dev/null 2>&1
+drbdadm up r0
+SETUP
 bash /root/setup.sh
 
 # xenlab-lab-test: on storage-a
