@@ -78,7 +78,7 @@ async function machinesToPrompts(driver, id, home) {
         new Promise((resolvePrompt, reject) => {
           const term = env.attachTerminal({ cols: 120, rows: 40 }, m.name);
           let out = '';
-          const prompt = new RegExp(`root@${m.name}:[^\\n]*# `);
+          const prompt = new RegExp(`root@${m.name}\\S*:[^\\n]*# `); // colour codes around the name
           const timer = setTimeout(
             () => reject(new Error(`no prompt on ${m.name} in 60 s:\n${out.slice(-500)}`)),
             60_000,
