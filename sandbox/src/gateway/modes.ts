@@ -171,7 +171,7 @@ export class RoomModes {
     const rows = this.#db
       .prepare(
         `SELECT l.id, l.display_name FROM room_tables t JOIN learners l ON l.id = t.learner_id
-         WHERE t.lab_id = ? AND t.table_no = ? ORDER BY t.at, l.id`,
+         WHERE t.lab_id = ? AND t.table_no = ? ORDER BY t.at, t.rowid`,
       )
       .all(lab, table) as { id: string; display_name: string | null }[];
     return rows.map((r) => `${nameOf(r)}${r.id === you ? ' (you)' : ''}`);
