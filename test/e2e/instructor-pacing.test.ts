@@ -40,7 +40,7 @@ beforeAll(async () => {
   labPage = await learner.newPage();
   instructor = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
   await instructor.goto(gateway.instructorUrl);
-  await instructor.locator('.room-labs tbody tr').first().waitFor({ timeout: 15_000 });
+  await instructor.locator('.room-pacing-table tbody tr').first().waitFor({ timeout: 15_000 });
 });
 afterAll(async () => {
   await closeBrowser();
@@ -48,7 +48,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const labRow = (lab: string) => instructor.locator(`.room-labs tr[data-lab="${lab}"]`);
+const labRow = (lab: string) => instructor.locator(`.room-pacing-table tr[data-lab="${lab}"]`);
 const terminalState = (page: Page) => page.locator('xenlab-terminal').first().getAttribute('data-state');
 
 describe('a locked lab', () => {

@@ -15,7 +15,7 @@ function need<T extends Element>(root: ParentNode, selector: string, type: new (
 }
 
 const root = need(document, '.room-pacing', HTMLElement);
-const labsBody = need(root, '.room-labs tbody', HTMLTableSectionElement);
+const labsBody = need(root, '.room-pacing-table tbody', HTMLTableSectionElement);
 const result = need(root, '.room-pacing-result', HTMLElement);
 const timerForm = need(root, '.room-timer-form', HTMLFormElement);
 const timerState = need(root, '.room-timer-state', HTMLElement);
