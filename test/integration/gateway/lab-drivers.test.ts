@@ -2,15 +2,17 @@
 // shows its boot (env.starting, the console from its first line) before term.ready, and a lab whose driver cannot
 // run here gets one clear, permanent refusal (GATEWAY_ERR_DRIVER_UNAVAILABLE, close 4003) instead of a reconnect
 // loop. The qemu-xen driver is replaced by fakes here; test/e2e/labs-from-browser.test.ts runs the real one.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BootFeeds, createDriverRegistry, DriverUnavailableError } from '../../../sandbox/src/drivers/index.js';
 import type { BootWatchable, DriverFactory, SandboxDriver } from '../../../sandbox/src/drivers/index.js';
 import { createLearnerLocalDriver } from '../../../sandbox/src/drivers/local/learner-tools.js';
 import { createGateway, type Gateway } from '../../../sandbox/src/gateway/index.js';
+import { LABS_DIR } from '../../../sandbox/src/labs/index.js';
 import {
   CLOSE,
   GatewayError,
@@ -61,6 +63,22 @@ const noXen: DriverFactory = {
 };
 
 const dirs: string[] = [];
+
+/**
+ * Lab 20 as the gateway serves it, minus its setup: the setup writes dom0's /etc/profile.d, which the local
+ * driver behind the pretend boot rightly keeps read-only.
+ */
+function labsWithoutDom0Setup(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'xenlab-gw-drivers-labs-'));
+  dirs.push(dir);
+  cpSync(join(LABS_DIR, 'xen-under-the-hood'), join(dir, 'xen-under-the-hood'), { recursive: true });
+  const file = join(dir, 'xen-under-the-hood', 'lab.yaml');
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  doc.deleteIn(['environment', 'setup']);
+  writeFileSync(file, doc.toString());
+  return dir;
+}
+
 async function gatewayWith(factory: DriverFactory): Promise<Gateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'xenlab-gw-drivers-'));
   dirs.push(dataDir);
@@ -68,6 +86,7 @@ async function gatewayWith(factory: DriverFactory): Promise<Gateway> {
   return createGateway({
     port: 0,
     dataDir,
+    labsDir: labsWithoutDom0Setup(),
     driver: local,
     drivers: createDriverRegistry({ local, factories: [factory] }),
   });
