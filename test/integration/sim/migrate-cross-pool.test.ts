@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createClient, XapiError } from '@xenlab/toolkit/xenapi';
 import type { ScenarioInput } from '../../../sandbox/src/sim/index.js';
+import { runXe } from '../xe/harness.js';
 import { start, type RunningSimulator } from './helpers.js';
 
 const pool = (name: string, vms: ScenarioInput['vms'] = []): ScenarioInput => ({
@@ -52,6 +53,9 @@ beforeAll(async () => {
       { name: 'web01', host: 'east-01', memoryMiB: 1024 },
       { name: 'db01', power_state: 'Halted', memoryMiB: 2048 },
       { name: 'big01', host: 'east-01', memoryMiB: 8192 },
+      { name: 'sus01', host: 'east-01', memoryMiB: 512 },
+      { name: 'gold01', power_state: 'Halted', memoryMiB: 1024 },
+      { name: 'live01', host: 'east-01', memoryMiB: 512 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -236,6 +240,66 @@ describe('VM.migrate_send', () => {
     await a.call('VM.unpause', vm);
   });
 
+  test("a suspended VM arrives suspended, its memory image in the pool's suspend SR", async () => {
+    const vm = await byName(a, 'VM', 'sus01');
+    const uuid = (await a.call('VM.get_uuid', vm)) as string;
+    await a.call('VM.suspend', vm);
+    const image = (await a.call('VM.get_suspend_VDI', vm)) as string;
+    const { dest, vdiMap, vifMap, sr } = await toWest(vm);
+    const made = (await a.call('VM.migrate_send', vm, dest, true, vdiMap, vifMap, {})) as string;
+    expect(await b.call('VM.get_uuid', made)).toBe(uuid);
+    expect(await b.call('VM.get_power_state', made)).toBe('Suspended');
+    const there = (await b.call('VM.get_suspend_VDI', made)) as string;
+    expect(await b.call('VDI.get_SR', there)).toBe(sr);
+    expect(await b.call('VDI.get_type', there)).toBe('suspend');
+    // Gone from the source, its image too; it resumes on the destination.
+    expect(await code(a.call('VDI.get_record', image))).toEqual(['HANDLE_INVALID', 'VDI', image]);
+    await b.call('VM.resume', made, false, false);
+    expect(await b.call('VM.get_power_state', made)).toBe('Running');
+  });
+
+  test('copy mode: a halted VM is copied (new uuid, new MACs), the source stays; a running one is refused', async () => {
+    const vm = await byName(a, 'VM', 'gold01');
+    const uuid = (await a.call('VM.get_uuid', vm)) as string;
+    const [srcVif] = (await a.call('VM.get_VIFs', vm)) as string[];
+    const mac = (await a.call('VIF.get_MAC', srcVif)) as string;
+    const { dest, vdiMap, vifMap } = await toWest(vm);
+    const made = (await a.call('VM.migrate_send', vm, dest, false, vdiMap, vifMap, {
+      copy: 'true',
+    })) as string;
+    const copyUuid = (await b.call('VM.get_uuid', made)) as string;
+    expect(copyUuid).not.toBe(uuid);
+    expect(await b.call('VM.get_name_label', made)).toBe('gold01');
+    expect(await b.call('VM.get_power_state', made)).toBe('Halted');
+    const [copyVif] = (await b.call('VM.get_VIFs', made)) as string[];
+    expect(await b.call('VIF.get_MAC', copyVif)).not.toBe(mac);
+    // The source is untouched: same record, same disk.
+    expect(await a.call('VM.get_uuid', vm)).toBe(uuid);
+    const [vdi] = Object.keys(vdiMap);
+    expect(await a.call('VDI.get_uuid', vdi)).toMatch(/^[0-9a-f-]{36}$/);
+    // Only a halted VM may be copied.
+    const live = await byName(a, 'VM', 'live01');
+    const l = await toWest(live);
+    expect(
+      await code(a.call('VM.migrate_send', live, l.dest, true, l.vdiMap, l.vifMap, { copy: 'true' })),
+    ).toEqual(['VM_BAD_POWER_STATE', live, 'halted', 'running']);
+    expect(await b.call('VM.get_by_name_label', 'live01')).toEqual([]);
+  });
+
+  test('a disabled destination host: HOST_DISABLED', async () => {
+    const vm = await byName(a, 'VM', 'live01');
+    const { host, dest, vdiMap, vifMap } = await toWest(vm);
+    await b.call('host.disable', host);
+    try {
+      expect(await code(a.call('VM.assert_can_migrate', vm, dest, true, vdiMap, vifMap, {}))).toEqual([
+        'HOST_DISABLED',
+        host,
+      ]);
+    } finally {
+      await b.call('host.enable', host);
+    }
+  });
+
   test("another environment's pool is never reached; a pool that is down is INTERNAL_ERROR", async () => {
     const vm = await byName(a, 'VM', 'big01');
     const host = await byName(c, 'host', 'other-01');
@@ -269,6 +333,8 @@ describe('over a slow WAN (realistic timings)', () => {
         ...pool('east', [
           { name: 'app01', host: 'east-01', memoryMiB: 1024 },
           { name: 'app02', host: 'east-01', memoryMiB: 1024 },
+          { name: 'app03', host: 'east-01', memoryMiB: 1024 },
+          { name: 'app04', host: 'east-01', memoryMiB: 1024 },
         ]),
         durations,
       },
@@ -332,11 +398,230 @@ describe('over a slow WAN (realistic timings)', () => {
       const task = await startMove('app02');
       await follow(task, (status, progress) => status !== 'pending' || progress > 0);
       await sa.call('task.cancel', task);
-      await follow(task, (status) => status !== 'pending');
+      // `cancelling` is xapi's own state between the request and the task's end: wait past it.
+      await follow(task, (status) => status !== 'pending' && status !== 'cancelling');
       expect(await sa.call('task.get_status', task)).toBe('cancelled');
       const vm = await byName(sa, 'VM', 'app02');
       expect(await sa.call('VM.get_power_state', vm)).toBe('Running');
       expect(await sb.call('VM.get_by_name_label', 'app02')).toEqual([]);
     },
   );
+
+  /** `xe vm-list` on the destination pool, as a learner runs it there: name and power state of `name`. */
+  async function westList(name: string): Promise<string> {
+    const port = new URL(slowWest.url).port;
+    const r = await runXe(
+      [
+        '-s',
+        '127.0.0.1',
+        '-p',
+        port,
+        '-u',
+        'root',
+        '-pw',
+        'w',
+        'vm-list',
+        `name-label=${name}`,
+        'params=power-state',
+        '--minimal',
+      ],
+      { env: { HOME: '/nonexistent-home' } },
+    );
+    expect(r.code).toBe(0);
+    return r.stdout.trim();
+  }
+
+  /** The sm_config of the destination VM's disks. */
+  async function westDiskConfig(vm: string): Promise<Record<string, string>[]> {
+    const out: Record<string, string>[] = [];
+    for (const vbd of (await sb.call('VM.get_VBDs', vm)) as string[])
+      if ((await sb.call('VBD.get_type', vbd)) === 'Disk')
+        out.push(
+          (await sb.call('VDI.get_sm_config', await sb.call('VBD.get_VDI', vbd))) as Record<string, string>,
+        );
+    return out;
+  }
+
+  /** Polls `xe vm-list` on the destination until `name` shows there (or the task ends first). */
+  async function untilArrived(task: string, name: string): Promise<string> {
+    for (;;) {
+      const seen = await westList(name);
+      if (seen !== '') return seen;
+      const status = (await sa.call('task.get_status', task)) as string;
+      if (status !== 'pending')
+        throw new Error(`the task ended (${status}) before ${name} showed on the destination`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  test(
+    'the arriving VM shows on the destination, Halted with its disks mirrored, until its memory is handed over',
+    { timeout: 120_000 },
+    async () => {
+      const task = await startMove('app03');
+      // While the memory crosses: there, Halted, its disks marked as mirror targets; still running here.
+      expect(await untilArrived(task, 'app03')).toBe('halted');
+      const [there] = (await sb.call('VM.get_by_name_label', 'app03')) as string[];
+      expect(await sb.call('VM.get_resident_on', there)).toBe('OpaqueRef:NULL');
+      const during = await westDiskConfig(String(there));
+      expect(during.length).toBeGreaterThan(0);
+      for (const c of during) expect(c.base_mirror).toMatch(/^[0-9a-f-]{36}\/.+/);
+      expect(await sa.call('task.get_status', task)).toBe('pending');
+      expect(await sa.call('VM.get_power_state', await byName(sa, 'VM', 'app03'))).toBe('Running');
+      // Then it runs there, the mirrors are done, and the source record is gone.
+      await follow(task, (status) => status !== 'pending');
+      expect(await sa.call('task.get_status', task)).toBe('success');
+      expect(await westList('app03')).toBe('running');
+      expect(await sb.call('VM.get_uuid', there)).toMatch(/^[0-9a-f-]{36}$/);
+      for (const c of await westDiskConfig(String(there))) expect(c.base_mirror).toBeUndefined();
+      expect(await sa.call('VM.get_by_name_label', 'app03')).toEqual([]);
+    },
+  );
+
+  test(
+    'cancelled while it waits on the destination: the arriving VM and its disks are gone from there',
+    { timeout: 120_000 },
+    async () => {
+      const vdisBefore = ((await sb.call('VDI.get_all')) as string[]).length;
+      const task = await startMove('app04');
+      expect(await untilArrived(task, 'app04')).toBe('halted');
+      await sa.call('task.cancel', task);
+      await follow(task, (status) => status !== 'pending' && status !== 'cancelling');
+      expect(await sa.call('task.get_status', task)).toBe('cancelled');
+      expect(await westList('app04')).toBe('');
+      expect(((await sb.call('VDI.get_all')) as string[]).length).toBe(vdisBefore);
+      expect(await sa.call('VM.get_power_state', await byName(sa, 'VM', 'app04'))).toBe('Running');
+    },
+  );
+});
+
+describe('VM.migrate_send within one pool (storage motion)', () => {
+  let solo: RunningSimulator;
+  let s: Client;
+  beforeAll(async () => {
+    // No crossPool option: a pool alone still moves disks between its own SRs.
+    const base = pool('solo', [
+      { name: 'mover', host: 'solo-01', memoryMiB: 1024 },
+      { name: 'parked', power_state: 'Halted', memoryMiB: 1024 },
+      { name: 'stay', host: 'solo-01', memoryMiB: 512 },
+    ]);
+    solo = await start({
+      fast: true,
+      password: 'solo-pw',
+      scenario: {
+        ...base,
+        hosts: [
+          { name: 'solo-01', cpus: 8, memoryGiB: 16, nics: ['eth0', 'eth1'] },
+          { name: 'solo-02', cpus: 8, memoryGiB: 16, nics: ['eth0', 'eth1'] },
+        ],
+        sharedStorage: [
+          ...(base.sharedStorage ?? []),
+          {
+            name: 'solo NFS B',
+            type: 'nfs',
+            sizeGiB: 512,
+            deviceConfig: { server: '10.0.0.6', serverpath: '/srv/b' },
+          },
+        ],
+      },
+    });
+    s = connect(solo.url, 'solo-pw');
+  });
+  afterAll(async () => {
+    await s.close();
+    await solo.close();
+  });
+
+  /** The dest map of `hostName` in this pool and the map sending every disk of `vm` to `srName`. */
+  async function within(vm: string, hostName: string, srName: string) {
+    const host = await byName(s, 'host', hostName);
+    const eth0 = await byName(s, 'network', 'Pool-wide network associated with eth0');
+    const dest = (await s.call('host.migrate_receive', host, eth0, {})) as Record<string, string>;
+    const sr = await byName(s, 'SR', srName);
+    const vdiMap: Record<string, string> = {};
+    for (const vbd of (await s.call('VM.get_VBDs', vm)) as string[])
+      if ((await s.call('VBD.get_type', vbd)) === 'Disk')
+        vdiMap[(await s.call('VBD.get_VDI', vbd)) as string] = sr;
+    return { host, eth0, dest, sr, vdiMap };
+  }
+
+  async function diskSrs(vm: string): Promise<{ vdi: string; sr: string }[]> {
+    const out = [];
+    for (const vbd of (await s.call('VM.get_VBDs', vm)) as string[]) {
+      if ((await s.call('VBD.get_type', vbd)) !== 'Disk') continue;
+      const vdi = (await s.call('VBD.get_VDI', vbd)) as string;
+      out.push({ vdi, sr: (await s.call('VDI.get_SR', vdi)) as string });
+    }
+    return out;
+  }
+
+  test('a running VM moves to another host and its disk to another SR: same record, new VDI, old one gone', async () => {
+    const vm = await byName(s, 'VM', 'mover');
+    const [before] = await diskSrs(vm);
+    const { host, dest, sr, vdiMap } = await within(vm, 'solo-02', 'solo NFS B');
+    expect(host).not.toBe(await s.call('VM.get_resident_on', vm));
+    await s.call('VM.assert_can_migrate', vm, dest, true, vdiMap, {}, {});
+    const made = await s.call('VM.migrate_send', vm, dest, true, vdiMap, {}, {});
+    expect(made).toBe(vm);
+    expect(await s.call('VM.get_power_state', vm)).toBe('Running');
+    expect(await s.call('VM.get_resident_on', vm)).toBe(host);
+    const after = await diskSrs(vm);
+    expect(after).toHaveLength(1);
+    expect(after[0]?.sr).toBe(sr);
+    expect(after[0]?.vdi).not.toBe(before?.vdi);
+    expect(await s.call('VDI.get_sm_config', after[0]?.vdi)).toEqual({});
+    expect(await code(s.call('VDI.get_record', before?.vdi))).toEqual(['HANDLE_INVALID', 'VDI', before?.vdi]);
+  });
+
+  test('a halted VM: its disk moves, it stays halted; a disk mapped to its own SR stays', async () => {
+    const vm = await byName(s, 'VM', 'parked');
+    const [before] = await diskSrs(vm);
+    const { dest, sr, vdiMap } = await within(vm, 'solo-01', 'solo NFS B');
+    await s.call('VM.migrate_send', vm, dest, false, vdiMap, {}, {});
+    expect(await s.call('VM.get_power_state', vm)).toBe('Halted');
+    const [after] = await diskSrs(vm);
+    expect(after?.sr).toBe(sr);
+    expect(after?.vdi).not.toBe(before?.vdi);
+    // Mapped where it already is: nothing to move.
+    await s.call('VM.migrate_send', vm, dest, false, { [String(after?.vdi)]: sr }, {}, {});
+    expect(await diskSrs(vm)).toEqual([after]);
+  });
+
+  test('errors: VIF mapping and copy mode are not allowed, VDI_NOT_IN_MAP, an SR the host cannot reach', async () => {
+    const vm = await byName(s, 'VM', 'stay');
+    const { dest, eth0, vdiMap } = await within(vm, 'solo-02', 'solo NFS B');
+    const [vif] = (await s.call('VM.get_VIFs', vm)) as string[];
+    expect(await code(s.call('VM.migrate_send', vm, dest, true, {}, {}, {}))).toEqual([
+      'VDI_NOT_IN_MAP',
+      Object.keys(vdiMap)[0],
+    ]);
+    expect(
+      await code(s.call('VM.migrate_send', vm, dest, true, vdiMap, { [String(vif)]: eth0 }, {})),
+    ).toEqual([
+      'OPERATION_NOT_ALLOWED',
+      'VIF mapping is not allowed for intra-pool migration -all VIFs must be on the same network',
+    ]);
+    // assert_can_migrate does not look at copy mode; migrate_send refuses it.
+    await s.call('VM.assert_can_migrate', vm, dest, true, vdiMap, {}, { copy: 'true' });
+    expect(await code(s.call('VM.migrate_send', vm, dest, true, vdiMap, {}, { copy: 'true' }))).toEqual([
+      'OPERATION_NOT_ALLOWED',
+      'Copy mode is disallowed on intra pool storage migration, try efficient alternatives, for example, VM.copy/clone.',
+    ]);
+    // solo-01's local storage, for a VM going to solo-02.
+    const host1 = await byName(s, 'host', 'solo-01');
+    const pbds = Object.values(
+      (await s.call('PBD.get_all_records')) as Record<string, Record<string, string>>,
+    );
+    const local = (await s.call('SR.get_by_name_label', 'Local storage')) as string[];
+    const local1 = local.find((sr) => pbds.some((p) => p.SR === sr && p.host === host1));
+    const toLocal = Object.fromEntries(Object.keys(vdiMap).map((v) => [v, String(local1)]));
+    expect(await code(s.call('VM.migrate_send', vm, dest, true, toLocal, {}, {}))).toEqual([
+      'VM_REQUIRES_SR',
+      vm,
+      local1,
+    ]);
+    // Nothing moved.
+    expect(await s.call('VM.get_resident_on', vm)).toBe(host1);
+    expect(await s.call('VM.get_current_operations', vm)).toEqual({});
+  });
 });

@@ -8,18 +8,22 @@
  *   `master` under the environment's link secret (cross-pool.ts): a source follows a dest map only to a pool of its
  *   own environment, never to another learner's.
  * - `VM.migrate_send(vm, dest, live, vdi_map, vif_map, options[, vgpu_map, vdi_format_map])` on the source checks the
- *   VM's operation, every VDI in `vdi_map` (`VDI_NOT_IN_MAP`), every VIF in `vif_map` or inferred from a mapped VIF
- *   with the same MAC (`VIF_NOT_IN_MAP`), then calls the destination over XML-RPC with the dest map's session
- *   (`SESSION_INVALID` from there), checks the mapped SRs and networks exist there (`HANDLE_INVALID`) and that the
- *   host has the memory (`HOST_NOT_ENOUGH_FREE_MEMORY`), creates the VDIs in their SRs, the VM (same uuid), its
- *   VBDs and VIFs there, starts it on the destination host when it ran here, and only then removes it from the source.
- *   A failure on the way removes what was made on the destination and leaves the source as it was.
+ *   VM's operation, every VDI in `vdi_map` (`VDI_NOT_IN_MAP`), copy mode (`options:copy=true`: a halted VM only,
+ *   `VM_BAD_POWER_STATE`), then calls the destination over XML-RPC with the dest map's session (`SESSION_INVALID`
+ *   from there), that the host is enabled (`HOST_DISABLED`), every VIF in `vif_map` or inferred from a mapped VIF
+ *   with the same MAC (`VIF_NOT_IN_MAP`), the mapped SRs and networks (`HANDLE_INVALID`) and the host's memory
+ *   (`HOST_NOT_ENOUGH_FREE_MEMORY`). Then, as migrate_send' does: the disks (mirrored: the receiving VDIs carry
+ *   `sm_config:base_mirror` until the end), the metadata import (the VM, same uuid, arrives Halted — Suspended with
+ *   its image — with its VBDs and VIFs, and waits there while the memory crosses), the domain starting on the
+ *   destination host, and only then the VM leaves the source (stays, in copy mode). A failure or a cancel on the way
+ *   removes what was made on the destination and leaves the source as it was.
+ * - A dest map whose host is one of this pool's is storage motion within the pool ({@link migrateWithinPool}).
  * - Durations follow the WAN link: disk bytes then memory bytes over its bandwidth, plus its latency per round trip,
  *   on the simulator's clock (`VM.migrate_send` counts per millisecond of WAN time; zero in fast mode), with progress
  *   on the task.
  *
  * An unreachable destination (down, or not a pool of this environment) is `INTERNAL_ERROR` with the Unix error xapi's
- * HTTP client raises. Not done: intra-pool storage motion (a dest map naming this pool), suspended VMs, snapshots and
+ * HTTP client raises. Not done: reserving the destination host's memory while the VM waits there, snapshots and
  * disk contents travelling with the VM.
  * @module
  */
@@ -35,11 +39,11 @@ import {
 import type { Transport } from '@xenlab/toolkit/xenapi';
 import { XapiFailure } from '../contract.js';
 import type { SimBehaviour, SimContext, SimRecord, SimStore, SimTask } from '../contract.js';
-import { crossPoolOf } from '../cross-pool.js';
-import { vmReservedMemory } from './placement.js';
-import { destroyVdi, vdiDataSize } from './storage.js';
-import { haltDomain } from './vm.js';
-import { NULL_REF, arg, fail, isNull, num, ref, str, vbdsOf, vifsOf } from './util.js';
+import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
+import { bootHereError, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
+import { createVdi, destroyVdi, initialPhysical, refreshVbd, vdiDataSize } from './storage.js';
+import { haltDomain, migrateDomain } from './vm.js';
+import { NULL_REF, arg, fail, isNull, map, num, ref, str, vbdsOf, vifsOf } from './util.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 
 /** The dest map's keys (xapi_vm_migrate.ml). */
@@ -177,14 +181,17 @@ class Remote {
   }
 }
 
-/** The dest map, checked: where to call, with which session, for which host. */
-interface Dest {
+/** The dest map's keys, present: what remote_of_dest reads (a missing key raises Not_found there). */
+interface DestKeys {
   readonly master: string;
   readonly session: string;
   readonly host: string;
 }
 
-function parseDest(ctx: SimContext, dest: Record<string, string>): Dest {
+/** The dest map, checked: where to call, with which session, for which host. */
+type Dest = DestKeys;
+
+function destKeys(dest: Record<string, string>): DestKeys {
   const master = dest[MASTER];
   const session = dest[SESSION];
   const host = dest[HOST];
@@ -192,6 +199,20 @@ function parseDest(ctx: SimContext, dest: Record<string, string>): Dest {
   // remote_of_dest: List.assoc on a missing key raises Not_found.
   if (master === undefined || session === undefined || host === undefined || xenops === undefined)
     fail('INTERNAL_ERROR', 'Not_found');
+  return { master, session, host };
+}
+
+/**
+ * xapi_vm_migrate.ml `migration_type`: intra-pool when the dest map's host is a host of this pool. The session must be
+ * one of this pool's too (a pool of another environment seeded alike could hold a host with the same ref; sessions
+ * are random).
+ */
+function isIntraPool(store: SimStore, keys: DestKeys): boolean {
+  return store.find('host', keys.host) !== undefined && store.find('session', keys.session) !== undefined;
+}
+
+function parseDest(ctx: SimContext, keys: DestKeys, dest: Record<string, string>): Dest {
+  const { master } = keys;
   const own = crossPoolOf(ctx.store);
   const given = dest[LINK_KEY] ?? '';
   let url: URL;
@@ -207,18 +228,19 @@ function parseDest(ctx: SimContext, dest: Record<string, string>): Dest {
   const got = Buffer.from(given);
   if (expected === undefined) return fail('INTERNAL_ERROR', REFUSED);
   if (expected.length !== got.length || !timingSafeEqual(expected, got)) fail('INTERNAL_ERROR', REFUSED);
-  if (sameUrl(master, own.self))
-    fail('NOT_IMPLEMENTED', 'xenlab: VM.migrate_send within one pool (storage motion); use VM.pool_migrate');
-  return { master, session, host };
+  return keys;
 }
 
-function sameUrl(a: string, b: string): boolean {
-  if (b === '') return false;
-  try {
-    return new URL(a).origin === new URL(b).origin;
-  } catch {
-    return false;
-  }
+/** A boolean of the options map as xapi reads it (`bool_of_string`, anything but "true"/"false" is false). */
+function option(options: Record<string, string>, key: string): boolean {
+  return options[key] === 'true';
+}
+
+/** One disk of the VM: the VBD, its VDI (none for a CD or an empty drive) and the SR the map sends it to. */
+interface Disk {
+  readonly vbd: string;
+  readonly vdi: string | undefined;
+  readonly sr: string | undefined;
 }
 
 /** What moves: disks to their SRs, VIFs to their networks, the bytes on the wire. */
@@ -226,25 +248,23 @@ interface Plan {
   readonly vm: string;
   readonly rec: Readonly<SimRecord>;
   readonly running: boolean;
-  readonly disks: { vbd: string; vdi: string | undefined; sr: string | undefined }[];
-  readonly vifs: { vif: string; network: string }[];
+  /** Copy mode (`options:copy=true`): the source stays, the copy arrives with a new uuid and new MACs. */
+  readonly copy: boolean;
+  readonly disks: Disk[];
+  /** A suspended VM's memory image and the SR it goes to (resolved against the destination later). */
+  readonly suspendVdi: string | undefined;
   readonly diskBytes: number;
   readonly memoryBytes: number;
 }
 
-function plan(
-  ctx: SimContext,
+/** check_vdi_map: every disk's VDI (CD drives aside) is in the map. */
+function mapDisks(
+  store: SimStore,
   vm: string,
   vdiMap: Record<string, string>,
-  vifMap: Record<string, string>,
-): Plan {
-  const { store } = ctx;
-  const rec = assertVmOperation(store, vm, 'migrate_send');
-  const power = str(rec, 'power_state');
-  if (power === 'Suspended')
-    fail('NOT_IMPLEMENTED', 'xenlab: cross-pool migration of a suspended VM (resume or shut it down first)');
-  const disks: Plan['disks'] = [];
-  let diskBytes = 0;
+): { disks: Disk[]; bytes: number } {
+  const disks: Disk[] = [];
+  let bytes = 0;
   for (const vbd of vbdsOf(store, vm)) {
     const b = store.get('VBD', vbd);
     const vdi = ref(b, 'VDI');
@@ -256,37 +276,93 @@ function plan(
     const sr = vdiMap[vdi];
     if (sr === undefined) fail('VDI_NOT_IN_MAP', vdi);
     disks.push({ vbd, vdi, sr });
-    diskBytes += vdiDataSize(store, store.get('VDI', vdi));
+    bytes += vdiDataSize(store, store.get('VDI', vdi));
   }
-  // infer_vif_map: a VIF left out takes the network of a mapped VIF with the same MAC.
+  return { disks, bytes };
+}
+
+function plan(
+  ctx: SimContext,
+  vm: string,
+  vdiMap: Record<string, string>,
+  options: Record<string, string>,
+): Plan {
+  const { store } = ctx;
+  const rec = store.get('VM', vm);
+  const power = str(rec, 'power_state');
+  const { disks, bytes } = mapDisks(store, vm, vdiMap);
+  const copy = option(options, 'copy');
+  // assert_can_migrate: "The copy mode is only allow on stopped VM" (unless forced).
+  if (copy && !option(options, 'force') && power !== 'Halted')
+    fail('VM_BAD_POWER_STATE', vm, 'halted', power.toLowerCase());
+  const sv = power === 'Suspended' ? ref(rec, 'suspend_VDI') : NULL_REF;
+  const suspendVdi = !isNull(sv) && store.find('VDI', sv) ? sv : undefined;
+  const suspendBytes = suspendVdi === undefined ? 0 : vdiDataSize(store, store.get('VDI', suspendVdi));
+  // A forced copy of a running VM leaves the domain where it is: the copy arrives halted.
+  const running = !copy && (power === 'Running' || power === 'Paused');
+  const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
+  const memoryBytes = running ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
+  return { vm, rec, running, copy, disks, suspendVdi, diskBytes: bytes + suspendBytes, memoryBytes };
+}
+
+/** infer_vif_map: a VIF left out takes the network of a mapped VIF with the same MAC. */
+function mapVifs(
+  store: SimStore,
+  vm: string,
+  vifMap: Record<string, string>,
+): { vif: string; network: string }[] {
   const byMac = new Map<string, string>();
   for (const [v, n] of Object.entries(vifMap)) {
     const r = store.find('VIF', v);
     if (r) byMac.set(str(r, 'MAC'), n);
   }
-  const vifs: Plan['vifs'] = [];
+  const vifs: { vif: string; network: string }[] = [];
   for (const vif of vifsOf(store, vm)) {
     const network = vifMap[vif] ?? byMac.get(str(store.get('VIF', vif), 'MAC'));
     if (network === undefined) fail('VIF_NOT_IN_MAP', vif);
     vifs.push({ vif, network });
   }
-  const running = power === 'Running' || power === 'Paused';
-  const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
-  const memoryBytes = running ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
-  return { vm, rec, running, disks, vifs, diskBytes, memoryBytes };
+  return vifs;
 }
 
-/** What assert_can_migrate asks the destination: the session, the SRs and networks, the host's free memory. */
-async function checkRemote(remote: Remote, dest: Dest, p: Plan): Promise<void> {
+/**
+ * What assert_can_migrate asks the destination, in its order: the session and host, that the host is enabled, the
+ * VIF map, then (the metadata import's dry run) the SRs and networks and the host's free memory.
+ */
+async function checkRemote(
+  ctx: SimContext,
+  remote: Remote,
+  dest: Dest,
+  p: Plan,
+  vifMap: Record<string, string>,
+): Promise<{ vif: string; network: string }[]> {
   await remote.call('host.get_uuid', dest.host);
+  if ((await remote.call('host.get_enabled', dest.host)) !== true) fail('HOST_DISABLED', dest.host);
+  const vifs = mapVifs(ctx.store, p.vm, vifMap);
   for (const sr of new Set(p.disks.map((d) => d.sr).filter((s) => s !== undefined)))
     await remote.call('SR.get_uuid', sr);
-  for (const net of new Set(p.vifs.map((v) => v.network))) await remote.call('network.get_uuid', net);
+  for (const net of new Set(vifs.map((v) => v.network))) await remote.call('network.get_uuid', net);
   if (p.running) {
     const needed = vmReservedMemory(p.rec);
     const free = Number(await remote.call('host.compute_free_memory', dest.host));
     if (needed > free) fail('HOST_NOT_ENOUGH_FREE_MEMORY', String(needed), String(free));
   }
+  return vifs;
+}
+
+/**
+ * Where a suspended VM's memory image goes (migrate_send' `suspend_sr_ref`): the destination pool's
+ * suspend_image_SR, else the host's suspend_image_sr, else the pool's default SR, else VDI_NOT_IN_MAP.
+ */
+async function remoteSuspendSr(remote: Remote, dest: Dest, vdi: string): Promise<string> {
+  const [pool] = (await remote.call('pool.get_all')) as string[];
+  const candidates = [
+    pool === undefined ? NULL_REF : ((await remote.call('pool.get_suspend_image_SR', pool)) as string),
+    (await remote.call('host.get_suspend_image_sr', dest.host)) as string,
+    pool === undefined ? NULL_REF : ((await remote.call('pool.get_default_SR', pool)) as string),
+  ];
+  const sr = candidates.find((c) => !isNull(c));
+  return sr ?? fail('VDI_NOT_IN_MAP', vdi);
 }
 
 /** A task view whose progress runs from `lo` to `hi` of the real task's. */
@@ -303,54 +379,112 @@ function span(task: SimTask | undefined, lo: number, hi: number): SimTask | unde
   };
 }
 
-/** Milliseconds of WAN time to move `bytes` (one round trip of latency included). */
-function wanMs(store: SimStore, bytes: number): number {
-  const { wan } = crossPoolOf(store);
-  return 2 * wan.latencyMs + (bytes * 8 * 1000) / (Math.max(wan.mbps, 0.001) * 1e6);
+/** Milliseconds to move `bytes` over a link (one round trip of latency included). */
+function linkMs(link: { latencyMs: number; mbps: number }, bytes: number): number {
+  return 2 * link.latencyMs + (bytes * 8 * 1000) / (Math.max(link.mbps, 0.001) * 1e6);
 }
+
+/** Milliseconds of WAN time to move `bytes` to another pool. */
+function wanMs(store: SimStore, bytes: number): number {
+  return linkMs(crossPoolOf(store).wan, bytes);
+}
+
+/** The SM mirror's id, `<SR uuid>/<VDI location>` (storage_migrate State.mirror_id_of). */
+function mirrorId(store: SimStore, vdi: string): string {
+  const v = store.get('VDI', vdi);
+  return `${str(store.find('SR', ref(v, 'SR')), 'uuid')}/${str(v, 'location') || str(v, 'uuid')}`;
+}
+
+/** The key a receiving VDI carries in sm_config while its mirror runs (storage_smapiv1_migrate.ml receive_start). */
+const BASE_MIRROR = 'base_mirror';
 
 async function migrateSend(ctx: SimContext, args: readonly unknown[], dryRun: boolean): Promise<string> {
   const { store } = ctx;
   const vm = arg.str(args, 0);
   store.get('VM', vm);
-  const dest = parseDest(ctx, arg.map(args, 1));
-  const p = plan(ctx, vm, arg.map(args, 3), arg.map(args, 4));
+  // with_vm_operation first (power state, blocked operations, other operations), then assert_can_migrate.
+  assertVmOperation(store, vm, 'migrate_send');
+  const destMap = arg.map(args, 1);
+  const vdiMap = arg.map(args, 3);
+  const vifMap = arg.map(args, 4);
+  const options = arg.map(args, 5);
+  const keys = destKeys(destMap);
+  if (isIntraPool(store, keys)) return migrateWithinPool(ctx, vm, keys.host, vdiMap, vifMap, options, dryRun);
+  const dest = parseDest(ctx, keys, destMap);
+  const p = plan(ctx, vm, vdiMap, options);
   const remote = new Remote(dest.master, dest.session);
   try {
-    await checkRemote(remote, dest, p);
+    const vifs = await checkRemote(ctx, remote, dest, p, vifMap);
+    const suspendSr =
+      p.suspendVdi === undefined ? undefined : await remoteSuspendSr(remote, dest, p.suspendVdi);
     if (dryRun) return NULL_REF;
     const made = await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, () =>
-      copyToRemote(ctx, remote, dest, p),
+      copyToRemote(ctx, remote, dest, p, vifs, suspendSr),
     );
-    removeHere(ctx, p);
+    if (!p.copy) removeHere(ctx, p);
     return made;
   } finally {
     remote.close();
   }
 }
 
-/** Creates the VM on the destination; on failure removes what was made there and rethrows. */
-async function copyToRemote(ctx: SimContext, remote: Remote, dest: Dest, p: Plan): Promise<string> {
+/**
+ * Creates the VM on the destination as xapi's migrate_send' does: the disks first (mirrored while a running VM keeps
+ * writing: `sm_config:base_mirror` on the receiving VDI; copied when it is halted), then the metadata import — the
+ * VM record appears there, Halted, with its VBDs and VIFs — then the memory; the domain starts on the destination
+ * host and the mirrors end. On failure or cancel removes what was made there (the VM, then its disks) and rethrows.
+ */
+async function copyToRemote(
+  ctx: SimContext,
+  remote: Remote,
+  dest: Dest,
+  p: Plan,
+  vifs: readonly { vif: string; network: string }[],
+  suspendSr: string | undefined,
+): Promise<string> {
   const { store } = ctx;
   const created: [string, string][] = [];
   const total = Math.max(1, p.diskBytes + p.memoryBytes);
   const diskShare = p.diskBytes / total;
+  const mirrored: string[] = [];
+  const sendVdi = async (vdi: string, sr: string): Promise<string> => {
+    const rec = store.get('VDI', vdi);
+    const smConfig = p.running ? { [BASE_MIRROR]: mirrorId(store, vdi) } : {};
+    const made = (await remote.call('VDI.create', {
+      ...pick(rec, VDI_FIELDS),
+      sm_config: smConfig,
+      SR: sr,
+    })) as string;
+    created.push(['VDI', made]);
+    if (p.running) mirrored.push(made);
+    return made;
+  };
   try {
     // Disks first (the storage mirror), their bytes over the link.
     const vdis = new Map<string, string>();
     for (const d of p.disks) {
       if (d.vdi === undefined || d.sr === undefined) continue;
-      const rec = store.get('VDI', d.vdi);
-      const made = (await remote.call('VDI.create', { ...pick(rec, VDI_FIELDS), SR: d.sr })) as string;
-      created.push(['VDI', made]);
-      vdis.set(d.vdi, made);
+      vdis.set(d.vdi, await sendVdi(d.vdi, d.sr));
     }
+    const suspendVdi =
+      p.suspendVdi === undefined || suspendSr === undefined
+        ? undefined
+        : await sendVdi(p.suspendVdi, suspendSr);
     await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * diskShare), wanMs(store, p.diskBytes));
+    // The metadata import: the VM (its uuid kept, unless a copy), Halted (or Suspended with its image).
+    const fields = pick(p.rec, VM_FIELDS);
+    if (p.copy) {
+      delete fields.uuid;
+      // A copy gets a fresh MAC seed (import.ml, not a full restore).
+      const { mac_seed: _seed, ...otherConfig } = map(p.rec, 'other_config');
+      fields.other_config = otherConfig;
+    }
     const vmRef = (await remote.call('VM.create', {
-      ...pick(p.rec, VM_FIELDS),
+      ...fields,
       affinity: NULL_REF,
       suspend_SR: NULL_REF,
       appliance: NULL_REF,
+      ...(suspendVdi === undefined ? {} : { power_state: 'Suspended', suspend_VDI: suspendVdi }),
     })) as string;
     created.push(['VM', vmRef]);
     for (const d of p.disks) {
@@ -363,11 +497,17 @@ async function copyToRemote(ctx: SimContext, remote: Remote, dest: Dest, p: Plan
         empty: vdi === undefined,
       });
     }
-    for (const v of p.vifs) {
+    for (const v of vifs) {
       const rec = store.get('VIF', v.vif);
-      await remote.call('VIF.create', { ...pick(rec, VIF_FIELDS), VM: vmRef, network: v.network });
+      // Not a full restore: the MAC is blanked and regenerated there.
+      await remote.call('VIF.create', {
+        ...pick(rec, VIF_FIELDS),
+        ...(p.copy ? { MAC: '' } : {}),
+        VM: vmRef,
+        network: v.network,
+      });
     }
-    // Then memory (the live part), and the domain comes up on the destination host.
+    // Then memory (the live part): the VM waits there, Halted, while its pages cross; then its domain comes up.
     await ctx.clock.work(
       'VM.migrate_send',
       span(ctx.task, 0.9 * diskShare, 0.95),
@@ -375,6 +515,8 @@ async function copyToRemote(ctx: SimContext, remote: Remote, dest: Dest, p: Plan
     );
     if (p.running)
       await remote.call('VM.start_on', vmRef, dest.host, str(p.rec, 'power_state') === 'Paused', false);
+    // The mirrors end (receive_finalize): the receiving disks lose their mark.
+    for (const vdi of mirrored) await remote.call('VDI.remove_from_sm_config', vdi, BASE_MIRROR);
     ctx.task?.setProgress(0.99);
     return vmRef;
   } catch (e) {
@@ -387,7 +529,7 @@ async function copyToRemote(ctx: SimContext, remote: Remote, dest: Dest, p: Plan
   }
 }
 
-/** The VM has left: its domain, devices, disks and record go from the source pool. */
+/** The VM has left: its domain, devices, disks (its memory image too) and record go from the source pool. */
 function removeHere(ctx: SimContext, p: Plan): void {
   const { store } = ctx;
   if (p.running) haltDomain(ctx, p.vm);
@@ -395,6 +537,7 @@ function removeHere(ctx: SimContext, p: Plan): void {
   for (const vbd of vbdsOf(store, p.vm)) store.destroy('VBD', vbd);
   for (const vif of vifsOf(store, p.vm)) store.destroy('VIF', vif);
   for (const d of p.disks) if (d.vdi !== undefined && store.find('VDI', d.vdi)) destroyVdi(store, d.vdi);
+  if (p.suspendVdi !== undefined && store.find('VDI', p.suspendVdi)) destroyVdi(store, p.suspendVdi);
   for (const [cls, f] of [
     ['VM_metrics', 'metrics'],
     ['VM_guest_metrics', 'guest_metrics'],
@@ -403,6 +546,97 @@ function removeHere(ctx: SimContext, p: Plan): void {
     if (!isNull(r) && store.find(cls, r)) store.destroy(cls, r);
   }
   store.destroy('VM', p.vm);
+}
+
+/**
+ * VM.migrate_send within one pool (storage motion; xapi_vm_migrate.ml, `intra_pool` branches): assert_can_migrate
+ * checks the VDI map, that the VM could boot on the host (no SR check) and that no VIF is mapped (the VIFs stay on
+ * their networks); migrate_send' refuses copy mode. Each disk mapped to another SR is mirrored (copied when the VM is
+ * not running) into a new VDI there, the VM's VBDs then point at it and the old one goes; a disk mapped to its own SR
+ * stays. A running VM moves its memory to the host (none when it is the host it runs on). The VM keeps its record.
+ * The bytes cross the pool's own network (a gigabit link, the default WAN's figures).
+ */
+async function migrateWithinPool(
+  ctx: SimContext,
+  vm: string,
+  host: string,
+  vdiMap: Record<string, string>,
+  vifMap: Record<string, string>,
+  options: Record<string, string>,
+  dryRun: boolean,
+): Promise<string> {
+  const { store } = ctx;
+  const rec = store.get('VM', vm);
+  const { disks } = mapDisks(store, vm, vdiMap);
+  const moves = disks
+    .filter((d): d is Disk & { vdi: string; sr: string } => d.vdi !== undefined && d.sr !== undefined)
+    .filter((d) => ref(store.get('VDI', d.vdi), 'SR') !== d.sr);
+  // assert_sr_support_operations reads each mapped SR.
+  for (const d of disks) if (d.sr !== undefined) store.get('SR', d.sr);
+  const err = bootHereError(store, vm, host, { ignoreSrs: true });
+  if (err) throw err;
+  if (Object.keys(vifMap).length > 0)
+    fail(
+      'OPERATION_NOT_ALLOWED',
+      'VIF mapping is not allowed for intra-pool migration -all VIFs must be on the same network',
+    );
+  // The mirror attaches the new disk on the host: an SR the host cannot reach is the boot check's error [est].
+  for (const d of moves) if (!hostSeesSr(store, host, d.sr)) fail('VM_REQUIRES_SR', vm, d.sr);
+  if (dryRun) return NULL_REF;
+  if (option(options, 'copy'))
+    fail(
+      'OPERATION_NOT_ALLOWED',
+      'Copy mode is disallowed on intra pool storage migration, try efficient alternatives, for example, VM.copy/clone.',
+    );
+  const power = str(rec, 'power_state');
+  const running = power === 'Running' || power === 'Paused';
+  const from = ref(rec, 'resident_on');
+  const moving = running && from !== host;
+  const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
+  const memoryBytes = moving ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
+  const diskBytes = moves.reduce((n, d) => n + vdiDataSize(store, store.get('VDI', d.vdi)), 0);
+  const share = diskBytes / Math.max(1, diskBytes + memoryBytes);
+  const lan = { latencyMs: DEFAULT_WAN.latencyMs, mbps: DEFAULT_WAN.mbps };
+  await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, async () => {
+    const made: { vbd: string; old: string; vdi: string }[] = [];
+    if (moving) schedule(store, vm, host);
+    try {
+      for (const d of moves) {
+        const src = store.get('VDI', d.vdi);
+        const size = num(src, 'virtual_size');
+        const vdi = createVdi(ctx, d.sr, {
+          ...pick(src, VDI_FIELDS),
+          sm_config: running ? { [BASE_MIRROR]: mirrorId(store, d.vdi) } : {},
+          virtual_size: size,
+          physical_utilisation: Math.max(
+            initialPhysical(store.get('SR', d.sr), size),
+            Math.min(vdiDataSize(store, src), size),
+          ),
+        });
+        made.push({ vbd: d.vbd, old: d.vdi, vdi });
+      }
+      await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * share), linkMs(lan, diskBytes));
+      await ctx.clock.work(
+        'VM.migrate_send',
+        span(ctx.task, 0.9 * share, 0.95),
+        moving ? linkMs(lan, memoryBytes) : 0,
+      );
+    } catch (e) {
+      for (const m of made) if (store.find('VDI', m.vdi)) destroyVdi(store, m.vdi);
+      if (moving) schedule(store, vm, '');
+      throw e;
+    }
+    // Past the memory hand-over there is no way back (set_not_cancellable).
+    if (moving) migrateDomain(ctx, vm, from, host);
+    for (const m of made) {
+      store.update('VBD', m.vbd, { VDI: m.vdi });
+      store.update('VDI', m.vdi, { sm_config: {} });
+      refreshVbd(store, m.vbd);
+      destroyVdi(store, m.old);
+    }
+    ctx.task?.setProgress(0.99);
+  });
+  return vm;
 }
 
 function migrateReceive(ctx: SimContext, args: readonly unknown[]): Record<string, string> {
