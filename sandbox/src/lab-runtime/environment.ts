@@ -23,7 +23,8 @@ import { LABS_DIR, loadLab } from '../labs/loader.js';
 import type { Lab } from '../labs/loader.js';
 import { XenlabError, type ErrorCode, type XenlabErrorOptions } from '../errors/index.js';
 import { moduleLogger } from '../log/index.js';
-import { createFaultPlayer, simFaultApplier } from './faults.js';
+import { createFaultPlayer, poolFaultApplier, simFaultApplier } from './faults.js';
+import type { FaultApplier } from './faults.js';
 import type { FaultPlayer } from './faults.js';
 import { FaultStore } from './faults-store.js';
 import { machineFaultApplier } from './machine-faults.js';
@@ -111,7 +112,8 @@ export interface LabEnvironment {
   readonly sim: SimulatorEndpoint;
   /**
    * Every pool, the first being `sim` (a lab with `environment.pools`; one pool named `default` otherwise). Faults
-   * act on the first pool; a lab with several pools offers no resets (a checkpoint would hold the first one only).
+   * play in the pool they name (`pool:`), else the first; a lab with several pools offers no resets (a checkpoint
+   * would hold the first one only).
    */
   readonly pools: readonly LabPool[];
   /** The lab's faults: played at setup, on their timers and tasks, and from the panel's buttons (see faults.ts). */
@@ -239,10 +241,25 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
   }
   // One client for the grader and the fault player (which finds NICs through the XenAPI).
   const client = createClient({ url: sim.url, user, password, originator: 'xenlab-grader' });
+  // Checks naming another pool (`pool: dc-west`) read it through their own client; faults naming it play there.
+  const poolClients = new Map(
+    pools
+      .slice(1)
+      .map((p) => [
+        p.name,
+        createClient({ url: p.url, user, password: p.password, originator: 'xenlab-grader' }),
+      ]),
+  );
+  const firstPool = pools[0]?.name ?? 'default';
+  const poolAppliers = new Map<string, FaultApplier>([[firstPool, simFaultApplier(sim, client)]]);
+  for (const p of pools.slice(1)) {
+    const c = poolClients.get(p.name);
+    if (c) poolAppliers.set(p.name, simFaultApplier(p.sim, c));
+  }
   const faults = createFaultPlayer({
     lab,
     // Machine faults (qemu-xen) go to the sandbox, once it exists (setup faults play after it does).
-    apply: machineFaultApplier(simFaultApplier(sim, client), () => sandbox),
+    apply: machineFaultApplier(poolFaultApplier(poolAppliers, firstPool), () => sandbox),
     store: new FaultStore(options.db, options.learnerId, lab.id),
   });
   let sandbox: Sandbox | undefined;
@@ -282,7 +299,8 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     // Setup faults after setup; on a bring-up, again what lives in the simulator's memory only (a VM's load), and
     // again when its worker died and came back (through the control API: the simulator runs in a worker).
     await faults.bringUp(fresh);
-    sim.onRestart?.(() => faults.reapply());
+    // Any pool's worker: what lives in memory only is played again in each pool it names.
+    for (const p of pools) p.sim.onRestart?.(() => faults.reapply());
     steps = createLabSteps({
       lab,
       params,
@@ -311,24 +329,16 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
     faults.close();
     await sandbox?.destroy();
     await client.close().catch(() => undefined);
+    for (const c of poolClients.values()) await c.close().catch(() => undefined);
     await sim.close();
     await closeOthers();
     throw e;
   }
-  // Checks naming another pool (`pool: dc-west`) read it through their own client.
-  const poolClients = new Map(
-    pools
-      .slice(1)
-      .map((p) => [
-        p.name,
-        createClient({ url: p.url, user, password: p.password, originator: 'xenlab-grader' }),
-      ]),
-  );
   const grader = createGrader({
     lab,
     params,
     xapi: client,
-    ...(multi ? { pools: poolClients, firstPool: pools[0]?.name ?? 'default' } : {}),
+    ...(multi ? { pools: poolClients, firstPool } : {}),
     sandbox,
     learnerId: options.learnerId,
     ...(options.db === undefined ? {} : { db: options.db }),

@@ -19,9 +19,10 @@
  * lost SR) is in the saved pool.
  *
  * Kinds map to the simulator's control API: `vm-load` → `fault/vm-hog`, `host-power-off` → `host-fail`,
- * `host-power-on` → `host-recover`, `pool-power-off` → `host-fail` for every host (of the first pool: faults play in
- * the pool `xe` reaches), `nic-down`/`nic-up` → `pif-down`/`pif-up` (the PIF found by host and device),
- * `sr-lost` → `sr-fail`, `sr-back` → `sr-recover`, `partition` → `partition { groups }`, `heal` → `heal`.
+ * `host-power-on` → `host-recover`, `pool-power-off` → `host-fail` for every host of the pool,
+ * `nic-down`/`nic-up` → `pif-down`/`pif-up` (the PIF found by host and device), `sr-lost` → `sr-fail`, `sr-back` →
+ * `sr-recover`, `partition` → `partition { groups }`, `heal` → `heal`. In a multi-pool lab a fault plays in the pool
+ * it names (`pool: dc-west`), else in the first, the one `xe` reaches ({@link poolFaultApplier}).
  * @module
  */
 import type { XapiClient } from '@xenlab/toolkit/xenapi';
@@ -64,8 +65,13 @@ export const PRESS_INTERVAL_MS = 3000;
 /** How a fault is known in the record: its id, or its place in `environment.faults`. */
 export const faultKey = (f: Fault, index: number): string => f.id ?? `#${String(index)}`;
 
-/** What a fault does, in words, for the page's Events list ("xcp-ng-02 lost power"). */
+/** What a fault does, in words, for the page's Events list ("xcp-ng-02 lost power"; "dc-west: …" in a named pool). */
 export function describeFault(f: Fault): string {
+  const what = describeKind(f);
+  return f.pool === undefined ? what : `${f.pool}: ${what}`;
+}
+
+function describeKind(f: Fault): string {
   switch (f.kind) {
     case 'vm-load': {
       const what = f.resource === 'cpu' ? 'CPU' : 'disks';
@@ -239,6 +245,28 @@ export function simFaultApplier(
     );
   };
   return play;
+}
+
+/**
+ * Plays each fault in the pool it names (`pool: dc-west`), the first pool when it names none: `pools` maps each pool
+ * of the environment (`environment.pools[].name`, or `default`) to its {@link simFaultApplier}. A pool the
+ * environment lacks is `LAB_ERR_FAULT` (the manifest check refuses it first).
+ * @example
+ * const apply = poolFaultApplier(new Map([['dc-east', simFaultApplier(east, a)], ['dc-west', simFaultApplier(west, b)]]), 'dc-east');
+ */
+export function poolFaultApplier(pools: ReadonlyMap<string, FaultApplier>, first: string): FaultApplier {
+  return (f) => {
+    const name = f.pool ?? first;
+    const apply = pools.get(name);
+    if (!apply)
+      return Promise.reject(
+        new FaultError(
+          'LAB_ERR_FAULT',
+          `${describeFault(f)}: there is no pool "${name}" in this environment (pools: ${[...pools.keys()].join(', ')})`,
+        ),
+      );
+    return apply(f);
+  };
 }
 
 /** What the player follows for task triggers: the grader's view and its changes. */

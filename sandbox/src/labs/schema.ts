@@ -385,6 +385,13 @@ const faultBase = {
   trigger: FaultTrigger.default('setup').describe(
     "When it fires: `setup` (default), `{ after: 90 }` seconds, `{ task: <task id> }` first passing, `{ button: 'Label' }`.",
   ),
+  /** Which pool of a multi-pool lab it plays in (`environment.pools[].name`); the first when absent. */
+  pool: z
+    .string()
+    .optional()
+    .describe(
+      'Which pool of a multi-pool lab the fault plays in (environment.pools[].name); the first when absent.',
+    ),
 };
 const nameTarget = (what: string) => z.string().min(1).describe(`name_label of the ${what}.`);
 const machineTarget = z.string().min(1).describe('The machine: a node of `environment.nodes`.');
@@ -432,7 +439,7 @@ export const Fault = z.discriminatedUnion('kind', [
     .object({ ...faultBase, kind: z.literal('pool-power-off') })
     .strict()
     .describe(
-      'Every host of the pool loses power, as a data center does (in a multi-pool lab: the first pool, the one xe reaches).',
+      'Every host of the pool loses power, as a data center does (in a multi-pool lab: the pool the fault names, else the first).',
     ),
   z
     .object({ ...faultBase, kind: z.literal('nic-down'), target: nicTarget })
@@ -658,13 +665,15 @@ export const Environment = z
 
 /**
  * What the fault schema alone cannot say: ids are unique, a button's fault has an id and a label of its own, a task
- * trigger names a task of the lab, a host is in one partition group only. Paths point at the field to fix.
+ * trigger names a task of the lab, a fault's pool is one of environment.pools, a host is in one partition group only.
+ * Paths point at the field to fix.
  */
 export function faultProblems(m: {
   readonly tasks: readonly { readonly id: string }[];
   readonly environment: {
     readonly faults: readonly Fault[];
     readonly driver?: string;
+    readonly pools?: readonly { readonly name: string }[] | undefined;
     readonly nodes?:
       | readonly {
           readonly name: string;
@@ -680,6 +689,7 @@ export function faultProblems(m: {
     (m.environment.nodes ?? []).filter((n) => n.image !== 'local').map((n) => [n.name, n]),
   );
   const tasks = new Set(m.tasks.map((t) => t.id));
+  const pools = (m.environment.pools ?? []).map((p) => p.name);
   const ids = new Set<string>();
   const labels = new Set<string>();
   m.environment.faults.forEach((f, i) => {
@@ -691,6 +701,18 @@ export function faultProblems(m: {
           message: `fault id "${f.id}" is used twice; fault ids must be unique`,
         });
       ids.add(f.id);
+    }
+    if (f.pool !== undefined) {
+      const machine = (MACHINE_FAULT_KINDS as readonly string[]).includes(f.kind);
+      if (machine || !pools.includes(f.pool))
+        out.push({
+          path: [...at, 'pool'],
+          message: machine
+            ? `${f.kind} plays on a machine, not in a pool (drop pool)`
+            : pools.length === 0
+              ? `pool "${f.pool}": this lab has one pool (declare environment.pools to name several)`
+              : `no pool "${f.pool}" in environment.pools (pools: ${pools.join(', ')})`,
+        });
     }
     const t = f.trigger;
     if (typeof t === 'object' && 'task' in t && !tasks.has(t.task))
