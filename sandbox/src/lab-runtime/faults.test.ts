@@ -7,7 +7,8 @@ import type { Lab } from '../labs/loader.js';
 import { LabManifest } from '../labs/schema.js';
 import type { LabManifestInput } from '../labs/schema.js';
 import type { LabView } from '../protocol/lab.js';
-import { FaultError, createFaultPlayer, describeFault } from './faults.js';
+import type { Fault } from '../labs/schema.js';
+import { FaultError, createFaultPlayer, describeFault, poolFaultApplier } from './faults.js';
 import type { FaultPlayer, TaskSource } from './faults.js';
 import { FaultStore, firedFaults } from './faults-store.js';
 
@@ -339,5 +340,36 @@ describe('fault player', () => {
       buttons: [expect.objectContaining({ id: 'x', fired: false }) as unknown],
       events: [],
     });
+  });
+});
+
+describe('poolFaultApplier', () => {
+  it('plays a fault in the pool it names, the first pool without one; an unknown pool is LAB_ERR_FAULT', async () => {
+    const played: string[] = [];
+    const into = (pool: string) => (f: Fault) => {
+      played.push(`${pool}: ${f.kind}`);
+      return Promise.resolve();
+    };
+    const apply = poolFaultApplier(
+      new Map([
+        ['dc-east', into('dc-east')],
+        ['dc-west', into('dc-west')],
+      ]),
+      'dc-east',
+    );
+    await apply({ kind: 'host-power-off', target: 'west-02', trigger: 'setup', pool: 'dc-west' });
+    await apply({ kind: 'heal', trigger: 'setup' });
+    expect(played).toEqual(['dc-west: host-power-off', 'dc-east: heal']);
+    await expect(apply({ kind: 'pool-power-off', trigger: 'setup', pool: 'dc-north' })).rejects.toMatchObject(
+      {
+        code: 'LAB_ERR_FAULT',
+        message: expect.stringContaining(
+          'no pool "dc-north" in this environment (pools: dc-east, dc-west)',
+        ) as unknown,
+      },
+    );
+    expect(describeFault({ kind: 'pool-power-off', trigger: 'setup', pool: 'dc-west' })).toBe(
+      'dc-west: every host of the pool lost power',
+    );
   });
 });
