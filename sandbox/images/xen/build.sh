@@ -79,6 +79,7 @@ cp domU-initrd.cpio.gz "$R/root/domU-initrd.cpio.gz"
 install -m 755 "$HERE/dom0/init" "$R/init"
 install -D -m 755 "$HERE/dom0/agent.py" "$R/usr/local/lib/xenlab/agent.py"
 install -D -m 644 "$HERE/dom0/bashrc" "$R/root/.bashrc"
+install -D -m 755 "$HERE/dom0/guest-run" "$R/usr/local/lib/xenlab/guest-run"
 echo "xenhost" > "$R/etc/hostname"
 mkdir -p "$DEST.tmp"
 (cd "$R" && find . -xdev | cpio -H newc -o --quiet | gzip -1 > "$DEST.tmp/dom0-rootfs.cpio.gz")
