@@ -50,6 +50,10 @@ export interface NodeSpec {
   readonly disks?: readonly { readonly name: string; readonly sizeMb: number }[];
   /** qemu-xen: NICs on the environment's private network (default 1 when it has two machines or more). */
   readonly nics?: number;
+  /** qemu-xen, xen machines: NUMA nodes QEMU presents (CPUs and RAM split evenly); one when absent. */
+  readonly numaNodes?: number;
+  /** qemu-xen, xen machines: Xen's scheduler (`sched=` on its command line); Xen's default when absent. */
+  readonly xenScheduler?: 'credit' | 'credit2' | 'rtds' | 'arinc653' | 'null';
 }
 
 /**

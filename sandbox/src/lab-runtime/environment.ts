@@ -282,6 +282,8 @@ export async function createLabEnvironment(options: LabEnvironmentOptions): Prom
               ...(n.memoryMb === undefined ? {} : { memoryMb: n.memoryMb }),
               ...(n.disks === undefined ? {} : { disks: n.disks }),
               ...(n.nics === undefined ? {} : { nics: n.nics }),
+              ...(n.numaNodes === undefined ? {} : { numaNodes: n.numaNodes }),
+              ...(n.xenScheduler === undefined ? {} : { xenScheduler: n.xenScheduler }),
             })),
           }),
     });

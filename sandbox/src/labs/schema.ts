@@ -571,6 +571,23 @@ export const Node = z
       .describe(
         "qemu-xen: NICs on the environment's private network (default 1 when it has two machines or more).",
       ),
+    /** qemu-xen, xen machines: NUMA nodes QEMU presents; the CPUs (2 by default) and RAM split evenly. */
+    numaNodes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2)
+      .optional()
+      .describe(
+        'qemu-xen, xen machines: NUMA nodes QEMU presents (`xl info -n`); the CPUs and RAM split evenly between them.',
+      ),
+    /** qemu-xen, xen machines: Xen's scheduler for Pool-0 (`sched=`); Xen 4.17's default, credit2, when absent. */
+    xenScheduler: z
+      .enum(['credit', 'credit2', 'rtds', 'arinc653', 'null'])
+      .optional()
+      .describe(
+        "qemu-xen, xen machines: Xen's scheduler for Pool-0 (`sched=` on its command line); credit2, Xen 4.17's default, when absent.",
+      ),
   })
   .strict();
 

@@ -11,7 +11,7 @@ import type { EnvironmentSpec, NodeSpec, Sandbox } from '../types.js';
 import { createPrivateNetwork, hostsLines, planNic, removeNetns, type NicPlan } from './network.js';
 import { diskFileName, moveSparse } from './saved-states.js';
 import { STORAGE_NODE_MEMORY_MB } from './storage-node.js';
-import { HOSTNAME_RE } from './vm.js';
+import { HOSTNAME_RE, machineShape, XEN_SCHEDULERS } from './vm.js';
 import { makeRunBase } from './cleanup.js';
 import { safe, type QemuXenContext } from './context.js';
 import { makeNode, type NodeKind, type VmNode } from './node.js';
@@ -77,6 +77,16 @@ function planNodes(specs: readonly NodeSpec[]): {
       throw new XenlabError('SANDBOX_ERR_BAD_NODE', `node ${n.name}: two data disks have the same name`);
     if (n.nics !== undefined && (!Number.isInteger(n.nics) || n.nics < 0 || n.nics > 4))
       throw new XenlabError('SANDBOX_ERR_BAD_NODE', `node ${n.name}: nics is 0 to 4`);
+    if ((n.numaNodes !== undefined || n.xenScheduler !== undefined) && image !== 'xen')
+      throw new XenlabError(
+        'SANDBOX_ERR_BAD_NODE',
+        `node ${n.name}: numaNodes and xenScheduler are for xen machines`,
+      );
+    if (n.xenScheduler !== undefined && !(XEN_SCHEDULERS as readonly string[]).includes(n.xenScheduler))
+      throw new XenlabError(
+        'SANDBOX_ERR_BAD_NODE',
+        `node ${n.name}: xenScheduler is one of ${XEN_SCHEDULERS.join(', ')}`,
+      );
   }
   // xen and storage machines share a private network when there are two or more, or a node asks for NICs; pxe
   // nodes keep QEMU's own network (it serves their TFTP).
@@ -131,7 +141,15 @@ async function setUpNodes(ctx: QemuXenContext, spec: EnvironmentSpec): Promise<Q
           n.name,
           kind,
           runDir,
-          { memoryMb, nics: nics.get(n.name) ?? [], disks, netns, hosts },
+          {
+            memoryMb,
+            nics: nics.get(n.name) ?? [],
+            disks,
+            netns,
+            hosts,
+            ...(n.numaNodes === undefined ? {} : { numaNodes: n.numaNodes }),
+            ...(n.xenScheduler === undefined ? {} : { xenScheduler: n.xenScheduler }),
+          },
           storage,
         ),
       );
@@ -166,7 +184,15 @@ async function bringUp(ctx: QemuXenContext, env: QemuEnv): Promise<void> {
   // to be powered on.
   const saved = hibernation(ctx, spec.id);
   const was = readHibernation(saved);
-  const resumes = was?.image === ctx.image.key ? new Set(was.running) : new Set<string>();
+  // Only into the same image, and a machine of the shape it was saved from (its NUMA nodes, Xen's scheduler).
+  const resumes = new Set(
+    was?.image === ctx.image.key
+      ? was.running.filter((name) => {
+          const n = vms.get(name);
+          return n !== undefined && (was.shapes?.[name] ?? machineShape({})) === machineShape(n.layout);
+        })
+      : [],
+  );
   const feedOff = followBoot(ctx, env, resumes);
   try {
     await Promise.all(

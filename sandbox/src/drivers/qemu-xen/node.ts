@@ -10,7 +10,7 @@ import { vmConfig, type QemuXenContext } from './context.js';
 import type { StorageImage } from './image.js';
 import type { NicPlan } from './network.js';
 import { bootPxeNode } from './pxe-boot.js';
-import type { VmBoot, VmConfig, VmDisk, XenVm } from './vm.js';
+import type { VmBoot, VmConfig, VmDisk, XenScheduler, XenVm } from './vm.js';
 import { bootXenNode } from './warm.js';
 import { XenlabError } from '../../errors/index.js';
 
@@ -29,6 +29,9 @@ export interface NodeLayout {
   readonly netns: string | undefined;
   /** Every machine of the environment by name (the /etc/hosts each machine gets). */
   readonly hosts: readonly { readonly name: string; readonly address: string }[];
+  /** xen machines: NUMA nodes and Xen's scheduler (see {@link VmConfig}); absent: the defaults. */
+  readonly numaNodes?: number;
+  readonly xenScheduler?: XenScheduler;
 }
 
 /** The configuration of machine `node` in `runDir`: the driver's settings, the node's layout, `boot`. */
@@ -39,6 +42,8 @@ export const nodeConfig = (ctx: QemuXenContext, node: VmNode, runDir: string, bo
     ? { nics: node.layout.nics, netns: node.layout.netns }
     : {}),
   ...(node.layout.disks.length > 0 ? { disks: node.layout.disks } : {}),
+  ...(node.layout.numaNodes === undefined ? {} : { numaNodes: node.layout.numaNodes }),
+  ...(node.layout.xenScheduler === undefined ? {} : { xenScheduler: node.layout.xenScheduler }),
 });
 
 /**

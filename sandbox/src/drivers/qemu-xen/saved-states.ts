@@ -12,6 +12,7 @@ import type { SandboxSnapshot } from '../types.js';
 import { safe, type QemuXenContext } from './context.js';
 import type { QemuEnv } from './environment.js';
 import { removeNetns } from './network.js';
+import { machineShape } from './vm.js';
 import { XenlabError } from '../../errors/index.js';
 import { moduleLogger } from '../../log/index.js';
 
@@ -46,6 +47,11 @@ export interface Hibernation {
   readonly id: string;
   readonly running: string[];
   readonly image: string;
+  /**
+   * Each saved machine's {@link machineShape}: it resumes only into a machine of the same shape (records from before
+   * it was kept are of machines with one NUMA node and Xen's default scheduler).
+   */
+  readonly shapes?: Readonly<Record<string, string>>;
 }
 
 /** Where a detached environment's machines are saved until it is opened again. */
@@ -157,7 +163,13 @@ export async function hibernateEnv(ctx: QemuXenContext, env: QemuEnv): Promise<v
       });
     }
   }
-  const meta: Hibernation = { id: spec.id, running, image: ctx.image.key };
+  const shapes = Object.fromEntries(
+    running.flatMap((name) => {
+      const n = env.vms.get(name);
+      return n ? [[name, machineShape(n.layout)]] : [];
+    }),
+  );
+  const meta: Hibernation = { id: spec.id, running, image: ctx.image.key, shapes };
   await Promise.all([...env.vms.values()].map((n) => n.stop()));
   // Data disks go with the saved machines (the next create moves them back into its run folder).
   for (const n of env.vms.values()) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { XenImage } from './image.js';
-import { qemuArgs, xenCommandLine } from './vm.js';
+import { machineShape, qemuArgs, topologyArgs, xenCommandLine } from './vm.js';
 
 const image: XenImage = {
   dir: '/img',
@@ -69,5 +69,61 @@ describe('qemuArgs', () => {
   it('gives dom0 1 GiB when there is room, less on a small VM', () => {
     expect(xenCommandLine(2048)).toMatch(/dom0_mem=1024M/);
     expect(xenCommandLine(1536)).toMatch(/dom0_mem=768M/);
+  });
+
+  it('keeps the one-node command line of every earlier machine when no NUMA nodes or scheduler are asked for', () => {
+    const base = { image, runDir: '/r', accel: 'tcg' as const, memoryMb: 2048, cpus: 2 };
+    const a = qemuArgs({ ...base, boot: { kind: 'image', hostname: 'xenhost' } });
+    expect(after(a, '-smp')).toBe('2');
+    expect(a).not.toContain('-numa');
+    expect(after(a, '-append')).not.toMatch(/sched=/);
+    // One node asked for is the same machine (its saved template keeps loading).
+    expect(qemuArgs({ ...base, numaNodes: 1, boot: { kind: 'image', hostname: 'xenhost' } })).toEqual(a);
+  });
+
+  it('presents two NUMA nodes, one socket, one CPU and half the RAM each, and tells Xen its scheduler', () => {
+    const a = qemuArgs({
+      image,
+      runDir: '/r',
+      accel: 'tcg',
+      memoryMb: 2048,
+      cpus: 2,
+      numaNodes: 2,
+      xenScheduler: 'credit',
+      boot: { kind: 'image', hostname: 'xenhost' },
+    });
+    expect(after(a, '-smp')).toBe('2,sockets=2,cores=1,threads=1');
+    expect(after(a, '-m')).toBe('2048');
+    const objects = a.flatMap((x, i) => (x === '-object' ? [a[i + 1]] : []));
+    const numa = a.flatMap((x, i) => (x === '-numa' ? [a[i + 1]] : []));
+    expect(objects).toEqual([
+      'memory-backend-ram,id=numa0,size=1024M',
+      'memory-backend-ram,id=numa1,size=1024M',
+    ]);
+    expect(numa).toEqual(['node,nodeid=0,cpus=0,memdev=numa0', 'node,nodeid=1,cpus=1,memdev=numa1']);
+    expect(after(a, '-append')).toMatch(/^sched=credit /);
+    // dom0 keeps its single vCPU (see xenCommandLine).
+    expect(after(a, '-append')).toMatch(/dom0_max_vcpus=1/);
+  });
+
+  it('splits odd RAM and several CPUs per node so the nodes add up to the machine', () => {
+    const a = topologyArgs(4, 2049, 2);
+    expect(a.slice(0, 2)).toEqual(['-smp', '4,sockets=2,cores=2,threads=1']);
+    expect(a).toContain('memory-backend-ram,id=numa0,size=1024M');
+    expect(a).toContain('memory-backend-ram,id=numa1,size=1025M');
+    expect(a).toContain('node,nodeid=1,cpus=2-3,memdev=numa1');
+  });
+
+  it('refuses NUMA nodes the CPUs or RAM cannot be split into', () => {
+    expect(() => topologyArgs(3, 2048, 2)).toThrow(/SANDBOX_ERR_BAD_NODE/);
+    expect(() => topologyArgs(2, 400, 2)).toThrow(/SANDBOX_ERR_BAD_NODE/);
+  });
+
+  it('tells a hibernated machine without NUMA or a scheduler from one with them, and old records from neither', () => {
+    const plain = machineShape({});
+    expect(machineShape({ numaNodes: 1 })).toBe(plain);
+    expect(machineShape({ numaNodes: 2 })).not.toBe(plain);
+    expect(machineShape({ xenScheduler: 'credit' })).not.toBe(plain);
+    expect(machineShape({ numaNodes: 2, xenScheduler: 'credit' })).not.toBe(machineShape({ numaNodes: 2 }));
   });
 });

@@ -70,6 +70,57 @@ export interface VmConfig {
   /** The network namespace holding the taps of {@link nics}. */
   readonly netns?: string;
   readonly disks?: readonly VmDisk[];
+  /**
+   * NUMA nodes QEMU presents (ACPI SRAT/SLIT): the CPUs and RAM split evenly, one socket per node. Absent or 1: one
+   * node, the QEMU command line every machine had before (saved states keep loading).
+   */
+  readonly numaNodes?: number;
+  /** Xen's scheduler (`sched=` on its command line); absent: Xen's default (credit2 in Xen 4.12 and later). */
+  readonly xenScheduler?: XenScheduler;
+}
+
+/** Schedulers Xen 4.17 can be told to use for Pool-0 (`sched=`). */
+export const XEN_SCHEDULERS = ['credit', 'credit2', 'rtds', 'arinc653', 'null'] as const;
+export type XenScheduler = (typeof XEN_SCHEDULERS)[number];
+
+/**
+ * What a machine's saved state must agree on beyond its image and RAM: the NUMA nodes QEMU presents and Xen's
+ * scheduler. A state saved without NUMA does not load into a machine with it (QEMU's RAM blocks differ), and a
+ * scheduler is on Xen's command line, which a loaded state would silently keep as it was.
+ */
+export const machineShape = (m: {
+  readonly numaNodes?: number | undefined;
+  readonly xenScheduler?: XenScheduler | undefined;
+}): string => JSON.stringify([m.numaNodes ?? 1, m.xenScheduler ?? 'default']);
+
+/**
+ * QEMU's CPU topology and NUMA arguments: `-smp N` alone for one node; for several, one socket per node, each node
+ * its own RAM backend (`-m` is their sum) and its share of the CPUs, so Xen finds them in the ACPI SRAT.
+ * @throws XenlabError `SANDBOX_ERR_BAD_NODE` when the CPUs or the RAM do not split evenly enough.
+ */
+export function topologyArgs(cpus: number, memoryMb: number, numaNodes = 1): string[] {
+  if (numaNodes <= 1) return ['-smp', String(cpus)];
+  if (!Number.isInteger(numaNodes) || cpus % numaNodes !== 0 || memoryMb < numaNodes * 256) {
+    throw new XenlabError(
+      'SANDBOX_ERR_BAD_NODE',
+      `${String(numaNodes)} NUMA nodes need a multiple of ${String(numaNodes)} CPUs (not ${String(cpus)}) and 256 MiB of RAM each (not ${String(memoryMb)} MiB in all)`,
+    );
+  }
+  const perNode = cpus / numaNodes;
+  const args = ['-smp', `${String(cpus)},sockets=${String(numaNodes)},cores=${String(perNode)},threads=1`];
+  const share = Math.floor(memoryMb / numaNodes);
+  for (let i = 0; i < numaNodes; i++) {
+    const mb = i === numaNodes - 1 ? memoryMb - share * (numaNodes - 1) : share;
+    const first = i * perNode;
+    const cpuRange = perNode === 1 ? String(first) : `${String(first)}-${String(first + perNode - 1)}`;
+    args.push(
+      '-object',
+      `memory-backend-ram,id=numa${String(i)},size=${String(mb)}M`,
+      '-numa',
+      `node,nodeid=${String(i)},cpus=${cpuRange},memdev=numa${String(i)}`,
+    );
+  }
+  return args;
 }
 
 /** Block node names of data disk `k` (`-blockdev`): the file, and the raw format node the device uses. */
@@ -116,9 +167,11 @@ export const AGENT_PORT = 'org.xenlab.agent';
  * touching all RAM (QEMU's RSS would grow to the full -m, and boot is slower); an initramfs-only dom0 needs
  * dom0_mem >= ~1 GB; `noreboot` with QEMU's -no-reboot turns a crash into an exit instead of a boot loop.
  */
-export function xenCommandLine(memoryMb: number): string {
+export function xenCommandLine(memoryMb: number, scheduler?: XenScheduler): string {
   const dom0 = Math.min(1024, Math.max(768, memoryMb - 1024));
   return [
+    // Pool-0's scheduler when the machine asks for one (labs about Xen 4.2/4.3, whose default was credit).
+    ...(scheduler === undefined ? [] : [`sched=${scheduler}`]),
     `dom0_mem=${String(dom0)}M,max:${String(dom0)}M`,
     // One dom0 vCPU: with two, dom0's processes see random memory corruption under TCG as soon as a domU runs
     // (segfaults, ld.so "symbol lookup error"; 4-22 of 72 concurrent commands failed, 0 of 216 with one vCPU),
@@ -163,8 +216,7 @@ export function qemuArgs(cfg: VmConfig): string[] {
     cfg.accel === 'tcg' ? 'max,-smap,-rdtscp' : 'host',
     '-m',
     String(cfg.memoryMb),
-    '-smp',
-    String(cfg.cpus),
+    ...topologyArgs(cfg.cpus, cfg.memoryMb, cfg.numaNodes),
     '-nodefaults',
     '-display',
     'none',
@@ -198,7 +250,7 @@ export function qemuArgs(cfg: VmConfig): string[] {
       '-kernel',
       cfg.image.xen,
       '-append',
-      xenCommandLine(cfg.memoryMb),
+      xenCommandLine(cfg.memoryMb, cfg.xenScheduler),
       '-initrd',
       `${cfg.image.vmlinux} console=hvc0 quiet xenlab.hostname=${cfg.boot.hostname},${cfg.image.diskInit}`,
       ...extraArgs(cfg),
