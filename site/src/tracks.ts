@@ -253,7 +253,13 @@ export const TRACKS: readonly Track[] = [
         ],
       },
       // Days 1 and 2 are full (480 minutes each): the nested-Xen labs that came after them start a third day.
-      { title: 'Day 3: inside the host', segments: [{ kind: 'lab', lab: 'open-vswitch' }] },
+      {
+        title: 'Day 3: inside the host',
+        segments: [
+          { kind: 'lab', lab: 'xen-4-2-and-4-3' },
+          { kind: 'lab', lab: 'open-vswitch' },
+        ],
+      },
     ],
   },
   {
