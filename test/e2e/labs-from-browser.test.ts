@@ -79,7 +79,7 @@ describe('every lab, from the browser', () => {
     const driver = lab.manifest.environment.driver;
     // Slow: a nested Xen boots for minutes; a pool with realistic timings installs and starts its VMs at a pool's
     // pace (lab 8's naive loop of twenty is over a minute on purpose).
-    const slow = driver !== 'local' || lab.manifest.environment.realisticTimings === true;
+    const slow = driver !== 'local' || lab.manifest.environment.realisticTimings;
     it(`earns a point on ${lab.id} (${driver} driver)`, { timeout: slow ? 600_000 : 120_000 }, async () => {
       const availability = await lg.labs.drivers.available(driver);
       const page = await browser.newPage();
