@@ -205,9 +205,9 @@ export const TRACKS: readonly Track[] = [
     id: 'full-course',
     title: 'Full course',
     summary:
-      'Two days: every topic at length and every lab in full, including the real Xen host and PXE-booting a bare machine.',
+      'Three days: every topic at length and every lab in full, including the real Xen host, PXE-booting a bare machine, NUMA and schedulers on Xen 4.2/4.3 and Open vSwitch in dom0.',
     needs:
-      'A gateway that can run the qemu-xen driver (KVM on the host) for the two nested-Xen labs; the rest on local.',
+      'A gateway that can run the qemu-xen driver (KVM on the host) for the four nested-Xen labs; the rest on local.',
     budgetMinutes: 480,
     start: '09:00',
     days: [
