@@ -164,7 +164,7 @@ export function linkTerminal(
             };
             // Ready first (with the offset after the replay), then the replay, then live output.
             const resume = msg.resume;
-            ready(t.terminal.total - replayLength(t.terminal, resume));
+            ready(t.terminal.replayStart(resume));
             t.terminal.attach(viewer, resume, { watcher: t.readOnly === true });
             unsubscribe = t.subscribe((n) => {
               if (n.kind === 'idle') send({ type: 'env.idle', cullAt: n.cullAt });
@@ -227,12 +227,4 @@ export function linkTerminal(
     unsubscribeSeat?.();
     target?.terminal.detach(viewer);
   });
-}
-
-/** How many bytes `attach` will replay for this resume request (so `term.ready` can say where the page starts). */
-function replayLength(
-  term: SharedTerminal,
-  resume: { instance: string; offset: number } | undefined,
-): number {
-  return term.replayLength(resume);
 }

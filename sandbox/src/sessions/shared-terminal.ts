@@ -272,6 +272,16 @@ export class SharedTerminal {
   }
 
   /**
+   * The output offset where a viewer resuming from `resume` starts: what `term.ready` tells the page, so that the
+   * replay plus this offset lands exactly on the live stream. Output still waiting in the batch (a console that just
+   * printed, as a restored Xen host's does) is flushed first, so it counts in the total and in the replay alike.
+   */
+  replayStart(resume?: { instance: string; offset: number }): number {
+    const replayed = this.replayLength(resume);
+    return this.#total - replayed;
+  }
+
+  /**
    * Adds a viewer. With `resume` (the instance and byte offset the page already has), only the missing output is
    * replayed; otherwise the whole kept scrollback. Returns the offset the viewer is at after the replay.
    */
