@@ -7,6 +7,7 @@
  * string, number (int and float), boolean, Date (datetime), string[] (sets, refs as `OpaqueRef:…` strings),
  * Record<string, …> (maps). Core converts to and from the wire using the datamodel types.
  */
+import type { MessageSpec } from '@xenlab/toolkit/xenapi';
 
 /** A record as stored: wire field names to typed values. */
 export type SimRecord = Record<string, unknown>;
@@ -90,6 +91,11 @@ export type SimHandler = (ctx: SimContext, args: readonly unknown[]) => unknown;
 /** A behaviour module: handlers by wire method name (`VM.start`), overriding the generic implicit ones. */
 export interface SimBehaviour {
   readonly handlers: Readonly<Record<string, SimHandler>>;
+  /**
+   * Messages xapi dispatches though its published datamodel hides them (`~hide_from_docs:true` in ocaml/idl/datamodel_*.ml), by wire
+   * name, with their signature: the handler of the same name answers them; `system.listMethods` leaves them out.
+   */
+  readonly hidden?: Readonly<Record<string, MessageSpec>>;
   /**
    * Called after the generic handler of a field setter or `create`, to keep derived state true
    * (e.g. refresh `allowed_operations` after anything touches a VM). Optional.

@@ -36,6 +36,8 @@ export interface MethodDef {
    * datamodel marks Removed, which xapi still dispatches only to answer `MESSAGE_REMOVED []`.
    */
   readonly source: 'core' | 'generic' | 'behaviour' | 'missing' | 'removed';
+  /** A message the published datamodel hides (a behaviour's `hidden`): callable, never listed. */
+  readonly hidden?: true;
 }
 
 /** The outcome of a call, before wire encoding. */
@@ -162,55 +164,69 @@ export class Engine {
           ...(allRecords.removed ? { removed: 1 as const } : {}),
         });
       }
-      for (const m of messages) {
-        const full = `${cls}.${m.n}`;
-        const needsSession = m.p[0]?.[0] === 'session_id' && m.p[0][1] === 'session ref';
-        const params = (needsSession ? m.p.slice(1) : m.p).map(
-          (p) => [p[0], parseType(p[1]), p.length === 3] as const,
-        );
-        const coreHandler = core[full];
-        const behaviour = behaviourHandlers.get(full);
-        const generic = coreHandler ? undefined : this.#generic(cls, m);
-        let handler: SimHandler;
-        let source: MethodDef['source'];
-        if (m.removed) {
-          handler = () => {
-            throw new XapiFailure('MESSAGE_REMOVED', []);
-          };
-          source = 'removed';
-        } else if (coreHandler && (cls === 'session' || cls === 'event' || cls === 'task' || !behaviour)) {
-          handler = coreHandler;
-          source = 'core';
-        } else if (behaviour) {
-          handler = behaviour;
-          source = 'behaviour';
-        } else if (generic) {
-          handler = generic;
-          source = 'generic';
-        } else {
-          handler = () => {
-            throw new XapiFailure('NOT_IMPLEMENTED', [full]);
-          };
-          source = 'missing';
-        }
-        const accessor = m.i === 1 && m.n !== 'create' && m.n !== 'destroy';
-        const def: MethodDef = {
-          full,
-          cls,
-          name: m.n,
-          params,
-          needsSession,
-          result: parseType(m.r),
-          // A removed message answers MESSAGE_REMOVED whatever the prefix (gen_server.ml strips `Async.` first).
-          asyncAllowed:
-            m.removed === 1 || (!accessor && cls !== 'session' && cls !== 'task' && cls !== 'event'),
-          handler,
-          source,
-        };
-        this.#methods.set(full, def);
-        this.#alt.set(`${cls}_${m.n}`, full);
-      }
+      for (const m of messages)
+        this.#define(cls, m, core[`${cls}.${m.n}`], behaviourHandlers.get(`${cls}.${m.n}`));
     }
+    // Messages xapi dispatches though its published datamodel hides them: only a behaviour that declares one has it.
+    for (const b of this.#options.behaviours)
+      for (const [full, m] of Object.entries(b.hidden ?? {})) {
+        const handler = b.handlers[full];
+        if (handler) this.#define(full.slice(0, full.indexOf('.')), m, undefined, handler, true);
+      }
+  }
+
+  /** Adds one message to the method table, its handler from core, a behaviour or the generic ones. */
+  #define(
+    cls: string,
+    m: MessageSpec,
+    coreHandler: SimHandler | undefined,
+    behaviour: SimHandler | undefined,
+    hidden = false,
+  ): void {
+    const full = `${cls}.${m.n}`;
+    const needsSession = m.p[0]?.[0] === 'session_id' && m.p[0][1] === 'session ref';
+    const params = (needsSession ? m.p.slice(1) : m.p).map(
+      (p) => [p[0], parseType(p[1]), p.length === 3] as const,
+    );
+    const generic = coreHandler ? undefined : this.#generic(cls, m);
+    let handler: SimHandler;
+    let source: MethodDef['source'];
+    if (m.removed) {
+      handler = () => {
+        throw new XapiFailure('MESSAGE_REMOVED', []);
+      };
+      source = 'removed';
+    } else if (coreHandler && (cls === 'session' || cls === 'event' || cls === 'task' || !behaviour)) {
+      handler = coreHandler;
+      source = 'core';
+    } else if (behaviour) {
+      handler = behaviour;
+      source = 'behaviour';
+    } else if (generic) {
+      handler = generic;
+      source = 'generic';
+    } else {
+      handler = () => {
+        throw new XapiFailure('NOT_IMPLEMENTED', [full]);
+      };
+      source = 'missing';
+    }
+    const accessor = m.i === 1 && m.n !== 'create' && m.n !== 'destroy';
+    const def: MethodDef = {
+      full,
+      cls,
+      name: m.n,
+      params,
+      needsSession,
+      result: parseType(m.r),
+      // A removed message answers MESSAGE_REMOVED whatever the prefix (gen_server.ml strips `Async.` first).
+      asyncAllowed: m.removed === 1 || (!accessor && cls !== 'session' && cls !== 'task' && cls !== 'event'),
+      handler,
+      source,
+      ...(hidden ? { hidden: true as const } : {}),
+    };
+    this.#methods.set(full, def);
+    this.#alt.set(`${cls}_${m.n}`, full);
   }
 
   /** Every resolved method, with where its handler comes from (`missing` = answers NOT_IMPLEMENTED). */
@@ -222,7 +238,7 @@ export class Engine {
   listMethods(): string[] {
     const out: string[] = [];
     for (const d of this.#methods.values()) {
-      if (d.source === 'missing') continue;
+      if (d.source === 'missing' || d.hidden === true) continue;
       // Sync names only: clients (npm xen-api) derive class names from `<Class>.get_all_records` entries. Removed
       // messages are listed too, and `system.listMethods` itself is not (gen_server.ml lists every message of every
       // class, nothing else).

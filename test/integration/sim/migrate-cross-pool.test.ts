@@ -145,6 +145,39 @@ describe('host.migrate_receive', () => {
   });
 });
 
+describe('host.allocate_resources_for_vm (hidden in the datamodel, as in xapi)', () => {
+  test("is callable but not listed; reserves a VM's memory on the host, or refuses when it does not fit", async () => {
+    const listed = (await b.call('system.listMethods')) as string[];
+    expect(listed).toContain('host.migrate_receive');
+    expect(listed).not.toContain('host.allocate_resources_for_vm');
+    const vm = (await b.call('VM.create', {
+      name_label: 'reserved',
+      memory_static_max: 1024 ** 3,
+      memory_dynamic_max: 1024 ** 3,
+      memory_dynamic_min: 1024 ** 3,
+      memory_static_min: 1024 ** 3,
+      VCPUs_max: 1,
+      VCPUs_at_startup: 1,
+    })) as string;
+    try {
+      // west-02: 4 GiB, all dom0's.
+      const small = await byName(b, 'host', 'west-02');
+      const full = await code(b.call('host.allocate_resources_for_vm', small, vm, true));
+      expect(full[0]).toBe('HOST_NOT_ENOUGH_FREE_MEMORY');
+      expect(full[2]).toBe(String(await b.call('host.compute_free_memory', small)));
+      const host = await byName(b, 'host', 'west-01');
+      const free = Number(await b.call('host.compute_free_memory', host));
+      await b.call('host.allocate_resources_for_vm', host, vm, true);
+      expect(await b.call('VM.get_scheduled_to_be_resident_on', vm)).toBe(host);
+      expect(Number(await b.call('host.compute_free_memory', host))).toBeLessThan(free - 1024 ** 3);
+      await b.call('VM.destroy', vm);
+      expect(Number(await b.call('host.compute_free_memory', host))).toBe(free);
+    } finally {
+      await b.call('VM.destroy', vm).catch(() => undefined);
+    }
+  });
+});
+
 describe('VM.migrate_send', () => {
   test('a running VM moves to the other pool: same uuid, running on the host, disks and VIFs mapped', async () => {
     const vm = await byName(a, 'VM', 'web01');
@@ -335,6 +368,9 @@ describe('over a slow WAN (realistic timings)', () => {
           { name: 'app02', host: 'east-01', memoryMiB: 1024 },
           { name: 'app03', host: 'east-01', memoryMiB: 1024 },
           { name: 'app04', host: 'east-01', memoryMiB: 1024 },
+          // Each fits west-02 (4 GiB free beside dom0) alone, not both at once.
+          { name: 'wide01', host: 'east-01', memoryMiB: 2200 },
+          { name: 'wide02', host: 'east-01', memoryMiB: 2200 },
         ]),
         durations,
       },
@@ -343,7 +379,14 @@ describe('over a slow WAN (realistic timings)', () => {
       fast: false,
       password: 'w',
       crossPool,
-      scenario: { ...pool('west'), durations },
+      scenario: {
+        ...pool('west', [{ name: 'local01', power_state: 'Halted', memoryMiB: 2200 }]),
+        hosts: [
+          { name: 'west-01', cpus: 8, memoryGiB: 16, nics: ['eth0', 'eth1'] },
+          { name: 'west-02', cpus: 8, memoryGiB: 8, nics: ['eth0', 'eth1'] },
+        ],
+        durations,
+      },
     });
     sa = connect(slowEast.url, 'e');
     sb = connect(slowWest.url, 'w');
@@ -353,9 +396,9 @@ describe('over a slow WAN (realistic timings)', () => {
     await Promise.all([slowEast.close(), slowWest.close()]);
   });
 
-  async function startMove(name: string): Promise<string> {
-    const vm = await byName(sa, 'VM', name);
-    const host = await byName(sb, 'host', 'west-01');
+  /** The dest map of `hostName` and the maps sending every disk and VIF of `vm` there. */
+  async function slowToWest(vm: string, hostName = 'west-01') {
+    const host = await byName(sb, 'host', hostName);
     const eth0 = await byName(sb, 'network', 'Pool-wide network associated with eth0');
     const dest = await sb.call('host.migrate_receive', host, eth0, {});
     const sr = await byName(sb, 'SR', 'west NFS');
@@ -365,6 +408,12 @@ describe('over a slow WAN (realistic timings)', () => {
         vdiMap[(await sa.call('VBD.get_VDI', vbd)) as string] = sr;
     const vifMap: Record<string, string> = {};
     for (const vif of (await sa.call('VM.get_VIFs', vm)) as string[]) vifMap[vif] = eth0;
+    return { host, dest, vdiMap, vifMap };
+  }
+
+  async function startMove(name: string, hostName = 'west-01'): Promise<string> {
+    const vm = await byName(sa, 'VM', name);
+    const { dest, vdiMap, vifMap } = await slowToWest(vm, hostName);
     return (await sa.call('Async.VM.migrate_send', vm, dest, true, vdiMap, vifMap, {})) as string;
   }
 
@@ -491,6 +540,48 @@ describe('over a slow WAN (realistic timings)', () => {
       expect(await westList('app04')).toBe('');
       expect(((await sb.call('VDI.get_all')) as string[]).length).toBe(vdisBefore);
       expect(await sa.call('VM.get_power_state', await byName(sa, 'VM', 'app04'))).toBe('Running');
+    },
+  );
+
+  test(
+    "an arriving VM's memory counts on the destination host until it is there: a start there and a second VM sent there are refused; a cancel gives the memory back",
+    { timeout: 120_000 },
+    async () => {
+      const small = await byName(sb, 'host', 'west-02');
+      const free = Number(await sb.call('host.compute_free_memory', small));
+      const task = await startMove('wide01', 'west-02');
+      expect(await untilArrived(task, 'wide01')).toBe('halted');
+      // Waiting there, Halted, its memory reserved on west-02 (host.allocate_resources_for_vm).
+      const [there] = (await sb.call('VM.get_by_name_label', 'wide01')) as string[];
+      expect(await sb.call('VM.get_scheduled_to_be_resident_on', there)).toBe(small);
+      const left = Number(await sb.call('host.compute_free_memory', small));
+      expect(free - left).toBeGreaterThan(2200 * 1024 * 1024);
+      // A VM of the same size fits the empty host, not beside it.
+      const local = await byName(sb, 'VM', 'local01');
+      const started = await code(sb.call('VM.start_on', local, small, false, false));
+      expect(started[0]).toBe('HOST_NOT_ENOUGH_FREE_MEMORY');
+      expect(started[2]).toBe(String(left));
+      expect(Number(started[1])).toBeLessThanOrEqual(free);
+      // A second VM sent to the same host meanwhile: refused before anything moves, needed and available as xapi gives them.
+      const other = await byName(sa, 'VM', 'wide02');
+      const o = await slowToWest(other, 'west-02');
+      const refused = await code(
+        sa.call('VM.assert_can_migrate', other, o.dest, true, o.vdiMap, o.vifMap, {}),
+      );
+      expect(refused).toEqual(['HOST_NOT_ENOUGH_FREE_MEMORY', started[1], String(left)]);
+      expect(await code(sa.call('VM.migrate_send', other, o.dest, true, o.vdiMap, o.vifMap, {}))).toEqual(
+        refused,
+      );
+      expect(await sb.call('VM.get_by_name_label', 'wide02')).toEqual([]);
+      expect(await sa.call('VM.get_power_state', other)).toBe('Running');
+      // Cancelled: the reservation goes with the arriving VM, and the start fits again.
+      await sa.call('task.cancel', task);
+      await follow(task, (status) => status !== 'pending' && status !== 'cancelling');
+      expect(await sa.call('task.get_status', task)).toBe('cancelled');
+      expect(Number(await sb.call('host.compute_free_memory', small))).toBe(free);
+      await sb.call('VM.start_on', local, small, false, false);
+      expect(await sb.call('VM.get_resident_on', local)).toBe(small);
+      await sb.call('VM.hard_shutdown', local);
     },
   );
 });

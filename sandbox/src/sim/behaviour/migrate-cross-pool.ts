@@ -14,7 +14,8 @@
  *   with the same MAC (`VIF_NOT_IN_MAP`), the mapped SRs and networks (`HANDLE_INVALID`) and the host's memory
  *   (`HOST_NOT_ENOUGH_FREE_MEMORY`). Then, as migrate_send' does: the disks (mirrored: the receiving VDIs carry
  *   `sm_config:base_mirror` until the end), the metadata import (the VM, same uuid, arrives Halted — Suspended with
- *   its image — with its VBDs and VIFs, and waits there while the memory crosses), the domain starting on the
+ *   its image — with its VBDs and VIFs), its memory reserved on the destination host (`host.allocate_resources_for_vm`,
+ *   which checks it fits again), the VM waiting there while the memory crosses, the domain starting on the
  *   destination host, and only then the VM leaves the source (stays, in copy mode). A failure or a cancel on the way
  *   removes what was made on the destination and leaves the source as it was.
  * - A dest map whose host is one of this pool's is storage motion within the pool ({@link migrateWithinPool}).
@@ -23,8 +24,7 @@
  *   on the task.
  *
  * An unreachable destination (down, or not a pool of this environment) is `INTERNAL_ERROR` with the Unix error xapi's
- * HTTP client raises. Not done: reserving the destination host's memory while the VM waits there, snapshots and
- * disk contents travelling with the VM.
+ * HTTP client raises. Not done: snapshots and disk contents travelling with the VM.
  * @module
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -40,7 +40,7 @@ import type { Transport } from '@xenlab/toolkit/xenapi';
 import { XapiFailure } from '../contract.js';
 import type { SimBehaviour, SimContext, SimRecord, SimStore, SimTask } from '../contract.js';
 import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
-import { bootHereError, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
+import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
 import { createVdi, destroyVdi, initialPhysical, refreshVbd, vdiDataSize } from './storage.js';
 import { haltDomain, migrateDomain } from './vm.js';
 import { NULL_REF, arg, fail, isNull, map, num, ref, str, vbdsOf, vifsOf } from './util.js';
@@ -52,6 +52,9 @@ const HOST = 'host';
 const XENOPS = 'xenops';
 const SESSION = 'session_id';
 const MASTER = 'master';
+/** Host.allocate_resources_for_vm: a message xapi dispatches but hides from its datamodel (datamodel_host.ml). */
+const ALLOCATE = 'host.allocate_resources_for_vm';
+
 /** The simulator's own key: proves `master` is a pool of this environment. */
 export const LINK_KEY = 'xenlab-link';
 
@@ -507,6 +510,8 @@ async function copyToRemote(
         network: v.network,
       });
     }
+    // Reserve its memory on the host there before the pages cross (migrate_send' after the import).
+    if (p.running) await remote.call(ALLOCATE, dest.host, vmRef, true);
     // Then memory (the live part): the VM waits there, Halted, while its pages cross; then its domain comes up.
     await ctx.clock.work(
       'VM.migrate_send',
@@ -639,6 +644,26 @@ async function migrateWithinPool(
   return vm;
 }
 
+/**
+ * Host.allocate_resources_for_vm(self, vm, live) on the destination (message_forwarding.ml `allocate_vm_to_host`):
+ * sets the arriving VM's scheduled_to_be_resident_on, so its memory counts against the host while its pages cross
+ * (a VM.start there, or another VM arriving, sees it) until its domain starts there, or the VM is removed on
+ * failure or cancel. The live import's memory check (import.ml `assert_can_live_import`, HOST_NOT_ENOUGH_FREE_MEMORY
+ * [needed; available]) runs in the same step, so two VMs arriving at once cannot both take the host's last memory.
+ * The source calls it for a running VM only: a halted VM's reservation is cleared at once by pool_migrate_complete.
+ */
+function allocateResources(ctx: SimContext, args: readonly unknown[]): void {
+  const { store } = ctx;
+  const host = arg.str(args, 0);
+  const vm = arg.str(args, 1);
+  store.get('host', host);
+  const rec = store.get('VM', vm);
+  const needed = vmReservedMemory(rec);
+  const free = hostFreeMemory(store, host, vm);
+  if (needed > free) fail('HOST_NOT_ENOUGH_FREE_MEMORY', String(needed), String(free));
+  schedule(store, vm, host);
+}
+
 function migrateReceive(ctx: SimContext, args: readonly unknown[]): Record<string, string> {
   const { store } = ctx;
   const host = arg.str(args, 0);
@@ -695,8 +720,23 @@ function masterIp(store: SimStore): string {
 
 /** Cross-pool migration handlers. */
 export const crossPoolMigrationBehaviour: SimBehaviour = {
+  hidden: {
+    [ALLOCATE]: {
+      n: 'allocate_resources_for_vm',
+      p: [
+        ['session_id', 'session ref'],
+        ['self', 'host ref'],
+        ['vm', 'VM ref'],
+        ['live', 'bool'],
+      ],
+      r: 'void',
+    },
+  },
   handlers: {
     'host.migrate_receive': (ctx, args) => migrateReceive(ctx, args),
+    [ALLOCATE]: (ctx, args) => {
+      allocateResources(ctx, args);
+    },
     'VM.migrate_send': (ctx, args) => migrateSend(ctx, args, false),
     'VM.assert_can_migrate': async (ctx, args) => {
       await migrateSend(ctx, args, true);
