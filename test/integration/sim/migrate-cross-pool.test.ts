@@ -56,6 +56,7 @@ beforeAll(async () => {
       { name: 'sus01', host: 'east-01', memoryMiB: 512 },
       { name: 'gold01', power_state: 'Halted', memoryMiB: 1024 },
       { name: 'live01', host: 'east-01', memoryMiB: 512 },
+      { name: 'snap01', host: 'east-01', memoryMiB: 512 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -223,6 +224,57 @@ describe('VM.migrate_send', () => {
     const made = (await a.call('VM.migrate_send', vm, dest, false, vdiMap, vifMap, {})) as string;
     expect(await b.call('VM.get_uuid', made)).toBe(uuid);
     expect(await b.call('VM.get_power_state', made)).toBe('Halted');
+  });
+
+  test("the VM's snapshots travel with it: same uuids, snapshots of the moved VM, their disks copied to the disk's SR as snapshots of its disk there; gone from the source", async () => {
+    const vm = await byName(a, 'VM', 'snap01');
+    const uuid = (await a.call('VM.get_uuid', vm)) as string;
+    const snaps = [
+      (await a.call('VM.snapshot', vm, 'before upgrade')) as string,
+      (await a.call('VM.snapshot', vm, 'after upgrade')) as string,
+    ];
+    const snapUuids = await Promise.all(snaps.map((x) => a.call('VM.get_uuid', x) as Promise<string>));
+    const snapDisks: string[] = [];
+    for (const snap of snaps)
+      for (const vbd of (await a.call('VM.get_VBDs', snap)) as string[])
+        if ((await a.call('VBD.get_type', vbd)) === 'Disk')
+          snapDisks.push((await a.call('VBD.get_VDI', vbd)) as string);
+    expect(snapDisks).toHaveLength(2);
+    // Only the VM's own disk is in the map: its snapshots' disks follow it.
+    const { dest, vdiMap, vifMap, sr } = await toWest(vm);
+    expect(Object.keys(vdiMap)).toHaveLength(1);
+    const made = (await a.call('VM.migrate_send', vm, dest, true, vdiMap, vifMap, {})) as string;
+    expect(await b.call('VM.get_uuid', made)).toBe(uuid);
+    const there = (await b.call('VM.get_snapshots', made)) as string[];
+    expect((await Promise.all(there.map((x) => b.call('VM.get_uuid', x)))).sort()).toEqual(
+      [...snapUuids].sort(),
+    );
+    const [disk] = (await b.call('VM.get_VBDs', made)) as string[];
+    const vmDisk = (await b.call('VBD.get_VDI', disk)) as string;
+    for (const snap of there) {
+      const rec = (await b.call('VM.get_record', snap)) as Record<string, unknown>;
+      expect(rec.is_a_snapshot).toBe(true);
+      expect(rec.snapshot_of).toBe(made);
+      expect(['before upgrade', 'after upgrade']).toContain(rec.name_label);
+      const vbds = rec.VBDs as string[];
+      const disks: string[] = [];
+      for (const vbd of vbds)
+        if ((await b.call('VBD.get_type', vbd)) === 'Disk')
+          disks.push((await b.call('VBD.get_VDI', vbd)) as string);
+      expect(disks).toHaveLength(1);
+      const vdi = (await b.call('VDI.get_record', disks[0])) as Record<string, unknown>;
+      expect(vdi.SR).toBe(sr);
+      expect(vdi.is_a_snapshot).toBe(true);
+      expect(vdi.snapshot_of).toBe(vmDisk);
+    }
+    // A snapshot there can be reverted to.
+    await b.call('VM.hard_shutdown', made);
+    await b.call('VM.revert', there[0]);
+    // Gone from the source: the snapshots and their disks.
+    for (const u of snapUuids)
+      expect(await code(a.call('VM.get_by_uuid', u))).toEqual(['UUID_INVALID', 'VM', u]);
+    for (const v of snapDisks)
+      expect(await code(a.call('VDI.get_record', v))).toEqual(['HANDLE_INVALID', 'VDI', v]);
   });
 
   test('errors: VDI_NOT_IN_MAP, VIF_NOT_IN_MAP, SESSION_INVALID, HANDLE_INVALID, HOST_NOT_ENOUGH_FREE_MEMORY', async () => {

@@ -13,9 +13,12 @@
  *   from there), that the host is enabled (`HOST_DISABLED`), every VIF in `vif_map` or inferred from a mapped VIF
  *   with the same MAC (`VIF_NOT_IN_MAP`), the mapped SRs and networks (`HANDLE_INVALID`) and the host's memory
  *   (`HOST_NOT_ENOUGH_FREE_MEMORY`). Then, as migrate_send' does: the disks (mirrored: the receiving VDIs carry
- *   `sm_config:base_mirror` until the end), the metadata import (the VM, same uuid, arrives Halted — Suspended with
- *   its image — with its VBDs and VIFs), its memory reserved on the destination host (`host.allocate_resources_for_vm`,
- *   which checks it fits again), the VM waiting there while the memory crosses, the domain starting on the
+ *   `sm_config:base_mirror` until the end; the snapshots' disks copied, to the SR the map gives them or the disk
+ *   they are snapshots of, else the destination's default SR, and made snapshots there), the metadata import (the
+ *   destination's `/import_metadata` with the disks and networks in `other_config:maps_to`: the VM, same uuid,
+ *   arrives Halted — Suspended with its image — with its VBDs, VIFs and snapshots), its memory reserved on the
+ *   destination host (`host.allocate_resources_for_vm`, which checks it fits again), the VM waiting there while the
+ *   memory crosses, the domain starting on the
  *   destination host, and only then the VM leaves the source (stays, in copy mode). A failure or a cancel on the way
  *   removes what was made on the destination and leaves the source as it was.
  * - A dest map whose host is one of this pool's is storage motion within the pool ({@link migrateWithinPool}).
@@ -24,7 +27,8 @@
  *   on the task.
  *
  * An unreachable destination (down, or not a pool of this environment) is `INTERNAL_ERROR` with the Unix error xapi's
- * HTTP client raises. Not done: snapshots and disk contents travelling with the VM.
+ * HTTP client raises. Not done: disk contents travelling with the VM; CD drives are not ejected on the source first
+ * (the import finds an ISO of the same location there, else leaves the drive empty).
  * @module
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -36,14 +40,17 @@ import {
   encodeValue,
   findMessage,
 } from '@xenlab/toolkit/xenapi';
-import type { Transport } from '@xenlab/toolkit/xenapi';
+import type { MessageSpec, Transport } from '@xenlab/toolkit/xenapi';
 import { XapiFailure } from '../contract.js';
 import type { SimBehaviour, SimContext, SimRecord, SimStore, SimTask } from '../contract.js';
 import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
+import { MAPS_TO } from '../transfer/import-objects.js';
+import { OVA_XML, exportMetadata, thisVersion } from '../transfer/ova.js';
+import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
 import { createVdi, destroyVdi, initialPhysical, refreshVbd, vdiDataSize } from './storage.js';
 import { haltDomain, migrateDomain } from './vm.js';
-import { NULL_REF, arg, fail, isNull, map, num, ref, str, vbdsOf, vifsOf } from './util.js';
+import { NULL_REF, arg, fail, isNull, map, num, ref, str, strings, vbdsOf, vifsOf } from './util.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 
 /** The dest map's keys (xapi_vm_migrate.ml). */
@@ -54,6 +61,10 @@ const SESSION = 'session_id';
 const MASTER = 'master';
 /** Host.allocate_resources_for_vm: a message xapi dispatches but hides from its datamodel (datamodel_host.ml). */
 const ALLOCATE = 'host.allocate_resources_for_vm';
+/** The hidden VDI setters SM calls on a migrated snapshot disk (datamodel.ml, VDI `set_is_a_snapshot`, …). */
+const SET_IS_A_SNAPSHOT = 'VDI.set_is_a_snapshot';
+const SET_SNAPSHOT_OF = 'VDI.set_snapshot_of';
+const SET_SNAPSHOT_TIME = 'VDI.set_snapshot_time';
 
 /** The simulator's own key: proves `master` is a pool of this environment. */
 export const LINK_KEY = 'xenlab-link';
@@ -64,55 +75,6 @@ const REFUSED = 'Unix.Unix_error(Unix.ECONNREFUSED, "connect", "")';
 function linkMac(secret: string, master: string): string {
   return createHmac('sha256', secret).update(`xenlab-cross-pool:${master}`).digest('base64url');
 }
-
-/** The fields of a VM record that travel (VM.create's record; the uuid too, as a metadata import with restore). */
-const VM_FIELDS = [
-  'uuid',
-  'name_label',
-  'name_description',
-  'user_version',
-  'is_a_template',
-  'memory_target',
-  'memory_static_max',
-  'memory_dynamic_max',
-  'memory_dynamic_min',
-  'memory_static_min',
-  'VCPUs_params',
-  'VCPUs_max',
-  'VCPUs_at_startup',
-  'actions_after_shutdown',
-  'actions_after_reboot',
-  'actions_after_crash',
-  'actions_after_softreboot',
-  'PV_bootloader',
-  'PV_kernel',
-  'PV_ramdisk',
-  'PV_args',
-  'PV_bootloader_args',
-  'PV_legacy_args',
-  'HVM_boot_policy',
-  'HVM_boot_params',
-  'HVM_shadow_multiplier',
-  'platform',
-  'PCI_bus',
-  'other_config',
-  'recommendations',
-  'xenstore_data',
-  'ha_always_run',
-  'ha_restart_priority',
-  'tags',
-  'blocked_operations',
-  'start_delay',
-  'shutdown_delay',
-  'order',
-  'version',
-  'generation_id',
-  'hardware_platform_version',
-  'has_vendor_device',
-  'reference_label',
-  'domain_type',
-  'NVRAM',
-] as const;
 
 const VDI_FIELDS = [
   'name_label',
@@ -125,31 +87,6 @@ const VDI_FIELDS = [
   'xenstore_data',
   'sm_config',
   'tags',
-] as const;
-
-const VBD_FIELDS = [
-  'device',
-  'userdevice',
-  'bootable',
-  'mode',
-  'type',
-  'unpluggable',
-  'empty',
-  'other_config',
-  'qos_algorithm_type',
-  'qos_algorithm_params',
-] as const;
-
-const VIF_FIELDS = [
-  'device',
-  'MAC',
-  'MTU',
-  'other_config',
-  'qos_algorithm_type',
-  'qos_algorithm_params',
-  'locking_mode',
-  'ipv4_allowed',
-  'ipv6_allowed',
 ] as const;
 
 function pick(rec: Readonly<SimRecord>, fields: readonly string[]): SimRecord {
@@ -246,6 +183,40 @@ interface Disk {
   readonly sr: string | undefined;
 }
 
+/** A disk of a snapshot, or a checkpoint's memory image: the SR the maps give it, if they do. */
+interface ExtraVdi {
+  readonly vdi: string;
+  readonly sr: string | undefined;
+  readonly suspend: boolean;
+}
+
+/**
+ * migrate_send' `extra_vdi_map`: a snapshot's disk goes where the map sends it, else where the map sends the disk
+ * it is a snapshot of, else (resolved on the destination) to the default SR; a checkpoint's memory image to the
+ * suspend SR. CD drives stay behind as the VM's do.
+ */
+function snapshotVdis(
+  store: SimStore,
+  snapshots: readonly string[],
+  vdiMap: Record<string, string>,
+): ExtraVdi[] {
+  const out: ExtraVdi[] = [];
+  for (const snap of snapshots) {
+    for (const vbd of vbdsOf(store, snap)) {
+      const b = store.get('VBD', vbd);
+      const vdi = ref(b, 'VDI');
+      const v = store.find('VDI', vdi);
+      if (str(b, 'type') === 'CD' || !v || out.some((e) => e.vdi === vdi)) continue;
+      out.push({ vdi, sr: vdiMap[vdi] ?? vdiMap[ref(v, 'snapshot_of')], suspend: false });
+    }
+    const rec = store.get('VM', snap);
+    const image = ref(rec, 'suspend_VDI');
+    if (str(rec, 'power_state') === 'Suspended' && store.find('VDI', image))
+      out.push({ vdi: image, sr: vdiMap[image], suspend: true });
+  }
+  return out;
+}
+
 /** What moves: disks to their SRs, VIFs to their networks, the bytes on the wire. */
 interface Plan {
   readonly vm: string;
@@ -256,6 +227,10 @@ interface Plan {
   readonly disks: Disk[];
   /** A suspended VM's memory image and the SR it goes to (resolved against the destination later). */
   readonly suspendVdi: string | undefined;
+  /** The VM's snapshots (none in copy mode: `send_snapshots = not copy`). */
+  readonly snapshots: string[];
+  /** Their disks and checkpoint images, with the SR each goes to when the maps say (else resolved there). */
+  readonly extraVdis: ExtraVdi[];
   readonly diskBytes: number;
   readonly memoryBytes: number;
 }
@@ -305,13 +280,27 @@ function plan(
   const running = !copy && (power === 'Running' || power === 'Paused');
   const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
   const memoryBytes = running ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
-  return { vm, rec, running, copy, disks, suspendVdi, diskBytes: bytes + suspendBytes, memoryBytes };
+  const snapshots = copy ? [] : strings(rec, 'snapshots').filter((x) => store.find('VM', x));
+  const extraVdis = snapshotVdis(store, snapshots, vdiMap);
+  const extraBytes = extraVdis.reduce((n, e) => n + vdiDataSize(store, store.get('VDI', e.vdi)), 0);
+  return {
+    vm,
+    rec,
+    running,
+    copy,
+    disks,
+    suspendVdi,
+    snapshots,
+    extraVdis,
+    diskBytes: bytes + suspendBytes + extraBytes,
+    memoryBytes,
+  };
 }
 
 /** infer_vif_map: a VIF left out takes the network of a mapped VIF with the same MAC. */
 function mapVifs(
   store: SimStore,
-  vm: string,
+  vms: readonly string[],
   vifMap: Record<string, string>,
 ): { vif: string; network: string }[] {
   const byMac = new Map<string, string>();
@@ -320,7 +309,7 @@ function mapVifs(
     if (r) byMac.set(str(r, 'MAC'), n);
   }
   const vifs: { vif: string; network: string }[] = [];
-  for (const vif of vifsOf(store, vm)) {
+  for (const vif of vms.flatMap((vm) => vifsOf(store, vm))) {
     const network = vifMap[vif] ?? byMac.get(str(store.get('VIF', vif), 'MAC'));
     if (network === undefined) fail('VIF_NOT_IN_MAP', vif);
     vifs.push({ vif, network });
@@ -341,8 +330,8 @@ async function checkRemote(
 ): Promise<{ vif: string; network: string }[]> {
   await remote.call('host.get_uuid', dest.host);
   if ((await remote.call('host.get_enabled', dest.host)) !== true) fail('HOST_DISABLED', dest.host);
-  const vifs = mapVifs(ctx.store, p.vm, vifMap);
-  for (const sr of new Set(p.disks.map((d) => d.sr).filter((s) => s !== undefined)))
+  const vifs = mapVifs(ctx.store, [p.vm, ...p.snapshots], vifMap);
+  for (const sr of new Set([...p.disks, ...p.extraVdis].map((d) => d.sr).filter((s) => s !== undefined)))
     await remote.call('SR.get_uuid', sr);
   for (const net of new Set(vifs.map((v) => v.network))) await remote.call('network.get_uuid', net);
   if (p.running) {
@@ -366,6 +355,114 @@ async function remoteSuspendSr(remote: Remote, dest: Dest, vdi: string): Promise
   ];
   const sr = candidates.find((c) => !isNull(c));
   return sr ?? fail('VDI_NOT_IN_MAP', vdi);
+}
+
+/** The SR of each snapshot disk and checkpoint image the maps leave out (migrate_send' `extra_vdi_map`). */
+async function resolveExtraSrs(remote: Remote, dest: Dest, p: Plan): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (p.extraVdis.length === 0) return out;
+  const [pool] = (await remote.call('pool.get_all')) as string[];
+  const fallback =
+    pool === undefined ? NULL_REF : ((await remote.call('pool.get_default_SR', pool)) as string);
+  for (const e of p.extraVdis) {
+    const sr = e.sr ?? (e.suspend ? await remoteSuspendSr(remote, dest, e.vdi) : fallback);
+    if (isNull(sr)) fail('VDI_NOT_IN_MAP', e.vdi);
+    out.set(e.vdi, sr);
+  }
+  return out;
+}
+
+/**
+ * A snapshot disk's copy becomes, there, a snapshot of the copy of the disk it was a snapshot of, taken when it was
+ * (SM's update_snapshot_info_dest: the hidden VDI.set_is_a_snapshot, set_snapshot_of, set_snapshot_time).
+ */
+async function linkSnapshotVdi(
+  store: SimStore,
+  remote: Remote,
+  vdis: ReadonlyMap<string, string>,
+  vdi: string,
+): Promise<void> {
+  const rec = store.get('VDI', vdi);
+  const there = vdis.get(vdi);
+  const of = vdis.get(ref(rec, 'snapshot_of'));
+  if (there === undefined || rec.is_a_snapshot !== true) return;
+  await remote.call(SET_IS_A_SNAPSHOT, there, true);
+  if (of !== undefined) await remote.call(SET_SNAPSHOT_OF, there, of);
+  if (rec.snapshot_time instanceof Date) await remote.call(SET_SNAPSHOT_TIME, there, rec.snapshot_time);
+}
+
+/**
+ * inter_pool_metadata_transfer: the maps ride in the disks' and VIFs' `other_config:maps_to` while the VM's metadata
+ * (with its snapshots unless a copy) is exported and sent to the destination's `/import_metadata` (restore unless
+ * a copy: the uuids and MACs are kept), under a task made there; the keys are removed again whatever happens.
+ * Answers the VM made there and every VM the import made (the snapshots too).
+ */
+async function sendMetadata(
+  ctx: SimContext,
+  remote: Remote,
+  dest: Dest,
+  p: Plan,
+  vdis: ReadonlyMap<string, string>,
+  vifs: readonly { vif: string; network: string }[],
+): Promise<{ vm: string; all: string[] }> {
+  const { store } = ctx;
+  const marked: [string, string][] = [];
+  const mark = (cls: string, r: string, to: string): void => {
+    store.update(cls, r, { other_config: { ...map(store.get(cls, r), 'other_config'), [MAPS_TO]: to } });
+    marked.push([cls, r]);
+  };
+  let xml: string;
+  try {
+    for (const [vdi, to] of vdis) mark('VDI', vdi, to);
+    for (const v of vifs) mark('VIF', v.vif, v.network);
+    const master = ref(store.all('pool')[0]?.[1], 'master');
+    xml = exportMetadata(store, [p.vm], thisVersion(store, master), {
+      preservePowerState: true,
+      withSnapshotMetadata: !p.copy,
+    }).xml;
+  } finally {
+    for (const [cls, r] of marked) {
+      const { [MAPS_TO]: _gone, ...rest } = map(store.find(cls, r), 'other_config');
+      if (store.find(cls, r)) store.update(cls, r, { other_config: rest });
+    }
+  }
+  const data = Buffer.from(xml, 'utf8');
+  const body = Buffer.concat([
+    tarHeader(OVA_XML, data.length),
+    data,
+    Buffer.alloc(padding(data.length)),
+    TAR_END,
+  ]);
+  const task = (await remote.call('task.create', 'VM metadata import', '')) as string;
+  try {
+    const query = `restore=${String(!p.copy)}&live=${String(p.running)}&dry_run=false&export_snapshots=${String(!p.copy)}`;
+    try {
+      const res = await fetch(new URL(`import_metadata?${query}`, dest.master), {
+        method: 'PUT',
+        body,
+        headers: { cookie: `session_id=${dest.session}; task_id=${task}` },
+        signal: AbortSignal.timeout(60_000),
+      });
+      await res.arrayBuffer();
+    } catch {
+      throw new XapiFailure('INTERNAL_ERROR', [REFUSED]);
+    }
+    const status = (await remote.call('task.get_status', task)) as string;
+    if (status !== 'success') {
+      const [code = 'INTERNAL_ERROR', ...params] = (await remote.call(
+        'task.get_error_info',
+        task,
+      )) as string[];
+      throw new XapiFailure(code, params);
+    }
+    const made = String(await remote.call('task.get_result', task)).match(/OpaqueRef:[^<\s]+/g) ?? [];
+    const [vm] = made;
+    if (vm === undefined) return fail('INTERNAL_ERROR', 'the metadata import made no VM');
+    const snapshots = (await remote.call('VM.get_snapshots', vm)) as string[];
+    return { vm, all: [...snapshots, vm] };
+  } finally {
+    await remote.call('task.destroy', task).catch(() => undefined);
+  }
 }
 
 /** A task view whose progress runs from `lo` to `hi` of the real task's. */
@@ -421,8 +518,9 @@ async function migrateSend(ctx: SimContext, args: readonly unknown[], dryRun: bo
     const suspendSr =
       p.suspendVdi === undefined ? undefined : await remoteSuspendSr(remote, dest, p.suspendVdi);
     if (dryRun) return NULL_REF;
+    const extraSrs = await resolveExtraSrs(remote, dest, p);
     const made = await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, () =>
-      copyToRemote(ctx, remote, dest, p, vifs, suspendSr),
+      copyToRemote(ctx, remote, dest, p, vifs, suspendSr, extraSrs),
     );
     if (!p.copy) removeHere(ctx, p);
     return made;
@@ -444,22 +542,23 @@ async function copyToRemote(
   p: Plan,
   vifs: readonly { vif: string; network: string }[],
   suspendSr: string | undefined,
+  extraSrs: ReadonlyMap<string, string>,
 ): Promise<string> {
   const { store } = ctx;
   const created: [string, string][] = [];
   const total = Math.max(1, p.diskBytes + p.memoryBytes);
   const diskShare = p.diskBytes / total;
   const mirrored: string[] = [];
-  const sendVdi = async (vdi: string, sr: string): Promise<string> => {
+  const sendVdi = async (vdi: string, sr: string, mirror = p.running): Promise<string> => {
     const rec = store.get('VDI', vdi);
-    const smConfig = p.running ? { [BASE_MIRROR]: mirrorId(store, vdi) } : {};
+    const smConfig = mirror ? { [BASE_MIRROR]: mirrorId(store, vdi) } : {};
     const made = (await remote.call('VDI.create', {
       ...pick(rec, VDI_FIELDS),
       sm_config: smConfig,
       SR: sr,
     })) as string;
     created.push(['VDI', made]);
-    if (p.running) mirrored.push(made);
+    if (mirror) mirrored.push(made);
     return made;
   };
   try {
@@ -473,43 +572,18 @@ async function copyToRemote(
       p.suspendVdi === undefined || suspendSr === undefined
         ? undefined
         : await sendVdi(p.suspendVdi, suspendSr);
+    // The snapshots' disks are copies (not mirrored) and become snapshots of the disks they were snapshots of
+    // (update_snapshot_info: SM's update_snapshot_info_dest on the destination).
+    for (const e of p.extraVdis) {
+      const sr = extraSrs.get(e.vdi);
+      if (sr !== undefined) vdis.set(e.vdi, await sendVdi(e.vdi, sr, false));
+    }
+    for (const e of p.extraVdis) await linkSnapshotVdi(store, remote, vdis, e.vdi);
     await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * diskShare), wanMs(store, p.diskBytes));
-    // The metadata import: the VM (its uuid kept, unless a copy), Halted (or Suspended with its image).
-    const fields = pick(p.rec, VM_FIELDS);
-    if (p.copy) {
-      delete fields.uuid;
-      // A copy gets a fresh MAC seed (import.ml, not a full restore).
-      const { mac_seed: _seed, ...otherConfig } = map(p.rec, 'other_config');
-      fields.other_config = otherConfig;
-    }
-    const vmRef = (await remote.call('VM.create', {
-      ...fields,
-      affinity: NULL_REF,
-      suspend_SR: NULL_REF,
-      appliance: NULL_REF,
-      ...(suspendVdi === undefined ? {} : { power_state: 'Suspended', suspend_VDI: suspendVdi }),
-    })) as string;
-    created.push(['VM', vmRef]);
-    for (const d of p.disks) {
-      const b = store.get('VBD', d.vbd);
-      const vdi = d.vdi === undefined ? undefined : vdis.get(d.vdi);
-      await remote.call('VBD.create', {
-        ...pick(b, VBD_FIELDS),
-        VM: vmRef,
-        VDI: vdi ?? NULL_REF,
-        empty: vdi === undefined,
-      });
-    }
-    for (const v of vifs) {
-      const rec = store.get('VIF', v.vif);
-      // Not a full restore: the MAC is blanked and regenerated there.
-      await remote.call('VIF.create', {
-        ...pick(rec, VIF_FIELDS),
-        ...(p.copy ? { MAC: '' } : {}),
-        VM: vmRef,
-        network: v.network,
-      });
-    }
+    if (suspendVdi !== undefined && p.suspendVdi !== undefined) vdis.set(p.suspendVdi, suspendVdi);
+    // The metadata import: the VM (its uuid kept, unless a copy) and its snapshots.
+    const { vm: vmRef, all } = await sendMetadata(ctx, remote, dest, p, vdis, vifs);
+    for (const r of all) created.push(['VM', r]);
     // Reserve its memory on the host there before the pages cross (migrate_send' after the import).
     if (p.running) await remote.call(ALLOCATE, dest.host, vmRef, true);
     // Then memory (the live part): the VM waits there, Halted, while its pages cross; then its domain comes up.
@@ -534,23 +608,31 @@ async function copyToRemote(
   }
 }
 
-/** The VM has left: its domain, devices, disks (its memory image too) and record go from the source pool. */
+/**
+ * The VM has left: its domain, then for it and its snapshots the devices, disks (memory images too) and records go
+ * from the source pool (migrate_send': the VBDs, the mirrored VDIs, `Db.VM.destroy` of vm_and_snapshots).
+ */
 function removeHere(ctx: SimContext, p: Plan): void {
   const { store } = ctx;
   if (p.running) haltDomain(ctx, p.vm);
-  const rec = store.get('VM', p.vm);
-  for (const vbd of vbdsOf(store, p.vm)) store.destroy('VBD', vbd);
-  for (const vif of vifsOf(store, p.vm)) store.destroy('VIF', vif);
-  for (const d of p.disks) if (d.vdi !== undefined && store.find('VDI', d.vdi)) destroyVdi(store, d.vdi);
-  if (p.suspendVdi !== undefined && store.find('VDI', p.suspendVdi)) destroyVdi(store, p.suspendVdi);
-  for (const [cls, f] of [
-    ['VM_metrics', 'metrics'],
-    ['VM_guest_metrics', 'guest_metrics'],
-  ] as const) {
-    const r = ref(rec, f);
-    if (!isNull(r) && store.find(cls, r)) store.destroy(cls, r);
+  const vdis = [...p.disks.map((d) => d.vdi), p.suspendVdi, ...p.extraVdis.map((e) => e.vdi)].filter(
+    (v) => v !== undefined,
+  );
+  for (const vm of [...p.snapshots, p.vm]) {
+    const rec = store.get('VM', vm);
+    for (const vbd of vbdsOf(store, vm)) store.destroy('VBD', vbd);
+    for (const vif of vifsOf(store, vm)) store.destroy('VIF', vif);
+    for (const [cls, f] of [
+      ['VM_metrics', 'metrics'],
+      ['VM_guest_metrics', 'guest_metrics'],
+    ] as const) {
+      const r = ref(rec, f);
+      if (!isNull(r) && store.find(cls, r)) store.destroy(cls, r);
+    }
   }
-  store.destroy('VM', p.vm);
+  // Snapshot disks first: a disk is not destroyed under its snapshots' links.
+  for (const vdi of vdis.reverse()) if (store.find('VDI', vdi)) destroyVdi(store, vdi);
+  for (const vm of [...p.snapshots, p.vm]) store.destroy('VM', vm);
 }
 
 /**
@@ -718,9 +800,31 @@ function masterIp(store: SimStore): string {
   return str(mgmt?.[1], 'IP');
 }
 
+/** The signature of a hidden VDI field setter (xapi_vdi.ml: a plain database write). */
+function vdiSetter(name: string, type: string): MessageSpec {
+  return {
+    n: name,
+    p: [
+      ['session_id', 'session ref'],
+      ['self', 'VDI ref'],
+      ['value', type],
+    ],
+    r: 'void',
+  };
+}
+
+function setVdiField(ctx: SimContext, args: readonly unknown[], field: string, value: unknown): void {
+  const vdi = arg.str(args, 0);
+  ctx.store.get('VDI', vdi);
+  ctx.store.update('VDI', vdi, { [field]: value });
+}
+
 /** Cross-pool migration handlers. */
 export const crossPoolMigrationBehaviour: SimBehaviour = {
   hidden: {
+    [SET_IS_A_SNAPSHOT]: vdiSetter('set_is_a_snapshot', 'bool'),
+    [SET_SNAPSHOT_OF]: vdiSetter('set_snapshot_of', 'VDI ref'),
+    [SET_SNAPSHOT_TIME]: vdiSetter('set_snapshot_time', 'datetime'),
     [ALLOCATE]: {
       n: 'allocate_resources_for_vm',
       p: [
@@ -736,6 +840,15 @@ export const crossPoolMigrationBehaviour: SimBehaviour = {
     'host.migrate_receive': (ctx, args) => migrateReceive(ctx, args),
     [ALLOCATE]: (ctx, args) => {
       allocateResources(ctx, args);
+    },
+    [SET_IS_A_SNAPSHOT]: (ctx, args) => {
+      setVdiField(ctx, args, 'is_a_snapshot', arg.bool(args, 1));
+    },
+    [SET_SNAPSHOT_OF]: (ctx, args) => {
+      setVdiField(ctx, args, 'snapshot_of', arg.str(args, 1));
+    },
+    [SET_SNAPSHOT_TIME]: (ctx, args) => {
+      setVdiField(ctx, args, 'snapshot_time', args[1]);
     },
     'VM.migrate_send': (ctx, args) => migrateSend(ctx, args, false),
     'VM.assert_can_migrate': async (ctx, args) => {

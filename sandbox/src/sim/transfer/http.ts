@@ -6,6 +6,7 @@
  * | `GET /export?(uuid=\|ref=)[&use_compression=][&preserve_power_state=]`     | export.ml `handler`    |
  * | `GET /export_metadata?(uuid=\|ref=\|all=true)[&export_snapshots=]`        | export.ml `metadata_handler` |
  * | `PUT /import[?sr_id=\|sr_uuid=][&restore=][&force=]`                       | import.ml `handler`    |
+ * | `PUT /import_metadata[?restore=][&live=]`                                | import.ml `metadata_handler` |
  * | `GET /export_raw_vdi?vdi=[&format=raw\|vhd\|tar][&base=]`                  | export_raw_vdi.ml      |
  * | `PUT /import_raw_vdi?(vdi=\|sr_id=)[&format=raw\|vhd\|tar]`                | import_raw_vdi.ml      |
  *
@@ -325,6 +326,7 @@ const ROUTES: Readonly<Record<string, readonly [string, Handler]>> = {
   'GET /export': ['get_export', exportVm],
   'GET /export_metadata': ['get_export_metadata', exportVmMetadata],
   'PUT /import': ['put_import', importVm],
+  'PUT /import_metadata': ['put_import', importMetadata],
   'GET /export_raw_vdi': ['get_export_raw_vdi', exportRawVdi],
   'PUT /import_raw_vdi': ['put_import_raw_vdi', importRawVdi],
 };
@@ -713,15 +715,29 @@ function importSr(c: Ctx): string {
 }
 
 async function importVm(c: Ctx): Promise<void> {
+  await importArchive(c, undefined);
+}
+
+/**
+ * `PUT /import_metadata?restore=&live=` (import.ml `metadata_handler`, what cross-pool migration sends:
+ * importexport.ml `remote_metadata_export_import`): an archive holding only ova.xml; its disks are already here,
+ * found by their `other_config:maps_to`, and VIFs join the network theirs name there. Not done: `dry_run` (the
+ * simulator's assert_can_migrate asks the destination with API calls instead).
+ */
+async function importMetadata(c: Ctx): Promise<void> {
+  await importArchive(c, { live: param(c.req, c.url, 'live') === 'true' });
+}
+
+async function importArchive(c: Ctx, metadata: { readonly live: boolean } | undefined): Promise<void> {
   const { engine, contents } = c.o;
   const fullRestore = param(c.req, c.url, 'restore') === 'true';
   const force = param(c.req, c.url, 'force') === 'true';
-  const sr = importSr(c);
-  const task = openTask(c, 'VM.import');
+  const sr = metadata ? NULL_REF : importSr(c);
+  const task = openTask(c, metadata ? 'VM.import_metadata' : 'VM.import');
   let state: ImportState | undefined;
   try {
     task.progress(0, true);
-    if (engine.store.get('SR', sr).content_type === 'iso') {
+    if (!metadata && engine.store.get('SR', sr).content_type === 'iso') {
       bare(c.res, 400, 'Bad Request');
       throw new XapiFailure('SR_OPERATION_NOT_SUPPORTED', []);
     }
@@ -751,16 +767,23 @@ async function importVm(c: Ctx): Promise<void> {
       )
         throw new XapiFailure('IMPORT_INCOMPATIBLE_VERSION', []);
       if (fullRestore) assertCanRestore(engine, header.objects);
-      state = await importObjects(engine, header, { sr, fullRestore, force, task: task.ref });
-      task.otherConfig('object_creation', 'complete');
-      await receiveDisks(
-        r,
-        importedDisks(header, state),
-        contents,
-        task,
-        header.version.export_vsn > 0,
+      state = await importObjects(engine, header, {
+        sr,
+        fullRestore,
         force,
-      );
+        task: task.ref,
+        ...(metadata ? { metadata } : {}),
+      });
+      task.otherConfig('object_creation', 'complete');
+      if (metadata === undefined)
+        await receiveDisks(
+          r,
+          importedDisks(header, state),
+          contents,
+          task,
+          header.version.export_vsn > 0,
+          force,
+        );
       task.checkCancel();
       if (header.version.export_vsn < 2) {
         // Pre-Miami archives end with a checksum table: read past it (the inline checksums were checked).

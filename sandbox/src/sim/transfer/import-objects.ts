@@ -28,7 +28,16 @@ export interface ImportConfig {
   readonly force: boolean;
   /** The import task (goes into `import_task` keys and the VMs' current operations). */
   readonly task: string;
+  /**
+   * A metadata import (import.ml `Metadata_import`, cross-pool migration): no disk is created, each is the VDI its
+   * record's `other_config:maps_to` names here; a VIF joins the network its `maps_to` names. `live` keeps the VM's
+   * generation id (the guest sees the same disks).
+   */
+  readonly metadata?: { readonly live: boolean };
 }
+
+/** The key cross-pool migration maps VDIs and VIFs with (constants.ml `storage_migrate_vdi_map_key`, `…_vif_…`). */
+export const MAPS_TO = 'maps_to';
 
 /** What an import created so far. */
 export interface ImportState {
@@ -112,6 +121,13 @@ export async function importObjects(
           .all('VDI')
           .find(([, v]) => v.location === rec.location && isoSrs.has(s(v as Rec, 'SR')))?.[0];
         if (hit !== undefined) state.table.set(x.id, hit);
+        continue;
+      }
+      if (config.metadata) {
+        // import.ml VDI `precheck`, Metadata_import: the disk the migration made here, else none.
+        const to = m(rec, 'other_config')[MAPS_TO];
+        if (to !== undefined && store.find('VDI', to)) state.table.set(x.id, to);
+        else if (!config.force) throw new XapiFailure('VDI_CONTENT_ID_MISSING', []);
         continue;
       }
       const sm = m(rec, 'sm_config');
@@ -275,7 +291,10 @@ async function importVm(
     guest_metrics: store.find('VM_guest_metrics', guest) ? guest : NULL_REF,
     other_config: other,
     version: config.fullRestore ? Number(rec.version ?? 0) + 1 : 0,
-    generation_id: rec.is_a_template === true ? rec.generation_id : freshGenid(ctx, s(rec, 'generation_id')),
+    generation_id:
+      rec.is_a_template === true || config.metadata?.live === true
+        ? rec.generation_id
+        : freshGenid(ctx, s(rec, 'generation_id')),
     appliance: NULL_REF,
     ha_restart_priority: haPriority,
     order,
@@ -406,7 +425,9 @@ async function importVif(
   const rec = typedRecord('VIF', x.snapshot);
   if (keptOnRestore(store, state, config, 'VIF', x.id, rec)) return;
   const vm = lookup(state, s(rec, 'VM'));
-  const network = lookup(state, s(rec, 'network'));
+  // The cross-pool migration's network, else the one imported for it; the key does not travel further.
+  const { [MAPS_TO]: mapped, ...otherConfig } = m(rec, 'other_config');
+  const network = mapped ?? lookup(state, s(rec, 'network'));
   const locked = rec.locking_mode === 'locked';
   const vif = String(
     await engine.invoke('VIF.create', [
@@ -416,7 +437,7 @@ async function importVif(
         VM: vm,
         MAC: config.fullRestore ? rec.MAC : '',
         MTU: rec.MTU,
-        other_config: rec.other_config,
+        other_config: otherConfig,
         qos_algorithm_type: rec.qos_algorithm_type,
         qos_algorithm_params: rec.qos_algorithm_params,
         locking_mode: rec.locking_mode,

@@ -8,10 +8,9 @@
  * @module
  */
 import { XapiFailure } from '../contract.js';
-import type { SimRecord } from '../contract.js';
+import type { SimRecord, SimStore } from '../contract.js';
 import { decodeValue, xmlOf, xmlToLoose } from '../codec.js';
 import type { Loose } from '../codec.js';
-import type { Store } from '../store.js';
 import { NULL_REF, liveFields } from '../wire-types.js';
 import { escapeXml, parseXml } from '../xml.js';
 
@@ -47,7 +46,7 @@ export interface OvaHeader {
 }
 
 /** The version block this pool writes: its master's `software_version` (XCP-ng 8.3 in the built-in scenarios). */
-export function thisVersion(store: Store, master: string): ExportVersion {
+export function thisVersion(store: SimStore, master: string): ExportVersion {
   const sv = (store.find('host', master)?.software_version ?? {}) as Record<string, unknown>;
   const s = (k: string, d: string): string => (typeof sv[k] === 'string' ? sv[k] : d);
   const [major = 0, minor = 0] = s('xapi', '24.19')
@@ -89,7 +88,7 @@ const asRefs = (v: unknown): string[] => (Array.isArray(v) ? (v as unknown[]).ma
 
 /** export.ml `update_table`: walks one VM and gives each object it reaches an archive id. */
 function walk(
-  store: Store,
+  store: SimStore,
   table: Map<string, string>,
   vm: string,
   includeSnapshots: boolean,
@@ -252,7 +251,7 @@ function versionXml(v: ExportVersion): string {
 
 /** ova.xml for some VMs (export.ml `vm_metadata`). */
 export function exportMetadata(
-  store: Store,
+  store: SimStore,
   vms: readonly string[],
   version: ExportVersion,
   o: ExportOptions,
@@ -289,7 +288,7 @@ export interface ArchiveDisk {
  * when the power state is kept, minus ISO SRs; stream_vdi.ml sorts them by archive id as strings).
  */
 export function exportedDisks(
-  store: Store,
+  store: SimStore,
   vm: string,
   table: ReadonlyMap<string, string>,
   preservePowerState: boolean,
