@@ -57,6 +57,7 @@ beforeAll(async () => {
       { name: 'gold01', power_state: 'Halted', memoryMiB: 1024 },
       { name: 'live01', host: 'east-01', memoryMiB: 512 },
       { name: 'snap01', host: 'east-01', memoryMiB: 512 },
+      { name: 'copy-sus01', host: 'east-01', memoryMiB: 512 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -369,6 +370,49 @@ describe('VM.migrate_send', () => {
       await code(a.call('VM.migrate_send', live, l.dest, true, l.vdiMap, l.vifMap, { copy: 'true' })),
     ).toEqual(['VM_BAD_POWER_STATE', live, 'halted', 'running']);
     expect(await b.call('VM.get_by_name_label', 'live01')).toEqual([]);
+  });
+
+  test("copy mode of a VM that is not halted is refused where xapi's assert_can_migrate refuses it: after the session and SR checks there, before the host's", async () => {
+    const live = await byName(a, 'VM', 'live01');
+    const { host, dest, vdiMap, vifMap } = await toWest(live);
+    const copy = { copy: 'true' };
+    const refused = ['VM_BAD_POWER_STATE', live, 'halted', 'running'];
+    expect(await code(a.call('VM.assert_can_migrate', live, dest, true, vdiMap, vifMap, copy))).toEqual(
+      refused,
+    );
+    // The session and the mapped SRs are looked at first (host_versions_not_decreasing, assert_sr_support_operations).
+    const badSession = { ...dest, session_id: 'OpaqueRef:gone' };
+    expect(await code(a.call('VM.migrate_send', live, badSession, true, vdiMap, vifMap, copy))).toEqual([
+      'SESSION_INVALID',
+      'OpaqueRef:gone',
+    ]);
+    const [vdi] = Object.keys(vdiMap);
+    const badSr = { [String(vdi)]: 'OpaqueRef:no-such-sr' };
+    expect(await code(a.call('VM.migrate_send', live, dest, true, badSr, vifMap, copy))).toEqual([
+      'HANDLE_INVALID',
+      'SR',
+      'OpaqueRef:no-such-sr',
+    ]);
+    // Then copy mode, before the host being enabled and the VIF map.
+    expect(await code(a.call('VM.migrate_send', live, dest, true, vdiMap, {}, copy))).toEqual(refused);
+    await b.call('host.disable', host);
+    try {
+      expect(await code(a.call('VM.migrate_send', live, dest, true, vdiMap, vifMap, copy))).toEqual(refused);
+    } finally {
+      await b.call('host.enable', host);
+    }
+    // A suspended VM is not halted either.
+    const sus = await byName(a, 'VM', 'copy-sus01');
+    await a.call('VM.suspend', sus);
+    const sv = await toWest(sus);
+    expect(await code(a.call('VM.migrate_send', sus, sv.dest, false, sv.vdiMap, sv.vifMap, copy))).toEqual([
+      'VM_BAD_POWER_STATE',
+      sus,
+      'halted',
+      'suspended',
+    ]);
+    expect(await b.call('VM.get_by_name_label', 'live01')).toEqual([]);
+    expect(await b.call('VM.get_by_name_label', 'copy-sus01')).toEqual([]);
   });
 
   test('a disabled destination host: HOST_DISABLED', async () => {

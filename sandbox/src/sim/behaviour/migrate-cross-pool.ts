@@ -8,13 +8,14 @@
  *   `master` under the environment's link secret (cross-pool.ts): a source follows a dest map only to a pool of its
  *   own environment, never to another learner's.
  * - `VM.migrate_send(vm, dest, live, vdi_map, vif_map, options[, vgpu_map, vdi_format_map])` on the source checks the
- *   VM's operation, every VDI in `vdi_map` (`VDI_NOT_IN_MAP`), copy mode (`options:copy=true`: a halted VM only,
- *   `VM_BAD_POWER_STATE`), then calls the destination over XML-RPC with the dest map's session (`SESSION_INVALID`
- *   from there), that the host is enabled (`HOST_DISABLED`), every VIF in `vif_map` or inferred from a mapped VIF
- *   with the same MAC (`VIF_NOT_IN_MAP`), the mapped SRs and networks (`HANDLE_INVALID`) and the host's memory
- *   (`HOST_NOT_ENOUGH_FREE_MEMORY`). Then, as migrate_send' does: the disks (mirrored: the receiving VDIs carry
- *   `sm_config:base_mirror` until the end; the snapshots' disks copied, to the SR the map gives them or the disk
- *   they are snapshots of, else the destination's default SR, and made snapshots there), the metadata import (the
+ *   VM's operation, every VDI in `vdi_map` (`VDI_NOT_IN_MAP`), then calls the destination over XML-RPC with the dest
+ *   map's session (`SESSION_INVALID` from there) for the host and the mapped SRs (`HANDLE_INVALID`), then copy mode
+ *   (`options:copy=true`: a halted VM only unless `force=true`, `VM_BAD_POWER_STATE`), that the host is enabled
+ *   (`HOST_DISABLED`), every VIF in `vif_map` or inferred from a mapped VIF with the same MAC (`VIF_NOT_IN_MAP`), the
+ *   mapped networks (`HANDLE_INVALID`) and the host's memory (`HOST_NOT_ENOUGH_FREE_MEMORY`). Then, as migrate_send'
+ *   does: the disks (mirrored: the receiving VDIs carry `sm_config:base_mirror` until the end; the snapshots' disks
+ *   copied, to the SR the map gives them or the disk they are snapshots of, else the destination's default SR, and
+ *   made snapshots there), the metadata import (the
  *   destination's `/import_metadata` with the disks and networks in `other_config:maps_to`: the VM, same uuid,
  *   arrives Halted — Suspended with its image — with its VBDs, VIFs and snapshots), its memory reserved on the
  *   destination host (`host.allocate_resources_for_vm`, which checks it fits again), the VM waiting there while the
@@ -224,6 +225,8 @@ interface Plan {
   readonly running: boolean;
   /** Copy mode (`options:copy=true`): the source stays, the copy arrives with a new uuid and new MACs. */
   readonly copy: boolean;
+  /** `options:force=true`: copy mode allowed on a VM that is not halted. */
+  readonly force: boolean;
   readonly disks: Disk[];
   /** A suspended VM's memory image and the SR it goes to (resolved against the destination later). */
   readonly suspendVdi: string | undefined;
@@ -270,9 +273,6 @@ function plan(
   const power = str(rec, 'power_state');
   const { disks, bytes } = mapDisks(store, vm, vdiMap);
   const copy = option(options, 'copy');
-  // assert_can_migrate: "The copy mode is only allow on stopped VM" (unless forced).
-  if (copy && !option(options, 'force') && power !== 'Halted')
-    fail('VM_BAD_POWER_STATE', vm, 'halted', power.toLowerCase());
   const sv = power === 'Suspended' ? ref(rec, 'suspend_VDI') : NULL_REF;
   const suspendVdi = !isNull(sv) && store.find('VDI', sv) ? sv : undefined;
   const suspendBytes = suspendVdi === undefined ? 0 : vdiDataSize(store, store.get('VDI', suspendVdi));
@@ -288,6 +288,7 @@ function plan(
     rec,
     running,
     copy,
+    force: option(options, 'force'),
     disks,
     suspendVdi,
     snapshots,
@@ -318,8 +319,9 @@ function mapVifs(
 }
 
 /**
- * What assert_can_migrate asks the destination, in its order: the session and host, that the host is enabled, the
- * VIF map, then (the metadata import's dry run) the SRs and networks and the host's free memory.
+ * What assert_can_migrate checks, in its order (xapi_vm_migrate.ml, `cross_pool` branch): the session and host there,
+ * the mapped SRs there, copy mode on a VM that is not halted, that the host is enabled, the VIF map, then (the
+ * metadata import's dry run) the networks and the host's free memory.
  */
 async function checkRemote(
   ctx: SimContext,
@@ -328,11 +330,16 @@ async function checkRemote(
   p: Plan,
   vifMap: Record<string, string>,
 ): Promise<{ vif: string; network: string }[]> {
-  await remote.call('host.get_uuid', dest.host);
+  // host_versions_not_decreasing reads the host there, assert_sr_support_operations each mapped SR's type.
+  await remote.call('host.get_software_version', dest.host);
+  for (const sr of new Set([...p.disks, ...p.extraVdis].map((d) => d.sr).filter((s) => s !== undefined)))
+    await remote.call('SR.get_type', sr);
+  // "The copy mode is only allow on stopped VM" (unless forced): running, paused or suspended are refused.
+  const power = str(p.rec, 'power_state');
+  if (p.copy && !p.force && power !== 'Halted')
+    fail('VM_BAD_POWER_STATE', p.vm, 'halted', power.toLowerCase());
   if ((await remote.call('host.get_enabled', dest.host)) !== true) fail('HOST_DISABLED', dest.host);
   const vifs = mapVifs(ctx.store, [p.vm, ...p.snapshots], vifMap);
-  for (const sr of new Set([...p.disks, ...p.extraVdis].map((d) => d.sr).filter((s) => s !== undefined)))
-    await remote.call('SR.get_uuid', sr);
   for (const net of new Set(vifs.map((v) => v.network))) await remote.call('network.get_uuid', net);
   if (p.running) {
     const needed = vmReservedMemory(p.rec);
