@@ -25,6 +25,7 @@ const pool = (name: string, vms: ScenarioInput['vms'] = []): ScenarioInput => ({
       default: true,
     },
   ],
+  isoStorage: [{ name: `${name} ISOs`, isos: ['debian-12.iso'] }],
   vms,
 });
 
@@ -58,6 +59,7 @@ beforeAll(async () => {
       { name: 'live01', host: 'east-01', memoryMiB: 512 },
       { name: 'snap01', host: 'east-01', memoryMiB: 512 },
       { name: 'copy-sus01', host: 'east-01', memoryMiB: 512 },
+      { name: 'cd01', power_state: 'Halted', memoryMiB: 512 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -413,6 +415,38 @@ describe('VM.migrate_send', () => {
     ]);
     expect(await b.call('VM.get_by_name_label', 'live01')).toEqual([]);
     expect(await b.call('VM.get_by_name_label', 'copy-sus01')).toEqual([]);
+  });
+
+  test('a disc in the CD drive is ejected before the VM moves (in copy mode the source keeps the empty drive); the VM arrives with its drive empty though the same ISO is there', async () => {
+    const vm = await byName(a, 'VM', 'cd01');
+    const [iso] = (await a.call('VDI.get_by_name_label', 'debian-12.iso')) as string[];
+    expect(await b.call('VDI.get_by_name_label', 'debian-12.iso')).toHaveLength(1);
+    let cd: string | undefined;
+    for (const vbd of (await a.call('VM.get_VBDs', vm)) as string[])
+      if ((await a.call('VBD.get_type', vbd)) === 'CD') cd = vbd;
+    cd ??= (await a.call('VBD.create', {
+      VM: vm,
+      VDI: 'OpaqueRef:NULL',
+      userdevice: '3',
+      bootable: false,
+      mode: 'RO',
+      type: 'CD',
+      unpluggable: true,
+      empty: true,
+      other_config: {},
+      qos_algorithm_type: '',
+      qos_algorithm_params: {},
+    })) as string;
+    await a.call('VBD.insert', cd, iso);
+    const { dest, vdiMap, vifMap } = await toWest(vm);
+    const made = (await a.call('VM.migrate_send', vm, dest, false, vdiMap, vifMap, {
+      copy: 'true',
+    })) as string;
+    expect(await a.call('VBD.get_empty', cd)).toBe(true);
+    const there = [];
+    for (const vbd of (await b.call('VM.get_VBDs', made)) as string[])
+      if ((await b.call('VBD.get_type', vbd)) === 'CD') there.push(await b.call('VBD.get_record', vbd));
+    expect(there).toMatchObject([{ empty: true, VDI: 'OpaqueRef:NULL' }]);
   });
 
   test('a disabled destination host: HOST_DISABLED', async () => {

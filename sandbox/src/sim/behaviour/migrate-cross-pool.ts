@@ -28,8 +28,7 @@
  *   on the task.
  *
  * An unreachable destination (down, or not a pool of this environment) is `INTERNAL_ERROR` with the Unix error xapi's
- * HTTP client raises. Not done: disk contents travelling with the VM; CD drives are not ejected on the source first
- * (the import finds an ISO of the same location there, else leaves the drive empty).
+ * HTTP client raises. Not done: disk contents travelling with the VM.
  * @module
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -49,7 +48,7 @@ import { MAPS_TO } from '../transfer/import-objects.js';
 import { OVA_XML, exportMetadata, thisVersion } from '../transfer/ova.js';
 import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
-import { createVdi, destroyVdi, initialPhysical, refreshVbd, vdiDataSize } from './storage.js';
+import { createVdi, destroyVdi, initialPhysical, refreshVbd, refreshVdi, vdiDataSize } from './storage.js';
 import { haltDomain, migrateDomain } from './vm.js';
 import { NULL_REF, arg, fail, isNull, map, num, ref, str, strings, vbdsOf, vifsOf } from './util.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
@@ -472,6 +471,25 @@ async function sendMetadata(
   }
 }
 
+/**
+ * migrate_send' `find_cds_to_eject` / `eject_cds`: before anything moves, the VM's CD drives (not its snapshots')
+ * whose disc the VDI map does not keep in its SR are ejected here (not for a suspended VM), and stay ejected — in
+ * copy mode too, and when the migration then fails. The VM arrives with empty drives.
+ */
+function ejectCds(ctx: SimContext, p: Plan, vdiMap: Record<string, string>): void {
+  const { store } = ctx;
+  if (str(p.rec, 'power_state') === 'Suspended') return;
+  for (const vbd of vbdsOf(store, p.vm)) {
+    const b = store.get('VBD', vbd);
+    const disc = store.find('VDI', ref(b, 'VDI'));
+    if (str(b, 'type') !== 'CD' || b.empty === true || !disc || vdiMap[ref(b, 'VDI')] === ref(disc, 'SR'))
+      continue;
+    store.update('VBD', vbd, { VDI: NULL_REF, empty: true });
+    refreshVbd(store, vbd);
+    refreshVdi(store, ref(b, 'VDI'));
+  }
+}
+
 /** A task view whose progress runs from `lo` to `hi` of the real task's. */
 function span(task: SimTask | undefined, lo: number, hi: number): SimTask | undefined {
   if (!task) return undefined;
@@ -526,9 +544,10 @@ async function migrateSend(ctx: SimContext, args: readonly unknown[], dryRun: bo
       p.suspendVdi === undefined ? undefined : await remoteSuspendSr(remote, dest, p.suspendVdi);
     if (dryRun) return NULL_REF;
     const extraSrs = await resolveExtraSrs(remote, dest, p);
-    const made = await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, () =>
-      copyToRemote(ctx, remote, dest, p, vifs, suspendSr, extraSrs),
-    );
+    const made = await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, () => {
+      ejectCds(ctx, p, vdiMap);
+      return copyToRemote(ctx, remote, dest, p, vifs, suspendSr, extraSrs);
+    });
     if (!p.copy) removeHere(ctx, p);
     return made;
   } finally {
