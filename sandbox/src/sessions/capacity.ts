@@ -7,8 +7,9 @@
  * sessions README, "Room capacity").
  * @module
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { autoAccel } from '../drivers/qemu-xen/accel.js';
 
 /** What capacity is derived from. */
 export interface HostFacts {
@@ -17,7 +18,7 @@ export interface HostFacts {
   /** `MemAvailable` of /proc/meminfo when measured (MiB); the total where it cannot be read. */
   readonly availableMb: number;
   readonly cores: number;
-  /** Whether /dev/kvm can be opened (QEMU accelerates); false: TCG, software emulation. */
+  /** Whether the qemu-xen driver runs QEMU with KVM here (see `drivers/qemu-xen/accel.ts`); false: TCG, software emulation. */
   readonly kvm: boolean;
 }
 
@@ -31,7 +32,7 @@ export interface LabCost {
   readonly memoryMb?: number;
 }
 
-/** Measures this machine (Linux: /proc/meminfo and /dev/kvm; elsewhere the totals and no KVM). */
+/** Measures this machine (Linux: /proc/meminfo, and KVM as the qemu-xen driver finds it; elsewhere the totals and no KVM). */
 export function measureHost(): HostFacts {
   const totalMb = Math.floor(totalmem() / 2 ** 20);
   let availableMb = totalMb;
@@ -41,13 +42,9 @@ export function measureHost(): HostFacts {
   } catch {
     // Not Linux: the total stands in for what is free.
   }
-  let kvm = false;
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    kvm = true;
-  } catch {
-    // No KVM here: QEMU emulates (TCG).
-  }
+  // What the qemu-xen driver will use: /dev/kvm can open and still not run a nested Xen (the driver then falls back to
+  // TCG for good), and a room planned for KVM on such a machine would admit four times the Xen hosts it can run.
+  const kvm = autoAccel() === 'kvm';
   return { totalMb, availableMb, cores: Math.max(1, availableParallelism()), kvm };
 }
 

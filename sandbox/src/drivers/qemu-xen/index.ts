@@ -13,7 +13,7 @@
  * sandbox, saved-states (snapshots, hibernation) and cleanup (run folders, orphans).
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BootFeeds, type BootWatchable } from '../boot-progress.js';
 import type { Sandbox, SandboxDriver } from '../types.js';
@@ -30,11 +30,13 @@ import {
   type XenImage,
 } from './image.js';
 import { hibernatedIds } from './saved-states.js';
-import { detectAccel, HOSTNAME_RE, type Accel } from './vm.js';
+import { HOSTNAME_RE, type Accel } from './vm.js';
+import { KVM_BROKEN_FILE, autoAccel as autoAccelHere } from './accel.js';
 import { bootEstimate } from './warm.js';
 import { XenlabError } from '../../errors/index.js';
 
 export { buildXenImage, findXenImage, DEFAULT_XEN_CACHE, type XenImage } from './image.js';
+export { autoAccel } from './accel.js';
 export { findStorageImage, DEFAULT_STORAGE_CACHE, type StorageImage } from './image.js';
 export { PRIVATE_PREFIX, netnsExists } from './network.js';
 export { readPxeConfig, PXE_CONFIG } from './pxe.js';
@@ -116,9 +118,8 @@ function resolveContext(options: QemuXenDriverOptions): QemuXenContext {
   const autoAccel = options.accel === undefined || options.accel === 'auto';
   const version = qemuVersion();
   // Remembered per machine and QEMU version, so every driver after the first skips the failing KVM attempt.
-  const kvmBroken = join(stateDir, 'kvm-does-not-run-xen');
-  const kvmKnownBroken = existsSync(kvmBroken) && readFileSync(kvmBroken, 'utf8') === version;
-  const accel: Accel = autoAccel ? (kvmKnownBroken ? 'tcg' : detectAccel()) : options.accel;
+  const kvmBroken = join(stateDir, KVM_BROKEN_FILE);
+  const accel: Accel = autoAccel ? autoAccelHere(stateDir, version) : options.accel;
   const hostname = options.hostname ?? 'xenhost';
   if (!HOSTNAME_RE.test(hostname))
     throw new XenlabError('SANDBOX_ERR_BAD_HOSTNAME', `'${hostname}' is not a hostname`);
