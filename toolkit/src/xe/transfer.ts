@@ -102,7 +102,11 @@ export function createTransfer(base: string, options: { allowUnauthorized?: bool
         const check = (): void => {
           if (settled || status === undefined || uploaded === undefined) return;
           settled = true;
-          resolve({ ok: status === 200 && uploaded });
+          // The server ends its 200 only once it has read the whole body (its headers go first, as xapi's do), so a
+          // request the file was all piped into counts as uploaded even when the connection's close is seen before
+          // the request's own 'finish' (seen under load in CI: the import succeeded, xe said CLIENT_ERROR). Whether
+          // the import worked is the task's to say.
+          resolve({ ok: status === 200 && (uploaded || req.writableEnded) });
         };
         const req = lib(u).request(
           u,
