@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { DEFAULT_SCENARIO, startSimulator, type RunningSimulator } from '../../../sandbox/src/sim/index.js';
-import { runXe } from './harness.js';
+import { PoolsTranscript } from './harness.js';
 
 let shared: string;
 let east: RunningSimulator;
@@ -47,29 +47,10 @@ afterAll(async () => {
   rmSync(shared, { recursive: true, force: true });
 });
 
-class Transcript {
-  #text = '';
-  async run(on: RunningSimulator, password: string, ...args: string[]): Promise<string> {
-    const port = new URL(on.url).port;
-    const r = await runXe(['-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', password, ...args], {
-      env: { HOME: '/nonexistent-home' },
-    });
-    const where = on === east ? 'east' : 'west';
-    this.#text += `[${where}] $ xe ${args.map((a) => (/[\s;<>]/.test(a) ? `'${a}'` : a)).join(' ')}\n`;
-    this.#text += r.stdout;
-    if (r.stderr !== '') this.#text += `[stderr]\n${r.stderr}`;
-    this.#text += `[exit ${r.code}]\n\n`;
-    return r.stdout;
-  }
-  get text(): string {
-    return this.#text.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
-  }
-}
-
 test('xe disaster recovery to another pool', async () => {
-  const t = new Transcript();
-  const e = (...a: string[]) => t.run(east, 'east-pw', ...a);
-  const w = (...a: string[]) => t.run(west, 'west-pw', ...a);
+  const t = new PoolsTranscript();
+  const e = (...a: string[]) => t.run('east', east, 'east-pw', ...a);
+  const w = (...a: string[]) => t.run('west', west, 'west-pw', ...a);
   const min = async (run: typeof e, ...a: string[]) => (await run(...a, '--minimal')).trim();
   // East: a standalone VM and a two-VM vApp on its NFS SR, then replication to that SR.
   const solo = (await e('vm-install', 'template=Debian Bookworm 12', 'new-name-label=solo')).trim();

@@ -75,3 +75,30 @@ export async function startXe(
     close: () => sim.close(),
   };
 }
+
+/**
+ * The transcript of a golden test over several pools: each `xe` run as root on one simulator, its line tagged with
+ * the pool (`[east] $ xe …`), then what it printed and its exit code; ports masked in {@link text}.
+ * @example
+ * const t = new PoolsTranscript();
+ * const e = (...a: string[]) => t.run('east', east, 'east-pw', ...a);
+ */
+export class PoolsTranscript {
+  #text = '';
+
+  async run(where: string, on: RunningSimulator, password: string, ...args: string[]): Promise<string> {
+    const port = new URL(on.url).port;
+    const r = await runXe(['-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', password, ...args], {
+      env: { HOME: '/nonexistent-home' },
+    });
+    this.#text += `[${where}] $ xe ${args.map((a) => (/[\s;<>]/.test(a) ? `'${a}'` : a)).join(' ')}\n`;
+    this.#text += r.stdout;
+    if (r.stderr !== '') this.#text += `[stderr]\n${r.stderr}`;
+    this.#text += `[exit ${String(r.code)}]\n\n`;
+    return r.stdout;
+  }
+
+  get text(): string {
+    return this.#text.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { DEFAULT_SCENARIO, startSimulator, type RunningSimulator } from '../../../sandbox/src/sim/index.js';
-import { runXe } from './harness.js';
+import { PoolsTranscript } from './harness.js';
 
 let east: RunningSimulator;
 let west: RunningSimulator;
@@ -26,29 +26,10 @@ afterAll(async () => {
   await Promise.all([east.close(), west.close()]);
 });
 
-class Transcript {
-  #text = '';
-  async run(on: RunningSimulator, password: string, ...args: string[]): Promise<string> {
-    const port = new URL(on.url).port;
-    const r = await runXe(['-s', '127.0.0.1', '-p', port, '-u', 'root', '-pw', password, ...args], {
-      env: { HOME: '/nonexistent-home' },
-    });
-    const where = on === east ? 'east' : 'west';
-    this.#text += `[${where}] $ xe ${args.map((a) => (/[\s;<>]/.test(a) ? `'${a}'` : a)).join(' ')}\n`;
-    this.#text += r.stdout;
-    if (r.stderr !== '') this.#text += `[stderr]\n${r.stderr}`;
-    this.#text += `[exit ${r.code}]\n\n`;
-    return r.stdout;
-  }
-  get text(): string {
-    return this.#text.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
-  }
-}
-
 test('xe vm-migrate within the pool (storage motion), and copy mode to another pool', async () => {
-  const t = new Transcript();
-  const e = (...a: string[]) => t.run(east, 'east-pw', ...a);
-  const w = (...a: string[]) => t.run(west, 'west-pw', ...a);
+  const t = new PoolsTranscript();
+  const e = (...a: string[]) => t.run('east', east, 'east-pw', ...a);
+  const w = (...a: string[]) => t.run('west', west, 'west-pw', ...a);
   const self = [
     `remote-master=127.0.0.1:${new URL(east.url).port}`,
     'remote-username=root',
