@@ -9,7 +9,21 @@ import { parseProvisionXml } from './clone-provision.js';
 import { VM_MESSAGES, vmMessage } from './messages.js';
 import { createVif } from './network.js';
 import { cloneVdi, copyVdi, createVbd, createVdi, destroyVdi } from './storage.js';
-import { NULL_REF, arg, bool, fail, isNull, map, num, ref, str, thePool, vbdsOf, vifsOf } from './util.js';
+import {
+  NULL_REF,
+  arg,
+  bool,
+  destroyVmDevices,
+  fail,
+  isNull,
+  map,
+  num,
+  ref,
+  str,
+  thePool,
+  vbdsOf,
+  vifsOf,
+} from './util.js';
 import { VCPUS_UTILISATION, bootDomain, haltDomain } from './vm.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 
@@ -201,17 +215,9 @@ function destroyVm(ctx: SimContext, vm: string): void {
   const { store } = ctx;
   const rec = assertVmOperation(store, vm, 'destroy');
   // VM.destroy removes the record and its devices, never its disks (xe vm-uninstall deletes those).
-  for (const vbd of vbdsOf(store, vm)) store.destroy('VBD', vbd);
-  for (const vif of vifsOf(store, vm)) store.destroy('VIF', vif);
+  destroyVmDevices(store, vm, rec);
   const sv = ref(rec, 'suspend_VDI');
   if (!isNull(sv) && store.find('VDI', sv)) destroyVdi(store, sv);
-  for (const [cls, f] of [
-    ['VM_metrics', 'metrics'],
-    ['VM_guest_metrics', 'guest_metrics'],
-  ] as const) {
-    const r = ref(rec, f);
-    if (!isNull(r) && store.find(cls, r)) store.destroy(cls, r);
-  }
   // Snapshots of a destroyed VM stay, orphaned (snapshot_of dangles exactly like in XAPI).
   store.destroy('VM', vm);
 }

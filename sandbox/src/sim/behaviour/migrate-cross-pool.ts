@@ -50,7 +50,20 @@ import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
 import { createVdi, destroyVdi, initialPhysical, refreshVbd, refreshVdi, vdiDataSize } from './storage.js';
 import { haltDomain, migrateDomain } from './vm.js';
-import { NULL_REF, arg, fail, isNull, map, num, ref, str, strings, vbdsOf, vifsOf } from './util.js';
+import {
+  NULL_REF,
+  arg,
+  destroyVmDevices,
+  fail,
+  isNull,
+  map,
+  num,
+  ref,
+  str,
+  strings,
+  vbdsOf,
+  vifsOf,
+} from './util.js';
 import { assertVmOperation, refreshVm, withOperation } from './vm-lifecycle.js';
 
 /** The dest map's keys (xapi_vm_migrate.ml). */
@@ -644,18 +657,7 @@ function removeHere(ctx: SimContext, p: Plan): void {
   const vdis = [...p.disks.map((d) => d.vdi), p.suspendVdi, ...p.extraVdis.map((e) => e.vdi)].filter(
     (v) => v !== undefined,
   );
-  for (const vm of [...p.snapshots, p.vm]) {
-    const rec = store.get('VM', vm);
-    for (const vbd of vbdsOf(store, vm)) store.destroy('VBD', vbd);
-    for (const vif of vifsOf(store, vm)) store.destroy('VIF', vif);
-    for (const [cls, f] of [
-      ['VM_metrics', 'metrics'],
-      ['VM_guest_metrics', 'guest_metrics'],
-    ] as const) {
-      const r = ref(rec, f);
-      if (!isNull(r) && store.find(cls, r)) store.destroy(cls, r);
-    }
-  }
+  for (const vm of [...p.snapshots, p.vm]) destroyVmDevices(store, vm, store.get('VM', vm));
   // Snapshot disks first: a disk is not destroyed under its snapshots' links.
   for (const vdi of vdis.reverse()) if (store.find('VDI', vdi)) destroyVdi(store, vdi);
   for (const vm of [...p.snapshots, p.vm]) store.destroy('VM', vm);

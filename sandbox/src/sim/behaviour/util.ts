@@ -113,6 +113,21 @@ export const vbdsOf = (s: SimStore, vm: string): string[] =>
 /** VIFs of a VM (store inverse `VM.VIFs`). */
 export const vifsOf = (s: SimStore, vm: string): string[] =>
   children(s, 'VIF', 'VM', vm, { cls: 'VM', field: 'VIFs' });
+/**
+ * Removes what belongs to a VM record alone (VM.destroy's part that is not the record): its VBDs, VIFs, metrics and
+ * guest metrics; never its disks. `rec` is the VM's record, read before.
+ */
+export function destroyVmDevices(s: SimStore, vm: string, rec: SimRecord): void {
+  for (const vbd of vbdsOf(s, vm)) s.destroy('VBD', vbd);
+  for (const vif of vifsOf(s, vm)) s.destroy('VIF', vif);
+  for (const [cls, f] of [
+    ['VM_metrics', 'metrics'],
+    ['VM_guest_metrics', 'guest_metrics'],
+  ] as const) {
+    const r = ref(rec, f);
+    if (!isNull(r) && s.find(cls, r)) s.destroy(cls, r);
+  }
+}
 /** VBDs using a VDI (store inverse `VDI.VBDs`). */
 export const vbdsOfVdi = (s: SimStore, vdi: string): string[] =>
   children(s, 'VBD', 'VDI', vdi, { cls: 'VDI', field: 'VBDs' });
