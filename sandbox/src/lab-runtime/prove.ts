@@ -49,8 +49,11 @@ export async function proveLab(
     const home = mkdtempSync(join(tmpdir(), `xenlab-labtest-${lab.id}-`));
     const learnerId = `lab-test-${String(round)}-${String(process.pid)}`;
     let env;
+    const roundStarted = Date.now();
+    const secs = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
     try {
       env = await createLabEnvironment({ lab, driver, learnerId, home, pollMs: 3_600_000, fast: true });
+      options.log?.(`  round ${String(round)}: environment up in ${secs(roundStarted)}`);
     } catch (e) {
       problems.push({ round, phase: 'environment', message: (e as Error).message });
       rmSync(home, { recursive: true, force: true });
@@ -74,10 +77,12 @@ export async function proveLab(
       // the script run in turn (each its own bash) and the button is pressed between them. `# xenlab-lab-test: on
       // <node>` runs the parts after it on that node of a multi-node environment (in that node's terminal).
       let stdout = '';
+      let partNo = 0;
       for (const part of solveParts(solve)) {
         if ('press' in part) {
           try {
             await env.faults.press(part.press);
+            options.log?.(`  round ${String(round)}: pressed ${part.press}`);
           } catch (e) {
             problems.push({
               round,
@@ -89,12 +94,17 @@ export async function proveLab(
         }
         // A part of nothing but comments (the header before the first `on` line) runs nowhere.
         if (part.script.split('\n').every((l) => /^\s*(#.*)?$/.test(l))) continue;
+        const partStarted = Date.now();
         const r = await env.sandbox.exec(['bash', '-s'], {
           input: part.script,
           timeoutMs: 300_000,
           ...(part.node === undefined ? {} : { node: part.node }),
         });
         stdout += r.stdout;
+        // Where a long solve spends its time (an author tuning a multi-machine lab needs it per part).
+        options.log?.(
+          `  round ${String(round)}: part ${String(++partNo)}${part.node === undefined ? '' : ` on ${part.node}`} ${secs(partStarted)}`,
+        );
         if (r.code !== 0) {
           problems.push({
             round,
@@ -127,7 +137,7 @@ export async function proveLab(
               message: `still fails after the solve script: ${c.message ?? ''} (task ${t.id})`,
             });
       options.log?.(
-        `  round ${String(round)}: solved, ${String(after.tasks.filter((t) => t.pass).length)}/${String(after.tasks.length)} tasks green`,
+        `  round ${String(round)}: solved, ${String(after.tasks.filter((t) => t.pass).length)}/${String(after.tasks.length)} tasks green (round ${secs(roundStarted)})`,
       );
     } finally {
       await env.close();

@@ -49,6 +49,14 @@ describe('xenlab lab', () => {
       out = [];
       expect(await xenlab('test', 'my-first-lab', '--labs', root)).toBe(0);
       expect(out.at(-1)).toMatch(/^PASS {2}my-first-lab +1 checks {2}2 rounds {2}\d+\.\d s$/);
+      // Where each round spends its time, part by part (an author tuning a slow multi-machine lab reads these).
+      expect(out).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^ {2}round 1: environment up in \d+\.\d s$/),
+          expect.stringMatching(/^ {2}round 2: part 1 \d+\.\d s$/),
+          expect.stringMatching(/^ {2}round 2: solved, 1\/1 tasks green \(round \d+\.\d s\)$/),
+        ]),
+      );
     },
   );
 
