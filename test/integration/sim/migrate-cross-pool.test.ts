@@ -60,6 +60,7 @@ beforeAll(async () => {
       { name: 'snap01', host: 'east-01', memoryMiB: 512 },
       { name: 'copy-sus01', host: 'east-01', memoryMiB: 512 },
       { name: 'cd01', power_state: 'Halted', memoryMiB: 512 },
+      { name: 'alert01', host: 'east-01', memoryMiB: 512 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -93,6 +94,17 @@ async function code(p: Promise<unknown>): Promise<string[]> {
     throw e;
   }
   throw new Error('expected an API error');
+}
+
+/** The VM_MIGRATED alerts a pool holds for the VM with this uuid. */
+async function migratedAlerts(
+  x: Client,
+  uuid: string,
+): Promise<{ priority: number; cls: string; body: string }[]> {
+  const all = (await x.call('message.get_since', new Date(0))) as Record<string, Record<string, unknown>>;
+  return Object.values(all)
+    .filter((m) => m.name === 'VM_MIGRATED' && m.obj_uuid === uuid)
+    .map((m) => ({ priority: Number(m.priority), cls: String(m.cls), body: String(m.body) }));
 }
 
 /** The dest map of west-01 on eth0's network, and the maps that send every disk and VIF of `vm` there. */
@@ -227,6 +239,16 @@ describe('VM.migrate_send', () => {
     const made = (await a.call('VM.migrate_send', vm, dest, false, vdiMap, vifMap, {})) as string;
     expect(await b.call('VM.get_uuid', made)).toBe(uuid);
     expect(await b.call('VM.get_power_state', made)).toBe('Halted');
+  });
+
+  test('a move to another pool raises no VM_MIGRATED, on either pool (message_forwarding.ml raises it for live intra-pool moves only)', async () => {
+    const vm = await byName(a, 'VM', 'alert01');
+    const uuid = (await a.call('VM.get_uuid', vm)) as string;
+    const { dest, vdiMap, vifMap } = await toWest(vm);
+    const made = (await a.call('VM.migrate_send', vm, dest, true, vdiMap, vifMap, {})) as string;
+    expect(await b.call('VM.get_power_state', made)).toBe('Running');
+    expect(await migratedAlerts(a, uuid)).toEqual([]);
+    expect(await migratedAlerts(b, uuid)).toEqual([]);
   });
 
   test("the VM's snapshots travel with it: same uuids, snapshots of the moved VM, their disks copied to the disk's SR as snapshots of its disk there; gone from the source", async () => {
@@ -729,6 +751,7 @@ describe('VM.migrate_send within one pool (storage motion)', () => {
       { name: 'mover', host: 'solo-01', memoryMiB: 1024 },
       { name: 'parked', power_state: 'Halted', memoryMiB: 1024 },
       { name: 'stay', host: 'solo-01', memoryMiB: 512 },
+      { name: 'alerted', host: 'solo-01', memoryMiB: 512 },
     ]);
     solo = await start({
       fast: true,
@@ -810,6 +833,29 @@ describe('VM.migrate_send within one pool (storage motion)', () => {
     // Mapped where it already is: nothing to move.
     await s.call('VM.migrate_send', vm, dest, false, { [String(after?.vdi)]: sr }, {}, {});
     expect(await diskSrs(vm)).toEqual([after]);
+  });
+
+  test("a running VM's move raises VM_MIGRATED as VM.pool_migrate does (message_forwarding.ml: live intra-pool only); a halted one's none", async () => {
+    const vm = await byName(s, 'VM', 'alerted');
+    const uuid = (await s.call('VM.get_uuid', vm)) as string;
+    const from = (await s.call('VM.get_resident_on', vm)) as string;
+    const { host, dest } = await within(vm, 'solo-02', 'solo NFS B');
+    // Its disk stays in its SR: only the memory moves.
+    const [disk] = await diskSrs(vm);
+    await s.call('VM.migrate_send', vm, dest, true, { [String(disk?.vdi)]: disk?.sr }, {}, {});
+    const hostText = async (h: string): Promise<string> =>
+      `'${String(await s.call('host.get_name_label', h))}' (uuid: ${String(await s.call('host.get_uuid', h))})`;
+    expect(await migratedAlerts(s, uuid)).toEqual([
+      {
+        priority: 5,
+        cls: 'VM',
+        body: `VM 'alerted' (uuid: ${uuid}) migrated from host ${await hostText(from)} to host ${await hostText(host)}`,
+      },
+    ]);
+    const parked = await byName(s, 'VM', 'parked');
+    const p = await within(parked, 'solo-01', 'solo NFS');
+    await s.call('VM.migrate_send', parked, p.dest, false, p.vdiMap, {}, {});
+    expect(await migratedAlerts(s, (await s.call('VM.get_uuid', parked)) as string)).toEqual([]);
   });
 
   test('errors: VIF mapping and copy mode are not allowed, VDI_NOT_IN_MAP, an SR the host cannot reach', async () => {

@@ -47,6 +47,7 @@ import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
 import { MAPS_TO } from '../transfer/import-objects.js';
 import { OVA_XML, exportMetadata, thisVersion } from '../transfer/ova.js';
 import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
+import { VM_MESSAGES, migrated, vmMessage } from './messages.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
 import { createVdi, destroyVdi, initialPhysical, refreshVbd, refreshVdi, vdiDataSize } from './storage.js';
 import { haltDomain, migrateDomain } from './vm.js';
@@ -751,6 +752,9 @@ async function migrateWithinPool(
     }
     ctx.task?.setProgress(0.99);
   });
+  // message_forwarding.ml migrate_send: VM_MIGRATED for a live intra-pool move only (to the same host too); a
+  // cross-pool move raises none (since xen-api 45f7cd0: the VM may be in another pool by then).
+  if (running) vmMessage(ctx, vm, VM_MESSAGES.migrated, migrated(ctx, from, host));
   return vm;
 }
 
