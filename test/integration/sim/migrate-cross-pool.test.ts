@@ -61,6 +61,7 @@ beforeAll(async () => {
       { name: 'copy-sus01', host: 'east-01', memoryMiB: 512 },
       { name: 'cd01', power_state: 'Halted', memoryMiB: 512 },
       { name: 'alert01', host: 'east-01', memoryMiB: 512 },
+      { name: 'gsnap01', power_state: 'Halted', memoryMiB: 512 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -394,6 +395,58 @@ describe('VM.migrate_send', () => {
       await code(a.call('VM.migrate_send', live, l.dest, true, l.vdiMap, l.vifMap, { copy: 'true' })),
     ).toEqual(['VM_BAD_POWER_STATE', live, 'halted', 'running']);
     expect(await b.call('VM.get_by_name_label', 'live01')).toEqual([]);
+  });
+
+  test("copy mode copies the snapshots' disks too, as snapshots of the copy's disk without their snapshot VMs; the snapshots' VIFs must be mapped", async () => {
+    const vm = await byName(a, 'VM', 'gsnap01');
+    const snap = (await a.call('VM.snapshot', vm, 'golden')) as string;
+    const snapUuid = (await a.call('VM.get_uuid', snap)) as string;
+    const diskOf = async (x: Client, v: string): Promise<string> => {
+      for (const vbd of (await x.call('VM.get_VBDs', v)) as string[])
+        if ((await x.call('VBD.get_type', vbd)) === 'Disk')
+          return (await x.call('VBD.get_VDI', vbd)) as string;
+      throw new Error('no disk');
+    };
+    const snapDisk = await diskOf(a, snap);
+    const [snapVif] = (await a.call('VM.get_VIFs', snap)) as string[];
+    // Without the VM's VIF the snapshot's (its MAC) cannot be inferred from a mapped one (infer_vif_map covers the
+    // snapshots' VIFs in copy mode too).
+    for (const vif of (await a.call('VM.get_VIFs', vm)) as string[]) await a.call('VIF.destroy', vif);
+    const { dest, vdiMap, sr, eth0 } = await toWest(vm);
+    const copy = { copy: 'true' };
+    expect(await code(a.call('VM.assert_can_migrate', vm, dest, false, vdiMap, {}, copy))).toEqual([
+      'VIF_NOT_IN_MAP',
+      snapVif,
+    ]);
+    const made = (await a.call(
+      'VM.migrate_send',
+      vm,
+      dest,
+      false,
+      vdiMap,
+      { [String(snapVif)]: eth0 },
+      copy,
+    )) as string;
+    expect(await b.call('VM.get_snapshots', made)).toEqual([]);
+    expect(await code(b.call('VM.get_by_uuid', snapUuid))).toEqual(['UUID_INVALID', 'VM', snapUuid]);
+    // The snapshot's disk is there, a snapshot of the copy's disk, in the disk's SR.
+    const disk = await diskOf(b, made);
+    const src = (await a.call('VDI.get_record', snapDisk)) as Record<string, unknown>;
+    const there = Object.values(
+      (await b.call('VDI.get_all_records')) as Record<string, Record<string, unknown>>,
+    ).filter((r) => r.snapshot_of === disk);
+    expect(there).toHaveLength(1);
+    expect(there[0]).toMatchObject({
+      is_a_snapshot: true,
+      SR: sr,
+      name_label: src.name_label,
+      virtual_size: src.virtual_size,
+      VBDs: [],
+    });
+    expect(there[0]?.uuid).not.toBe(src.uuid);
+    // The source keeps the snapshot and its disk.
+    expect(await a.call('VM.get_snapshots', vm)).toEqual([snap]);
+    expect(await a.call('VDI.get_is_a_snapshot', snapDisk)).toBe(true);
   });
 
   test("copy mode of a VM that is not halted is refused where xapi's assert_can_migrate refuses it: after the session and SR checks there, before the host's", async () => {

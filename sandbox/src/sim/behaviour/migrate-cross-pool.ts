@@ -15,7 +15,7 @@
  *   mapped networks (`HANDLE_INVALID`) and the host's memory (`HOST_NOT_ENOUGH_FREE_MEMORY`). Then, as migrate_send'
  *   does: the disks (mirrored: the receiving VDIs carry `sm_config:base_mirror` until the end; the snapshots' disks
  *   copied, to the SR the map gives them or the disk they are snapshots of, else the destination's default SR, and
- *   made snapshots there), the metadata import (the
+ *   made snapshots there — in copy mode too, where the snapshots' records stay behind), the metadata import (the
  *   destination's `/import_metadata` with the disks and networks in `other_config:maps_to`: the VM, same uuid,
  *   arrives Halted — Suspended with its image — with its VBDs, VIFs and snapshots), its memory reserved on the
  *   destination host (`host.allocate_resources_for_vm`, which checks it fits again), the VM waiting there while the
@@ -243,7 +243,10 @@ interface Plan {
   readonly disks: Disk[];
   /** A suspended VM's memory image and the SR it goes to (resolved against the destination later). */
   readonly suspendVdi: string | undefined;
-  /** The VM's snapshots (none in copy mode: `send_snapshots = not copy`). */
+  /**
+   * The VM's snapshots: their VIFs must be mapped and their disks are copied, in copy mode too; only their records
+   * stay behind in copy mode (`send_snapshots = not copy`), so the copied disks arrive without them.
+   */
   readonly snapshots: string[];
   /** Their disks and checkpoint images, with the SR each goes to when the maps say (else resolved there). */
   readonly extraVdis: ExtraVdi[];
@@ -293,7 +296,7 @@ function plan(
   const running = !copy && (power === 'Running' || power === 'Paused');
   const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
   const memoryBytes = running ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
-  const snapshots = copy ? [] : strings(rec, 'snapshots').filter((x) => store.find('VM', x));
+  const snapshots = strings(rec, 'snapshots').filter((x) => store.find('VM', x));
   const extraVdis = snapshotVdis(store, snapshots, vdiMap);
   const extraBytes = extraVdis.reduce((n, e) => n + vdiDataSize(store, store.get('VDI', e.vdi)), 0);
   return {
