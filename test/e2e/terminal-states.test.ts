@@ -1,7 +1,8 @@
 // The terminal's states beyond "connected", in Chromium against the real gateway and the built site: a lab whose
 // driver cannot run on this machine (a permanent refusal, close 4003: the message is shown and nothing retries),
 // a lab whose environment takes a while to come up (what starts, about how long, the time elapsed, and the boot
-// console from its first line), and the bar's keyboard hint on a phone (hidden; the description stays).
+// console from its first line), a message the page cannot read (the page and the lab server disagree: it stops and
+// asks for a reload), and the bar's keyboard hint on a phone (hidden; the description stays).
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -205,6 +206,78 @@ describe('a lab whose environment takes a while to start', () => {
       await page.keyboard.type('echo up-$((6*7))');
       await page.keyboard.press('Enter');
       await expect.poll(() => terminalText(page, TERMINAL), { timeout: 10_000 }).toMatch(/^up-42\s*$/m);
+    },
+  );
+});
+
+describe('a message the page cannot read', () => {
+  it(
+    'says the page and the lab server disagree, logs which field, stops, and comes back on Reload',
+    { timeout: 90_000 },
+    async () => {
+      const gateway = await startGateway({
+        qemuXen: () => ({
+          name: 'qemu-xen',
+          available: () => Promise.resolve({ ok: false, code: 'X', reason: 'unused', fix: 'unused' }),
+          create: () => Promise.reject(new Error('unused')),
+        }),
+      });
+      const page = await newPage();
+      const errors: { text: string; detail: unknown }[] = [];
+      page.on('console', (m) => {
+        if (m.type() !== 'error') return;
+        const text = m.text();
+        void m
+          .args()[1]
+          ?.jsonValue()
+          .then((detail: unknown) => errors.push({ text, detail }));
+      });
+      // The real gateway's term.ready, with the field that hid last week's bug made invalid on its way.
+      let tamper = true;
+      let sockets = 0;
+      await page.routeWebSocket(/\/ws\/terminal/, (ws) => {
+        sockets++;
+        const server = ws.connectToServer();
+        server.onMessage((m) => {
+          if (tamper && typeof m === 'string' && m.includes('"term.ready"')) {
+            ws.send(JSON.stringify({ ...(JSON.parse(m) as object), offset: -1 }));
+          } else ws.send(m);
+        });
+      });
+      await page.goto(`${gateway.url}/getting-started/`);
+      const terminal = page.locator(TERMINAL).first();
+      await expect.poll(() => terminal.getAttribute('data-state'), { timeout: 20_000 }).toBe('mismatch');
+      const panel = terminal.locator('.xt-unavailable');
+      expect(await panel.isVisible()).toBe(true);
+      expect(await panel.getAttribute('role')).toBe('alert');
+      const text = (await panel.innerText()).replace(/\s+/g, ' ');
+      expect(text).toContain('The page and the lab server disagree — reload the page');
+      // For whoever debugs it: which message and which field, on the page and in the console.
+      expect(await panel.locator('.xt-unavailable-code').innerText()).toMatch(/^term\.ready · offset: /);
+      expect(await terminal.locator('.xt-status').textContent()).toBe(
+        'The page and the lab server disagree — reload the page',
+      );
+      await expect.poll(() => errors.length).toBeGreaterThan(0);
+      expect(errors[0]?.text).toMatch(/term\.ready message this page cannot read: offset: /);
+      expect(errors[0]?.detail).toMatchObject({ type: 'term.ready', paths: [['offset']] });
+      expect(await terminal.locator('.xt-progress').isVisible()).toBe(false);
+
+      // Nothing reconnects (it would get the same message), and typing does not bring it back.
+      await terminal.locator('.xt-screen').click();
+      await page.keyboard.type('ls\n');
+      await page.waitForTimeout(3_000);
+      expect(sockets).toBe(1);
+      expect(await terminal.getAttribute('data-state')).toBe('mismatch');
+
+      // Reload (the server fixed, here: the message passes untouched) gives a working shell.
+      tamper = false;
+      await panel.getByRole('button', { name: 'Reload the page' }).click();
+      await expect.poll(() => terminal.getAttribute('data-state'), { timeout: 20_000 }).toBe('open');
+      expect(sockets).toBe(2);
+      await terminal.locator('.xt-screen').click();
+      await page.keyboard.type('echo back-$((6*7))');
+      await page.keyboard.press('Enter');
+      await expect.poll(() => terminalText(page, TERMINAL), { timeout: 10_000 }).toMatch(/^back-42\s*$/m);
     },
   );
 });

@@ -4,13 +4,13 @@ import {
   PATHS,
   PERMANENT_ERRORS,
   PROTOCOL_VERSION,
-  parseServerMessage,
   type ClientMessage,
   type ServerMessage,
 } from '@xenlab/sandbox/protocol';
 import { INPUT_CHUNK_BYTES, splitBytes } from './input.js';
 import { pushPace, socketPushing } from './pace.js';
 import { ReconnectingSocket, type CloseVerdict } from './reconnecting-socket.js';
+import { issueText, readServerMessage, type Issue } from './server-message.js';
 
 /**
  * Input waits in the page while the socket has more than this queued and not yet sent: a 200 KiB paste goes out
@@ -23,10 +23,12 @@ const INPUT_BUFFERED_HIGH = 4 * INPUT_CHUNK_BYTES;
  * `starting`: the socket is open but the environment is still coming up (a nested Xen host boots for a minute or
  * two): the gateway sent `env.starting`, or `term.ready` is slow to come. `unavailable`: permanent — this lab's
  * driver cannot run on this machine; nothing reconnects until the page is reloaded. `locked`: the instructor locked
- * this lab; it connects by itself once unlocked.
+ * this lab; it connects by itself once unlocked. `mismatch`: permanent — the gateway sent a message this page cannot
+ * read (a known type with a missing or wrong field: the page and the gateway disagree about the protocol); the
+ * detail says which type and field, the console has the issues, and nothing reconnects until the page is reloaded.
  */
 export type ConnectionState =
-  'connecting' | 'starting' | 'open' | 'closed' | 'join' | 'unavailable' | 'locked';
+  'connecting' | 'starting' | 'open' | 'closed' | 'join' | 'unavailable' | 'locked' | 'mismatch';
 
 /** Without `env.starting`, a socket still waiting for `term.ready` after this long counts as starting. */
 export const SLOW_START_MS = 1_500;
@@ -70,6 +72,8 @@ export class TerminalConnection {
   /** Boot console was written on this socket: the screen starts over on `term.ready`. */
   #bootShown = false;
   #slowTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A message could not be read: the connection stopped and says `mismatch` (nothing more is taken). */
+  #mismatch = false;
   /** Input not yet sent (chunks of at most INPUT_CHUNK_BYTES), and the timer that sends more of it. */
   #pending: Uint8Array[] = [];
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
@@ -147,6 +151,7 @@ export class TerminalConnection {
   }
 
   #message(data: ArrayBuffer | string): void {
+    if (this.#mismatch) return;
     if (typeof data !== 'string') {
       const bytes = new Uint8Array(data);
       if (!this.#ready) {
@@ -164,9 +169,17 @@ export class TerminalConnection {
       });
       return;
     }
-    const parsed = parseServerMessage(data);
-    if (!parsed.ok) return;
-    const msg = parsed.value;
+    const received = readServerMessage(data);
+    if (received.kind === 'ignored') {
+      console.warn(`[xenlab] ${received.warning}`);
+      return;
+    }
+    if (received.kind === 'mismatch') {
+      this.#disagree(received.type, received.issues, data);
+      return;
+    }
+    if (received.warning) console.warn(`[xenlab] ${received.warning}`);
+    const msg = received.msg;
     if (msg.type === 'term.ready') {
       this.#socket.resetBackoff();
       this.#exited = false;
@@ -197,6 +210,21 @@ export class TerminalConnection {
       clearTimeout(this.#slowTimer);
       this.#events.state('starting', `Waiting in line: place ${String(msg.place)}`);
     }
+  }
+
+  /**
+   * The gateway sent what this page cannot read. Dropping it could leave the terminal waiting for good (a
+   * `term.ready` dropped is a terminal stuck at "starting"), and reconnecting would get the same message: stop,
+   * log what failed where, and ask for a reload (a page older than its gateway gets the gateway's own).
+   */
+  #disagree(type: string | undefined, issues: readonly Issue[], frame: string): void {
+    this.#mismatch = true;
+    console.error(
+      `[xenlab] the lab server sent ${type ? `a ${type} message` : 'a frame'} this page cannot read: ${issueText(issues)}`,
+      { type, paths: issues.map((i) => i.path), issues, frame: frame.slice(0, 1000) },
+    );
+    this.stop();
+    this.#events.state('mismatch', `${type ?? 'message'} · ${issueText(issues)}`);
   }
 
   #stopPushing(): void {

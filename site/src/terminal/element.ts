@@ -5,7 +5,8 @@
  * - events.ts: what the connection's messages and states do to the page;
  * - parts.ts: the markup's parts, the screen reader live region, timers that stop with the element;
  * - keyboard.ts: copy/paste keys, leaving with Escape then Tab or Ctrl+M, paste cleaning, screen reader mode;
- * - starting.ts: the panels shown while an environment comes up or cannot run here;
+ * - starting.ts: the panels shown while an environment comes up, cannot run here, or sends what the page cannot read;
+ * - server-message.ts: which of the gateway's text frames the page acts on, ignores, or cannot go on after;
  * - banner.ts: the idle countdown (Extend), an instructor's message, the paused notice;
  * - help.ts: the raised hand.
  * @module

@@ -8,7 +8,7 @@ import { PERMANENT_ERRORS, type ServerMessage } from '@xenlab/sandbox/protocol';
 import type { Banner } from './banner.ts';
 import type { ConnectionEvents, ConnectionState } from './connection.ts';
 import type { Parts } from './parts.ts';
-import type { StartingPanels } from './starting.ts';
+import { MISMATCH_TEXT, type StartingPanels } from './starting.ts';
 
 export interface View {
   readonly host: HTMLElement;
@@ -127,5 +127,10 @@ function onState(view: View, state: ConnectionState, detail: string, refusal: st
   } else if (state === 'unavailable') {
     starting.unavailable(refusal);
     parts.status.textContent = 'This lab cannot run on this machine';
+  } else if (state === 'mismatch') {
+    // The detail (which message, which field) goes in the panel's small print; the console has the rest.
+    starting.mismatch(detail);
+    parts.status.textContent = MISMATCH_TEXT;
+    view.term.write(`\r\n\x1b[1;31m[xenlab] ${MISMATCH_TEXT}.\x1b[0m\x1b[?25l\r\n`);
   } else if (state !== 'connecting') starting.hide();
 }

@@ -1,6 +1,7 @@
 /**
  * The panels above the screen while there is no shell yet: an environment coming up (what starts, about how long
- * is left, how long the page has waited) and a lab that cannot run on this machine (which driver, why, what to do).
+ * is left, how long the page has waited), a lab that cannot run on this machine (which driver, why, what to do),
+ * and a page that cannot read what the lab server sent (reload it).
  * @module
  */
 import type { Terminal } from '@xterm/xterm';
@@ -94,6 +95,9 @@ function splitCode(message: string): { code: string | undefined; text: string } 
   return { code: m?.[1], text: text.charAt(0).toUpperCase() + text.slice(1) };
 }
 
+/** The status line, the screen and the panel's title when the page cannot read the lab server's messages. */
+export const MISMATCH_TEXT = 'The page and the lab server disagree — reload the page';
+
 export interface StartingPanels {
   /** The gateway said what is starting now (`env.starting`). */
   phase(msg: StartPhase): void;
@@ -106,6 +110,11 @@ export interface StartingPanels {
   ready(): void;
   /** The lab cannot run here: the message (with its code) in place of the progress, and no input. */
   unavailable(message: string | undefined): void;
+  /**
+   * The page cannot read a message the lab server sent (`mismatch`): what to do, a Reload button, and `detail`
+   * (which message, which field) for whoever debugs it; no input.
+   */
+  mismatch(detail: string): void;
 }
 
 export function startingPanels(
@@ -136,6 +145,10 @@ export function startingPanels(
       else bar.value = fraction;
     }
     return title;
+  };
+  const noInput = () => {
+    term.options.cursorBlink = false;
+    term.options.disableStdin = true;
   };
   const hide = () => {
     timer.stop();
@@ -178,8 +191,38 @@ export function startingPanels(
           ? `${code} · reload this page once it is fixed`
           : 'Reload this page once it is fixed.';
       unavailable.hidden = false;
-      term.options.cursorBlink = false;
-      term.options.disableStdin = true;
+      noInput();
+    },
+    mismatch: (detail) => {
+      hide();
+      const title = unavailable.querySelector('.xt-unavailable-title');
+      const body = unavailable.querySelector('.xt-unavailable-text');
+      const codeEl = unavailable.querySelector('.xt-unavailable-code');
+      if (title) title.textContent = MISMATCH_TEXT;
+      body?.replaceChildren(
+        'This page could not read a message from the lab server, so the terminal cannot go on. Reloading gets ' +
+          'the page that matches the server; if this comes back, tell your instructor (it is a bug).',
+        reloadButton(signal),
+      );
+      if (codeEl) codeEl.textContent = detail;
+      unavailable.hidden = false;
+      noInput();
     },
   };
+}
+
+/** "Reload the page": a button in the panel's text. */
+function reloadButton(signal: AbortSignal): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'xt-reload';
+  button.textContent = 'Reload the page';
+  button.addEventListener(
+    'click',
+    () => {
+      location.reload();
+    },
+    { signal },
+  );
+  return button;
 }
