@@ -97,14 +97,19 @@ async function code(p: Promise<unknown>): Promise<string[]> {
   throw new Error('expected an API error');
 }
 
+/** The alerts a pool holds for the VM with this uuid. */
+async function vmAlerts(x: Client, uuid: string): Promise<Record<string, unknown>[]> {
+  const all = (await x.call('message.get_since', new Date(0))) as Record<string, Record<string, unknown>>;
+  return Object.values(all).filter((m) => m.obj_uuid === uuid);
+}
+
 /** The VM_MIGRATED alerts a pool holds for the VM with this uuid. */
 async function migratedAlerts(
   x: Client,
   uuid: string,
 ): Promise<{ priority: number; cls: string; body: string }[]> {
-  const all = (await x.call('message.get_since', new Date(0))) as Record<string, Record<string, unknown>>;
-  return Object.values(all)
-    .filter((m) => m.name === 'VM_MIGRATED' && m.obj_uuid === uuid)
+  return (await vmAlerts(x, uuid))
+    .filter((m) => m.name === 'VM_MIGRATED')
     .map((m) => ({ priority: Number(m.priority), cls: String(m.cls), body: String(m.body) }));
 }
 
@@ -250,6 +255,8 @@ describe('VM.migrate_send', () => {
     expect(await b.call('VM.get_power_state', made)).toBe('Running');
     expect(await migratedAlerts(a, uuid)).toEqual([]);
     expect(await migratedAlerts(b, uuid)).toEqual([]);
+    // Its domain arrived there (xenopsd, then pool_migrate_complete): no VM.start there, so no VM_STARTED either.
+    expect(await vmAlerts(b, uuid)).toEqual([]);
   });
 
   test("the VM's snapshots travel with it: same uuids, snapshots of the moved VM, their disks copied to the disk's SR as snapshots of its disk there; gone from the source", async () => {

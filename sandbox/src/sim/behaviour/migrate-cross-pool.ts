@@ -19,8 +19,8 @@
  *   destination's `/import_metadata` with the disks and networks in `other_config:maps_to`: the VM, same uuid,
  *   arrives Halted — Suspended with its image — with its VBDs, VIFs and snapshots), its memory reserved on the
  *   destination host (`host.allocate_resources_for_vm`, which checks it fits again), the VM waiting there while the
- *   memory crosses, the domain starting on the
- *   destination host, and only then the VM leaves the source (stays, in copy mode). A failure or a cancel on the way
+ *   memory crosses, the domain handed over to the destination host
+ *   (`VM.pool_migrate_complete` there: no VM.start, no VM_STARTED), and only then the VM leaves the source (stays, in copy mode). A failure or a cancel on the way
  *   removes what was made on the destination and leaves the source as it was.
  * - A dest map whose host is one of this pool's is storage motion within the pool ({@link migrateWithinPool}).
  * - Durations follow the WAN link: disk bytes then memory bytes over its bandwidth, plus its latency per round trip,
@@ -44,13 +44,13 @@ import type { MessageSpec, Transport } from '@xenlab/toolkit/xenapi';
 import { XapiFailure } from '../contract.js';
 import type { SimBehaviour, SimContext, SimRecord, SimStore, SimTask } from '../contract.js';
 import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
-import { MAPS_TO } from '../transfer/import-objects.js';
+import { MAPS_TO, takeArrivingDomain } from '../transfer/import-objects.js';
 import { OVA_XML, exportMetadata, thisVersion } from '../transfer/ova.js';
 import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
 import { VM_MESSAGES, migrated, vmMessage } from './messages.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
 import { createVdi, destroyVdi, initialPhysical, refreshVbd, refreshVdi, vdiDataSize } from './storage.js';
-import { haltDomain, migrateDomain } from './vm.js';
+import { bootDomain, haltDomain, migrateDomain } from './vm.js';
 import {
   NULL_REF,
   arg,
@@ -75,6 +75,8 @@ const SESSION = 'session_id';
 const MASTER = 'master';
 /** Host.allocate_resources_for_vm: a message xapi dispatches but hides from its datamodel (datamodel_host.ml). */
 const ALLOCATE = 'host.allocate_resources_for_vm';
+/** VM.pool_migrate_complete, hidden from the datamodel too (datamodel_vm.ml): the source's last call there. */
+const COMPLETE = 'VM.pool_migrate_complete';
 /** The hidden VDI setters SM calls on a migrated snapshot disk (datamodel.ml, VDI `set_is_a_snapshot`, …). */
 const SET_IS_A_SNAPSHOT = 'VDI.set_is_a_snapshot';
 const SET_SNAPSHOT_OF = 'VDI.set_snapshot_of';
@@ -575,8 +577,8 @@ async function migrateSend(ctx: SimContext, args: readonly unknown[], dryRun: bo
 /**
  * Creates the VM on the destination as xapi's migrate_send' does: the disks first (mirrored while a running VM keeps
  * writing: `sm_config:base_mirror` on the receiving VDI; copied when it is halted), then the metadata import — the
- * VM record appears there, Halted, with its VBDs and VIFs — then the memory; the domain starts on the destination
- * host and the mirrors end. On failure or cancel removes what was made there (the VM, then its disks) and rethrows.
+ * VM record appears there, Halted, with its VBDs and VIFs — then the memory; the domain runs on the destination
+ * host (`VM.pool_migrate_complete`) and the mirrors end. On failure or cancel removes what was made there (the VM, then its disks) and rethrows.
  */
 async function copyToRemote(
   ctx: SimContext,
@@ -635,8 +637,8 @@ async function copyToRemote(
       span(ctx.task, 0.9 * diskShare, 0.95),
       p.running ? wanMs(store, p.memoryBytes) : 0,
     );
-    if (p.running)
-      await remote.call('VM.start_on', vmRef, dest.host, str(p.rec, 'power_state') === 'Paused', false);
+    // Its domain is there now (xenopsd's handover, not a VM.start: no VM_STARTED); the destination takes it over.
+    await remote.call(COMPLETE, vmRef, dest.host);
     // The mirrors end (receive_finalize): the receiving disks lose their mark.
     for (const vdi of mirrored) await remote.call('VDI.remove_from_sm_config', vdi, BASE_MIRROR);
     ctx.task?.setProgress(0.99);
@@ -781,6 +783,29 @@ function allocateResources(ctx: SimContext, args: readonly unknown[]): void {
   schedule(store, vm, host);
 }
 
+/**
+ * VM.pool_migrate_complete(vm, host) on the destination (xapi_vm_migrate.ml `pool_migrate_complete`): when the domain
+ * with the VM's uuid has arrived (a live import of a running or paused VM kept its uuid: import-objects.ts), the VM
+ * runs on the host from now on, without a VM.start (xenopsd's domain; no VM_STARTED); then, as
+ * `force_state_reset_keep_current_operations` with its power state, a VM still Halted or Suspended is resident
+ * nowhere and reserves no memory (a copy: its new uuid has no domain, it stays Halted).
+ */
+function poolMigrateComplete(ctx: SimContext, args: readonly unknown[]): void {
+  const { store } = ctx;
+  const vm = arg.str(args, 0);
+  const host = arg.str(args, 1);
+  const rec = store.get('VM', vm);
+  store.get('host', host);
+  const domain = takeArrivingDomain(store, vm);
+  const power = str(rec, 'power_state');
+  if (domain !== undefined && power === 'Halted') bootDomain(ctx, vm, host, domain === 'Paused');
+  else if (power === 'Halted' || power === 'Suspended') {
+    schedule(store, vm, NULL_REF);
+    store.update('VM', vm, { resident_on: NULL_REF, domid: -1 });
+  }
+  refreshVm(store, vm);
+}
+
 function migrateReceive(ctx: SimContext, args: readonly unknown[]): Record<string, string> {
   const { store } = ctx;
   const host = arg.str(args, 0);
@@ -860,6 +885,15 @@ export const crossPoolMigrationBehaviour: SimBehaviour = {
     [SET_IS_A_SNAPSHOT]: vdiSetter('set_is_a_snapshot', 'bool'),
     [SET_SNAPSHOT_OF]: vdiSetter('set_snapshot_of', 'VDI ref'),
     [SET_SNAPSHOT_TIME]: vdiSetter('set_snapshot_time', 'datetime'),
+    [COMPLETE]: {
+      n: 'pool_migrate_complete',
+      p: [
+        ['session_id', 'session ref'],
+        ['vm', 'VM ref'],
+        ['host', 'host ref'],
+      ],
+      r: 'void',
+    },
     [ALLOCATE]: {
       n: 'allocate_resources_for_vm',
       p: [
@@ -875,6 +909,9 @@ export const crossPoolMigrationBehaviour: SimBehaviour = {
     'host.migrate_receive': (ctx, args) => migrateReceive(ctx, args),
     [ALLOCATE]: (ctx, args) => {
       allocateResources(ctx, args);
+    },
+    [COMPLETE]: (ctx, args) => {
+      poolMigrateComplete(ctx, args);
     },
     [SET_IS_A_SNAPSHOT]: (ctx, args) => {
       setVdiField(ctx, args, 'is_a_snapshot', arg.bool(args, 1));

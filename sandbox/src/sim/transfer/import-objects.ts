@@ -39,6 +39,33 @@ export interface ImportConfig {
 /** The key cross-pool migration maps VDIs and VIFs with (constants.ml `storage_migrate_vdi_map_key`, `…_vif_…`). */
 export const MAPS_TO = 'maps_to';
 
+/** A domain's state as it crosses in a migration. */
+export type ArrivingDomain = 'Running' | 'Paused';
+
+/**
+ * The VMs a live metadata import made from a running or paused VM with its uuid kept: the domain a cross-pool
+ * migration hands over next has that uuid (xenopsd knows domains by uuid), so `VM.pool_migrate_complete` finds it
+ * there (behaviour/migrate-cross-pool.ts). A copy's new uuid has none, as in xapi. Per pool, in memory.
+ */
+const arriving = new WeakMap<object, Map<string, ArrivingDomain>>();
+
+/** The domain arriving for `vm` in the pool of `store`, if any; it is taken (asked once). */
+export function takeArrivingDomain(store: object, vm: string): ArrivingDomain | undefined {
+  const m = arriving.get(store);
+  const d = m?.get(vm);
+  m?.delete(vm);
+  return d;
+}
+
+function expectDomain(store: object, vm: string, state: ArrivingDomain): void {
+  let m = arriving.get(store);
+  if (!m) {
+    m = new Map();
+    arriving.set(store, m);
+  }
+  m.set(vm, state);
+}
+
 /** What an import created so far. */
 export interface ImportState {
   /** Archive id → ref in this pool (import.ml `table`). */
@@ -310,6 +337,12 @@ async function importVm(
       if (store.find('VM', vm)) store.destroy('VM', vm);
     }
   });
+  if (
+    config.metadata?.live === true &&
+    config.fullRestore &&
+    (rec.power_state === 'Running' || rec.power_state === 'Paused')
+  )
+    expectDomain(store, vm, rec.power_state);
   engine.afterChange(ctx, 'VM', vm);
   state.table.set(x.id, vm);
   state.createdVms.push(vm);
