@@ -60,8 +60,9 @@ beforeAll(async () => {
       { name: 'snap01', host: 'east-01', memoryMiB: 512 },
       { name: 'copy-sus01', host: 'east-01', memoryMiB: 512 },
       { name: 'cd01', power_state: 'Halted', memoryMiB: 512 },
-      { name: 'alert01', host: 'east-01', memoryMiB: 512 },
+      { name: 'alert01', host: 'east-01', memoryMiB: 256 },
       { name: 'gsnap01', power_state: 'Halted', memoryMiB: 512 },
+      { name: 'fcopy01', host: 'east-01', memoryMiB: 256 },
     ]),
   });
   west = await start({ fast: true, password: 'west-pw', crossPool, scenario: pool('west') });
@@ -497,6 +498,39 @@ describe('VM.migrate_send', () => {
     ]);
     expect(await b.call('VM.get_by_name_label', 'live01')).toEqual([]);
     expect(await b.call('VM.get_by_name_label', 'copy-sus01')).toEqual([]);
+  });
+
+  test('a forced copy of a running VM (copy=true, force=true): its domain leaves as in a move, so the source ends halted, and the copy (a new uuid, which no domain has) arrives halted, reserving nothing', async () => {
+    const forced = { copy: 'true', force: 'true' };
+    // The memory check of a live import applies: big01 (8 GiB) does not fit west-02 (4 GiB).
+    const big = await byName(a, 'VM', 'big01');
+    const bg = await toWest(big);
+    const small = await byName(b, 'host', 'west-02');
+    const dest2 = (await b.call('host.migrate_receive', small, bg.eth0, {})) as Record<string, string>;
+    const err = await code(a.call('VM.assert_can_migrate', big, dest2, true, bg.vdiMap, bg.vifMap, forced));
+    expect(err[0]).toBe('HOST_NOT_ENOUGH_FREE_MEMORY');
+    const vm = await byName(a, 'VM', 'fcopy01');
+    const uuid = (await a.call('VM.get_uuid', vm)) as string;
+    const { dest, vdiMap, vifMap } = await toWest(vm);
+    const [disk] = Object.keys(vdiMap);
+    const made = (await a.call('VM.migrate_send', vm, dest, true, vdiMap, vifMap, forced)) as string;
+    const there = (await b.call('VM.get_record', made)) as Record<string, unknown>;
+    expect(there.uuid).not.toBe(uuid);
+    expect(there).toMatchObject({
+      name_label: 'fcopy01',
+      power_state: 'Halted',
+      resident_on: 'OpaqueRef:NULL',
+      scheduled_to_be_resident_on: 'OpaqueRef:NULL',
+    });
+    // Its disk there was mirrored; the mirror has ended.
+    for (const vbd of there.VBDs as string[])
+      if ((await b.call('VBD.get_type', vbd)) === 'Disk')
+        expect(await b.call('VDI.get_sm_config', await b.call('VBD.get_VDI', vbd))).toEqual({});
+    // The source keeps its record and disk, without its domain (xapi: the domain went to xenopsd there).
+    const src = (await a.call('VM.get_record', vm)) as Record<string, unknown>;
+    expect(src).toMatchObject({ uuid, power_state: 'Halted', resident_on: 'OpaqueRef:NULL' });
+    expect(await a.call('VDI.get_uuid', disk)).toMatch(/^[0-9a-f-]{36}$/);
+    await a.call('VM.start', vm, false, false);
   });
 
   test('a disc in the CD drive is ejected before the VM moves (in copy mode the source keeps the empty drive); the VM arrives with its drive empty though the same ISO is there', async () => {

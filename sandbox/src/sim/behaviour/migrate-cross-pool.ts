@@ -237,6 +237,7 @@ function snapshotVdis(
 interface Plan {
   readonly vm: string;
   readonly rec: Readonly<SimRecord>;
+  /** Live (xapi's `is_live`: running or paused): disks mirrored, memory checked, reserved and sent. */
   readonly running: boolean;
   /** Copy mode (`options:copy=true`): the source stays, the copy arrives with a new uuid and new MACs. */
   readonly copy: boolean;
@@ -294,8 +295,10 @@ function plan(
   const sv = power === 'Suspended' ? ref(rec, 'suspend_VDI') : NULL_REF;
   const suspendVdi = !isNull(sv) && store.find('VDI', sv) ? sv : undefined;
   const suspendBytes = suspendVdi === undefined ? 0 : vdiDataSize(store, store.get('VDI', suspendVdi));
-  // A forced copy of a running VM leaves the domain where it is: the copy arrives halted.
-  const running = !copy && (power === 'Running' || power === 'Paused');
+  // A live VM's domain leaves with its memory, in a forced copy too: xapi's migrate_send' mirrors the disks, checks
+  // and reserves the memory there and hands the domain to xenopsd there whatever the mode (under the VM's uuid, which
+  // the copy does not have: the copy stays Halted, the source is left without its domain).
+  const running = power === 'Running' || power === 'Paused';
   const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
   const memoryBytes = running ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
   const snapshots = strings(rec, 'snapshots').filter((x) => store.find('VM', x));
@@ -568,6 +571,9 @@ async function migrateSend(ctx: SimContext, args: readonly unknown[], dryRun: bo
       return copyToRemote(ctx, remote, dest, p, vifs, suspendSr, extraSrs);
     });
     if (!p.copy) removeHere(ctx, p);
+    // A forced copy of a live VM: its domain went with the memory (xenopsd's migration; xapi's refresh_vm then finds
+    // no domain here, "assuming VM has shut down"). No alert: no API shutdown happened.
+    else if (p.running) haltDomain(ctx, vm);
     return made;
   } finally {
     remote.close();
