@@ -1,7 +1,8 @@
 /**
  * Proving a lab (`xenlab lab test`): in a fresh environment every check must fail, then the solve script runs,
- * then every check must pass — twice from scratch, to catch flaky checks (iximiuz vets community challenges the
- * same way: a scripted solution, run twice).
+ * then every task must be done — twice from scratch, to catch flaky checks (iximiuz vets community challenges the
+ * same way: a scripted solution, run twice). Tasks are judged at the end, and also before each fault button the
+ * script presses: a task passed before a machine loses power stays done, as in the learner's panel.
  * @module
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -80,6 +81,9 @@ export async function proveLab(
       let partNo = 0;
       for (const part of solveParts(solve)) {
         if ('press' in part) {
+          // A button changes the world (a machine loses power): the tasks done before it are judged before it, as
+          // the learner's panel judges them while they work, and stay done (a task once passed is passed).
+          await env.grader.evaluate('check', true, { wait: true });
           try {
             await env.faults.press(part.press);
             options.log?.(`  round ${String(round)}: pressed ${part.press}`);
@@ -129,7 +133,7 @@ export async function proveLab(
       const after = await env.grader.evaluate('check', true, { wait: true });
       for (const t of after.tasks)
         for (const c of t.checks)
-          if (!c.pass)
+          if (!c.pass && t.firstPassedAt === undefined)
             problems.push({
               round,
               phase: 'after',
@@ -137,7 +141,7 @@ export async function proveLab(
               message: `still fails after the solve script: ${c.message ?? ''} (task ${t.id})`,
             });
       options.log?.(
-        `  round ${String(round)}: solved, ${String(after.tasks.filter((t) => t.pass).length)}/${String(after.tasks.length)} tasks green (round ${secs(roundStarted)})`,
+        `  round ${String(round)}: solved, ${String(after.tasks.filter((t) => t.firstPassedAt !== undefined).length)}/${String(after.tasks.length)} tasks green (round ${secs(roundStarted)})`,
       );
     } finally {
       await env.close();

@@ -87,6 +87,49 @@ tasks:
     },
   );
 
+  it(
+    'judges the tasks done before a button press before it: a task passed then stays done',
+    { timeout: 120_000 },
+    async () => {
+      await xenlab('new', 'before-the-plug', '--labs', root);
+      // Task `before` is true only between the first part and the press (as "the service runs on storage-a" is in
+      // the storage lab); `after` only once the script's second part ran.
+      writeFileSync(
+        join(root, 'before-the-plug', 'lab.yaml'),
+        `id: before-the-plug
+title: Before the plug
+summary: A state that a fault ends.
+environment:
+  faults:
+    - { id: pull-the-plug, kind: host-power-off, target: xcp-ng-02, trigger: { button: 'Pull the plug' } }
+tasks:
+  - id: before
+    title: Before
+    checks:
+      - { id: only-a, kind: script, run: 'test -f ~/a && ! test -f ~/b' }
+  - id: after
+    title: After
+    checks:
+      - { id: b, kind: script, run: 'test -f ~/b' }
+`,
+      );
+      const solve = join(root, 'before-the-plug', 'solve.sh');
+      writeFileSync(solve, 'touch ~/a\n# xenlab-lab-test: press pull-the-plug\ntouch ~/b\n');
+      expect(await xenlab('test', 'before-the-plug', '--labs', root, '--rounds', '1')).toBe(0);
+      expect(err).toEqual([]);
+      expect(out).toContain('  round 1: pressed pull-the-plug');
+      // Without the part before the press, `before` never passes: the end alone does not make it green.
+      writeFileSync(solve, '# xenlab-lab-test: press pull-the-plug\ntouch ~/a ~/b\n');
+      err = [];
+      expect(await xenlab('test', 'before-the-plug', '--labs', root, '--rounds', '1')).toBe(1);
+      expect(err).toEqual([
+        expect.stringMatching(
+          /^ {2}round 1 after only-a: still fails after the solve script: .*\(task before\)$/,
+        ),
+      ]);
+    },
+  );
+
   it('reports a stale JSON schema and prints answer hashes', async () => {
     writeFileSync(join(root, 'lab.schema.json'), '{}');
     expect(await xenlab('validate', '--labs', root)).toBe(1);
