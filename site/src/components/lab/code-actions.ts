@@ -1,6 +1,8 @@
 /**
  * Code blocks of a lab guide: shell blocks get a Run button that types them into the lab's active terminal
- * (Killercoda's `{{exec}}`, NRE Labs' runSnippetInTab). Every block already has Expressive Code's copy button.
+ * (Killercoda's `{{exec}}`, NRE Labs' runSnippetInTab), or into the terminal a task's solution names for the block
+ * (`data-terminal`, from ```` ```sh terminal=storage-b ````: its tab is brought to the front first). Every block
+ * already has Expressive Code's copy button.
  */
 const RUNNABLE = new Set(['sh', 'bash', 'shell', 'console']);
 
@@ -25,12 +27,15 @@ export function addRunButtons(root: HTMLElement, onRun?: (block: number) => void
     if (!RUNNABLE.has(pre.dataset.language ?? '') || pre.dataset.runnable) continue;
     pre.dataset.runnable = 'true';
     const figure = pre.closest('figure') ?? pre;
+    const target = pre.dataset.terminal;
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'lab-run';
-    button.textContent = '▶ Run';
-    button.title = 'Type this into the terminal';
+    button.textContent = target ? `▶ Run on ${target}` : '▶ Run';
+    button.title = target ? `Type this into the ${target} terminal` : 'Type this into the terminal';
     button.addEventListener('click', () => {
+      if (target)
+        document.querySelector<HTMLButtonElement>(`.lab-tab[data-terminal="${CSS.escape(target)}"]`)?.click();
       // Expressive Code renders one .ec-line per line; fall back to the text of the block.
       const lines = [...pre.querySelectorAll<HTMLElement>('.ec-line')].map((l) =>
         l.innerText.replace(/\n$/, ''),

@@ -22,13 +22,15 @@ export function renderMarkdown(text: string): string {
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
-    const fence = /^```(\w*)\s*$/.exec(line);
+    // ```sh terminal=storage-b: a block for one terminal of a lab with several (its Run button types it there).
+    const fence = /^```(\w*)(?:\s+terminal=([\w.-]+))?\s*$/.exec(line);
     if (fence) {
       flush();
       const code: string[] = [];
       for (i++; i < lines.length && !/^```\s*$/.test(lines[i] ?? ''); i++) code.push(lines[i] ?? '');
+      const terminal = fence[2] === undefined ? '' : ` data-terminal="${escape(fence[2])}"`;
       out.push(
-        `<pre data-language="${escape(fence[1] ?? '')}"><code>${escape(code.join('\n'))}</code></pre>`,
+        `<pre data-language="${escape(fence[1] ?? '')}"${terminal}><code>${escape(code.join('\n'))}</code></pre>`,
       );
       continue;
     }
