@@ -134,11 +134,20 @@ function dropFiles(s: SandboxSnapshot): void {
   }
 }
 
-/** The ```sh blocks of a solution (bash, shell too), in order. */
-export function solutionScripts(markdown: string): string[] {
-  const out: string[] = [];
-  const re = /^```(?:sh|bash|shell)[ \t]*\n([\s\S]*?)^```[ \t]*$/gm;
-  for (let m = re.exec(markdown); m; m = re.exec(markdown)) out.push(m[1] ?? '');
+/**
+ * The ```sh blocks of a solution (bash, shell too), in order, consecutive blocks for the same terminal joined (one
+ * bash each: what one block sets, the next may use). A block may name its terminal (```` ```sh terminal=storage-b ````
+ * in labs with several machines); the others are for the first terminal.
+ */
+export function solutionScripts(markdown: string): { readonly script: string; readonly terminal?: string }[] {
+  const out: { script: string; terminal?: string }[] = [];
+  const re = /^```(?:sh|bash|shell)(?:[ \t]+terminal=([\w.-]+))?[ \t]*\n([\s\S]*?)^```[ \t]*$/gm;
+  for (let m = re.exec(markdown); m; m = re.exec(markdown)) {
+    const [, terminal, script = ''] = m;
+    const last = out.at(-1);
+    if (last && last.terminal === terminal) last.script += `\n${script}`;
+    else out.push(terminal === undefined ? { script } : { script, terminal });
+  }
   return out;
 }
 
@@ -316,10 +325,13 @@ export function createLabSteps(options: LabStepsOptions): LabSteps {
           const title = render(t.title, params);
           g.skip(t.id, true);
           const scripts = t.solution === undefined ? [] : solutionScripts(render(t.solution, params));
-          if (scripts.length > 0) {
+          for (const { script, terminal } of scripts) {
+            // A block for a named terminal runs on that terminal's machine, as the learner would type it there.
+            const node = lab.manifest.environment.terminals.find((x) => x.name === terminal)?.node;
             const r = await sandbox.exec(['bash', '-s'], {
-              input: `set -euo pipefail\ncd\n${scripts.join('\n')}\n`,
+              input: `set -euo pipefail\ncd\n${script}\n`,
               timeoutMs: 300_000,
+              ...(node === undefined ? {} : { node }),
             });
             if (r.code !== 0) {
               g.skip(t.id, false);
