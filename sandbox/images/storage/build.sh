@@ -67,6 +67,7 @@ log "root disk (ext4)"
 mkdir rootfs && tar -C rootfs -xf "$BASE/rootfs.tar"
 R=$W/rootfs
 install -m 755 "$HERE/node/init" "$R/init"
+install -D -m 755 "$HERE/node/up" "$R/usr/local/lib/xenlab/storage-up"
 # The exec agent is the Xen image's own (one protocol, one file).
 install -D -m 755 "$XEN/dom0/agent.py" "$R/usr/local/lib/xenlab/agent.py"
 install -D -m 644 "$HERE/node/bashrc" "$R/root/.bashrc"

@@ -122,7 +122,9 @@ async function setUpNodes(ctx: QemuXenContext, spec: EnvironmentSpec): Promise<Q
       const runDir = join(runBase, String(vms.size));
       mkdirSync(runDir);
       // Data disks: blank sparse files, or what a detached environment left (moved back).
-      const disks = (kind === 'pxe' ? [] : (n.disks ?? [])).map((d, k) => {
+      const wanted = kind === 'pxe' ? [] : (n.disks ?? []);
+      const keptDisks = wanted.some((_d, k) => existsSync(join(saved, diskFileName(n.name, k))));
+      const disks = wanted.map((d, k) => {
         const file = join(runDir, `disk-${String(k)}.img`);
         const kept = join(saved, diskFileName(n.name, k));
         if (existsSync(kept)) moveSparse(kept, file);
@@ -133,26 +135,26 @@ async function setUpNodes(ctx: QemuXenContext, spec: EnvironmentSpec): Promise<Q
         return { name: d.name, file, sizeMb: d.sizeMb };
       });
       const memoryMb = n.memoryMb ?? (kind === 'storage' ? STORAGE_NODE_MEMORY_MB : ctx.memoryMb);
-      vms.set(
+      const node = makeNode(
+        ctx,
+        spec,
         n.name,
-        makeNode(
-          ctx,
-          spec,
-          n.name,
-          kind,
-          runDir,
-          {
-            memoryMb,
-            nics: nics.get(n.name) ?? [],
-            disks,
-            netns,
-            hosts,
-            ...(n.numaNodes === undefined ? {} : { numaNodes: n.numaNodes }),
-            ...(n.xenScheduler === undefined ? {} : { xenScheduler: n.xenScheduler }),
-          },
-          storage,
-        ),
+        kind,
+        runDir,
+        {
+          memoryMb,
+          nics: nics.get(n.name) ?? [],
+          disks,
+          netns,
+          hosts,
+          ...(n.numaNodes === undefined ? {} : { numaNodes: n.numaNodes }),
+          ...(n.xenScheduler === undefined ? {} : { xenScheduler: n.xenScheduler }),
+        },
+        storage,
       );
+      // A machine with a detached environment's disks boots with them (cold), never from a template.
+      if (keptDisks) node.disksBlank = false;
+      vms.set(n.name, node);
     }
   } catch (err) {
     if (netns !== undefined) removeNetns(netns);

@@ -1,17 +1,16 @@
 /**
  * The machines of an environment: a node holds its current VM (replaced on reset, restore and power-on), streams
- * its console to the node's terminals, and boots it in the driver's queue the way its kind says (xen: warm.ts,
- * pxe: pxe-boot.ts).
+ * its console to the node's terminals, and boots it in the driver's queue the way its kind says (xen and storage:
+ * warm.ts, pxe: pxe-boot.ts).
  * @module
  */
 import type { EnvironmentSpec } from '../types.js';
-import { startVm } from './boot.js';
 import { vmConfig, type QemuXenContext } from './context.js';
 import type { StorageImage } from './image.js';
 import type { NicPlan } from './network.js';
 import { bootPxeNode } from './pxe-boot.js';
 import type { VmBoot, VmConfig, VmDisk, XenScheduler, XenVm } from './vm.js';
-import { bootXenNode } from './warm.js';
+import { bootStorageNode, bootXenNode } from './warm.js';
 import { XenlabError } from '../../errors/index.js';
 
 /**
@@ -94,6 +93,11 @@ export class VmNode {
    * `machine-power-on` fault (or a reset) powers it on.
    */
   powerCut = false;
+  /**
+   * Its data disks are blank and it never ran on them (a new or reset machine): a storage node may then start from
+   * its shape's template (warm.ts); one powered on again boots cold with the disks it has.
+   */
+  disksBlank = true;
 
   constructor(
     readonly name: string,
@@ -192,14 +196,7 @@ export function makeNode(
       vm = await ctx.queue.run(() => bootPxeNode(ctx, spec, node, runDir, incoming));
     } else if (kind === 'storage') {
       if (!storage) throw new XenlabError('SANDBOX_ERR_NO_XEN_IMAGE', 'no storage node image');
-      const boot: VmBoot = {
-        kind: 'storage',
-        image: storage,
-        hostname: name,
-        addresses: layout.nics.map((n) => n.address),
-        hosts: layout.hosts.filter((h) => h.name !== name),
-      };
-      vm = await startVm(ctx, nodeConfig(ctx, node, runDir, boot), incoming, node);
+      vm = await bootStorageNode(ctx, spec, node, runDir, storage, incoming);
     } else {
       vm = await bootXenNode(ctx, spec, node, runDir, incoming);
       if (layout.nics.length > 0 && layout.netns !== undefined) {
@@ -222,6 +219,7 @@ export function makeNode(
       await vm.stop();
       throw err;
     }
+    node.disksBlank = false;
     return vm;
   });
 }

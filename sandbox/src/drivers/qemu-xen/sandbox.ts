@@ -93,6 +93,7 @@ async function reset(env: QemuEnv): Promise<void> {
     n.powerCut = false;
     for (const d of n.layout.disks) truncateSync(d.file, 0);
     for (const d of n.layout.disks) truncateSync(d.file, d.sizeMb * 1024 * 1024);
+    n.disksBlank = true;
     n.say(`${n.name} was reset`);
   }
   await Promise.all([...env.vms.values()].filter((n) => n.kind !== 'pxe').map((n) => n.ensure()));

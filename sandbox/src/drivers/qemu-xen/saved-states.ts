@@ -135,7 +135,10 @@ export async function restoreEnv(
     n.powerCut = false;
     n.layout.disks.forEach((d, k) => {
       const kept = join(snapshot.ref, diskFileName(n.name, k));
-      if (existsSync(kept)) copySparse(kept, d.file);
+      if (existsSync(kept)) {
+        copySparse(kept, d.file);
+        n.disksBlank = false; // powered on later, it boots with them (cold)
+      }
     });
     if (meta.running.includes(n.name)) await n.ensure(join(snapshot.ref, `${safe(n.name)}.state`));
   }

@@ -28,6 +28,11 @@ export interface StorageNodeConfig {
   readonly address?: string;
   /** /etc/hosts lines for the other machines of the environment. */
   readonly hosts?: readonly { readonly name: string; readonly address: string }[];
+  /**
+   * Boot as a template (`xenlab.template=1`): /init stops before taking an identity (no name, address or mounted
+   * `state` disk), so the machine can be saved and loaded for any node of its shape (warm.ts).
+   */
+  readonly template?: boolean;
   /** The node's data disk (a file; raw unless it ends in .qcow2): /dev/vdb, the disk DRBD replicates. */
   readonly dataDisk?: string;
   /** NIC arguments (-netdev …, -device virtio-net-pci,…), in the order eth0, eth1. */
@@ -50,6 +55,7 @@ export function storageKernelCommandLine(cfg: StorageNodeConfig): string {
     'no_timer_check',
     `xenlab.hostname=${cfg.hostname}`,
   ];
+  if (cfg.template === true) parts.push('xenlab.template=1');
   if (cfg.address !== undefined) parts.push(`xenlab.ip=${cfg.address}`);
   for (const h of cfg.hosts ?? []) {
     if (!HOSTNAME_RE.test(h.name) || !IPV4_RE.test(h.address))

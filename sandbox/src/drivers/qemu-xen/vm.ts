@@ -39,6 +39,8 @@ export type VmBoot =
       /** eth0's (and eth1's) address with prefix on the environment's private network. */
       readonly addresses: readonly string[];
       readonly hosts: readonly { readonly name: string; readonly address: string }[];
+      /** Boot as a template: no identity yet (the driver gives it one through the agent, see warm.ts). */
+      readonly template?: boolean;
     };
 
 /** A NIC of a machine on its environment's private network: a tap (in the environment's netns) on one bridge. */
@@ -197,6 +199,7 @@ export function qemuArgs(cfg: VmConfig): string[] {
       hostname: b.hostname,
       ...(b.addresses[0] === undefined ? {} : { address: b.addresses[0] }),
       hosts: b.hosts,
+      ...(b.template === true ? { template: true } : {}),
       // NICs and data disks come from the environment (several disks, fault-injectable block nodes).
       nicArgs: extraArgs(cfg),
     });
