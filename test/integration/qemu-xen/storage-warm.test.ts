@@ -141,3 +141,29 @@ describe.skipIf(why !== undefined)('qemu-xen: storage nodes start from a saved t
     expect(await sh(env, 'store-b', 'cat /run/ram-marker; hostname')).toBe('in-ram\nstore-b');
   }, 180_000);
 });
+
+describe.skipIf(why !== undefined)('qemu-xen: storage nodes with warm: false', () => {
+  it('boot cold with their identity from the kernel command line, and save no template', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'xenlab-sw-cold-'));
+    const home = mkdtempSync(join(tmpdir(), 'xenlab-sw-home-'));
+    const driver = createQemuXenDriver({
+      ...(image ? { image } : {}),
+      ...(storage ? { storageImage: storage } : {}),
+      stateDir,
+      warm: false,
+    });
+    const env = await driver.create({ id: 'it-storage-cold', home, nodes: NODES });
+    try {
+      expect((await bootOf(env, 'store-b')).marks).toEqual(['init', 'network', 'ready']);
+      expect(await sh(env, 'store-b', 'hostname; findmnt -n -o SOURCE /var/lib/xenlab/state')).toBe(
+        'store-b\n/dev/vdb',
+      );
+      expect((await ping(env, 'store-b', 'store-a')).code).toBe(0);
+      expect(readdirSync(join(stateDir, 'templates'))).toEqual([]);
+    } finally {
+      await env.destroy();
+      rmSync(stateDir, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
