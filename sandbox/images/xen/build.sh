@@ -67,7 +67,7 @@ cd "$W"
 log "domU initramfs (busybox)"
 mkdir -p domu/bin domu/dev domu/proc domu/sys domu/mods
 cp /bin/busybox domu/bin/ && ln -s busybox domu/bin/sh
-cp "$BASE/xen-netfront.ko" domu/mods/
+cp "$BASE/xen-netfront.ko" "$BASE/xen-blkfront.ko" domu/mods/
 install -m 755 "$HERE/domu/init" domu/init
 (cd domu && find . | cpio -H newc -o --quiet | gzip -9 > ../domU-initrd.cpio.gz)
 
