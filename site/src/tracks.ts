@@ -205,9 +205,9 @@ export const TRACKS: readonly Track[] = [
     id: 'full-course',
     title: 'Full course',
     summary:
-      'Three days: every topic at length and every lab in full, including the real Xen host, PXE-booting a bare machine, NUMA and schedulers on Xen 4.2/4.3 and Open vSwitch in dom0.',
+      'Three days: every topic at length and every lab in full, including the real Xen host, PXE-booting a bare machine, NUMA and schedulers on Xen 4.2/4.3, Open vSwitch in dom0 and a DRBD/Pacemaker storage cluster that loses a node under a running guest.',
     needs:
-      'A gateway that can run the qemu-xen driver (KVM on the host) for the four nested-Xen labs; the rest on local.',
+      'A gateway that can run the qemu-xen driver (KVM on the host) for the five labs on emulated machines (four nested Xen hosts, one storage cluster); the rest on local.',
     budgetMinutes: 480,
     start: '09:00',
     days: [
@@ -254,10 +254,12 @@ export const TRACKS: readonly Track[] = [
       },
       // Days 1 and 2 are full (480 minutes each): the nested-Xen labs that came after them start a third day.
       {
-        title: 'Day 3: inside the host',
+        title: 'Day 3: inside the host, and storage that survives',
         segments: [
           { kind: 'lab', lab: 'xen-4-2-and-4-3' },
           { kind: 'lab', lab: 'open-vswitch' },
+          { kind: 'break', title: 'Lunch', minutes: 60 },
+          { kind: 'lab', lab: 'lose-a-storage-array' },
         ],
       },
     ],

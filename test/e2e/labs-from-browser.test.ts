@@ -41,26 +41,50 @@ async function type(p: Page, lines: readonly string[]): Promise<void> {
   }
 }
 
+/** Lines to type, and the terminal (tab) to type them in when the solution names one. */
+interface Typing {
+  readonly terminal?: string;
+  readonly lines: readonly string[];
+}
+
 /**
- * What a learner types for the first task: the solution's code blocks with their parameters filled in; a
+ * What a learner types for the first task: the solution's code blocks with their parameters filled in, each in the
+ * terminal it names (```` ```sh terminal=storage-b ````, labs with several machines) or the one in front; a
  * JavaScript block is the file the task asks for (`~/name.mjs` in its text), written with a heredoc.
  */
-function solutionLines(lab: Lab, params: Readonly<Record<string, string>>): string[] {
+function solutionTyping(lab: Lab, params: Readonly<Record<string, string>>): Typing[] {
   const task = lab.manifest.tasks[0];
   if (!task?.solution) throw new Error(`${lab.id}: the first task has no solution`);
   const text = render(task.solution, params);
-  const lines: string[] = [];
-  for (const m of text.matchAll(/```(\w*)\n([\s\S]*?)```/g)) {
-    const [, lang = '', code = ''] = m;
+  const out: Typing[] = [];
+  for (const m of text.matchAll(/```(\w*)(?:[ \t]+terminal=([\w.-]+))?[ \t]*\n([\s\S]*?)```/g)) {
+    const [, lang = '', terminal, code = ''] = m;
     const body = code.replace(/\n$/, '').split('\n');
-    if (lang === 'js' || lang === 'javascript') {
-      const file = /`(~\/[\w.-]+\.m?js)`/.exec(task.text)?.[1];
-      if (!file) throw new Error(`${lab.id}: which file does the JavaScript solution go to?`);
-      lines.push(`cat > ${file} <<'XENLAB_EOF'`, ...body, 'XENLAB_EOF');
-    } else lines.push(...body);
+    const lines =
+      lang === 'js' || lang === 'javascript'
+        ? (() => {
+            const file = /`(~\/[\w.-]+\.m?js)`/.exec(task.text)?.[1];
+            if (!file) throw new Error(`${lab.id}: which file does the JavaScript solution go to?`);
+            return [`cat > ${file} <<'XENLAB_EOF'`, ...body, 'XENLAB_EOF'];
+          })()
+        : body;
+    out.push(terminal === undefined ? { lines } : { terminal, lines });
   }
-  if (lines.length === 0) throw new Error(`${lab.id}: no code block in the first task's solution`);
-  return lines;
+  if (out.length === 0) throw new Error(`${lab.id}: no code block in the first task's solution`);
+  return out;
+}
+
+/** Types each block in its terminal: the learner clicks that terminal's tab first, and waits for it to be open. */
+async function typeSolution(p: Page, typing: readonly Typing[]): Promise<void> {
+  for (const t of typing) {
+    if (t.terminal !== undefined) {
+      await p.locator(`.lab-tab[data-terminal="${t.terminal}"]`).click();
+      await expect
+        .poll(() => p.locator(TERMINAL).getAttribute('data-state'), { timeout: 120_000, interval: 500 })
+        .toBe('open');
+    }
+    await type(p, t.lines);
+  }
 }
 
 /** The first task's answer checks that expect a hashed answer: the learner reads the answer on the screen. */
@@ -118,9 +142,10 @@ describe('every lab, from the browser', () => {
         const task = page.locator(`.lab-task[data-task="${lab.manifest.tasks[0]?.id ?? ''}"]`);
         await expect.poll(() => task.count(), { timeout: 30_000 }).toBe(1);
 
-        const lines = solutionLines(lab, env.params);
+        const typing = solutionTyping(lab, env.params);
+        const lines = typing.flatMap((t) => t.lines);
         const answers = hashedAnswers(lab);
-        await type(page, lines);
+        await typeSolution(page, typing);
         // Answer checks: the learner reads the answer off the screen and types it into the task panel (tools that
         // need a few samples first, like `bottleneck`, are asked again).
         for (const a of answers) {
