@@ -1,8 +1,10 @@
 /**
  * Starting a machine: a cold boot watched on the node's console until dom0 is ready, or a saved state loaded (the
- * clock set after it); boots one at a time; and the fall back from KVM to TCG where KVM does not run Xen.
+ * clock set and the kernel's random number generator reseeded after it); boots one at a time; and the fall back
+ * from KVM to TCG where KVM does not run Xen.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -120,8 +122,17 @@ async function startVmOnce(
   if (incoming !== undefined) {
     // A 140 MB state loads in seconds; a machine shared by many (load 15+ on 2 cores) has taken over a minute.
     const vm = await XenVm.start(cfg, { incoming, timeoutMs: 150_000 });
-    const agent = await vm.waitReady(30_000);
-    await agent.setTime(Date.now() / 1000);
+    try {
+      const agent = await vm.waitReady(30_000);
+      await agent.setTime(Date.now() / 1000);
+      // Every load (a template shared by all machines of a shape, a snapshot, a hibernated machine) wakes up with the
+      // random number generator of the saved moment: fresh host randomness before anything runs for the learner or
+      // gives the machine its identity (node.ts's guestNetworkScript, storage-up).
+      await agent.reseed(randomBytes(64));
+    } catch (err) {
+      await vm.stop(); // not handed over: no QEMU left running behind the failure
+      throw err;
+    }
     ctx.bootTimes.record('restore', Date.now() - started);
     return vm;
   }
