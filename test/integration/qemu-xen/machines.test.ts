@@ -125,6 +125,29 @@ describe.skipIf(why !== undefined)('qemu-xen: machines of an environment on a pr
     expect((await ping(a, 'storage-a', 'storage-b')).code).toBe(0);
   }, 120_000);
 
+  it(
+    "each machine's console prompt shows its own name, a Xen host loaded from the template included",
+    { timeout: 90_000 },
+    async () => {
+      // The template's shell started as the driver's default host (xenhost); bash reads its name once, at start.
+      for (const node of ['xen-1', 'storage-a']) {
+        const term = a.attachTerminal({ cols: 120, rows: 40 }, node);
+        let out = '';
+        term.onData((d) => (out += d.toString('utf8')));
+        const mine = new RegExp(`root@${node}\\b`);
+        try {
+          for (let i = 0; i < 10 && !mine.test(out.slice(-2000)); i++) {
+            term.write('\r');
+            await new Promise((r) => setTimeout(r, 2_000));
+          }
+          expect(out.slice(-2000)).toMatch(mine);
+        } finally {
+          term.kill();
+        }
+      }
+    },
+  );
+
   it('nothing else is reachable: no route out, and another environment’s machine cannot reach these', async () => {
     const route = await a.exec(['ip', 'route'], { node: 'storage-a' });
     expect(route.stdout).not.toMatch(/default/);

@@ -47,11 +47,14 @@ export const nodeConfig = (ctx: QemuXenContext, node: VmNode, runDir: string, bo
 
 /**
  * The shell script that gives a xen node (dom0, loaded from a template shared by every machine of its shape) its
- * identity on the private network: its name, each NIC's MAC and address, /etc/hosts. Idempotent.
+ * identity on the private network: its name, each NIC's MAC and address, /etc/hosts. Idempotent. When the name
+ * changes, the console's shell is restarted (dom0's init starts a new one a second later): bash reads the host name
+ * once at start, so the template's shell would keep showing the template's name in its prompt.
  */
 export function guestNetworkScript(name: string, layout: NodeLayout): string {
   const lines = [
     'set -e',
+    'old=$(hostname)',
     `hostname ${name}`,
     `echo ${name} > /etc/hostname`,
     `printf '%s\\n' '127.0.0.1 localhost' '127.0.1.1 ${name}' '192.168.100.1 ${name}-xenbr0' ${layout.hosts
@@ -70,6 +73,7 @@ export function guestNetworkScript(name: string, layout: NodeLayout): string {
       `ip link set ${dev} up`,
     );
   });
+  lines.push(`[ "$old" = ${name} ] || pkill -KILL -t hvc0 -x bash || true`);
   return `${lines.join('\n')}\n`;
 }
 
