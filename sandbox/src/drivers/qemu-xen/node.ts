@@ -48,8 +48,8 @@ export const nodeConfig = (ctx: QemuXenContext, node: VmNode, runDir: string, bo
 /**
  * The shell script that gives a xen node (dom0, loaded from a template shared by every machine of its shape) its
  * identity on the private network: its name, each NIC's MAC and address, /etc/hosts. Idempotent. When the name
- * changes, the console's shell is restarted (dom0's init starts a new one a second later): bash reads the host name
- * once at start, so the template's shell would keep showing the template's name in its prompt.
+ * changes, the console's shell is restarted (dom0's init starts a new one a second later; the script waits for it):
+ * bash reads the host name once at start, so the template's shell would keep showing the template's name.
  */
 export function guestNetworkScript(name: string, layout: NodeLayout): string {
   const lines = [
@@ -73,7 +73,14 @@ export function guestNetworkScript(name: string, layout: NodeLayout): string {
       `ip link set ${dev} up`,
     );
   });
-  lines.push(`[ "$old" = ${name} ] || pkill -KILL -t hvc0 -x bash || true`);
+  // A new shell is up before the machine is handed over (init starts it a second after the old one ends), so what
+  // the learner types first reaches it.
+  lines.push(
+    `if [ "$old" != ${name} ]; then`,
+    '  was=$(pgrep -t hvc0 -x bash | head -1); pkill -KILL -t hvc0 -x bash || true',
+    '  i=0; while [ $i -lt 50 ]; do now=$(pgrep -t hvc0 -x bash | head -1); [ -n "$now" ] && [ "$now" != "$was" ] && break; sleep 0.1; i=$((i+1)); done',
+    'fi',
+  );
   return `${lines.join('\n')}\n`;
 }
 
