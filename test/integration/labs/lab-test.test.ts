@@ -1,6 +1,7 @@
 // `xenlab lab test` for every lab, as CI runs it: on a fresh environment every check fails, the solve script
 // runs, every check passes — twice from scratch. Labs on another driver (qemu-xen, docker) run where that driver
-// can start, and are skipped (saying why) where it cannot — except qemu-xen under XENLAB_REQUIRE_XEN=1 (CI), where it must.
+// can start, and are skipped (saying why) where it cannot — except qemu-xen labs under XENLAB_REQUIRE_XEN=1 (CI),
+// which must run.
 import { describe, expect, it } from 'vitest';
 import type { SandboxDriver } from '../../../sandbox/src/drivers/types.js';
 import { createDriverForLab } from '../../../sandbox/src/lab-runtime/drivers.js';
