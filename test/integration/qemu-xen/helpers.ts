@@ -1,6 +1,11 @@
 // Shared by the qemu-xen tests: whether they can run here, and small polling helpers (no sleeps).
 import { spawnSync } from 'node:child_process';
-import { findXenImage, type XenImage } from '../../../sandbox/src/drivers/qemu-xen/index.js';
+import {
+  findStorageImage,
+  findXenImage,
+  type StorageImage,
+  type XenImage,
+} from '../../../sandbox/src/drivers/qemu-xen/index.js';
 import type { TerminalProcess } from '../../../sandbox/src/drivers/types.js';
 import { stripAnsi } from '../../helpers/terminal-client.js';
 
@@ -17,6 +22,30 @@ export function xenImageOrReason(): { image?: XenImage; reason?: string } {
     if (process.env.XENLAB_REQUIRE_XEN === '1') throw err;
     return { reason: (err as Error).message };
   }
+}
+
+/**
+ * For environments of several machines on a private network: both images (the Xen host's and the storage node's),
+ * or why these tests can not run here (as {@link xenImageOrReason}, plus no storage image, or not root).
+ */
+export function machineImagesOrReason(): { image?: XenImage; storage?: StorageImage; reason?: string } {
+  const { image, reason } = xenImageOrReason();
+  let storage: StorageImage | undefined;
+  let why = reason;
+  if (image) {
+    try {
+      storage = findStorageImage();
+    } catch (err) {
+      if (process.env.XENLAB_REQUIRE_XEN === '1') throw err;
+      why = (err as Error).message;
+    }
+  }
+  if (process.getuid?.() !== 0) why ??= 'a private network needs root';
+  return {
+    ...(image ? { image } : {}),
+    ...(storage ? { storage } : {}),
+    ...(why === undefined ? {} : { reason: why }),
+  };
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `ms` saying what it waited for. */

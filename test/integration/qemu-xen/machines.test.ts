@@ -7,28 +7,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createQemuXenDriver,
-  findStorageImage,
-  netnsExists,
-  type StorageImage,
-} from '../../../sandbox/src/drivers/qemu-xen/index.js';
+import { createQemuXenDriver, netnsExists } from '../../../sandbox/src/drivers/qemu-xen/index.js';
 import type { Sandbox, SandboxDriver } from '../../../sandbox/src/drivers/types.js';
 import { machineFaultApplier } from '../../../sandbox/src/lab-runtime/machine-faults.js';
-import { until, xenImageOrReason } from './helpers.js';
+import { machineImagesOrReason, until } from './helpers.js';
 
-const { image, reason } = xenImageOrReason();
-let storage: StorageImage | undefined;
-let why = reason;
-if (image) {
-  try {
-    storage = findStorageImage();
-  } catch (err) {
-    if (process.env.XENLAB_REQUIRE_XEN === '1') throw err;
-    why = (err as Error).message;
-  }
-}
-if (process.getuid?.() !== 0) why ??= 'a private network needs root';
+const { image, storage, reason: why } = machineImagesOrReason();
 if (why) console.warn(`qemu-xen machine tests skipped: ${why}`);
 
 /** The QEMU pids of an environment's run folder (its `qemu.pid` files), read from /proc by their netns. */

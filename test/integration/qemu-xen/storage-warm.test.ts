@@ -6,26 +6,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createQemuXenDriver,
-  findStorageImage,
-  type StorageImage,
-} from '../../../sandbox/src/drivers/qemu-xen/index.js';
+import { createQemuXenDriver } from '../../../sandbox/src/drivers/qemu-xen/index.js';
 import type { Sandbox, SandboxDriver } from '../../../sandbox/src/drivers/types.js';
-import { xenImageOrReason } from './helpers.js';
+import { machineImagesOrReason } from './helpers.js';
 
-const { image, reason } = xenImageOrReason();
-let storage: StorageImage | undefined;
-let why = reason;
-if (image) {
-  try {
-    storage = findStorageImage();
-  } catch (err) {
-    if (process.env.XENLAB_REQUIRE_XEN === '1') throw err;
-    why = (err as Error).message;
-  }
-}
-if (process.getuid?.() !== 0) why ??= 'a private network needs root';
+const { image, storage, reason: why } = machineImagesOrReason();
 if (why) console.warn(`qemu-xen storage warm-start tests skipped: ${why}`);
 
 /** Two storage nodes of one shape (so one template serves both), each with its `state` disk. */
