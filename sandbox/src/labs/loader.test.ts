@@ -128,6 +128,45 @@ tasks:
     expect(e.message).toMatch(/^labs\/broken\/lab\.yaml:\d+: not valid YAML: /);
   });
 
+  it("refuses a solution's code block that names a terminal the lab does not have, naming lab, task and terminal", () => {
+    const e = errorOf(
+      writeLab(
+        'broken',
+        `${HEAD}environment:
+  terminals: [{ name: shell }, { name: watch, title: Events }]
+tasks:
+  - id: fine
+    title: Fine
+    checks: [{ id: c1, kind: xapi, select: VM }]
+    solution: |
+      \`\`\`sh terminal=watch
+      xe event-wait class=vm power-state=halted
+      \`\`\`
+  - id: events
+    title: Events
+    checks: [{ id: c2, kind: xapi, select: VM }]
+    solution: |
+      \`\`\`sh
+      xe vm-list
+      \`\`\`
+
+      \`\`\`sh terminal=wacth
+      xe vm-shutdown vm=x
+      \`\`\`
+
+      \`\`\`sh terminal="watch"
+      true
+      \`\`\`
+`,
+      ),
+    );
+    expect(e.code).toBe('LAB_ERR_INVALID_CHECK');
+    expect(e.message.split('\n')).toEqual([
+      'labs/broken/lab.yaml:17: tasks.1.solution: task "events": a code block names terminal "wacth", which this lab does not have (its terminals: shell, watch)',
+      'labs/broken/lab.yaml:17: tasks.1.solution: task "events": the code block ````sh terminal="watch"` does not name a terminal the page can read; write ```sh terminal=<name>',
+    ]);
+  });
+
   it('requires the id to equal the folder', () => {
     const e = errorOf(
       writeLab(

@@ -232,6 +232,39 @@ function poolProblems(m: LabManifestT, dir: string, out: (path: string, message:
   });
 }
 
+/**
+ * The terminals a solution's code blocks name (```` ```sh terminal=storage-b ````): each must be one of the lab's,
+ * or its Run button would type into no terminal and Skip would run it on the first machine. A fence that mentions
+ * a terminal in another form is not read as naming one by the page or by Skip: it is refused too.
+ */
+function solutionTerminalProblems(
+  task: { readonly id: string; readonly solution?: string | undefined },
+  terminals: readonly string[],
+): string[] {
+  const out: string[] = [];
+  let open = false;
+  for (const line of (task.solution ?? '').split('\n')) {
+    if (!line.startsWith('```')) continue;
+    if (open) {
+      open = !/^```\s*$/.test(line);
+      continue;
+    }
+    open = true;
+    if (!line.includes('terminal')) continue;
+    // The form site/src/components/lab/markdown.ts and lab-runtime/steps.ts (solutionScripts) read.
+    const name = /^```\w*[ \t]+terminal=([\w.-]+)[ \t]*$/.exec(line)?.[1];
+    if (name === undefined)
+      out.push(
+        `task "${task.id}": the code block \`${line.trim()}\` does not name a terminal the page can read; write \`\`\`sh terminal=<name>`,
+      );
+    else if (!terminals.includes(name))
+      out.push(
+        `task "${task.id}": a code block names terminal "${name}", which this lab does not have (its terminals: ${terminals.join(', ')})`,
+      );
+  }
+  return out;
+}
+
 /** Semantic checks zod cannot express. */
 function semanticProblems(m: LabManifestT, dir: string, folder: string): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
@@ -295,6 +328,8 @@ function semanticProblems(m: LabManifestT, dir: string, folder: string): { path:
             `"${w}" is neither a check id of this task nor a declared script cause`,
           );
     });
+    const terminals = m.environment.terminals.map((t) => t.name);
+    for (const problem of solutionTerminalProblems(task, terminals)) out(`${tp}.solution`, problem);
     for (const name of placeholders(
       `${task.title} ${task.text} ${task.solution ?? ''} ${JSON.stringify(task.hints)}`,
     ))
