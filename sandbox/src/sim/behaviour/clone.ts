@@ -80,19 +80,29 @@ async function cloneRecord(
   delete other.default_template;
   other.mac_seed = ctx.uuid();
   const disks: [string, string][] = [];
-  for (const vbd of vbdsOf(store, vm)) {
-    const b = store.get('VBD', vbd);
-    const vdi = ref(b, 'VDI');
-    if (isNull(vdi) || str(b, 'type') === 'CD') {
-      disks.push([vbd, vdi]);
-      continue;
+  try {
+    for (const vbd of vbdsOf(store, vm)) {
+      const b = store.get('VBD', vbd);
+      const vdi = ref(b, 'VDI');
+      if (isNull(vdi) || str(b, 'type') === 'CD') {
+        disks.push([vbd, vdi]);
+        continue;
+      }
+      if (mode.kind === 'snapshot' && mode.ignore.has(vdi)) continue;
+      let nv: string;
+      if (mode.kind === 'clone') nv = cloneVdi(ctx, vdi);
+      else if (mode.kind === 'copy')
+        nv = await copyVdi(ctx, vdi, mode.sr ?? ref(store.get('VDI', vdi), 'SR'));
+      else nv = cloneVdi(ctx, vdi, { is_a_snapshot: true, snapshot_of: vdi, snapshot_time: ctx.clock.now() });
+      disks.push([vbd, nv]);
     }
-    if (mode.kind === 'snapshot' && mode.ignore.has(vdi)) continue;
-    let nv: string;
-    if (mode.kind === 'clone') nv = cloneVdi(ctx, vdi);
-    else if (mode.kind === 'copy') nv = await copyVdi(ctx, vdi, mode.sr ?? ref(store.get('VDI', vdi), 'SR'));
-    else nv = cloneVdi(ctx, vdi, { is_a_snapshot: true, snapshot_of: vdi, snapshot_time: ctx.clock.now() });
-    disks.push([vbd, nv]);
+  } catch (e) {
+    // xapi_vm_clone.ml `safe_clone_disks`: a disk that fails deletes those made so far (a VM.copy that runs out
+    // of room leaves no half-copied disks behind).
+    for (const [vbd, nv] of disks)
+      if (str(store.find('VBD', vbd), 'type') !== 'CD' && !isNull(nv) && store.find('VDI', nv))
+        destroyVdi(store, nv);
+    throw e;
   }
   const srcMetrics = store.find('VM_metrics', ref(src, 'metrics'));
   const metrics = store.create('VM_metrics', {

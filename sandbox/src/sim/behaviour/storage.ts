@@ -21,6 +21,7 @@ import {
   vbdsOfVdi,
   vdisOf,
 } from './util.js';
+import { diskContentsOf } from '../transfer/contents.js';
 import { withOperation } from './vm-lifecycle.js';
 
 /** SR types the simulated SM knows (xapi `SM` records on XCP-ng 8.x). */
@@ -282,7 +283,11 @@ function collectBases(store: SimStore, parentUuid: string | undefined): void {
   }
 }
 
-/** VDI.copy: a full, independent copy into `sr`; takes time proportional to the data moved. */
+/**
+ * VDI.copy: a full, independent copy into `sr` with the source's data (xapi_vdi.ml `copy`: a new VDI, then
+ * sparse_dd copies every block); takes time proportional to the data moved. A copy whose data the pool cannot keep
+ * fails with `VDI_COPY_FAILED` and leaves no VDI behind (xapi destroys the one it made).
+ */
 export async function copyVdi(ctx: SimContext, src: string, sr: string): Promise<string> {
   const v = ctx.store.get('VDI', src);
   assertSrUsable(ctx.store, ref(v, 'SR'));
@@ -292,10 +297,12 @@ export async function copyVdi(ctx: SimContext, src: string, sr: string): Promise
   const size = num(v, 'virtual_size');
   const physical = isThin(dst) ? data + vhdOverhead(size) : initialPhysical(dst, size);
   assertSpace(ctx.store, sr, physical);
+  const contents = diskContentsOf(ctx.store);
+  contents?.assertRoom(contents.copyCost(src));
   await ctx.clock.work('VDI.copy', ctx.task, Math.max(data, 1) / GiB);
   const sm = map(v, 'sm_config');
   delete sm['vhd-parent'];
-  return createVdi(ctx, sr, {
+  const made = createVdi(ctx, sr, {
     name_label: str(v, 'name_label'),
     name_description: str(v, 'name_description'),
     type: str(v, 'type') || 'user',
@@ -306,6 +313,13 @@ export async function copyVdi(ctx: SimContext, src: string, sr: string): Promise
     virtual_size: size,
     physical_utilisation: physical,
   });
+  try {
+    if (ctx.store.find('VDI', src)) contents?.copyData(src, made);
+  } catch (e) {
+    destroyVdi(ctx.store, made);
+    throw e;
+  }
+  return made;
 }
 
 /** Whether a VDI is plugged into a running domain. */

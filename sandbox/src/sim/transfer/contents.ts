@@ -8,8 +8,10 @@
  *
  * Copy-on-write follows the simulator's VHD chains (`sm-config:vhd-parent`, behaviour/storage.ts `cloneVdi`): a
  * VDI reads through its parents, and when a clone or snapshot turns a VDI holding data into a leaf over a fresh
- * "base copy", its blocks move to that base, as SM moves them. A full copy (`VDI.copy`, `VM.copy`) starts empty:
- * the copy is not linked to its source in the records.
+ * "base copy", its blocks move to that base, as SM moves them. A full copy (`VDI.copy`, `VM.copy`, storage motion
+ * within the pool) gets what its source reads, block for block ({@link DiskContents.copyData}; counted against
+ * `maxBytes`, though blocks are shared in memory: no block is ever changed in place). Behaviours find a pool's
+ * store with {@link diskContentsOf}; another pool gets a disk's bytes over HTTP (behaviour/migrate-cross-pool.ts).
  * @module
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,6 +56,14 @@ function isZero(b: Buffer): boolean {
   return true;
 }
 
+/** Each pool's contents, by its store (behaviours reach them through {@link diskContentsOf}). */
+const byStore = new WeakMap<object, DiskContents>();
+
+/** The disk contents of the pool holding `store`; none in a simulator without them (behaviour unit tests). */
+export function diskContentsOf(store: object): DiskContents | undefined {
+  return byStore.get(store);
+}
+
 /** The sparse contents of every VDI of one pool. */
 export class DiskContents {
   readonly #store: Store;
@@ -74,6 +84,7 @@ export class DiskContents {
     this.#unsubscribe = store.subscribe((cls, ref) => {
       if (cls === 'VDI') this.#vdiChanged(ref);
     });
+    byStore.set(store, this);
   }
 
   /** Bytes of blocks held now. */
@@ -83,6 +94,7 @@ export class DiskContents {
 
   /** Stops watching the store and writes pending changes. */
   close(): void {
+    if (byStore.get(this.#store) === this) byStore.delete(this.#store);
     this.#unsubscribe();
     if (this.#saveTimer) {
       clearTimeout(this.#saveTimer);
@@ -194,11 +206,65 @@ export class DiskContents {
     return d;
   }
 
+  #limit(): string {
+    return `xenlab: this simulated pool keeps at most ${String(this.maxBytes / BLOCK_SIZE)} MiB of disk contents`;
+  }
+
   #full(): XapiFailure {
     return new XapiFailure('INTERNAL_ERROR', [
-      `xenlab: this simulated pool keeps at most ${String(this.maxBytes / BLOCK_SIZE)} MiB of disk contents ` +
-        '(written blocks of 1 MiB; zeros take no room); destroy disks that hold data, or write less',
+      `${this.#limit()} (written blocks of 1 MiB; zeros take no room); destroy disks that hold data, or write less`,
     ]);
+  }
+
+  /** Blocks of a VDI's own that hold data (not its parents'). */
+  #ownData(ref: string): number {
+    let n = 0;
+    for (const b of this.#disks.get(ref)?.blocks.values() ?? []) if (b) n++;
+    return n;
+  }
+
+  /**
+   * Bytes of blocks a full copy of `from` adds to the pool: every block it reads data from (through its parents);
+   * with `move` (`from` goes once copied) its own blocks are handed over, so only its parents' are new.
+   */
+  copyCost(from: string, move = false): number {
+    return (this.dataBlocks(from).length - (move ? this.#ownData(from) : 0)) * BLOCK_SIZE;
+  }
+
+  /**
+   * Fails unless `bytes` more fit, as a copy that runs out of room fails in xapi: sparse_dd stops, and
+   * sparse_dd_wrapper.ml raises `VDI_COPY_FAILED [why]` (here: the pool's cap, and what the copy needed).
+   */
+  assertRoom(bytes: number): void {
+    if (bytes > 0 && this.#bytes + bytes > this.maxBytes)
+      throw new XapiFailure('VDI_COPY_FAILED', [
+        `${this.#limit()}; it holds ${String(this.#bytes / BLOCK_SIZE)} MiB and the copy needs ` +
+          `${String(Math.ceil(bytes / BLOCK_SIZE))} MiB more; destroy disks that hold data, or copy less`,
+      ]);
+  }
+
+  /**
+   * A full copy: `to` (a disk of its own, no parent) reads what `from` reads now, block for block. `move`: `from`
+   * goes right after (storage motion), so its own blocks are handed over rather than counted twice. Fails with
+   * {@link assertRoom}'s `VDI_COPY_FAILED` when the copy does not fit; then nothing changed.
+   */
+  copyData(from: string, to: string, move = false): void {
+    this.assertRoom(this.copyCost(from, move));
+    const blocks = new Map<number, Buffer>();
+    for (const i of this.dataBlocks(from)) {
+      const b = this.readBlock(from, i);
+      if (b) blocks.set(i, b);
+    }
+    if (move) this.#drop(from);
+    this.clear(to);
+    const d = this.#disk(to);
+    // Shared, not duplicated: a block is replaced, never written in place (#setBlock), so both keep their bytes.
+    for (const [i, b] of blocks) {
+      if (!d.blocks.get(i)) this.#bytes += BLOCK_SIZE;
+      d.blocks.set(i, b);
+    }
+    if (d.blocks.size === 0 && d.parent === this.#parentUuid(to)) this.#disks.delete(to);
+    this.#changed();
   }
 
   /** Sets one whole block (`data` shorter than a block is padded with zeros). */

@@ -127,4 +127,31 @@ describe('DiskContents', () => {
     store.destroy('VDI', src);
     expect(contents.readBlock(base, 0)?.subarray(0, 8).toString()).toBe('original');
   });
+
+  it('a full copy reads what its source reads (through its parents) and counts against the cap; a move counts once', () => {
+    const { store, contents, vdi } = world();
+    const base = vdi();
+    contents.write(base, 0, Buffer.from('from the base'));
+    const leaf = vdi({ 'vhd-parent': String(store.get('VDI', base).uuid) });
+    contents.write(leaf, BLOCK_SIZE, Buffer.from('own'));
+    const copy = vdi();
+    contents.copyData(leaf, copy);
+    expect(contents.dataBlocks(copy)).toEqual([0, 1]);
+    expect(contents.readBlock(copy, 0)?.subarray(0, 13).toString()).toBe('from the base');
+    expect(contents.bytes).toBe(4 * BLOCK_SIZE);
+    // Full: nothing changes, and the error says why.
+    const more = vdi();
+    expect(() => {
+      contents.copyData(leaf, more);
+    }).toThrow(
+      /^VDI_COPY_FAILED\(xenlab: this simulated pool keeps at most 4 MiB of disk contents; it holds 4 MiB/,
+    );
+    expect(contents.dataBlocks(more)).toEqual([]);
+    // Moving the copy: its blocks change hands, nothing more is held.
+    expect(contents.copyCost(copy, true)).toBe(0);
+    contents.copyData(copy, more, true);
+    store.destroy('VDI', copy);
+    expect(contents.bytes).toBe(4 * BLOCK_SIZE);
+    expect(contents.readBlock(more, 1)?.subarray(0, 3).toString()).toBe('own');
+  });
 });

@@ -1,0 +1,177 @@
+/**
+ * What learners wrote to a disk stays with it when the disk is copied, as in xapi (sparse_dd copies every block:
+ * xapi_vdi.ml `copy`): `VDI.copy` and `VM.copy`. Bytes go in with `PUT /import_raw_vdi` and come back with
+ * `GET /export_raw_vdi`. The pool's cap on disk contents holds: a copy that does not fit fails as a real copy that
+ * runs out of room does (`VDI_COPY_FAILED`) and leaves nothing behind.
+ */
+import { afterAll, describe, expect, test } from 'vitest';
+import type { SimulatorOptions } from '../../../sandbox/src/sim/index.js';
+import { fails } from './helpers.js';
+import {
+  MiB,
+  call,
+  endpoint,
+  pattern,
+  request,
+  session,
+  settled,
+  smallVm,
+  start,
+  type RunningSimulator,
+  type TaskRecord,
+} from './transfer-helpers.js';
+
+const running: RunningSimulator[] = [];
+afterAll(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+/** A pool with two NFS SRs ("<name> NFS", the default, and "<name> NFS B"). */
+async function pool(name: string, options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const sr = (label: string, path: string, dflt: boolean) => ({
+    name: label,
+    type: 'nfs' as const,
+    sizeGiB: 512,
+    deviceConfig: { server: '10.0.0.5', serverpath: path },
+    default: dflt,
+  });
+  const sim = await start({
+    seed: name,
+    scenario: {
+      pool: { name },
+      seed: name,
+      hosts: [
+        { name: `${name}-01`, cpus: 8, memoryGiB: 16, nics: ['eth0', 'eth1'] },
+        { name: `${name}-02`, cpus: 8, memoryGiB: 16, nics: ['eth0', 'eth1'] },
+      ],
+      sharedStorage: [sr(`${name} NFS`, `/srv/${name}`, true), sr(`${name} NFS B`, `/srv/${name}-b`, false)],
+      vms: [],
+    },
+    ...options,
+  });
+  running.push(sim);
+  return sim;
+}
+
+async function put(on: RunningSimulator, vdi: string, body: Buffer): Promise<TaskRecord> {
+  const session_id = await session(on.url);
+  const r = await request(endpoint(on, '/import_raw_vdi', { session_id, vdi, format: 'raw' }), 'PUT', body);
+  expect(r.status).toBe(200);
+  return settled(on.url, r.headers['task-id'] as string);
+}
+
+async function read(on: RunningSimulator, vdi: string): Promise<Buffer> {
+  const session_id = await session(on.url);
+  const r = await request(endpoint(on, '/export_raw_vdi', { session_id, vdi, format: 'raw' }), 'GET');
+  expect(r.status).toBe(200);
+  expect((await settled(on.url, r.headers['task-id'] as string)).status).toBe('success');
+  return r.body;
+}
+
+/** A failing call with the helpers' session: [code, ...params]. */
+async function failure(on: RunningSimulator, method: string, ...params: unknown[]): Promise<string[]> {
+  return fails(on.url, method, await session(on.url), ...params);
+}
+
+async function byName(on: RunningSimulator, cls: string, name: string): Promise<string> {
+  const [r] = await call<string[]>(on.url, `${cls}.get_by_name_label`, name);
+  if (r === undefined) throw new Error(`no ${cls} ${name}`);
+  return r;
+}
+
+/** The VDI of a VM's first disk. */
+async function diskOf(on: RunningSimulator, vm: string): Promise<string> {
+  for (const vbd of await call<string[]>(on.url, 'VM.get_VBDs', vm))
+    if ((await call<string>(on.url, 'VBD.get_type', vbd)) === 'Disk')
+      return call<string>(on.url, 'VBD.get_VDI', vbd);
+  throw new Error('no disk');
+}
+
+/** A VM with a disk of `size` bytes holding `bytes` (written through /import_raw_vdi). */
+async function vmWith(
+  on: RunningSimulator,
+  name: string,
+  bytes: Buffer,
+): Promise<{ vm: string; vdi: string }> {
+  const { vm, vdi } = await smallVm(on.url, name, bytes.length);
+  expect((await put(on, vdi, bytes)).status).toBe('success');
+  return { vm, vdi };
+}
+
+/** `mib` MiB of non-zero bytes (each MiB a written block). */
+const full = (mib: number, byte = 0x5a): Buffer => Buffer.alloc(mib * MiB, byte);
+
+describe('VDI.copy and VM.copy copy the data', () => {
+  test('VDI.copy to another SR, and VM.copy, read the same bytes (a disk with a snapshot too: through its base)', async () => {
+    const east = await pool('copies');
+    const bytes = pattern(5 * MiB, 6);
+    const { vm, vdi } = await vmWith(east, 'source', bytes);
+    await call(east.url, 'VM.snapshot', vm, 'keeps-a-base');
+    const b = await byName(east, 'SR', 'copies NFS B');
+    const copy = await call<string>(east.url, 'VDI.copy', vdi, b);
+    expect((await read(east, copy)).equals(bytes)).toBe(true);
+    const vmCopy = await call<string>(east.url, 'VM.copy', vm, 'source-copy', b);
+    expect((await read(east, await diskOf(east, vmCopy))).equals(bytes)).toBe(true);
+    // Independent: writing the copy leaves the source as it was.
+    expect((await put(east, copy, pattern(5 * MiB, 7))).status).toBe('success');
+    expect((await read(east, vdi)).equals(bytes)).toBe(true);
+  });
+
+  test('a copy the pool cannot keep: VDI_COPY_FAILED saying why, and no disk or VM left behind', async () => {
+    const east = await pool('full', { maxDiskBytes: 8 * MiB });
+    const { vm, vdi } = await vmWith(east, 'big', full(5));
+    const vdis = (await call<string[]>(east.url, 'VDI.get_all')).length;
+    const vms = (await call<string[]>(east.url, 'VM.get_all')).length;
+    const sr = await call<string>(east.url, 'VDI.get_SR', vdi);
+    const [code, why] = await failure(east, 'VDI.copy', vdi, sr);
+    expect(code).toBe('VDI_COPY_FAILED');
+    expect(why).toBe(
+      'xenlab: this simulated pool keeps at most 8 MiB of disk contents; it holds 5 MiB and the copy needs 5 MiB ' +
+        'more; destroy disks that hold data, or copy less',
+    );
+    expect((await failure(east, 'VM.copy', vm, 'big-copy', sr))[0]).toBe('VDI_COPY_FAILED');
+    expect((await call<string[]>(east.url, 'VDI.get_all')).length).toBe(vdis);
+    expect((await call<string[]>(east.url, 'VM.get_all')).length).toBe(vms);
+  });
+
+  test('VM.copy whose second disk does not fit removes the first copy it made (safe_clone_disks)', async () => {
+    const east = await pool('two-disks', { maxDiskBytes: 10 * MiB });
+    const { vm } = await vmWith(east, 'two', full(3));
+    const sr = await byName(east, 'SR', 'two-disks NFS');
+    const second = await call<string>(east.url, 'VDI.create', {
+      name_label: 'second',
+      name_description: '',
+      SR: sr,
+      virtual_size: 3 * MiB,
+      type: 'user',
+      sharable: false,
+      read_only: false,
+      other_config: {},
+      xenstore_data: {},
+      sm_config: {},
+      tags: [],
+    });
+    await call(east.url, 'VBD.create', {
+      VM: vm,
+      VDI: second,
+      userdevice: '1',
+      bootable: false,
+      mode: 'RW',
+      type: 'Disk',
+      unpluggable: false,
+      empty: false,
+      other_config: {},
+      qos_algorithm_type: '',
+      qos_algorithm_params: {},
+    });
+    expect((await put(east, second, full(3, 0x33))).status).toBe('success');
+    const vdis = (await call<string[]>(east.url, 'VDI.get_all')).length;
+    // 6 MiB held: the first copy (3 MiB) fits, the second does not.
+    expect((await failure(east, 'VM.copy', vm, 'two-copy', sr))[0]).toBe('VDI_COPY_FAILED');
+    expect((await call<string[]>(east.url, 'VDI.get_all')).length).toBe(vdis);
+    expect(await call<string[]>(east.url, 'VM.get_by_name_label', 'two-copy')).toEqual([]);
+    // And its room is free again: a 4 MiB write fits.
+    const fits = await smallVm(east.url, 'fits', 4 * MiB);
+    expect((await put(east, fits.vdi, full(4))).status).toBe('success');
+  });
+});
