@@ -95,6 +95,19 @@ describe('ha', () => {
     expect(xml).toContain('with-rsc="ms_drbd_r0" with-rsc-role="Promoted"');
     expect(xml).toContain('first="ms_drbd_r0" first-action="promote" then="g_nfs" then-action="start"');
     expect(xml).toContain('name="stonith-enabled" value="false"');
+    // The group's order is the start order: the IP only once the export is there, and the clients' tickle (from the
+    // IP's new owner, reading the connections recorded on the replicated disk) last.
+    const group = xml.slice(xml.indexOf('<group id="g_nfs">'), xml.indexOf('</group>'));
+    expect(
+      [...group.matchAll(/<primitive id="[^"]+" class="ocf" provider="heartbeat" type="(\w+)"/g)].map(
+        (m) => m[1],
+      ),
+    ).toEqual(['Filesystem', 'nfsserver', 'exportfs', 'IPaddr2', 'portblock']);
+    expect(group).toContain('name="action" value="unblock"');
+    expect(group).toContain('name="portno" value="2049"');
+    expect(group).toMatch(
+      /name="ip" value="10\.0\.0\.50"[\s\S]*name="tickle_dir" value="\/srv\/nfs\/tickle"/,
+    );
     const bad = join(lab.dir, 'bad-cib.xml');
     writeFileSync(bad, xml.replace('with-rsc="ms_drbd_r0"', 'with-rsc="nope"'));
     expect(validate('crm_verify', ['-x', bad]).code).not.toBe(0);

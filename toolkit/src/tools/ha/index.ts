@@ -30,7 +30,7 @@ export const haTool = defineTool({
   name: 'ha',
   summary: 'generate DRBD and Pacemaker (CIB, crm, pcs) configuration for an HA NFS pair',
   description:
-    "Writes the DRBD resource file (for the DRBD 8.4 of mainline kernels or LINBIT's DRBD 9), corosync.conf for a two-node cluster, and the Pacemaker configuration for two storage nodes serving NFS from a replicated disk behind a floating IP: a promotable DRBD clone, a group (Filesystem, nfsserver, exportfs, IPaddr2) colocated with and ordered after the promoted side, in three equivalent forms — cib.xml (for crm_verify and cibadmin), crm shell and pcs. Give --fence with IPMI addresses for fencing; without it stonith-enabled=false is written and a warning printed (fine for a lab, never for production). The output passes `drbdadm dump` and `crm_verify`.",
+    "Writes the DRBD resource file (for the DRBD 8.4 of mainline kernels or LINBIT's DRBD 9), corosync.conf for a two-node cluster, and the Pacemaker configuration for two storage nodes serving NFS from a replicated disk behind a floating IP: a promotable DRBD clone, a group (Filesystem, nfsserver, exportfs, IPaddr2, and portblock whose tickle ACKs reconnect the clients at once after a failover) colocated with and ordered after the promoted side, in three equivalent forms — cib.xml (for crm_verify and cibadmin), crm shell and pcs. Give --fence with IPMI addresses for fencing; without it stonith-enabled=false is written and a warning printed (fine for a lab, never for production). The output passes `drbdadm dump` and `crm_verify`.",
   examples: [
     'xenlab-tools ha --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --disk /dev/sdb --clients 10.0.0.0/24 --out ha',
     'xenlab-tools ha --drbd 8.4 --token 10000 --nodes storage-a=10.13.0.11,storage-b=10.13.0.12 --vip 10.13.0.50/24 --disk /dev/vdb --clients 10.13.0.0/24',
@@ -55,7 +55,14 @@ export const haTool = defineTool({
   installed in CI (it pulls 34 packages); its commands follow pcs 0.10/0.11 syntax.
 
 Every start/stop/promote/demote operation carries the timeout its agent's metadata advises (Pacemaker's 20 s
-default is too short for drbd and exportfs on a loaded node). The packages on the nodes are not installed.`,
+default is too short for drbd and exportfs on a loaded node). The packages on the nodes are not installed; the
+nodes need \`iptables\` for portblock.
+
+Before loading the configuration, make the folders \`export\`, \`nfsinfo\` (nfsserver's shared state) and \`tickle\`
+(the connections portblock records) at the top of the replicated filesystem, once, on the primary. The last member
+of the group, \`portblock action=unblock\` with \`tickle_dir\`, is what makes a failover short for the clients: their
+TCP connections still point at the dead node and their retransmissions back off to a minute apart; its tickle ACKs,
+sent from the floating IP's new owner, draw a reset from each recorded client so that it reconnects at once.`,
   options: {
     nodes: {
       type: 'string',

@@ -6,7 +6,7 @@
  * Sources: drbd.conf(5) for DRBD 9 (`fencing` in `net`, crm-fence-peer.9.sh handlers), Pacemaker 2.1 "Pacemaker
  * Explained" (promotable clones, role names Promoted/Unpromoted, schema pacemaker-3.x), ClusterLabs "Clusters from
  * Scratch" (DRBD + Filesystem + IPaddr2 constraints), resource-agents (`Filesystem`, `nfsserver`, `exportfs`,
- * `IPaddr2` parameters), crmsh and pcs manuals for the two command forms.
+ * `IPaddr2`, `portblock` parameters), crmsh and pcs manuals for the two command forms.
  */
 import { ToolError, ToolErrorCode } from '../errors.js';
 import { inSubnet, parseCidr, parseIp } from '../ipv4.js';
@@ -288,6 +288,31 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
             ['cidr_netmask', String(s.vipPrefix)],
           ],
           ops: [{ name: 'monitor', interval: '10s' }],
+        },
+        {
+          id: 'p_tickle',
+          cls: 'ocf',
+          provider: 'heartbeat',
+          type: 'portblock',
+          // After a failover the clients' TCP connections still point at the dead node: their retransmissions back
+          // off (1, 2, 4 … 60 s apart, measured) and the first to reach the new owner of the IP, which answers it
+          // with a reset, can come a minute after the IP moved. Once the IP is up, portblock sends each client
+          // recorded in tickle_dir a "tickle" ACK; the client's answer draws that reset at once and it reconnects.
+          // Its monitor records the connections on the replicated disk; a clean stop blocks the port (DROP) so
+          // clients wait instead of failing while the service moves.
+          params: [
+            ['protocol', 'tcp'],
+            ['portno', '2049'],
+            ['ip', s.vip],
+            ['action', 'unblock'],
+            ['tickle_dir', `${s.mount.replace(/\/$/, '')}/tickle`],
+          ],
+          // Twice the metadata's 20 s: each action runs iptables and ss, slow on a loaded (emulated) node.
+          ops: [
+            { name: 'start', interval: '0s', timeout: '40s' },
+            { name: 'stop', interval: '0s', timeout: '40s' },
+            { name: 'monitor', interval: '10s', timeout: '40s' },
+          ],
         },
       ],
     },
