@@ -10,7 +10,7 @@ import {
 import { INPUT_CHUNK_BYTES, splitBytes } from './input.js';
 import { pushPace, socketPushing } from './pace.js';
 import { ReconnectingSocket, type CloseVerdict } from './reconnecting-socket.js';
-import { issueText, readServerMessage, type Issue } from './server-message.js';
+import { mismatchDetail, mismatchLog, readServerMessage, type Issue } from './server-message.js';
 
 /**
  * Input waits in the page while the socket has more than this queued and not yet sent: a 200 KiB paste goes out
@@ -219,12 +219,9 @@ export class TerminalConnection {
    */
   #disagree(type: string | undefined, issues: readonly Issue[], frame: string): void {
     this.#mismatch = true;
-    console.error(
-      `[xenlab] the lab server sent ${type ? `a ${type} message` : 'a frame'} this page cannot read: ${issueText(issues)}`,
-      { type, paths: issues.map((i) => i.path), issues, frame: frame.slice(0, 1000) },
-    );
+    console.error(...mismatchLog(type, issues, frame));
     this.stop();
-    this.#events.state('mismatch', `${type ?? 'message'} · ${issueText(issues)}`);
+    this.#events.state('mismatch', mismatchDetail(type, issues));
   }
 
   #stopPushing(): void {
