@@ -1,8 +1,10 @@
 /**
- * What learners wrote to a disk stays with it when the disk is copied, as in xapi (sparse_dd copies every block:
- * xapi_vdi.ml `copy`): `VDI.copy` and `VM.copy`. Bytes go in with `PUT /import_raw_vdi` and come back with
- * `GET /export_raw_vdi`. The pool's cap on disk contents holds: a copy that does not fit fails as a real copy that
- * runs out of room does (`VDI_COPY_FAILED`) and leaves nothing behind.
+ * What learners wrote to a disk stays with it when the disk is copied or moved, as in xapi (the mirror or sparse_dd
+ * copies every block: xapi_vm_migrate.ml, storage_smapiv1_migrate.ml, xapi_vdi.ml `copy`): a VM moved to another
+ * pool (`VM.migrate_send`, halted, running, with snapshots, in copy mode), storage motion within a pool, `VDI.copy`
+ * and `VM.copy`. Bytes go in with `PUT /import_raw_vdi` and come back with `GET /export_raw_vdi`. The pool's cap on
+ * disk contents holds: a copy that does not fit fails as a real copy that runs out of room does (`VDI_COPY_FAILED`,
+ * `MIRROR_FAILED` for a mirrored disk) and leaves nothing behind; a move gives the source's room back.
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import type { SimulatorOptions } from '../../../sandbox/src/sim/index.js';
@@ -53,6 +55,17 @@ async function pool(name: string, options: SimulatorOptions = {}): Promise<Runni
   return sim;
 }
 
+/** Two pools of one environment, each keeping at most `eastMiB` / `westMiB` of disk contents. */
+async function pools(
+  eastMiB = 16,
+  westMiB = 16,
+): Promise<{ east: RunningSimulator; west: RunningSimulator }> {
+  const crossPool = { link: 'contents-env' };
+  const east = await pool('east', { crossPool, maxDiskBytes: eastMiB * MiB });
+  const west = await pool('west', { crossPool, maxDiskBytes: westMiB * MiB });
+  return { east, west };
+}
+
 async function put(on: RunningSimulator, vdi: string, body: Buffer): Promise<TaskRecord> {
   const session_id = await session(on.url);
   const r = await request(endpoint(on, '/import_raw_vdi', { session_id, vdi, format: 'raw' }), 'PUT', body);
@@ -100,6 +113,126 @@ async function vmWith(
 
 /** `mib` MiB of non-zero bytes (each MiB a written block). */
 const full = (mib: number, byte = 0x5a): Buffer => Buffer.alloc(mib * MiB, byte);
+
+/** West's dest map, and the maps sending every disk and VIF of east's `vm` to west. */
+async function toWest(east: RunningSimulator, west: RunningSimulator, vm: string) {
+  const host = await byName(west, 'host', 'west-01');
+  const eth0 = await byName(west, 'network', 'Pool-wide network associated with eth0');
+  const dest = await call<Record<string, string>>(west.url, 'host.migrate_receive', host, eth0, {});
+  const sr = await byName(west, 'SR', 'west NFS');
+  const vdiMap: Record<string, string> = {};
+  for (const vbd of await call<string[]>(east.url, 'VM.get_VBDs', vm))
+    if ((await call<string>(east.url, 'VBD.get_type', vbd)) === 'Disk')
+      vdiMap[await call<string>(east.url, 'VBD.get_VDI', vbd)] = sr;
+  const vifMap: Record<string, string> = {};
+  for (const vif of await call<string[]>(east.url, 'VM.get_VIFs', vm)) vifMap[vif] = eth0;
+  return { dest, vdiMap, vifMap };
+}
+
+describe('a VM moved to another pool (VM.migrate_send) takes its disks’ contents', () => {
+  test('a halted VM: its disk there reads the same bytes; the source pool no longer holds them', async () => {
+    const { east, west } = await pools(8, 16);
+    const bytes = Buffer.concat([pattern(2 * MiB, 5), full(4)]); // 6 MiB of 8 in east
+    const { vm } = await vmWith(east, 'halted-mover', bytes);
+    const uuid = await call<string>(east.url, 'VM.get_uuid', vm);
+    const { dest, vdiMap, vifMap } = await toWest(east, west, vm);
+    const there = await call<string>(east.url, 'VM.migrate_send', vm, dest, false, vdiMap, vifMap, {});
+    expect(await call<string>(west.url, 'VM.get_uuid', there)).toBe(uuid);
+    expect((await read(west, await diskOf(west, there))).equals(bytes)).toBe(true);
+    // East's room came back: 8 MiB more fit there now.
+    const again = await smallVm(east.url, 'fills-east', 8 * MiB);
+    expect((await put(east, again.vdi, full(8, 0x5b))).status).toBe('success');
+  });
+
+  test("a running VM with a snapshot: its disk there reads what it holds now, the snapshot's disk what it held then", async () => {
+    const { east, west } = await pools();
+    const then = pattern(5 * MiB, 1);
+    const now = pattern(5 * MiB, 2);
+    const { vm, vdi } = await vmWith(east, 'live-mover', then);
+    const snap = await call<string>(east.url, 'VM.snapshot', vm, 'before');
+    expect((await put(east, vdi, now)).status).toBe('success');
+    await call(east.url, 'VM.start', vm, false, false);
+    const { dest, vdiMap, vifMap } = await toWest(east, west, vm);
+    const there = await call<string>(east.url, 'VM.migrate_send', vm, dest, true, vdiMap, vifMap, {});
+    expect(await call<string>(west.url, 'VM.get_power_state', there)).toBe('Running');
+    expect((await read(west, await diskOf(west, there))).equals(now)).toBe(true);
+    const snapUuid = await call<string>(east.url, 'VM.get_uuid', snap).catch(() => undefined);
+    expect(snapUuid).toBeUndefined(); // gone from east
+    const [snapThere] = await call<string[]>(west.url, 'VM.get_snapshots', there);
+    expect((await read(west, await diskOf(west, String(snapThere)))).equals(then)).toBe(true);
+  });
+
+  test('copy mode: the copy there reads the same bytes, and the source keeps them', async () => {
+    const { east, west } = await pools();
+    const bytes = pattern(5 * MiB, 3);
+    const { vm, vdi } = await vmWith(east, 'copied', bytes);
+    const { dest, vdiMap, vifMap } = await toWest(east, west, vm);
+    const copy = await call<string>(east.url, 'VM.migrate_send', vm, dest, false, vdiMap, vifMap, {
+      copy: 'true',
+    });
+    expect((await read(west, await diskOf(west, copy))).equals(bytes)).toBe(true);
+    expect((await read(east, vdi)).equals(bytes)).toBe(true);
+  });
+
+  test("more than the destination pool keeps: VDI_COPY_FAILED (MIRROR_FAILED for a running VM's disk), the VM stays as it was", async () => {
+    const { east, west } = await pools(16, 4);
+    const bytes = full(6);
+    const { vm, vdi } = await vmWith(east, 'too-big', bytes);
+    const uuid = await call<string>(east.url, 'VM.get_uuid', vm);
+    const { dest, vdiMap, vifMap } = await toWest(east, west, vm);
+    const [code, why] = await failure(east, 'VM.migrate_send', vm, dest, false, vdiMap, vifMap, {});
+    expect(code).toBe('VDI_COPY_FAILED');
+    expect(why).toMatch(/^xenlab: this simulated pool keeps at most 4 MiB of disk contents/);
+    await call(east.url, 'VM.start', vm, false, false);
+    const live = await toWest(east, west, vm);
+    expect(await failure(east, 'VM.migrate_send', vm, live.dest, true, live.vdiMap, live.vifMap, {})).toEqual(
+      ['MIRROR_FAILED', vdi],
+    );
+    expect(await call<string>(east.url, 'VM.get_power_state', vm)).toBe('Running');
+    expect((await read(east, vdi)).equals(bytes)).toBe(true);
+    expect(await failure(west, 'VM.get_by_uuid', uuid)).toEqual(['UUID_INVALID', 'VM', uuid]);
+    // Nothing was left behind there: its whole room is free.
+    const fits = await smallVm(west.url, 'fills-west', 4 * MiB);
+    expect((await put(west, fits.vdi, full(4))).status).toBe('success');
+  });
+});
+
+describe('storage motion within a pool', () => {
+  test("a disk moved to another SR reads the same bytes; the move counts the pool's room once", async () => {
+    const east = await pool('solo', { maxDiskBytes: 8 * MiB });
+    const bytes = Buffer.concat([full(5), pattern(MiB, 4)]); // 6 MiB of 8
+    const { vm, vdi } = await vmWith(east, 'moved', bytes);
+    const host = await byName(east, 'host', 'solo-02');
+    const eth0 = await byName(east, 'network', 'Pool-wide network associated with eth0');
+    const dest = await call<Record<string, string>>(east.url, 'host.migrate_receive', host, eth0, {});
+    const b = await byName(east, 'SR', 'solo NFS B');
+    await call(east.url, 'VM.migrate_send', vm, dest, false, { [vdi]: b }, {}, {});
+    const moved = await diskOf(east, vm);
+    expect(moved).not.toBe(vdi);
+    expect(await call<string>(east.url, 'VDI.get_SR', moved)).toBe(b);
+    expect((await read(east, moved)).equals(bytes)).toBe(true);
+  });
+
+  test('a disk whose data its snapshot shares is copied, not moved: when the pool cannot keep it twice, VDI_COPY_FAILED (MIRROR_FAILED running) and the disk stays', async () => {
+    const solo = await pool('tight', { maxDiskBytes: 8 * MiB });
+    const { vm, vdi } = await vmWith(solo, 'shared', full(5));
+    await call(solo.url, 'VM.snapshot', vm, 'shares-the-base');
+    const host = await byName(solo, 'host', 'tight-01');
+    const eth0 = await byName(solo, 'network', 'Pool-wide network associated with eth0');
+    const dest = await call<Record<string, string>>(solo.url, 'host.migrate_receive', host, eth0, {});
+    const b = await byName(solo, 'SR', 'tight NFS B');
+    const [code, why] = await failure(solo, 'VM.migrate_send', vm, dest, false, { [vdi]: b }, {}, {});
+    expect(code).toBe('VDI_COPY_FAILED');
+    expect(why).toMatch(/keeps at most 8 MiB of disk contents; it holds 5 MiB and the copy needs 5 MiB more/);
+    await call(solo.url, 'VM.start', vm, false, false);
+    expect(await failure(solo, 'VM.migrate_send', vm, dest, true, { [vdi]: b }, {}, {})).toEqual([
+      'MIRROR_FAILED',
+      vdi,
+    ]);
+    expect(await diskOf(solo, vm)).toBe(vdi);
+    expect((await read(solo, vdi)).equals(full(5))).toBe(true);
+  });
+});
 
 describe('VDI.copy and VM.copy copy the data', () => {
   test('VDI.copy to another SR, and VM.copy, read the same bytes (a disk with a snapshot too: through its base)', async () => {

@@ -28,10 +28,14 @@
  *   on the task.
  *
  * An unreachable destination (down, or not a pool of this environment) is `INTERNAL_ERROR` with the Unix error xapi's
- * HTTP client raises. Not done: disk contents travelling with the VM.
+ * HTTP client raises. The disks' contents (transfer/contents.ts) travel with them: streamed to the destination's
+ * `/import_raw_vdi` as they are made there ({@link sendContents}), within the pool handed from the old VDI to the new
+ * one; the source's go when its VDIs do (kept in copy mode).
  * @module
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import {
   XapiClientError,
   XapiError,
@@ -44,9 +48,12 @@ import type { MessageSpec, Transport } from '@xenlab/toolkit/xenapi';
 import { XapiFailure } from '../contract.js';
 import type { SimBehaviour, SimContext, SimRecord, SimStore, SimTask } from '../contract.js';
 import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
+import { diskContentsOf } from '../transfer/contents.js';
 import { MAPS_TO, takeArrivingDomain } from '../transfer/import-objects.js';
 import { OVA_XML, exportMetadata, thisVersion } from '../transfer/ova.js';
 import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
+import { vhdImage } from '../transfer/vdi-image.js';
+import type { VhdImage } from '../transfer/vdi-image.js';
 import { VM_MESSAGES, migrated, vmMessage } from './messages.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
 import { createVdi, destroyVdi, initialPhysical, refreshVbd, refreshVdi, vdiDataSize } from './storage.js';
@@ -419,6 +426,95 @@ async function linkSnapshotVdi(
   if (rec.snapshot_time instanceof Date) await remote.call(SET_SNAPSHOT_TIME, there, rec.snapshot_time);
 }
 
+/** PUTs a VHD image with its length; settles when the answer ends or the connection breaks after it began. */
+function putImage(url: URL, cookie: string, image: VhdImage): Promise<void> {
+  const lib = url.protocol === 'https:' ? https : http;
+  return new Promise<void>((resolve, reject) => {
+    let answered = false;
+    const req = lib.request(url, {
+      method: 'PUT',
+      headers: { cookie, 'content-type': 'application/octet-stream', 'content-length': image.length },
+      timeout: 60_000,
+    });
+    req.on('response', (res) => {
+      answered = true;
+      res.resume();
+      res.on('close', resolve);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (e) => {
+      // After the answer began, the import's task says what went wrong.
+      if (answered) resolve();
+      else reject(e);
+    });
+    const drained = (): Promise<void> =>
+      new Promise((done) => {
+        const end = (): void => {
+          req.off('drain', end);
+          req.off('close', end);
+          done();
+        };
+        req.on('drain', end);
+        req.on('close', end);
+      });
+    image
+      .write(async (b) => {
+        if (req.destroyed) throw new Error('the destination closed the connection');
+        if (!req.write(b)) await drained();
+      })
+      .then(
+        () => req.end(),
+        (e: unknown) => req.destroy(e instanceof Error ? e : new Error(String(e))),
+      );
+  });
+}
+
+/** The text of a failure from the destination, as a VDI_COPY_FAILED parameter (ExnHelper's `CODE: [ a; b ]`). */
+function failureText(code: string, params: readonly string[]): string {
+  return code === 'INTERNAL_ERROR' && params.length === 1
+    ? String(params[0])
+    : `${code}: [ ${params.join('; ')} ]`;
+}
+
+/**
+ * A disk's bytes cross to the VDI made for it there. xapi's mirror (a running VM's disk) or sparse_dd (a copied
+ * one) write them over NBD (storage_smapiv1_migrate.ml); here the source streams them as a dynamic VHD, only the
+ * blocks holding data, to the destination's `/import_raw_vdi` under a task made there, as `xe vdi-import` does, so
+ * the destination keeps them within its own cap. When it cannot: `MIRROR_FAILED [vdi]` for a mirrored disk
+ * (xapi_vm_migrate.ml), `VDI_COPY_FAILED [why]` for a copied one (sparse_dd_wrapper.ml). A disk without data sends
+ * nothing.
+ */
+async function sendContents(
+  ctx: SimContext,
+  remote: Remote,
+  dest: Dest,
+  vdi: string,
+  there: string,
+  mirror: boolean,
+): Promise<void> {
+  const contents = diskContentsOf(ctx.store);
+  if (!contents || contents.dataBlocks(vdi).length === 0) return;
+  const rec = ctx.store.get('VDI', vdi);
+  const image = vhdImage(contents, vdi, num(rec, 'virtual_size'), str(rec, 'uuid'), ctx.clock.now());
+  const task = (await remote.call('task.create', 'VDI contents', '')) as string;
+  try {
+    const url = new URL(`import_raw_vdi?vdi=${encodeURIComponent(there)}&format=vhd`, dest.master);
+    const reached = await putImage(url, `session_id=${dest.session}; task_id=${task}`, image).then(
+      () => true,
+      () => false,
+    );
+    const status = (await remote.call('task.get_status', task)) as string;
+    if (status === 'success' && reached) return;
+    // Nothing answered, or the import never ended: what xapi's HTTP client raises.
+    if (status !== 'failure') fail('INTERNAL_ERROR', REFUSED);
+    const [code = 'INTERNAL_ERROR', ...params] = (await remote.call('task.get_error_info', task)) as string[];
+    if (mirror) fail('MIRROR_FAILED', vdi);
+    fail('VDI_COPY_FAILED', failureText(code, params));
+  } finally {
+    await remote.call('task.destroy', task).catch(() => undefined);
+  }
+}
+
 /**
  * inter_pool_metadata_transfer: the maps ride in the disks' and VIFs' `other_config:maps_to` while the VM's metadata
  * (with its snapshots unless a copy) is exported and sent to the destination's `/import_metadata` (restore unless
@@ -610,6 +706,7 @@ async function copyToRemote(
     })) as string;
     created.push(['VDI', made]);
     if (mirror) mirrored.push(made);
+    await sendContents(ctx, remote, dest, vdi, made, mirror);
     return made;
   };
   try {
@@ -673,6 +770,26 @@ function removeHere(ctx: SimContext, p: Plan): void {
   // Snapshot disks first: a disk is not destroyed under its snapshots' links.
   for (const vdi of vdis.reverse()) if (store.find('VDI', vdi)) destroyVdi(store, vdi);
   for (const vm of [...p.snapshots, p.vm]) store.destroy('VM', vm);
+}
+
+/**
+ * Whether the pool can keep the moved disks' data (its cap counts every SR): a disk's own blocks move with it, the
+ * blocks it reads from its parents (shared with its snapshots, which stay) are copied. When they do not fit:
+ * `MIRROR_FAILED [vdi]` for a running VM's disk (xapi_vm_migrate.ml), `VDI_COPY_FAILED [why]` for a halted one's.
+ */
+function assertRoomToMove(store: SimStore, moves: readonly { vdi: string }[], mirror: boolean): void {
+  const contents = diskContentsOf(store);
+  if (!contents) return;
+  let needed = 0;
+  for (const d of moves) {
+    needed += contents.copyCost(d.vdi, true);
+    try {
+      contents.assertRoom(needed);
+    } catch (e) {
+      if (mirror) fail('MIRROR_FAILED', d.vdi);
+      throw e;
+    }
+  }
 }
 
 /**
@@ -742,6 +859,7 @@ async function migrateWithinPool(
         });
         made.push({ vbd: d.vbd, old: d.vdi, vdi });
       }
+      assertRoomToMove(store, moves, running);
       await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * share), linkMs(lan, diskBytes));
       await ctx.clock.work(
         'VM.migrate_send',
@@ -759,6 +877,8 @@ async function migrateWithinPool(
       store.update('VBD', m.vbd, { VDI: m.vdi });
       store.update('VDI', m.vdi, { sm_config: {} });
       refreshVbd(store, m.vbd);
+      // The bytes the mirror (or copy) wrote there; the old disk's go with it.
+      diskContentsOf(store)?.copyData(m.old, m.vdi, true);
       destroyVdi(store, m.old);
     }
     ctx.task?.setProgress(0.99);

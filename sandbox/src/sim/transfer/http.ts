@@ -38,7 +38,8 @@ import { OVA_XML, OvaError, exportMetadata, exportedDisks, parseOva, thisVersion
 import type { ArchiveDisk, ExportOptions } from './ova.js';
 import { EndOfStream, StreamIdle, StreamReader } from './stream-reader.js';
 import { TAR_END, TarError, padding, readEntry, tarHeader } from './tar.js';
-import { MAX_VHD_SIZE, VHD_BLOCK, VhdError, planVhd, readVhd, writeVhd } from './vhd.js';
+import { vhdImage } from './vdi-image.js';
+import { MAX_VHD_SIZE, VhdError, readVhd } from './vhd.js';
 import { xxh64Hex } from './xxhash64.js';
 
 /** The largest ova.xml read (a pool's worth of VM metadata is far smaller). */
@@ -884,32 +885,14 @@ async function exportRawVdi(c: Ctx): Promise<void> {
       await out.write(TAR_END);
     } else if (format === 'vhd') {
       if (size > MAX_VHD_SIZE) throw new XapiFailure('VDI_TOO_LARGE', [vdi, String(MAX_VHD_SIZE)]);
-      const half = (i: number, ref: string): Buffer | undefined => contents.readBlock(ref, i);
-      const vhdBlock = (j: number, ref: string): Buffer => {
-        const b = Buffer.alloc(VHD_BLOCK);
-        for (const k of [0, 1]) half(2 * j + k, ref)?.copy(b, k * BLOCK_SIZE);
-        const end = size - j * VHD_BLOCK;
-        if (end < VHD_BLOCK) b.fill(0, Math.max(0, end));
-        return b;
-      };
-      const blocks = [...new Set(contents.dataBlocks(vdi).map((i) => Math.floor(i / 2)))]
-        .filter((j) => j * VHD_BLOCK < size)
-        .filter((j) => base === undefined || !vhdBlock(j, vdi).equals(vhdBlock(j, base)))
-        .sort((a, b) => a - b);
-      const plan = planVhd(size, blocks);
+      const image = vhdImage(contents, vdi, size, uuid, engine.clock.now(), base);
       let sent = 0;
-      await writeVhd(
-        plan,
-        uuid,
-        engine.clock.now(),
-        (j) => vhdBlock(j, vdi),
-        async (b) => {
-          await out.write(b);
-          sent += b.length;
-          task.progress(sent / plan.length);
-          task.checkCancel();
-        },
-      );
+      await image.write(async (b) => {
+        await out.write(b);
+        sent += b.length;
+        task.progress(sent / image.length);
+        task.checkCancel();
+      });
     } else {
       for (let off = 0, i = 0; off < size; off += BLOCK_SIZE, i++) {
         const len = Math.min(BLOCK_SIZE, size - off);
