@@ -1,4 +1,4 @@
-import { queueText } from '../../terminal/starting.ts';
+import { MISMATCH_TEXT, queueText } from '../../terminal/starting.ts';
 import type { FaultsView, LabServerMessage, LabView, StepsView, TaskView } from '@xenlab/sandbox/protocol';
 import { addRunButtons } from './code-actions.ts';
 import { LabConnection } from './connection.ts';
@@ -109,8 +109,9 @@ class XenlabLab extends HTMLElement {
     const faultButtons = this.querySelector<HTMLElement>('.lab-fault-buttons');
     const events = this.querySelector<HTMLElement>('.lab-events');
     const modeBox = this.querySelector<HTMLElement>('.lab-mode');
+    const mismatch = this.querySelector<HTMLElement>('.lab-mismatch');
     if (!lab || !list || !status || !score || !checkAll || !notice || !announce || this.#conn) return;
-    if (!faultBox || !faultButtons || !events || !modeBox) return;
+    if (!faultBox || !faultButtons || !events || !modeBox || !mismatch) return;
 
     /** A reset or skip awaiting confirmation, or sent and not answered yet. */
     let stepUi: { confirming?: StepsUiState['confirming']; sent?: StepsUiState['sent'] } = {};
@@ -287,6 +288,15 @@ class XenlabLab extends HTMLElement {
         status.dataset.state = state;
         status.textContent = detail;
       },
+      (detail) => {
+        // The page and the lab server disagree (connection.ts): say so until the page is reloaded; the panel goes on.
+        const title = mismatch.querySelector('.lab-mismatch-title');
+        const code = mismatch.querySelector('.lab-mismatch-code');
+        if (title) title.textContent = MISMATCH_TEXT;
+        if (code) code.textContent = detail;
+        mismatch.hidden = false;
+        this.dataset.mismatch = 'true';
+      },
     );
     this.#conn = conn;
     // The seconds of the "checking… (N s)" lines go on counting between states.
@@ -296,6 +306,9 @@ class XenlabLab extends HTMLElement {
         el.textContent = checkingText(pass, Number(el.dataset.since));
       }
     }, 1000);
+    mismatch.querySelector('.lab-reload')?.addEventListener('click', () => {
+      location.reload();
+    });
     checkAll.addEventListener('click', () => {
       notice.textContent = '';
       conn.send({ type: 'lab.check' });
