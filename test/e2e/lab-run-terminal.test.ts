@@ -2,7 +2,8 @@
 // The XenAPI (two terminals, Shell and Events) the learner reveals the events task's solution with the Shell tab in
 // front, presses "▶ Run on watch", and sees the Events tab come to the front with their watcher running in it (and
 // nothing of it in the Shell); the solution's next block, which names no terminal, goes back to the Shell (the lab's
-// first terminal, where Skip runs it) even though the Events tab is in front, and the watcher prints the halt.
+// first terminal, where Skip runs it) even though the Events tab is in front, and the watcher prints the halt. A Run
+// on a terminal whose shell has exited (the learner left it, or a Reset ended it) starts a new shell and types there.
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { terminalText } from '../helpers/browser.js';
@@ -107,4 +108,41 @@ describe('Run on a named terminal (The XenAPI: Shell and Events)', () => {
       await expect.poll(() => events().getAttribute('data-pass'), { timeout: 30_000 }).toBe('true');
     },
   );
+
+  it("starts the named terminal's shell again when it has exited, and types the block into the new one", async () => {
+    // The learner stops the watcher and leaves its shell (Reset ends the shells too), then goes back to the Shell.
+    const env = await site.lab.environmentOf(LAB);
+    await tab('watch').click();
+    await panel('watch').locator('.xt-screen').click();
+    await page.keyboard.press('Control+C');
+    await page.keyboard.type('exit');
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() => panel('watch').locator('xenlab-terminal').getAttribute('data-state'), { timeout: 15_000 })
+      .toBe('closed');
+    await tab('shell').click();
+
+    await events().getByRole('button', { name: '▶ Run on watch' }).click();
+    expect(await tab('watch').getAttribute('aria-selected')).toBe('true');
+    await expect
+      .poll(() => panel('watch').locator('xenlab-terminal').getAttribute('data-state'), { timeout: 30_000 })
+      .toBe('open');
+    // The new shell runs the watcher: a change to the VM prints below the command (a new description each try).
+    const vm = env.params.vmName ?? '';
+    await expect
+      .poll(
+        async () => {
+          await env.sandbox.exec([
+            'bash',
+            '-c',
+            'xe vm-param-set uuid=$(xe vm-list name-label="$LAB_VM_NAME" --minimal) name-description=$RANDOM',
+          ]);
+          const lines = (await screen('watch')).split('\n');
+          const typed = lines.findLastIndex((l) => l.endsWith('$ node ~/watch.mjs | tee ~/events.log'));
+          return typed >= 0 && lines.slice(typed + 1).includes(`${vm} Halted`);
+        },
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(true);
+  });
 });

@@ -24,6 +24,34 @@ function terminalFor(target: string | undefined): TerminalElement | null {
   return document.querySelector<TerminalElement>(`${panel} xenlab-terminal`);
 }
 
+/** How long Run waits for a terminal that is not open (its shell starting again, its link coming back). */
+const OPEN_WAIT_MS = 30_000;
+
+/**
+ * Resolves true once the terminal is open (`data-state`, set by its connection), false if it is not within
+ * {@link OPEN_WAIT_MS}. A shell that exited (Reset ends the learner's shells; a tab behind another may show it) is
+ * started again, as Enter does: without the wait, what Run typed went with the keystroke that restarts it.
+ */
+function whenOpen(term: TerminalElement): Promise<boolean> {
+  if (term.dataset.state === 'open') return Promise.resolve(true);
+  // Empty input starts a new shell after an exit (connection.ts `input`); a dropped link reconnects by itself.
+  if (term.dataset.state === 'closed') term.connection?.input('');
+  return new Promise((resolve) => {
+    const done = (open: boolean) => {
+      observer.disconnect();
+      clearTimeout(timer);
+      resolve(open);
+    };
+    const observer = new MutationObserver(() => {
+      if (term.dataset.state === 'open') done(true);
+    });
+    const timer = setTimeout(() => {
+      done(false);
+    }, OPEN_WAIT_MS);
+    observer.observe(term, { attributes: true, attributeFilter: ['data-state'] });
+  });
+}
+
 /** The lab's terminals by name, in the manifest's order. */
 const terminalNames = (): string[] =>
   [...document.querySelectorAll<HTMLElement>('.lab-terminal-panel')].flatMap((p) =>
@@ -67,11 +95,14 @@ export function addRunButtons(root: HTMLElement, onRun?: (block: number) => void
       );
       const text = (lines.length ? lines.join('\n') : pre.innerText).replace(/\s+$/, '');
       if (!term?.connection) return;
-      // Each line ends with Enter, as if typed; the terminal gets focus so the learner can carry on.
-      term.connection.input(`${text.replace(/\n/g, '\r')}\r`);
-      onRun?.(block);
-      document.dispatchEvent(new CustomEvent('xenlab:run'));
-      term.querySelector<HTMLElement>('textarea')?.focus();
+      void whenOpen(term).then((open) => {
+        if (!open) return;
+        // Each line ends with Enter, as if typed; the terminal gets focus so the learner can carry on.
+        term.connection?.input(`${text.replace(/\n/g, '\r')}\r`);
+        onRun?.(block);
+        document.dispatchEvent(new CustomEvent('xenlab:run'));
+        term.querySelector<HTMLElement>('textarea')?.focus();
+      });
     });
     figure.insertAdjacentElement('afterend', button);
   }
