@@ -95,6 +95,10 @@ describe('ha', () => {
     expect(xml).toContain('with-rsc="ms_drbd_r0" with-rsc-role="Promoted"');
     expect(xml).toContain('first="ms_drbd_r0" first-action="promote" then="g_nfs" then-action="start"');
     expect(xml).toContain('name="stonith-enabled" value="false"');
+    // The service stays where a failover put it (no move back, no second pause, when the old node returns).
+    expect(xml).toMatch(
+      /<rsc_defaults>\s*<meta_attributes id="rsc-options">\s*<nvpair [^>]*name="resource-stickiness" value="100"/,
+    );
     // The group's order is the start order: the IP only once the export is there, and the clients' tickle (from the
     // IP's new owner, reading the connections recorded on the replicated disk) last.
     const group = xml.slice(xml.indexOf('<group id="g_nfs">'), xml.indexOf('</group>'));
@@ -124,6 +128,7 @@ describe('ha', () => {
     expect(load.code).toBe(0);
     const loaded = readFileSync(scratch, 'utf8');
     expect(ids(loaded)).toEqual(ids(readFileSync(join(lab.dir, 'plain/pacemaker/cib.xml'), 'utf8')));
+    expect(loaded).toMatch(/<rsc_defaults>[\s\S]*name="resource-stickiness" value="100"/);
     expect(validate('crm_verify', ['-x', scratch]).code).toBe(0);
   });
 
