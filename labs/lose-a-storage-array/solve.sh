@@ -14,6 +14,7 @@ grep -q 'fencing resource-only' ~/ha/drbd/r0.res
 ! grep -q node-id ~/ha/drbd/r0.res
 grep -q 'two_node: 1' ~/ha/corosync/corosync.conf
 grep -q 'ip=10.77.0.50' ~/ha/pacemaker/crm.txt
+grep -q 'tickle_dir=/srv/nfs/tickle' ~/ha/pacemaker/crm.txt
 
 # xenlab-lab-test: on storage-a
 set -eu
@@ -173,7 +174,7 @@ set -eu
 for _ in $(seq 140); do [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] && break; sleep 2; done
 [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ]
 mkfs.ext4 -q /dev/drbd0
-mount /dev/drbd0 /mnt && mkdir /mnt/export /mnt/nfsinfo && umount /mnt
+mount /dev/drbd0 /mnt && mkdir /mnt/export /mnt/nfsinfo /mnt/tickle && umount /mnt
 drbdadm secondary r0 && drbdadm down r0
 # Both nodes start the stack at the same time (it takes a minute under emulation): in the background here.
 setsid sh -c 'service corosync start && service pacemaker start' >/root/cluster-start.log 2>&1 </dev/null &
@@ -199,6 +200,11 @@ cat > /root/cib.xml <<'CIB'
         <nvpair id="cib-bootstrap-options-no-quorum-policy" name="no-quorum-policy" value="stop"/>
       </cluster_property_set>
     </crm_config>
+    <rsc_defaults>
+      <meta_attributes id="rsc-options">
+        <nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/>
+      </meta_attributes>
+    </rsc_defaults>
     <resources>
       <clone id="ms_drbd_r0">
         <meta_attributes id="ms_drbd_r0-meta_attributes">
@@ -268,6 +274,20 @@ cat > /root/cib.xml <<'CIB'
             <op id="p_vip-monitor-10s" name="monitor" interval="10s"/>
           </operations>
         </primitive>
+        <primitive id="p_tickle" class="ocf" provider="heartbeat" type="portblock">
+          <instance_attributes id="p_tickle-instance_attributes">
+            <nvpair id="p_tickle-instance_attributes-protocol" name="protocol" value="tcp"/>
+            <nvpair id="p_tickle-instance_attributes-portno" name="portno" value="2049"/>
+            <nvpair id="p_tickle-instance_attributes-ip" name="ip" value="10.77.0.50"/>
+            <nvpair id="p_tickle-instance_attributes-action" name="action" value="unblock"/>
+            <nvpair id="p_tickle-instance_attributes-tickle_dir" name="tickle_dir" value="/srv/nfs/tickle"/>
+          </instance_attributes>
+          <operations>
+            <op id="p_tickle-start-0s" name="start" interval="0s" timeout="40s"/>
+            <op id="p_tickle-stop-0s" name="stop" interval="0s" timeout="40s"/>
+            <op id="p_tickle-monitor-10s" name="monitor" interval="10s" timeout="40s"/>
+          </operations>
+        </primitive>
       </group>
     </resources>
     <constraints>
@@ -280,25 +300,27 @@ cat > /root/cib.xml <<'CIB'
 </cib>
 CIB
 # The cluster options as single attributes (replacing crm_config would drop what Pacemaker keeps there itself), then
-# resources and constraints in one update, so order and colocation hold from the first start (constraints alone are
-# refused: they name resources that do not exist yet).
+# the resource defaults, resources and constraints in one update, so order and colocation hold from the first start
+# (constraints alone are refused: they name resources that do not exist yet).
 crm_attribute -t crm_config -n stonith-enabled -v false
 crm_attribute -t crm_config -n no-quorum-policy -v stop
 {
   echo '<configuration>'
-  sed -n '/^    <resources>/,/^    <\/resources>/p;/^    <constraints>/,/^    <\/constraints>/p' /root/cib.xml
+  sed -n '/^    <rsc_defaults>/,/^    <\/rsc_defaults>/p;/^    <resources>/,/^    <\/resources>/p;/^    <constraints>/,/^    <\/constraints>/p' /root/cib.xml
   echo '</configuration>'
 } > /root/configuration.xml
 cibadmin --modify --xml-file /root/configuration.xml
 
 # xenlab-lab-test: on storage-a
 set -eu
-up() { ip -4 -o addr show | grep -q ' 10\.77\.0\.50/' && ! crm_mon -1 | grep -Eq 'Stopped|Starting|FAILED'; }
+up() { ip -4 -o addr show | grep -q ' 10\.77\.0\.50/' && m=$(crm_mon -1 -r) && echo "$m" | grep -q 'p_tickle.*Started' &&
+  ! echo "$m" | grep -Eq 'Stopped|Starting|FAILED'; }
 for _ in $(seq 140); do up && break; sleep 2; done
 
 # xenlab-lab-test: on storage-a
 set -eu
-up() { ip -4 -o addr show | grep -q ' 10\.77\.0\.50/' && ! crm_mon -1 | grep -Eq 'Stopped|Starting|FAILED'; }
+up() { ip -4 -o addr show | grep -q ' 10\.77\.0\.50/' && m=$(crm_mon -1 -r) && echo "$m" | grep -q 'p_tickle.*Started' &&
+  ! echo "$m" | grep -Eq 'Stopped|Starting|FAILED'; }
 for _ in $(seq 140); do up && break; sleep 2; done
 up
 # The preference for storage-a only placed the first start; without it the service stays where it fails over to.
