@@ -10,7 +10,7 @@
 set -euo pipefail
 ovs-vsctl show >&2
 ovs-vsctl add-br xapi1
-ovs-vsctl add-bond xapi1 bond0 eth0 eth1 bond_mode=active-backup other_config:bond-primary=eth0
+ovs-vsctl add-bond xapi1 bond0 eth0 eth1 bond_mode=balance-slb
 ip addr flush dev eth0
 ip addr flush dev eth1
 ip addr add 10.77.0.12/24 dev xapi1
