@@ -34,8 +34,6 @@
  * @module
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import {
   XapiClientError,
   XapiError,
@@ -426,47 +424,28 @@ async function linkSnapshotVdi(
   if (rec.snapshot_time instanceof Date) await remote.call(SET_SNAPSHOT_TIME, there, rec.snapshot_time);
 }
 
-/** PUTs a VHD image with its length; settles when the answer ends or the connection breaks after it began. */
-function putImage(url: URL, cookie: string, image: VhdImage): Promise<void> {
-  const lib = url.protocol === 'https:' ? https : http;
-  return new Promise<void>((resolve, reject) => {
-    let answered = false;
-    const req = lib.request(url, {
-      method: 'PUT',
-      headers: { cookie, 'content-type': 'application/octet-stream', 'content-length': image.length },
-      timeout: 60_000,
-    });
-    req.on('response', (res) => {
-      answered = true;
-      res.resume();
-      res.on('close', resolve);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', (e) => {
-      // After the answer began, the import's task says what went wrong.
-      if (answered) resolve();
-      else reject(e);
-    });
-    const drained = (): Promise<void> =>
-      new Promise((done) => {
-        const end = (): void => {
-          req.off('drain', end);
-          req.off('close', end);
-          done();
-        };
-        req.on('drain', end);
-        req.on('close', end);
-      });
-    image
-      .write(async (b) => {
-        if (req.destroyed) throw new Error('the destination closed the connection');
-        if (!req.write(b)) await drained();
-      })
-      .then(
-        () => req.end(),
-        (e: unknown) => req.destroy(e instanceof Error ? e : new Error(String(e))),
-      );
+/**
+ * PUTs a VHD image, as the metadata is sent (whole, with its length: the import wants one): at most the pool's cap
+ * of contents plus headers. Resolves whether the destination answered; what went wrong there, its task says.
+ */
+async function putImage(url: URL, cookie: string, image: VhdImage): Promise<boolean> {
+  const parts: Buffer[] = [];
+  await image.write((b) => {
+    parts.push(Buffer.from(b));
+    return Promise.resolve();
   });
+  try {
+    const res = await fetch(url, {
+      method: 'PUT',
+      body: Buffer.concat(parts),
+      headers: { cookie, 'content-type': 'application/octet-stream' },
+      signal: AbortSignal.timeout(60_000),
+    });
+    await res.arrayBuffer();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The text of a failure from the destination, as a VDI_COPY_FAILED parameter (ExnHelper's `CODE: [ a; b ]`). */
@@ -499,10 +478,7 @@ async function sendContents(
   const task = (await remote.call('task.create', 'VDI contents', '')) as string;
   try {
     const url = new URL(`import_raw_vdi?vdi=${encodeURIComponent(there)}&format=vhd`, dest.master);
-    const reached = await putImage(url, `session_id=${dest.session}; task_id=${task}`, image).then(
-      () => true,
-      () => false,
-    );
+    const reached = await putImage(url, `session_id=${dest.session}; task_id=${task}`, image);
     const status = (await remote.call('task.get_status', task)) as string;
     if (status === 'success' && reached) return;
     // Nothing answered, or the import never ended: what xapi's HTTP client raises.
