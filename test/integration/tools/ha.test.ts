@@ -132,6 +132,28 @@ describe('ha', () => {
     expect(validate('crm_verify', ['-x', scratch]).code).toBe(0);
   });
 
+  it('--nfsd everywhere leaves the NFS server out of the group (it runs on both nodes) and the CIB still verifies; a wrong value is refused', async () => {
+    const out = join(lab.dir, 'everywhere');
+    const r = await lab.run([...BASE, '--nfsd', 'everywhere', '--out', out]);
+    expect(r.code).toBe(0);
+    const xml = readFileSync(join(out, 'pacemaker/cib.xml'), 'utf8');
+    const group = xml.slice(xml.indexOf('<group id="g_nfs">'), xml.indexOf('</group>'));
+    expect(
+      [...group.matchAll(/<primitive id="[^"]+" class="ocf" provider="heartbeat" type="(\w+)"/g)].map(
+        (m) => m[1],
+      ),
+    ).toEqual(['Filesystem', 'exportfs', 'IPaddr2', 'portblock']);
+    expect(xml).not.toContain('nfs_shared_infodir');
+    expect(validate('crm_verify', ['-x', join(out, 'pacemaker/cib.xml')]).code).toBe(0);
+    expect(readFileSync(join(out, 'pacemaker/crm.txt'), 'utf8')).toMatch(
+      /^group g_nfs p_fs_nfs p_exportfs p_vip p_tickle$/m,
+    );
+    expect(readFileSync(join(out, 'pacemaker/pcs.sh'), 'utf8')).not.toContain('nfsserver');
+    const bad = await lab.run([...BASE, '--nfsd', 'both', '--out', join(lab.dir, 'nfsd-bad')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--nfsd.*cluster.*everywhere/);
+  });
+
   it('with --fence adds one fence_ipmilan device per node, kept off the node it fences, in owner-only files', async () => {
     const out = join(lab.dir, 'fenced');
     const pw = join(lab.dir, 'ipmi-pw');

@@ -35,6 +35,7 @@ export const haTool = defineTool({
     'xenlab-tools ha --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --disk /dev/sdb --clients 10.0.0.0/24 --out ha',
     'xenlab-tools ha --drbd 8.4 --token 10000 --nodes storage-a=10.13.0.11,storage-b=10.13.0.12 --vip 10.13.0.50/24 --disk /dev/vdb --clients 10.13.0.0/24',
     'XENLAB_FENCE_PASSWORD=… xenlab-tools ha --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --fence alpha=10.0.1.11,beta=10.0.1.12 --fence-user admin',
+    'xenlab-tools ha --nfsd everywhere --nodes alpha=10.0.0.11,beta=10.0.0.12 --vip 10.0.0.50/24 --clients 10.0.0.0/24',
   ],
   usesPool: false,
   details: `### Output and how it is validated
@@ -58,11 +59,24 @@ Every start/stop/promote/demote operation carries the timeout its agent's metada
 default is too short for drbd and exportfs on a loaded node). The packages on the nodes are not installed; the
 nodes need \`iptables\` for portblock.
 
-Before loading the configuration, make the folders \`export\`, \`nfsinfo\` (nfsserver's shared state) and \`tickle\`
+Before loading the configuration, make the folders \`export\`, \`nfsinfo\` (nfsserver's shared state; not needed with
+\`--nfsd everywhere\`) and \`tickle\`
 (the connections portblock records) at the top of the replicated filesystem, once, on the primary. The last member
 of the group, \`portblock action=unblock\` with \`tickle_dir\`, is what makes a failover short for the clients: their
 TCP connections still point at the dead node and their retransmissions back off to a minute apart; its tickle ACKs,
-sent from the floating IP's new owner, draw a reset from each recorded client so that it reconnects at once.`,
+sent from the floating IP's new owner, draw a reset from each recorded client so that it reconnects at once.
+
+### Where the NFS server runs (\`--nfsd\`)
+
+- \`cluster\` (default): \`nfsserver\` is a group member, started on the promoted node after the filesystem, with
+  \`nfs_shared_infodir\` on the replicated disk: statd's list of clients holding locks and the NFSv4 recovery state
+  move with the service, so after a failover NFSv3 clients reclaim their locks and NFSv4 clients their state.
+- \`everywhere\`: no \`nfsserver\` in the group. Enable and start nfs-kernel-server on both nodes yourself
+  (\`systemctl enable --now nfs-server\`); the group mounts, exports, raises the IP and tickles. A failover no longer
+  stops and starts the NFS server — on the lab's emulated nodes that cut the clients' pause from 30-35 s to 26-29 s —
+  but each node keeps its own NFS state: NFSv3 locks are not recovered and NFSv4 clients must start over. Right for
+  NFSv3 clients that take no NFS locks (the lab's dom0 mounts with \`nolock\`: a disk image needs none); wrong for
+  NFSv4 clients or for applications that rely on \`flock\`/\`fcntl\` locks over NFS.`,
   options: {
     nodes: {
       type: 'string',
@@ -116,6 +130,13 @@ sent from the floating IP's new owner, draw a reset from each recorded client so
       default: '10.0.0.0/24',
       placeholder: 'SPEC',
       description: 'NFS clientspec allowed to mount (the pool’s storage network).',
+    },
+    nfsd: {
+      type: 'string',
+      default: 'cluster',
+      choices: ['cluster', 'everywhere'],
+      description:
+        'Where the NFS server runs: cluster (an nfsserver resource, state on the replicated disk) or everywhere (nfs-kernel-server on both nodes: shorter failover, no lock or NFSv4 state recovery).',
     },
     fence: {
       type: 'string',

@@ -43,9 +43,19 @@ export interface HaSpec {
   readonly fstype: string;
   readonly exportDir: string;
   readonly clients: string;
+  /**
+   * Where the NFS server runs: `cluster` — an `nfsserver` resource in the group, started on the promoted node with
+   * its state (statd's client list, NFSv4 leases) on the replicated disk; `everywhere` — nfs-kernel-server runs on
+   * both nodes outside the cluster and the group only exports, which takes its start out of every failover but
+   * gives up NFSv3 lock recovery and NFSv4 state across a failover.
+   */
+  readonly nfsd: NfsdPlacement;
   readonly fenceUser?: string;
   readonly fencePassword?: string;
 }
+
+/** Where the NFS server runs (see {@link HaSpec.nfsd}). */
+export type NfsdPlacement = 'cluster' | 'everywhere';
 
 /** One Pacemaker primitive. */
 export interface Primitive {
@@ -99,6 +109,7 @@ export interface HaInput {
   readonly mount: string;
   readonly fstype: string;
   readonly clients: string;
+  readonly nfsd?: string | undefined;
   readonly fence?: string | undefined;
   readonly fenceUser?: string | undefined;
   readonly fencePassword?: string | undefined;
@@ -150,6 +161,9 @@ export function parseHaSpec(i: HaInput): HaSpec {
   if (!/^(ext4|xfs)$/.test(i.fstype)) problems.push(`--fstype "${i.fstype}" must be ext4 or xfs`);
   if (parseCidr(i.clients) === undefined && parseIp(i.clients) === undefined && !NAME_RE.test(i.clients))
     problems.push(`--clients "${i.clients}" must be a subnet (10.0.0.0/24), an address or a hostname`);
+  const nfsd = i.nfsd ?? 'cluster';
+  if (nfsd !== 'cluster' && nfsd !== 'everywhere')
+    problems.push(`--nfsd "${nfsd}" must be cluster (an nfsserver resource) or everywhere (on both nodes)`);
   let fence: Map<string, string> | undefined;
   if (i.fence !== undefined) {
     fence = new Map(pairs(i.fence, '--fence'));
@@ -187,6 +201,7 @@ export function parseHaSpec(i: HaInput): HaSpec {
     fstype: i.fstype,
     exportDir: `${i.mount.replace(/\/$/, '')}/export`,
     clients: i.clients,
+    nfsd: nfsd as NfsdPlacement,
     ...(i.fenceUser ? { fenceUser: i.fenceUser } : {}),
     ...(i.fencePassword ? { fencePassword: i.fencePassword } : {}),
   };
@@ -253,19 +268,24 @@ export function pacemakerModel(s: HaSpec): PacemakerModel {
             { name: 'monitor', interval: '20s', timeout: '40s' },
           ],
         },
-        {
-          id: 'p_nfsserver',
-          cls: 'ocf',
-          provider: 'heartbeat',
-          type: 'nfsserver',
-          // NFS state (rmtab, v4 recovery) lives on the replicated disk so clients survive a failover.
-          params: [['nfs_shared_infodir', `${s.mount.replace(/\/$/, '')}/nfsinfo`]],
-          ops: [
-            { name: 'start', interval: '0s', timeout: '40s' },
-            { name: 'stop', interval: '0s', timeout: '20s' },
-            { name: 'monitor', interval: '30s' },
-          ],
-        },
+        // --nfsd everywhere: nfs-kernel-server already runs on both nodes, so a failover starts no NFS server.
+        ...(s.nfsd === 'cluster'
+          ? [
+              {
+                id: 'p_nfsserver',
+                cls: 'ocf',
+                provider: 'heartbeat',
+                type: 'nfsserver',
+                // NFS state (rmtab, v4 recovery) lives on the replicated disk so clients survive a failover.
+                params: [['nfs_shared_infodir', `${s.mount.replace(/\/$/, '')}/nfsinfo`]],
+                ops: [
+                  { name: 'start', interval: '0s', timeout: '40s' },
+                  { name: 'stop', interval: '0s', timeout: '20s' },
+                  { name: 'monitor', interval: '30s' },
+                ],
+              } satisfies Primitive,
+            ]
+          : []),
         {
           id: 'p_exportfs',
           cls: 'ocf',
