@@ -23,9 +23,9 @@
  *   (`VM.pool_migrate_complete` there: no VM.start, no VM_STARTED), and only then the VM leaves the source (stays, in copy mode). A failure or a cancel on the way
  *   removes what was made on the destination and leaves the source as it was.
  * - A dest map whose host is one of this pool's is storage motion within the pool ({@link migrateWithinPool}).
- * - Durations follow the WAN link: disk bytes then memory bytes over its bandwidth, plus its latency per round trip,
- *   on the simulator's clock (`VM.migrate_send` counts per millisecond of WAN time; zero in fast mode), with progress
- *   on the task.
+ * - Durations follow the WAN link: the disk bytes sent (blocks holding data) then memory bytes over its bandwidth,
+ *   plus its latency per round trip, on the simulator's clock (`VM.migrate_send` counts per millisecond of WAN time;
+ *   zero in fast mode), with progress on the task.
  *
  * An unreachable destination (down, or not a pool of this environment) is `INTERNAL_ERROR` with the Unix error xapi's
  * HTTP client raises. The disks' contents (transfer/contents.ts) travel with them: streamed to the destination's
@@ -46,7 +46,7 @@ import type { MessageSpec, Transport } from '@xenlab/toolkit/xenapi';
 import { XapiFailure } from '../contract.js';
 import type { SimBehaviour, SimContext, SimRecord, SimStore, SimTask } from '../contract.js';
 import { DEFAULT_WAN, crossPoolOf } from '../cross-pool.js';
-import { diskContentsOf } from '../transfer/contents.js';
+import { BLOCK_SIZE, diskContentsOf } from '../transfer/contents.js';
 import { MAPS_TO, takeArrivingDomain } from '../transfer/import-objects.js';
 import { OVA_XML, exportMetadata, thisVersion } from '../transfer/ova.js';
 import { TAR_END, padding, tarHeader } from '../transfer/tar.js';
@@ -262,6 +262,15 @@ interface Plan {
   readonly memoryBytes: number;
 }
 
+/**
+ * The bytes a full copy of a VDI sends: the blocks holding data that it reads (through its VHD parents), as the
+ * mirror and sparse_dd send only allocated blocks — not its virtual size, nor the SR's allocation for it (a thick
+ * LVM disk's full size). An estimate for the task's progress; the WAN time follows what was actually sent.
+ */
+function dataBytes(store: SimStore, vdi: string): number {
+  return (diskContentsOf(store)?.dataBlocks(vdi).length ?? 0) * BLOCK_SIZE;
+}
+
 /** check_vdi_map: every disk's VDI (CD drives aside) is in the map. */
 function mapDisks(
   store: SimStore,
@@ -281,7 +290,7 @@ function mapDisks(
     const sr = vdiMap[vdi];
     if (sr === undefined) fail('VDI_NOT_IN_MAP', vdi);
     disks.push({ vbd, vdi, sr });
-    bytes += vdiDataSize(store, store.get('VDI', vdi));
+    bytes += dataBytes(store, vdi);
   }
   return { disks, bytes };
 }
@@ -299,7 +308,7 @@ function plan(
   const copy = option(options, 'copy');
   const sv = power === 'Suspended' ? ref(rec, 'suspend_VDI') : NULL_REF;
   const suspendVdi = !isNull(sv) && store.find('VDI', sv) ? sv : undefined;
-  const suspendBytes = suspendVdi === undefined ? 0 : vdiDataSize(store, store.get('VDI', suspendVdi));
+  const suspendBytes = suspendVdi === undefined ? 0 : dataBytes(store, suspendVdi);
   // A live VM's domain leaves with its memory, in a forced copy too: xapi's migrate_send' mirrors the disks, checks
   // and reserves the memory there and hands the domain to xenopsd there whatever the mode (under the VM's uuid, which
   // the copy does not have: the copy stays Halted, the source is left without its domain).
@@ -308,7 +317,7 @@ function plan(
   const memoryBytes = running ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
   const snapshots = strings(rec, 'snapshots').filter((x) => store.find('VM', x));
   const extraVdis = snapshotVdis(store, snapshots, vdiMap);
-  const extraBytes = extraVdis.reduce((n, e) => n + vdiDataSize(store, store.get('VDI', e.vdi)), 0);
+  const extraBytes = extraVdis.reduce((n, e) => n + dataBytes(store, e.vdi), 0);
   return {
     vm,
     rec,
@@ -461,7 +470,7 @@ function failureText(code: string, params: readonly string[]): string {
  * blocks holding data, to the destination's `/import_raw_vdi` under a task made there, as `xe vdi-import` does, so
  * the destination keeps them within its own cap. When it cannot: `MIRROR_FAILED [vdi]` for a mirrored disk
  * (xapi_vm_migrate.ml), `VDI_COPY_FAILED [why]` for a copied one (sparse_dd_wrapper.ml). A disk without data sends
- * nothing.
+ * nothing. Answers the bytes sent (the WAN time follows them).
  */
 async function sendContents(
   ctx: SimContext,
@@ -470,9 +479,9 @@ async function sendContents(
   vdi: string,
   there: string,
   mirror: boolean,
-): Promise<void> {
+): Promise<number> {
   const contents = diskContentsOf(ctx.store);
-  if (!contents || contents.dataBlocks(vdi).length === 0) return;
+  if (!contents || contents.dataBlocks(vdi).length === 0) return 0;
   const rec = ctx.store.get('VDI', vdi);
   const image = vhdImage(contents, vdi, num(rec, 'virtual_size'), str(rec, 'uuid'), ctx.clock.now());
   const task = (await remote.call('task.create', 'VDI contents', '')) as string;
@@ -480,7 +489,7 @@ async function sendContents(
     const url = new URL(`import_raw_vdi?vdi=${encodeURIComponent(there)}&format=vhd`, dest.master);
     const reached = await putImage(url, `session_id=${dest.session}; task_id=${task}`, image);
     const status = (await remote.call('task.get_status', task)) as string;
-    if (status === 'success' && reached) return;
+    if (status === 'success' && reached) return image.length;
     // Nothing answered, or the import never ended: what xapi's HTTP client raises.
     if (status !== 'failure') fail('INTERNAL_ERROR', REFUSED);
     const [code = 'INTERNAL_ERROR', ...params] = (await remote.call('task.get_error_info', task)) as string[];
@@ -672,6 +681,7 @@ async function copyToRemote(
   const total = Math.max(1, p.diskBytes + p.memoryBytes);
   const diskShare = p.diskBytes / total;
   const mirrored: string[] = [];
+  let sent = 0;
   const sendVdi = async (vdi: string, sr: string, mirror = p.running): Promise<string> => {
     const rec = store.get('VDI', vdi);
     const smConfig = mirror ? { [BASE_MIRROR]: mirrorId(store, vdi) } : {};
@@ -682,7 +692,7 @@ async function copyToRemote(
     })) as string;
     created.push(['VDI', made]);
     if (mirror) mirrored.push(made);
-    await sendContents(ctx, remote, dest, vdi, made, mirror);
+    sent += await sendContents(ctx, remote, dest, vdi, made, mirror);
     return made;
   };
   try {
@@ -703,7 +713,7 @@ async function copyToRemote(
       if (sr !== undefined) vdis.set(e.vdi, await sendVdi(e.vdi, sr, false));
     }
     for (const e of p.extraVdis) await linkSnapshotVdi(store, remote, vdis, e.vdi);
-    await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * diskShare), wanMs(store, p.diskBytes));
+    await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * diskShare), wanMs(store, sent));
     if (suspendVdi !== undefined && p.suspendVdi !== undefined) vdis.set(p.suspendVdi, suspendVdi);
     // The metadata import: the VM (its uuid kept, unless a copy) and its snapshots.
     const { vm: vmRef, all } = await sendMetadata(ctx, remote, dest, p, vdis, vifs);
@@ -814,7 +824,7 @@ async function migrateWithinPool(
   const moving = running && from !== host;
   const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
   const memoryBytes = moving ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
-  const diskBytes = moves.reduce((n, d) => n + vdiDataSize(store, store.get('VDI', d.vdi)), 0);
+  const diskBytes = moves.reduce((n, d) => n + dataBytes(store, d.vdi), 0);
   const share = diskBytes / Math.max(1, diskBytes + memoryBytes);
   const lan = { latencyMs: DEFAULT_WAN.latencyMs, mbps: DEFAULT_WAN.mbps };
   await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, async () => {
