@@ -197,6 +197,35 @@ describe('a VM moved to another pool (VM.migrate_send) takes its disks’ conten
   });
 });
 
+describe('a VM with snapshots moved to another pool: the disks there share what they have in common', () => {
+  test('one disk arrives whole, the other as a clone of its copy plus the blocks that differ; the cap counts shared blocks once', async () => {
+    const { east, west } = await pools(16, 8);
+    const then = full(5);
+    const now = Buffer.concat([full(1, 0x77), full(4)]); // the first MiB rewritten after the snapshot
+    const { vm, vdi } = await vmWith(east, 'with-history', then);
+    await call(east.url, 'VM.snapshot', vm, 'then');
+    expect((await put(east, vdi, now)).status).toBe('success');
+    const { dest, vdiMap, vifMap } = await toWest(east, west, vm);
+    // 5 MiB + 5 MiB would not fit in west's 8; 5 MiB + the 1 MiB that differs does.
+    const there = await call<string>(east.url, 'VM.migrate_send', vm, dest, false, vdiMap, vifMap, {});
+    const leaf = await diskOf(west, there);
+    const [snap] = await call<string[]>(west.url, 'VM.get_snapshots', there);
+    const snapDisk = await diskOf(west, String(snap));
+    expect((await read(west, leaf)).equals(now)).toBe(true);
+    expect((await read(west, snapDisk)).equals(then)).toBe(true);
+    expect(await call<string>(west.url, 'VDI.get_snapshot_of', snapDisk)).toBe(leaf);
+    // One VHD tree there: both read through the same base copy.
+    const parent = async (v: string) =>
+      (await call<Record<string, string>>(west.url, 'VDI.get_sm_config', v))['vhd-parent'];
+    expect(await parent(leaf)).toBeDefined();
+    expect(await parent(leaf)).toBe(await parent(snapDisk));
+    // West holds 6 MiB: 2 more fit, 3 would not.
+    const room = await smallVm(west.url, 'room', 3 * MiB);
+    expect((await put(west, room.vdi, full(2))).status).toBe('success');
+    expect((await put(west, room.vdi, full(3))).status).toBe('failure');
+  });
+});
+
 describe('storage motion within a pool', () => {
   test("a disk moved to another SR reads the same bytes; the move counts the pool's room once", async () => {
     const east = await pool('solo', { maxDiskBytes: 8 * MiB });

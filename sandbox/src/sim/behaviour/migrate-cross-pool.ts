@@ -470,7 +470,8 @@ function failureText(code: string, params: readonly string[]): string {
  * blocks holding data, to the destination's `/import_raw_vdi` under a task made there, as `xe vdi-import` does, so
  * the destination keeps them within its own cap. When it cannot: `MIRROR_FAILED [vdi]` for a mirrored disk
  * (xapi_vm_migrate.ml), `VDI_COPY_FAILED [why]` for a copied one (sparse_dd_wrapper.ml). A disk without data sends
- * nothing. Answers the bytes sent (the WAN time follows them).
+ * nothing. With `base` (a similar disk already sent, whose copy `there` is a clone of) only the blocks that differ
+ * from it go, and the destination keeps only those. Answers the bytes sent (the WAN time follows them).
  */
 async function sendContents(
   ctx: SimContext,
@@ -479,14 +480,17 @@ async function sendContents(
   vdi: string,
   there: string,
   mirror: boolean,
+  base?: string,
 ): Promise<number> {
   const contents = diskContentsOf(ctx.store);
-  if (!contents || contents.dataBlocks(vdi).length === 0) return 0;
+  if (!contents) return 0;
   const rec = ctx.store.get('VDI', vdi);
-  const image = vhdImage(contents, vdi, num(rec, 'virtual_size'), str(rec, 'uuid'), ctx.clock.now());
+  const image = vhdImage(contents, vdi, num(rec, 'virtual_size'), str(rec, 'uuid'), ctx.clock.now(), base);
+  if (image.blocks === 0) return 0;
   const task = (await remote.call('task.create', 'VDI contents', '')) as string;
   try {
-    const url = new URL(`import_raw_vdi?vdi=${encodeURIComponent(there)}&format=vhd`, dest.master);
+    const delta = base === undefined ? '' : '&xenlab_delta=true';
+    const url = new URL(`import_raw_vdi?vdi=${encodeURIComponent(there)}&format=vhd${delta}`, dest.master);
     const reached = await putImage(url, `session_id=${dest.session}; task_id=${task}`, image);
     const status = (await remote.call('task.get_status', task)) as string;
     if (status === 'success' && reached) return image.length;
@@ -593,6 +597,95 @@ function ejectCds(ctx: SimContext, p: Plan, vdiMap: Record<string, string>): voi
   }
 }
 
+/** A VDI to copy, the SR it goes to, whether it is mirrored, and the earlier item it is a delta against. */
+interface CopyItem {
+  readonly vdi: string;
+  readonly sr: string;
+  readonly mirror: boolean;
+  /** An earlier item of the same VHD tree, size and SR, copied in full: this one's copy is a clone of that one's. */
+  readonly base: string | undefined;
+}
+
+/** The uuid at the root of a VDI's VHD chain: VDIs with the same root share data (SM's `similar_content`). */
+function chainRoot(store: SimStore, vdi: string): string {
+  let rec = store.get('VDI', vdi);
+  let uuid = str(rec, 'uuid');
+  for (let i = 0; i < 32; i++) {
+    const parent = map(rec, 'sm_config')['vhd-parent'];
+    if (parent === undefined || parent === '') break;
+    let next: string;
+    try {
+      next = store.byUuid('VDI', parent);
+    } catch {
+      break; // a parent no longer in the database
+    }
+    rec = store.get('VDI', next);
+    uuid = parent;
+  }
+  return uuid;
+}
+
+function snapshotTime(rec: Readonly<SimRecord>): number {
+  return rec.snapshot_time instanceof Date ? rec.snapshot_time.getTime() : 0;
+}
+
+/**
+ * migrate_send' order (xapi_vm_migrate.ml: sorted by virtual size, then snapshot time — so a VM's own disks, never
+ * snapshotted, come before their snapshots' of the same size), and what SM does with it (storage_migrate.ml `copy'`,
+ * `receive_start` with `similar`): a disk similar to one already copied there is made as a clone of that copy and
+ * only the blocks that differ cross, so the destination's chain shares what they have in common. Here "similar" is
+ * the first full copy of the same VHD tree with the same size on the same SR (a clone of it stays one empty leaf over
+ * the shared base, whatever else was cloned from it).
+ */
+function copyOrder(store: SimStore, items: readonly Omit<CopyItem, 'base'>[]): CopyItem[] {
+  const size = (v: string): number => num(store.get('VDI', v), 'virtual_size');
+  const unique = items.filter((it, i) => items.findIndex((o) => o.vdi === it.vdi) === i);
+  const sorted = [...unique].sort(
+    (a, b) =>
+      size(a.vdi) - size(b.vdi) ||
+      snapshotTime(store.get('VDI', a.vdi)) - snapshotTime(store.get('VDI', b.vdi)),
+  );
+  const out: CopyItem[] = [];
+  for (const it of sorted) {
+    const root = chainRoot(store, it.vdi);
+    const base = out.find(
+      (o) =>
+        o.base === undefined &&
+        o.sr === it.sr &&
+        size(o.vdi) === size(it.vdi) &&
+        chainRoot(store, o.vdi) === root,
+    );
+    out.push({ ...it, base: base?.vdi });
+  }
+  return out;
+}
+
+/** The receiving VDI of a delta there: a clone of `baseThere` (VDI.clone), given the source disk's fields. */
+async function cloneThere(
+  store: SimStore,
+  remote: Remote,
+  baseThere: string,
+  item: CopyItem,
+): Promise<string> {
+  const rec = store.get('VDI', item.vdi);
+  const made = (await remote.call('VDI.clone', baseThere, {})) as string;
+  try {
+    await remote.call('VDI.remove_from_sm_config', made, BASE_MIRROR);
+    if (item.mirror) await remote.call('VDI.add_to_sm_config', made, BASE_MIRROR, mirrorId(store, item.vdi));
+    await remote.call('VDI.set_name_label', made, str(rec, 'name_label'));
+    await remote.call('VDI.set_name_description', made, str(rec, 'name_description'));
+    await remote.call('VDI.set_other_config', made, map(rec, 'other_config'));
+    await remote.call('VDI.set_xenstore_data', made, map(rec, 'xenstore_data'));
+    await remote.call('VDI.set_tags', made, strings(rec, 'tags'));
+    await remote.call('VDI.set_sharable', made, rec.sharable === true);
+    await remote.call('VDI.set_read_only', made, rec.read_only === true);
+  } catch (e) {
+    await remote.call('VDI.destroy', made).catch(() => undefined);
+    throw e;
+  }
+  return made;
+}
+
 /** A task view whose progress runs from `lo` to `hi` of the real task's. */
 function span(task: SimTask | undefined, lo: number, hi: number): SimTask | undefined {
   if (!task) return undefined;
@@ -682,39 +775,42 @@ async function copyToRemote(
   const diskShare = p.diskBytes / total;
   const mirrored: string[] = [];
   let sent = 0;
-  const sendVdi = async (vdi: string, sr: string, mirror = p.running): Promise<string> => {
-    const rec = store.get('VDI', vdi);
-    const smConfig = mirror ? { [BASE_MIRROR]: mirrorId(store, vdi) } : {};
-    const made = (await remote.call('VDI.create', {
-      ...pick(rec, VDI_FIELDS),
-      sm_config: smConfig,
-      SR: sr,
-    })) as string;
+  const vdis = new Map<string, string>();
+  const sendVdi = async (item: CopyItem): Promise<string> => {
+    const rec = store.get('VDI', item.vdi);
+    const baseThere = item.base === undefined ? undefined : vdis.get(item.base);
+    const made = await (baseThere === undefined
+      ? (remote.call('VDI.create', {
+          ...pick(rec, VDI_FIELDS),
+          sm_config: item.mirror ? { [BASE_MIRROR]: mirrorId(store, item.vdi) } : {},
+          SR: item.sr,
+        }) as Promise<string>)
+      : cloneThere(store, remote, baseThere, item));
     created.push(['VDI', made]);
-    if (mirror) mirrored.push(made);
-    sent += await sendContents(ctx, remote, dest, vdi, made, mirror);
+    if (item.mirror) mirrored.push(made);
+    sent += await sendContents(ctx, remote, dest, item.vdi, made, item.mirror, item.base);
     return made;
   };
   try {
-    // Disks first (the storage mirror), their bytes over the link.
-    const vdis = new Map<string, string>();
-    for (const d of p.disks) {
-      if (d.vdi === undefined || d.sr === undefined) continue;
-      vdis.set(d.vdi, await sendVdi(d.vdi, d.sr));
-    }
-    const suspendVdi =
-      p.suspendVdi === undefined || suspendSr === undefined
-        ? undefined
-        : await sendVdi(p.suspendVdi, suspendSr);
-    // The snapshots' disks are copies (not mirrored) and become snapshots of the disks they were snapshots of
-    // (update_snapshot_info: SM's update_snapshot_info_dest on the destination).
-    for (const e of p.extraVdis) {
-      const sr = extraSrs.get(e.vdi);
-      if (sr !== undefined) vdis.set(e.vdi, await sendVdi(e.vdi, sr, false));
-    }
+    // Disks first (the storage mirror; the snapshots' disks and memory images copied), their bytes over the link,
+    // in migrate_send's order, each similar one as a delta against the first copy of its kind there.
+    const items = copyOrder(store, [
+      ...p.disks.flatMap((d) =>
+        d.vdi === undefined || d.sr === undefined ? [] : [{ vdi: d.vdi, sr: d.sr, mirror: p.running }],
+      ),
+      ...(p.suspendVdi === undefined || suspendSr === undefined
+        ? []
+        : [{ vdi: p.suspendVdi, sr: suspendSr, mirror: false }]),
+      ...p.extraVdis.flatMap((e) => {
+        const sr = extraSrs.get(e.vdi);
+        return sr === undefined ? [] : [{ vdi: e.vdi, sr, mirror: false }];
+      }),
+    ]);
+    for (const item of items) vdis.set(item.vdi, await sendVdi(item));
+    // The snapshots' disks become snapshots of the disks they were snapshots of (update_snapshot_info: SM's
+    // update_snapshot_info_dest on the destination).
     for (const e of p.extraVdis) await linkSnapshotVdi(store, remote, vdis, e.vdi);
     await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * diskShare), wanMs(store, sent));
-    if (suspendVdi !== undefined && p.suspendVdi !== undefined) vdis.set(p.suspendVdi, suspendVdi);
     // The metadata import: the VM (its uuid kept, unless a copy) and its snapshots.
     const { vm: vmRef, all } = await sendMetadata(ctx, remote, dest, p, vdis, vifs);
     for (const r of all) created.push(['VM', r]);

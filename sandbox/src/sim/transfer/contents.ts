@@ -267,6 +267,65 @@ export class DiskContents {
     this.#changed();
   }
 
+  /** Block indices where two VDIs read differently, ascending. */
+  #differing(a: string, b: string): number[] {
+    const all = new Set([...this.dataBlocks(a), ...this.dataBlocks(b)]);
+    return [...all]
+      .filter((i) => {
+        const x = this.readBlock(a, i);
+        const y = this.readBlock(b, i);
+        return !(x === y || (x !== undefined && y !== undefined && x.equals(y)));
+      })
+      .sort((p, q) => p - q);
+  }
+
+  /**
+   * Bytes of blocks a delta copy of `from` adds: the blocks holding data where it reads differently from `base`
+   * (what the copy's parent reads); with `move`, its own blocks are handed over, as in {@link copyCost}.
+   */
+  deltaCost(from: string, base: string, move = false): number {
+    const own = this.#disks.get(from)?.blocks;
+    const added = this.#differing(from, base).filter(
+      (i) => this.readBlock(from, i) !== undefined && !(move && own?.get(i)),
+    );
+    return added.length * BLOCK_SIZE;
+  }
+
+  /**
+   * A delta copy, as SM makes one over a similar VDI already copied (storage_migrate.ml `copy'` with a base, sparse_dd
+   * writing only the blocks that differ): `to`, a clone of the copy of `base` (so it reads what `base` reads), gets
+   * the blocks where `from` reads differently, zeros included; what they share stays in their common parent. `move`:
+   * `from` goes right after. Fails with {@link assertRoom}'s `VDI_COPY_FAILED` when it does not fit.
+   */
+  copyDelta(from: string, to: string, base: string, move = false): void {
+    this.assertRoom(this.deltaCost(from, base, move));
+    const diff = this.#differing(from, base).map((i) => [i, this.readBlock(from, i)] as const);
+    if (move) this.#drop(from);
+    const d = this.#disk(to);
+    for (const [i, b] of diff) {
+      if (d.blocks.get(i)) this.#bytes -= BLOCK_SIZE;
+      if (b) this.#bytes += BLOCK_SIZE;
+      // Shared, not duplicated (blocks are never written in place); null hides the parent's data: zeros here.
+      d.blocks.set(i, b ?? null);
+    }
+    this.#changed();
+  }
+
+  /**
+   * Writes only the blocks of `data` (at a block-aligned `offset`) that differ from what the VDI reads now: a delta
+   * image applied over a clone (behaviour/migrate-cross-pool.ts), so what it shares with its parent stays shared.
+   */
+  patch(ref: string, offset: number, data: Buffer): void {
+    for (let pos = 0; pos < data.length; pos += BLOCK_SIZE) {
+      const piece = data.subarray(pos, pos + BLOCK_SIZE);
+      const cur = this.readBlock(ref, Math.floor((offset + pos) / BLOCK_SIZE));
+      const same = cur
+        ? cur.subarray(0, piece.length).equals(piece) && isZero(cur.subarray(piece.length))
+        : isZero(piece);
+      if (!same) this.write(ref, offset + pos, piece);
+    }
+  }
+
   /** Sets one whole block (`data` shorter than a block is padded with zeros). */
   #setBlock(ref: string, index: number, data: Buffer): void {
     const d = this.#disk(ref);

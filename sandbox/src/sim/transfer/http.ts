@@ -1001,9 +1001,14 @@ async function importRawVdi(c: Ctx): Promise<void> {
       contents.prune();
       if (format === 'vhd') {
         const length = Number(c.req.headers['content-length'] ?? 0);
-        contents.clear(target);
+        // xenlab_delta=true (the simulator's own, what a pool sends another when a disk moves there as a delta over
+        // a clone of a similar disk already sent: behaviour/migrate-cross-pool.ts): the image's blocks go over what
+        // the VDI reads, and only those that differ are kept; otherwise the image replaces the whole disk.
+        const delta = param(c.req, c.url, 'xenlab_delta') === 'true';
+        if (!delta) contents.clear(target);
         await readVhd(r, size, (offset, data) => {
-          contents.write(target, offset, data);
+          if (delta) contents.patch(target, offset, data);
+          else contents.write(target, offset, data);
           if (length > 0) task.progress(r.consumed / length);
           task.checkCancel();
         });

@@ -12,6 +12,8 @@ import { VHD_BLOCK, planVhd, writeVhd } from './vhd.js';
 /** A VHD image of a VDI: its length, then its bytes in order. */
 export interface VhdImage {
   readonly length: number;
+  /** How many (2 MiB) blocks it carries: none for a disk without data (or no difference from the base). */
+  readonly blocks: number;
   /** Writes the image piece by piece; `out` is awaited for each (backpressure). */
   write(out: (b: Buffer) => Promise<void>): Promise<void>;
 }
@@ -32,13 +34,19 @@ export function vhdImage(
     if (end < VHD_BLOCK) b.fill(0, Math.max(0, end));
     return b;
   };
-  const blocks = [...new Set(contents.dataBlocks(vdi).map((i) => Math.floor(i / 2)))]
+  // With a base, a block the base holds and the VDI reads as zeros differs too (it goes as zeros).
+  const held =
+    base === undefined
+      ? contents.dataBlocks(vdi)
+      : [...contents.dataBlocks(vdi), ...contents.dataBlocks(base)];
+  const blocks = [...new Set(held.map((i) => Math.floor(i / 2)))]
     .filter((j) => j * VHD_BLOCK < size)
     .filter((j) => base === undefined || !vhdBlock(j, vdi).equals(vhdBlock(j, base)))
     .sort((a, b) => a - b);
   const plan = planVhd(size, blocks);
   return {
     length: plan.length,
+    blocks: blocks.length,
     write: (out) => writeVhd(plan, uuid, now, (j) => vhdBlock(j, vdi), out),
   };
 }
