@@ -20,3 +20,5 @@ export { labJsonSchema, labJsonSchemaText } from './json-schema.js';
 export { scaffoldLab } from './scaffold.js';
 export { deriveParams, paramEnv, placeholders, render, renderDeep } from './params.js';
 export type { Params } from './params.js';
+export { UNTIL_STOPPED, isShellBlock, solutionBlocks } from './solution-blocks.js';
+export type { SolutionBlock } from './solution-blocks.js';

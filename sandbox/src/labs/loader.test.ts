@@ -167,6 +167,52 @@ tasks:
     ]);
   });
 
+  it('reads until=stopped and file= on a solution block, and refuses them in any other form', () => {
+    const solution = (fences: string[]) =>
+      fences.map((f) => `      ${f}\n      true\n      \`\`\`\n`).join('\n');
+    const yaml = (fences: string[]) => `${HEAD}environment:
+  terminals: [{ name: shell }, { name: watch, title: Events }]
+tasks:
+  - id: events
+    title: Events
+    checks: [{ id: c, kind: xapi, select: VM }]
+    solution: |
+${solution(fences)}`;
+    // The forms Skip and the page read: accepted.
+    expect(
+      loadLab(
+        writeLab(
+          'broken',
+          yaml(['```js file=~/watch.mjs', '```sh terminal=watch until=stopped', '```sh until=stopped']),
+        ),
+      ).manifest.tasks[0]?.solution,
+    ).toContain('until=stopped');
+    const e = errorOf(
+      writeLab(
+        'broken',
+        yaml([
+          '```sh terminal=watch until=done',
+          '```sh background',
+          '```js until=stopped',
+          '```sh file=~/x.sh',
+          '```js file=../etc/passwd',
+          '```js file="~/a b.mjs"',
+        ]),
+      ),
+    );
+    expect(e.code).toBe('LAB_ERR_INVALID_CHECK');
+    const at = 'labs/broken/lab.yaml:10: tasks.0.solution: task "events": the code block';
+    expect(e.message.split('\n')).toEqual([
+      `${at} \`\`\`\`sh terminal=watch until=done\` has \`until=done\`: write until=stopped`,
+      `${at} \`\`\`\`sh background\` has \`background\`, which Skip and the page do not read (a solution's block takes terminal=<name>, until=stopped, file=<path>)`,
+      `${at} \`\`\`\`js until=stopped\` has \`until=stopped\` but is not a shell block (sh, bash): nothing runs`,
+      `${at} \`\`\`\`sh file=~/x.sh\` has \`file=~/x.sh\` but is a shell block, which runs (file= names the file a js block is)`,
+      `${at} \`\`\`\`js file=../etc/passwd\` has \`file=../etc/passwd\`: write a path in the home (~/name.mjs or dir/name; no quotes, spaces or ..)`,
+      `${at} \`\`\`\`js file="~/a b.mjs"\` has \`file="~/a\`: write a path in the home (~/name.mjs or dir/name; no quotes, spaces or ..)`,
+      `${at} \`\`\`\`js file="~/a b.mjs"\` has \`b.mjs"\`, which Skip and the page do not read (a solution's block takes terminal=<name>, until=stopped, file=<path>)`,
+    ]);
+  });
+
   it('requires the id to equal the folder', () => {
     const e = errorOf(
       writeLab(

@@ -11,6 +11,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { placeholders } from './params.js';
 import { LabManifest } from './schema.js';
+import { solutionBlocks } from './solution-blocks.js';
 import { XenlabError } from '../errors/index.js';
 import type { LabManifest as LabManifestT } from './schema.js';
 import type { Check, FieldMatch, Query, Where } from './schema.js';
@@ -233,33 +234,21 @@ function poolProblems(m: LabManifestT, dir: string, out: (path: string, message:
 }
 
 /**
- * The terminals a solution's code blocks name (```` ```sh terminal=storage-b ````): each must be one of the lab's,
- * or its Run button would type into no terminal and Skip would run it on the first machine. A fence that mentions
- * a terminal in another form is not read as naming one by the page or by Skip: it is refused too.
+ * A solution's code blocks (`solution-blocks.ts`): their fences read as the page and Skip read them, each terminal
+ * one of the lab's (or its Run button would type into no terminal and Skip would run it on the first machine).
+ * A fence with anything else (a terminal in another form, an unknown attribute, `until=` other than `stopped`, a
+ * `file=` outside the home) is refused: the page and Skip would not read it the way the author meant.
  */
-function solutionTerminalProblems(
+function solutionBlockProblems(
   task: { readonly id: string; readonly solution?: string | undefined },
   terminals: readonly string[],
 ): string[] {
   const out: string[] = [];
-  let open = false;
-  for (const line of (task.solution ?? '').split('\n')) {
-    if (!line.startsWith('```')) continue;
-    if (open) {
-      open = !/^```\s*$/.test(line);
-      continue;
-    }
-    open = true;
-    if (!line.includes('terminal')) continue;
-    // The form site/src/components/lab/markdown.ts and lab-runtime/steps.ts (solutionScripts) read.
-    const name = /^```\w*[ \t]+terminal=([\w.-]+)[ \t]*$/.exec(line)?.[1];
-    if (name === undefined)
+  for (const b of solutionBlocks(task.solution ?? '')) {
+    for (const p of b.problems) out.push(`task "${task.id}": the code block \`${b.fence.trim()}\` ${p}`);
+    if (b.terminal !== undefined && !terminals.includes(b.terminal))
       out.push(
-        `task "${task.id}": the code block \`${line.trim()}\` does not name a terminal the page can read; write \`\`\`sh terminal=<name>`,
-      );
-    else if (!terminals.includes(name))
-      out.push(
-        `task "${task.id}": a code block names terminal "${name}", which this lab does not have (its terminals: ${terminals.join(', ')})`,
+        `task "${task.id}": a code block names terminal "${b.terminal}", which this lab does not have (its terminals: ${terminals.join(', ')})`,
       );
   }
   return out;
@@ -329,7 +318,7 @@ function semanticProblems(m: LabManifestT, dir: string, folder: string): { path:
           );
     });
     const terminals = m.environment.terminals.map((t) => t.name);
-    for (const problem of solutionTerminalProblems(task, terminals)) out(`${tp}.solution`, problem);
+    for (const problem of solutionBlockProblems(task, terminals)) out(`${tp}.solution`, problem);
     for (const name of placeholders(
       `${task.title} ${task.text} ${task.solution ?? ''} ${JSON.stringify(task.hints)}`,
     ))

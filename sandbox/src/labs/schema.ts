@@ -303,8 +303,18 @@ export const Task = z
       .describe('Points for passing every check of the task.'),
     checks: z.array(Check).min(1, 'a task needs at least one check, or it can never turn green'),
     hints: z.array(Hint).default([]),
-    /** Shown after `solutionAfter` failed Check presses (markdown). */
-    solution: z.string().optional().describe('Shown after `solutionAfter` failed Check presses (markdown).'),
+    /**
+     * Shown after `solutionAfter` failed Check presses (markdown); what Skip applies. A code fence takes
+     * `terminal=<name>`, `until=stopped` (a shell block that runs until stopped: Skip starts it, does not wait for its
+     * end) and `file=<path>` (a non-shell block Skip saves there); `lab validate` refuses other attributes
+     * (`solution-blocks.ts`).
+     */
+    solution: z
+      .string()
+      .optional()
+      .describe(
+        'Shown after `solutionAfter` failed Check presses (markdown); what Skip applies. Code fences take terminal=<name>, until=stopped (a watcher: Skip starts it and does not wait for its end) and file=<path> (```js file=~/x.mjs: Skip saves the block there).',
+      ),
   })
   .strict();
 export type Task = z.infer<typeof Task>;

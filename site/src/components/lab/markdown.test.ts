@@ -12,7 +12,16 @@ describe('renderMarkdown', () => {
 
   it('renders a block without a terminal as before, and refuses markup in the name', () => {
     expect(renderMarkdown('```sh\nls\n```')).toBe('<pre data-language="sh"><code>ls</code></pre>');
-    // Not a terminal name: the fence is not one, so its text stays text (escaped), never an attribute.
+    // Not a terminal name: no data-terminal, and the text stays text (escaped), never an attribute.
     expect(renderMarkdown('```sh terminal="><script>\nls\n```')).not.toContain('<script>');
+  });
+
+  it('reads the terminal past the attributes Skip reads (until=stopped, file=)', () => {
+    expect(renderMarkdown('```sh terminal=watch until=stopped\nnode ~/watch.mjs\n```')).toBe(
+      '<pre data-language="sh" data-terminal="watch"><code>node ~/watch.mjs</code></pre>',
+    );
+    expect(renderMarkdown('```js file=~/list-vms.mjs\nconsole.log(1);\n```')).toBe(
+      '<pre data-language="js"><code>console.log(1);</code></pre>',
+    );
   });
 });

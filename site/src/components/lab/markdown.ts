@@ -23,12 +23,14 @@ export function renderMarkdown(text: string): string {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
     // ```sh terminal=storage-b: a block for one terminal of a lab with several (its Run button types it there).
-    const fence = /^```(\w*)(?:\s+terminal=([\w.-]+))?\s*$/.exec(line);
+    // Other attributes (until=stopped, file=~/x.mjs) are for Skip (sandbox/src/labs/solution-blocks.ts): read past.
+    const fence = /^```(\w*)((?:[ \t]+\w+=\S*)*)[ \t]*$/.exec(line);
     if (fence) {
       flush();
       const code: string[] = [];
       for (i++; i < lines.length && !/^```\s*$/.test(lines[i] ?? ''); i++) code.push(lines[i] ?? '');
-      const terminal = fence[2] === undefined ? '' : ` data-terminal="${escape(fence[2])}"`;
+      const name = /(?:^|[ \t])terminal=([\w.-]+)(?=[ \t]|$)/.exec(fence[2] ?? '')?.[1];
+      const terminal = name === undefined ? '' : ` data-terminal="${escape(name)}"`;
       out.push(
         `<pre data-language="${escape(fence[1] ?? '')}"${terminal}><code>${escape(code.join('\n'))}</code></pre>`,
       );
