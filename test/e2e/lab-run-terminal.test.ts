@@ -4,6 +4,7 @@
 // nothing of it in the Shell); the solution's next block, which names no terminal, goes back to the Shell (the lab's
 // first terminal, where Skip runs it) even though the Events tab is in front, and the watcher prints the halt. A Run
 // on a terminal whose shell has exited (the learner left it, or a Reset ended it) starts a new shell and types there.
+// Skip to the last task then applies the two first tasks' solutions, which are JavaScript files to save and run.
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { terminalText } from '../helpers/browser.js';
@@ -145,4 +146,29 @@ describe('Run on a named terminal (The XenAPI: Shell and Events)', () => {
       )
       .toBe(true);
   });
+
+  it('Skip to the last task applies the JavaScript solutions of the open tasks before it (they are files to save)', async () => {
+    // The learner, past the events task by hand, skips the two first tasks: their solutions are JavaScript
+    // (```js file=~/list-vms.mjs, ```js file=~/start-vm.mjs then node ~/start-vm.mjs), not shell.
+    const env = await site.lab.environmentOf(LAB);
+    const task = (id: string) => page.locator(`.lab-task[data-task="${id}"]`);
+    await task('maintenance').getByRole('button', { name: 'Skip to this task' }).click();
+    expect(await task('maintenance').locator('.lab-step-ask').textContent()).toMatch(
+      /^Skip to “Maintenance without downtime”\? The solutions of the 2 open task\(s\) before it run/,
+    );
+    await task('maintenance').getByRole('button', { name: 'Skip ahead' }).click();
+    await expect
+      .poll(() => page.locator('.lab-notice').textContent(), { timeout: 60_000 })
+      .toMatch(/^Skipped to “Maintenance without downtime”/);
+    for (const id of ['sessions-and-records', 'async-tasks'])
+      expect(await task(id).getAttribute('data-skipped')).toBe('true');
+    expect(await task('events').getAttribute('data-skipped')).toBeNull();
+    const files = await env.sandbox.exec([
+      'bash',
+      '-c',
+      'cd && ls list-vms.mjs start-vm.mjs && node list-vms.mjs',
+    ]);
+    expect(files).toMatchObject({ code: 0 });
+    expect(files.stdout).toContain(env.params.vmName ?? '?');
+  }, 120_000);
 });

@@ -50,20 +50,23 @@ interface Typing {
 /**
  * What a learner types for the first task: the solution's code blocks with their parameters filled in, each in the
  * terminal it names (```` ```sh terminal=storage-b ````, labs with several machines) or the one in front; a
- * JavaScript block is the file the task asks for (`~/name.mjs` in its text), written with a heredoc.
+ * JavaScript block is the file it names (```` ```js file=~/name.mjs ````) or the task's text does, written with a
+ * heredoc.
  */
 function solutionTyping(lab: Lab, params: Readonly<Record<string, string>>): Typing[] {
   const task = lab.manifest.tasks[0];
   if (!task?.solution) throw new Error(`${lab.id}: the first task has no solution`);
   const text = render(task.solution, params);
   const out: Typing[] = [];
-  for (const m of text.matchAll(/```(\w*)(?:[ \t]+terminal=([\w.-]+))?[ \t]*\n([\s\S]*?)```/g)) {
-    const [, lang = '', terminal, code = ''] = m;
+  for (const m of text.matchAll(/```(\w*)((?:[ \t]+\w+=\S*)*)[ \t]*\n([\s\S]*?)```/g)) {
+    const [, lang = '', attrs = '', code = ''] = m;
+    const terminal = /terminal=([\w.-]+)/.exec(attrs)?.[1];
     const body = code.replace(/\n$/, '').split('\n');
     const lines =
       lang === 'js' || lang === 'javascript'
         ? (() => {
-            const file = /`(~\/[\w.-]+\.m?js)`/.exec(task.text)?.[1];
+            // The block's file= (as Skip writes it), else the file the task's text names.
+            const file = /file=(\S+)/.exec(attrs)?.[1] ?? /`(~\/[\w.-]+\.m?js)`/.exec(task.text)?.[1];
             if (!file) throw new Error(`${lab.id}: which file does the JavaScript solution go to?`);
             return [`cat > ${file} <<'XENLAB_EOF'`, ...body, 'XENLAB_EOF'];
           })()

@@ -14,10 +14,11 @@
  * passes and points cleared for the panel; the instructor's history keeps the first pass and the best points).
  *
  * Skip to task N applies the solutions of the open tasks before it, in order: the ```sh blocks of each task's
- * `solution`, rendered with the learner's parameters, run as the learner in their home (as `lab test` runs
- * solve.sh); the task is marked skipped first (its pass earns nothing, its questions count as skipped, not
- * answered), then graded; a solution that fails, or leaves the task failing, stops the skip with the end of its
- * output (`LAB_ERR_SKIP_FAILED`), the task open again.
+ * `solution` and its `file=` blocks (```js file=~/list-vms.mjs: saved there), rendered with the learner's
+ * parameters, run as the learner in their home (as `lab test` runs solve.sh) — an `until=stopped` block (a watcher)
+ * started, not waited for, and stopped once its task is graded (until-stopped.ts); the task is marked skipped first
+ * (its pass earns nothing, its questions count as skipped, not answered), then graded; a solution that fails, or
+ * leaves the task failing, stops the skip with the end of its output (`LAB_ERR_SKIP_FAILED`), the task open again.
  *
  * qemu-xen labs: the driver can save whole machines (RAM and devices), but doing it at every task pass would pause
  * a nested Xen host for seconds and cost a machine's memory in disk per task per learner, so no checkpoints are
@@ -26,16 +27,18 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import type { Sandbox, SandboxSnapshot } from '../drivers/types.js';
+import type { ExecResult, Sandbox, SandboxSnapshot } from '../drivers/types.js';
 import { XenlabError } from '../errors/index.js';
 import type { Grader } from '../grading/engine.js';
 import type { Lab } from '../labs/loader.js';
 import { render, type Params } from '../labs/params.js';
+import { isShellBlock, solutionBlocks } from '../labs/solution-blocks.js';
 import { moduleLogger } from '../log/index.js';
 import type { LabView, StepsView, Trigger } from '../protocol/lab.js';
 import { callControl } from '../sim/index.js';
 import { migrate } from '../store/index.js';
 import type { FaultPlayer } from './faults.js';
+import { SETTLE_MS, startUntilStopped, type RunningBlock } from './until-stopped.js';
 
 const log = moduleLogger('lab-runtime');
 
@@ -134,19 +137,48 @@ function dropFiles(s: SandboxSnapshot): void {
   }
 }
 
+/** One thing Skip runs of a solution: a shell script, on the machine of a terminal, to its end or started only. */
+export interface SolutionScript {
+  readonly script: string;
+  /** The terminal it is for (its machine); the lab's first when absent. */
+  readonly terminal?: string;
+  /** ```` ```sh until=stopped ````: started, not waited for (see {@link startUntilStopped}). */
+  readonly untilStopped?: true;
+}
+
+/** A heredoc that writes `body` to `file` (in the home), with a delimiter that is no line of it. */
+function writeFileScript(file: string, body: string): string {
+  let end = 'XENLAB_FILE_END';
+  while (body.split('\n').includes(end)) end += '_';
+  // `file` is checked by the loader (solution-blocks.ts): a path in the home the shell neither splits nor expands
+  // beyond its leading ~.
+  return `mkdir -p "$(dirname ${file})"\ncat > ${file} <<'${end}'\n${body}${end}\n`;
+}
+
 /**
- * The ```sh blocks of a solution (bash, shell too), in order, consecutive blocks for the same terminal joined (one
- * bash each: what one block sets, the next may use). A block may name its terminal (```` ```sh terminal=storage-b ````
- * in labs with several machines); the others are for the first terminal.
+ * What Skip runs of a solution (`labs/solution-blocks.ts`), in order: its shell blocks, and its `file=` blocks as
+ * scripts that write the file (```` ```js file=~/list-vms.mjs ````: the learner saves it, then the next block runs
+ * it). Consecutive ones for the same terminal are joined (one bash each: what one block sets, the next may use),
+ * except a block that runs `until=stopped`, which stands alone. Blocks that name no terminal are for the first.
  */
-export function solutionScripts(markdown: string): { readonly script: string; readonly terminal?: string }[] {
-  const out: { script: string; terminal?: string }[] = [];
-  const re = /^```(?:sh|bash|shell)(?:[ \t]+terminal=([\w.-]+))?[ \t]*\n([\s\S]*?)^```[ \t]*$/gm;
-  for (let m = re.exec(markdown); m; m = re.exec(markdown)) {
-    const [, terminal, script = ''] = m;
+export function solutionScripts(markdown: string): SolutionScript[] {
+  const out: { script: string; terminal?: string; untilStopped?: true }[] = [];
+  for (const b of solutionBlocks(markdown)) {
+    const script = isShellBlock(b)
+      ? b.body
+      : b.file !== undefined
+        ? writeFileScript(b.file, b.body)
+        : undefined;
+    if (script === undefined) continue;
     const last = out.at(-1);
-    if (last && last.terminal === terminal) last.script += `\n${script}`;
-    else out.push(terminal === undefined ? { script } : { script, terminal });
+    if (last && last.terminal === b.terminal && !last.untilStopped && !b.untilStopped)
+      last.script += `\n${script}`;
+    else
+      out.push({
+        script,
+        ...(b.terminal === undefined ? {} : { terminal: b.terminal }),
+        ...(b.untilStopped ? { untilStopped: true as const } : {}),
+      });
   }
   return out;
 }
@@ -280,6 +312,69 @@ export function createLabSteps(options: LabStepsOptions): LabSteps {
     }
   };
 
+  /** Runs a task's solution scripts in order; a block that runs until stopped is started and left in `running`. */
+  const applyScripts = async (
+    id: string,
+    title: string,
+    scripts: readonly SolutionScript[],
+    running: RunningBlock[],
+  ): Promise<void> => {
+    const fail = (r: ExecResult) => {
+      grader?.skip(id, false);
+      return new StepError(
+        'LAB_ERR_SKIP_FAILED',
+        `the solution of "${title}" could not be applied (exit ${String(r.code)}${r.timedOut ? ', timed out' : ''}); the tasks before it are skipped:\n${tail(`${r.stdout}\n${r.stderr}`)}`,
+      );
+    };
+    for (const { script, terminal, untilStopped } of scripts) {
+      // A block for a named terminal runs on that terminal's machine, as the learner would type it there.
+      const node = lab.manifest.environment.terminals.find((x) => x.name === terminal)?.node;
+      if (untilStopped) {
+        const started = await startUntilStopped(sandbox, script, node);
+        if ('stop' in started) running.push(started);
+        else if (started.ended.code !== 0) throw fail(started.ended);
+        continue;
+      }
+      const r = await sandbox.exec(['bash', '-s'], {
+        input: `set -euo pipefail\ncd\n${script}\n`,
+        timeoutMs: 300_000,
+        ...(node === undefined ? {} : { node }),
+      });
+      if (r.code !== 0) throw fail(r);
+    }
+  };
+
+  /**
+   * Grades task `i` after its solution was applied; throws when it fails. While a block started until stopped still
+   * runs (a watcher whose output a check reads), the task has {@link SETTLE_MS} to turn green: that output may lag.
+   */
+  const passes = async (
+    i: number,
+    id: string,
+    title: string,
+    scripts: number,
+    live: boolean,
+  ): Promise<void> => {
+    const g = grader;
+    if (!g) return;
+    const deadline = Date.now() + (live ? SETTLE_MS : 0);
+    let after = (await g.evaluate('skip', true, { wait: true })).tasks[i];
+    while (!after?.pass && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      after = (await g.evaluate('skip', true, { wait: true })).tasks[i];
+    }
+    if (after?.pass) return;
+    g.skip(id, false);
+    const why = (after?.checks ?? [])
+      .filter((c) => !c.pass)
+      .map((c) => c.message ?? c.id)
+      .join('; ');
+    throw new StepError(
+      'LAB_ERR_SKIP_FAILED',
+      `${scripts === 0 ? `"${title}" has no solution to apply (no shell block, no file= block)` : `the solution of "${title}" was applied`} but the task still fails${why ? `: ${why}` : ''}`,
+    );
+  };
+
   return {
     view() {
       const saved = new Set(options.resetUnavailable === undefined ? store.tasks() : []);
@@ -325,35 +420,30 @@ export function createLabSteps(options: LabStepsOptions): LabSteps {
           const title = render(t.title, params);
           g.skip(t.id, true);
           const scripts = t.solution === undefined ? [] : solutionScripts(render(t.solution, params));
-          for (const { script, terminal } of scripts) {
-            // A block for a named terminal runs on that terminal's machine, as the learner would type it there.
-            const node = lab.manifest.environment.terminals.find((x) => x.name === terminal)?.node;
-            const r = await sandbox.exec(['bash', '-s'], {
-              input: `set -euo pipefail\ncd\n${script}\n`,
-              timeoutMs: 300_000,
-              ...(node === undefined ? {} : { node }),
-            });
-            if (r.code !== 0) {
-              g.skip(t.id, false);
-              throw new StepError(
-                'LAB_ERR_SKIP_FAILED',
-                `the solution of "${title}" could not be applied (exit ${String(r.code)}${r.timedOut ? ', timed out' : ''}); the tasks before it are skipped:\n${tail(`${r.stdout}\n${r.stderr}`)}`,
-              );
+          const running: RunningBlock[] = [];
+          // A watcher Skip started has done its part once the task is graded (what it wrote is in the files).
+          const stopAll = async () => {
+            const ended: string[] = [];
+            for (const r of running) {
+              const res = await r.stop().catch(() => undefined);
+              // The keeper exits 0 when stopped: anything else is the block's own failure, said with the skip's.
+              if (res && res.code !== 0)
+                ended.push(
+                  `a block that runs until stopped ended (exit ${String(res.code)}):\n${tail(res.stdout)}`,
+                );
             }
+            return ended;
+          };
+          try {
+            await applyScripts(t.id, title, scripts, running);
+            await passes(i, t.id, title, scripts.length, running.length > 0);
+          } catch (err) {
+            const ended = await stopAll();
+            if (err instanceof StepError && ended.length > 0)
+              throw new StepError('LAB_ERR_SKIP_FAILED', [err.message, ...ended].join('\n'));
+            throw err;
           }
-          const view = await g.evaluate('skip', true, { wait: true });
-          const after = view.tasks[i];
-          if (!after?.pass) {
-            g.skip(t.id, false);
-            const why = (after?.checks ?? [])
-              .filter((c) => !c.pass)
-              .map((c) => c.message ?? c.id)
-              .join('; ');
-            throw new StepError(
-              'LAB_ERR_SKIP_FAILED',
-              `${scripts.length === 0 ? `"${title}" has no shell solution to apply` : `the solution of "${title}" was applied`} but the task still fails${why ? `: ${why}` : ''}`,
-            );
-          }
+          await stopAll();
           const next = tasks[i + 1];
           if (next) await checkpoint(next.id).catch(() => undefined);
         }
