@@ -8,13 +8,14 @@
 
 # xenlab-lab-test: on workbench
 set -eu
-xenlab-tools ha --drbd 8.4 --token 5000 --nodes storage-a=10.77.0.11,storage-b=10.77.0.12 --vip 10.77.0.50/24 \
-  --disk /dev/vdb --clients 10.77.0.0/24 --out ~/ha >&2
+xenlab-tools ha --drbd 8.4 --token 5000 --nfsd everywhere --nodes storage-a=10.77.0.11,storage-b=10.77.0.12 \
+  --vip 10.77.0.50/24 --disk /dev/vdb --clients 10.77.0.0/24 --out ~/ha >&2
 grep -q 'fencing resource-only' ~/ha/drbd/r0.res
 ! grep -q node-id ~/ha/drbd/r0.res
 grep -q 'two_node: 1' ~/ha/corosync/corosync.conf
 grep -q 'ip=10.77.0.50' ~/ha/pacemaker/crm.txt
 grep -q 'tickle_dir=/srv/nfs/tickle' ~/ha/pacemaker/crm.txt
+! grep -q nfsserver ~/ha/pacemaker/crm.txt
 
 # xenlab-lab-test: on storage-a
 set -eu
@@ -174,15 +175,16 @@ set -eu
 for _ in $(seq 140); do [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ] && break; sleep 2; done
 [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ]
 mkfs.ext4 -q /dev/drbd0
-mount /dev/drbd0 /mnt && mkdir /mnt/export /mnt/nfsinfo /mnt/tickle && umount /mnt
+mount /dev/drbd0 /mnt && mkdir /mnt/export /mnt/tickle && umount /mnt
 drbdadm secondary r0 && drbdadm down r0
-# Both nodes start the stack at the same time (it takes a minute under emulation): in the background here.
-setsid sh -c 'service corosync start && service pacemaker start' >/root/cluster-start.log 2>&1 </dev/null &
+# Both nodes start the stack at the same time (it takes a minute under emulation): in the background here. The NFS
+# server runs on both nodes outside the cluster (--nfsd everywhere): a failover then starts no NFS server.
+setsid sh -c 'service nfs-kernel-server start && service corosync start && service pacemaker start' >/root/cluster-start.log 2>&1 </dev/null &
 
 # xenlab-lab-test: on storage-b
 set -eu
 drbdadm down r0
-service corosync start && service pacemaker start
+service nfs-kernel-server start && service corosync start && service pacemaker start
 
 # xenlab-lab-test: on storage-a
 set -eu
@@ -240,16 +242,6 @@ cat > /root/cib.xml <<'CIB'
             <op id="p_fs_nfs-start-0s" name="start" interval="0s" timeout="60s"/>
             <op id="p_fs_nfs-stop-0s" name="stop" interval="0s" timeout="60s"/>
             <op id="p_fs_nfs-monitor-20s" name="monitor" interval="20s" timeout="40s"/>
-          </operations>
-        </primitive>
-        <primitive id="p_nfsserver" class="ocf" provider="heartbeat" type="nfsserver">
-          <instance_attributes id="p_nfsserver-instance_attributes">
-            <nvpair id="p_nfsserver-instance_attributes-nfs_shared_infodir" name="nfs_shared_infodir" value="/srv/nfs/nfsinfo"/>
-          </instance_attributes>
-          <operations>
-            <op id="p_nfsserver-start-0s" name="start" interval="0s" timeout="40s"/>
-            <op id="p_nfsserver-stop-0s" name="stop" interval="0s" timeout="20s"/>
-            <op id="p_nfsserver-monitor-30s" name="monitor" interval="30s"/>
           </operations>
         </primitive>
         <primitive id="p_exportfs" class="ocf" provider="heartbeat" type="exportfs">
@@ -380,7 +372,7 @@ set -eu
 # Back from the power cut: the configuration is on the state disk; the cluster is started by hand.
 for _ in $(seq 60); do [ -f /etc/corosync/corosync.conf ] && break; sleep 2; done
 modprobe drbd
-service corosync start && service pacemaker start
+service nfs-kernel-server start && service corosync start && service pacemaker start
 
 # xenlab-lab-test: on storage-b
 set -eu
