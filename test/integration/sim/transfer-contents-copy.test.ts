@@ -242,6 +242,43 @@ describe('storage motion within a pool', () => {
     expect((await read(east, moved)).equals(bytes)).toBe(true);
   });
 
+  test("the VM's snapshots' disks move too, to the SR of the disk they are snapshots of, sharing its base there", async () => {
+    const solo = await pool('history', { maxDiskBytes: 16 * MiB });
+    const then = full(5);
+    const now = Buffer.concat([full(1, 0x66), full(4)]);
+    const { vm, vdi } = await vmWith(solo, 'with-snapshot', then);
+    const snap = await call<string>(solo.url, 'VM.snapshot', vm, 'then');
+    const oldSnapDisk = await diskOf(solo, snap);
+    expect((await put(solo, vdi, now)).status).toBe('success');
+    const host = await byName(solo, 'host', 'history-02');
+    const eth0 = await byName(solo, 'network', 'Pool-wide network associated with eth0');
+    const dest = await call<Record<string, string>>(solo.url, 'host.migrate_receive', host, eth0, {});
+    const a = await byName(solo, 'SR', 'history NFS');
+    const b = await byName(solo, 'SR', 'history NFS B');
+    // 10 MiB held (the base, and the leaf's rewrite: a raw import writes every block); the moved leaf takes its own
+    // blocks along, the snapshot's disk becomes a clone of it there with the one block that differs: 6 MiB.
+    await call(solo.url, 'VM.migrate_send', vm, dest, false, { [vdi]: b }, {}, {});
+    const leaf = await diskOf(solo, vm);
+    const snapDisk = await diskOf(solo, snap);
+    expect(snapDisk).not.toBe(oldSnapDisk);
+    expect(await call<string>(solo.url, 'VDI.get_SR', snapDisk)).toBe(b);
+    expect(await call<string>(solo.url, 'VDI.get_snapshot_of', snapDisk)).toBe(leaf);
+    expect(await call<boolean>(solo.url, 'VDI.get_is_a_snapshot', snapDisk)).toBe(true);
+    expect((await read(solo, leaf)).equals(now)).toBe(true);
+    expect((await read(solo, snapDisk)).equals(then)).toBe(true);
+    const parent = async (v: string) =>
+      (await call<Record<string, string>>(solo.url, 'VDI.get_sm_config', v))['vhd-parent'];
+    expect(await parent(leaf)).toBeDefined();
+    expect(await parent(leaf)).toBe(await parent(snapDisk));
+    // Nothing of the VM's is left on the first SR (its base copy went with the old disks).
+    expect(await call<string[]>(solo.url, 'SR.get_VDIs', a)).toEqual([]);
+    expect(await failure(solo, 'VDI.get_uuid', oldSnapDisk)).toEqual(['HANDLE_INVALID', 'VDI', oldSnapDisk]);
+    // The pool holds 6 MiB: 10 more fit, 11 would not.
+    const room = await smallVm(solo.url, 'room', 11 * MiB);
+    expect((await put(solo, room.vdi, full(10))).status).toBe('success');
+    expect((await put(solo, room.vdi, full(11))).status).toBe('failure');
+  });
+
   test('a disk whose data its snapshot shares is copied, not moved: when the pool cannot keep it twice, VDI_COPY_FAILED (MIRROR_FAILED running) and the disk stays', async () => {
     const solo = await pool('tight', { maxDiskBytes: 8 * MiB });
     const { vm, vdi } = await vmWith(solo, 'shared', full(5));

@@ -54,7 +54,15 @@ import { vhdImage } from '../transfer/vdi-image.js';
 import type { VhdImage } from '../transfer/vdi-image.js';
 import { VM_MESSAGES, migrated, vmMessage } from './messages.js';
 import { bootHereError, hostFreeMemory, hostSeesSr, schedule, vmReservedMemory } from './placement.js';
-import { createVdi, destroyVdi, initialPhysical, refreshVbd, refreshVdi, vdiDataSize } from './storage.js';
+import {
+  cloneVdi,
+  createVdi,
+  destroyVdi,
+  initialPhysical,
+  refreshVbd,
+  refreshVdi,
+  vdiDataSize,
+} from './storage.js';
 import { bootDomain, haltDomain, migrateDomain } from './vm.js';
 import {
   NULL_REF,
@@ -856,22 +864,94 @@ function removeHere(ctx: SimContext, p: Plan): void {
 
 /**
  * Whether the pool can keep the moved disks' data (its cap counts every SR): a disk's own blocks move with it, the
- * blocks it reads from its parents (shared with its snapshots, which stay) are copied. When they do not fit:
- * `MIRROR_FAILED [vdi]` for a running VM's disk (xapi_vm_migrate.ml), `VDI_COPY_FAILED [why]` for a halted one's.
+ * blocks it reads from its parents are copied, and a delta (a snapshot's disk after its VM's) only what differs.
+ * When they do not fit: `MIRROR_FAILED [vdi]` for a running VM's disk (xapi_vm_migrate.ml), `VDI_COPY_FAILED [why]`
+ * for a copied one.
  */
-function assertRoomToMove(store: SimStore, moves: readonly { vdi: string }[], mirror: boolean): void {
+function assertRoomToMove(store: SimStore, items: readonly CopyItem[]): void {
   const contents = diskContentsOf(store);
   if (!contents) return;
   let needed = 0;
-  for (const d of moves) {
-    needed += contents.copyCost(d.vdi, true);
+  for (const item of items) {
+    needed +=
+      item.base === undefined
+        ? contents.copyCost(item.vdi, true)
+        : contents.deltaCost(item.vdi, item.base, true);
     try {
       contents.assertRoom(needed);
     } catch (e) {
-      if (mirror) fail('MIRROR_FAILED', d.vdi);
+      if (item.mirror) fail('MIRROR_FAILED', item.vdi);
       throw e;
     }
   }
+}
+
+/**
+ * The snapshots' disks in a move within the pool (migrate_send' `extra_vdi_map`, intra-pool too): each goes where
+ * the map sends it, else where the map sends the disk it is a snapshot of, else to the pool's default SR
+ * (`VDI_NOT_IN_MAP` without one); moved when that is another SR. A checkpoint's memory image stays (the host sees
+ * its SR).
+ */
+function snapshotMoves(
+  store: SimStore,
+  vm: string,
+  vdiMap: Record<string, string>,
+): { vdi: string; sr: string }[] {
+  const snapshots = strings(store.get('VM', vm), 'snapshots').filter((x) => store.find('VM', x));
+  const fallback = ref(store.all('pool')[0]?.[1], 'default_SR');
+  const out: { vdi: string; sr: string }[] = [];
+  for (const e of snapshotVdis(store, snapshots, vdiMap)) {
+    if (e.suspend) continue;
+    const sr = e.sr ?? (isNull(fallback) || !store.find('SR', fallback) ? undefined : fallback);
+    if (sr === undefined) return fail('VDI_NOT_IN_MAP', e.vdi);
+    if (ref(store.get('VDI', e.vdi), 'SR') !== sr) out.push({ vdi: e.vdi, sr });
+  }
+  return out;
+}
+
+/** What a moved disk's new VDI takes from the old one (not its size, sm-config or snapshot links). */
+function movedFields(src: Readonly<SimRecord>): SimRecord {
+  const { sm_config: _sm, virtual_size: _size, ...rest } = pick(src, VDI_FIELDS);
+  return rest;
+}
+
+/**
+ * The new VDIs' data and links once the VM has moved (after the point of no return): in copy order, a full copy
+ * takes the old disk's blocks, a delta is a clone of its base's copy with the blocks that differ; VBDs (the VM's and
+ * its snapshots') point at them, the snapshots' disks stay snapshots of the moved disks, the old disks go.
+ */
+function commitMoves(ctx: SimContext, items: readonly CopyItem[], made: ReadonlyMap<string, string>): void {
+  const { store } = ctx;
+  const contents = diskContentsOf(store);
+  const moved = new Map<string, string>();
+  for (const item of items) {
+    const src = store.get('VDI', item.vdi);
+    const baseCopy = item.base === undefined ? undefined : moved.get(item.base);
+    let vdi = made.get(item.vdi);
+    if (vdi !== undefined) {
+      const { [BASE_MIRROR]: _mirror, ...sm } = map(store.get('VDI', vdi), 'sm_config');
+      store.update('VDI', vdi, { sm_config: sm });
+      contents?.copyData(item.vdi, vdi, true);
+    } else if (baseCopy !== undefined) {
+      vdi = cloneVdi(ctx, baseCopy, movedFields(src));
+      contents?.copyDelta(item.vdi, vdi, baseCopy, true);
+    } else continue;
+    moved.set(item.vdi, vdi);
+  }
+  for (const [old, vdi] of moved) {
+    const src = store.get('VDI', old);
+    for (const vbd of strings(src, 'VBDs').filter((b) => store.find('VBD', b))) {
+      store.update('VBD', vbd, { VDI: vdi });
+      refreshVbd(store, vbd);
+    }
+    if (src.is_a_snapshot === true)
+      store.update('VDI', vdi, {
+        is_a_snapshot: true,
+        snapshot_of: moved.get(ref(src, 'snapshot_of')) ?? ref(src, 'snapshot_of'),
+        snapshot_time: src.snapshot_time,
+      });
+  }
+  for (const old of moved.keys()) if (store.find('VDI', old)) destroyVdi(store, old);
 }
 
 /**
@@ -879,8 +959,10 @@ function assertRoomToMove(store: SimStore, moves: readonly { vdi: string }[], mi
  * checks the VDI map, that the VM could boot on the host (no SR check) and that no VIF is mapped (the VIFs stay on
  * their networks); migrate_send' refuses copy mode. Each disk mapped to another SR is mirrored (copied when the VM is
  * not running) into a new VDI there, the VM's VBDs then point at it and the old one goes; a disk mapped to its own SR
- * stays. A running VM moves its memory to the host (none when it is the host it runs on). The VM keeps its record.
- * The bytes cross the pool's own network (a gigabit link, the default WAN's figures).
+ * stays. Its snapshots' disks go along (copied: `extra_vdi_map`, the SR of the disk they are snapshots of unless
+ * mapped), as deltas over their VM's disk's copy where they share its VHD tree ({@link copyOrder}). A running VM
+ * moves its memory to the host (none when it is the host it runs on). The VM keeps its record. The bytes cross the
+ * pool's own network (a gigabit link, the default WAN's figures).
  */
 async function migrateWithinPool(
   ctx: SimContext,
@@ -920,28 +1002,40 @@ async function migrateWithinPool(
   const moving = running && from !== host;
   const metrics = store.find('VM_metrics', ref(rec, 'metrics'));
   const memoryBytes = moving ? num(metrics, 'memory_actual') || num(rec, 'memory_static_max') : 0;
-  const diskBytes = moves.reduce((n, d) => n + dataBytes(store, d.vdi), 0);
+  const items = copyOrder(store, [
+    ...moves.map((d) => ({ vdi: d.vdi, sr: d.sr, mirror: running })),
+    ...snapshotMoves(store, vm, vdiMap).map((e) => ({ ...e, mirror: false })),
+  ]);
+  const contents = diskContentsOf(store);
+  const diskBytes = items.reduce(
+    (n, it) =>
+      n +
+      (it.base === undefined || !contents ? dataBytes(store, it.vdi) : contents.deltaCost(it.vdi, it.base)),
+    0,
+  );
   const share = diskBytes / Math.max(1, diskBytes + memoryBytes);
   const lan = { latencyMs: DEFAULT_WAN.latencyMs, mbps: DEFAULT_WAN.mbps };
   await withOperation(ctx, 'VM', vm, 'migrate_send', refreshVm, async () => {
-    const made: { vbd: string; old: string; vdi: string }[] = [];
+    // The receiving VDIs of full copies now; a delta's is a clone of its base's copy once that holds the data.
+    const made = new Map<string, string>();
     if (moving) schedule(store, vm, host);
     try {
-      for (const d of moves) {
-        const src = store.get('VDI', d.vdi);
+      for (const item of items) {
+        if (item.base !== undefined) continue;
+        const src = store.get('VDI', item.vdi);
         const size = num(src, 'virtual_size');
-        const vdi = createVdi(ctx, d.sr, {
+        const vdi = createVdi(ctx, item.sr, {
           ...pick(src, VDI_FIELDS),
-          sm_config: running ? { [BASE_MIRROR]: mirrorId(store, d.vdi) } : {},
+          sm_config: item.mirror ? { [BASE_MIRROR]: mirrorId(store, item.vdi) } : {},
           virtual_size: size,
           physical_utilisation: Math.max(
-            initialPhysical(store.get('SR', d.sr), size),
+            initialPhysical(store.get('SR', item.sr), size),
             Math.min(vdiDataSize(store, src), size),
           ),
         });
-        made.push({ vbd: d.vbd, old: d.vdi, vdi });
+        made.set(item.vdi, vdi);
       }
-      assertRoomToMove(store, moves, running);
+      assertRoomToMove(store, items);
       await ctx.clock.work('VM.migrate_send', span(ctx.task, 0, 0.9 * share), linkMs(lan, diskBytes));
       await ctx.clock.work(
         'VM.migrate_send',
@@ -949,20 +1043,13 @@ async function migrateWithinPool(
         moving ? linkMs(lan, memoryBytes) : 0,
       );
     } catch (e) {
-      for (const m of made) if (store.find('VDI', m.vdi)) destroyVdi(store, m.vdi);
+      for (const vdi of made.values()) if (store.find('VDI', vdi)) destroyVdi(store, vdi);
       if (moving) schedule(store, vm, '');
       throw e;
     }
     // Past the memory hand-over there is no way back (set_not_cancellable).
     if (moving) migrateDomain(ctx, vm, from, host);
-    for (const m of made) {
-      store.update('VBD', m.vbd, { VDI: m.vdi });
-      store.update('VDI', m.vdi, { sm_config: {} });
-      refreshVbd(store, m.vbd);
-      // The bytes the mirror (or copy) wrote there; the old disk's go with it.
-      diskContentsOf(store)?.copyData(m.old, m.vdi, true);
-      destroyVdi(store, m.old);
-    }
+    commitMoves(ctx, items, made);
     ctx.task?.setProgress(0.99);
   });
   // message_forwarding.ml migrate_send: VM_MIGRATED for a live intra-pool move only (to the same host too); a
