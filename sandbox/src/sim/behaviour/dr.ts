@@ -31,12 +31,13 @@
  * @module
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimBehaviour, SimContext, SimHandler, SimRecord, SimStore } from '../contract.js';
 import { Engine, engineOf } from '../engine.js';
 import { onSharedStorage, sharedStorageOf } from '../shared-storage.js';
 import type { Store, StoreDump } from '../store.js';
+import { diskContentsOf, onContentsChange } from '../transfer/contents.js';
 import { applianceVms, refreshAppliance } from './appliance.js';
 import { SR_TYPES, createVdi, destroyVdi, refreshSr, refreshVdi } from './storage.js';
 import {
@@ -214,7 +215,92 @@ function replicate(store: SimStore, sr: string): void {
     .map((v) => plain(store, 'VDI', v))
     .filter((v): v is SimRecord => v !== undefined);
   writeImage(root, { version: 1, key, sr: srRec, vdis, databases });
+  syncContents(store, sr);
 }
+
+// The SR's data: what the guests wrote lives on the storage too (replicated storage is the same SR at both sites),
+// a folder per VDI uuid beside the SR's file, a file per 1 MiB block (empty: zeros over the parent's data).
+
+function dataDir(root: string, key: string, srUuid: string): string {
+  return join(folderOf(root, key), `${srUuid}.data`);
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** What this pool last wrote for each VDI uuid (blocks are never written in place: compared by identity). */
+const written = new WeakMap<SimStore, Map<string, ReadonlyMap<number, Buffer | null>>>();
+
+/** Writes the blocks of the SR's disks that changed since the last time, and removes those of disks gone. */
+function syncContents(store: SimStore, sr: string): void {
+  const contents = diskContentsOf(store);
+  const root = sharedStorageOf(store);
+  if (!contents || root === undefined || !store.find('SR', sr)) return;
+  const dir = dataDir(root, srKey(store, sr), str(store.get('SR', sr), 'uuid'));
+  let memo = written.get(store);
+  if (!memo) written.set(store, (memo = new Map<string, ReadonlyMap<number, Buffer | null>>()));
+  const present = new Set<string>();
+  for (const v of vdisOf(store, sr)) {
+    const rec = store.find('VDI', v);
+    if (!rec || str(rec, 'type') === 'metadata') continue;
+    const uuid = str(rec, 'uuid');
+    present.add(uuid);
+    const now = contents.ownBlocks(v);
+    const before = memo.get(uuid);
+    const vdir = join(dir, uuid);
+    // First time here (or after a restart): what the folder holds is unknown, so it is written afresh.
+    if (before === undefined) rmSync(vdir, { recursive: true, force: true });
+    if (now.size > 0) mkdirSync(vdir, { recursive: true });
+    for (const [i, b] of now)
+      if (before?.get(i) !== b || !before.has(i)) writeFileSync(join(vdir, String(i)), b ?? Buffer.alloc(0));
+    for (const i of before?.keys() ?? []) if (!now.has(i)) rmSync(join(vdir, String(i)), { force: true });
+    memo.set(uuid, now);
+  }
+  for (const name of listDir(dir))
+    if (!present.has(name)) {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      memo.delete(name);
+    }
+}
+
+/** A disk's blocks as the storage holds them. */
+function readDisk(root: string, key: string, srUuid: string, vdiUuid: string): Map<number, Buffer | null> {
+  const vdir = join(dataDir(root, key, srUuid), vdiUuid);
+  const out = new Map<number, Buffer | null>();
+  for (const name of listDir(vdir)) {
+    if (!/^\d+$/.test(name)) continue;
+    const b = readFileSync(join(vdir, name));
+    out.set(Number(name), b.length === 0 ? null : b);
+  }
+  return out;
+}
+
+/** The SRs this pool replicates its database to (their data is kept on the storage as well). */
+function replicatedSrs(store: SimStore): Set<string> {
+  return new Set(replicating(store).map((v) => ref(store.find('VDI', v), 'SR')));
+}
+
+// After the disks' contents change (a write, a copy), the replicated SRs' data is brought up to date, once per batch.
+const contentsQueued = new WeakSet<SimStore>();
+onContentsChange((s) => {
+  const store = s as SimStore;
+  if (!watched.has(store) || contentsQueued.has(store)) return;
+  contentsQueued.add(store);
+  queueMicrotask(() => {
+    contentsQueued.delete(store);
+    try {
+      if (store.all('pool').length === 0) return;
+      for (const sr of replicatedSrs(store)) syncContents(store, sr);
+    } catch (e) {
+      process.emitWarning(`xenlab sim: writing replicated disk contents failed: ${(e as Error).message}`);
+    }
+  });
+});
 
 // The redo log: after any change to what the database holds, every SR this pool replicates to is rewritten, once
 // per batch of changes (a microtask: before the answer of the call that made them goes out).
@@ -234,8 +320,7 @@ function watch(store: SimStore): void {
       queued = false;
       try {
         if (store.all('pool').length === 0) return; // still being built
-        const srs = new Set(replicating(store).map((v) => ref(store.find('VDI', v), 'SR')));
-        for (const sr of srs) replicate(store, sr);
+        for (const sr of replicatedSrs(store)) replicate(store, sr);
       } catch (e) {
         process.emitWarning(`xenlab sim: writing replicated metadata failed: ${(e as Error).message}`);
       }
@@ -368,6 +453,20 @@ function introduceSr(
   task: string,
 ): void {
   const { store } = ctx;
+  // The disks' data is on that storage: the guests' writes before the site was lost (checked against the cap first).
+  const root = sharedStorageOf(store);
+  const contents = diskContentsOf(store);
+  const data = new Map<string, Map<number, Buffer | null>>();
+  if (root !== undefined && contents)
+    for (const v of img.vdis) {
+      const uuid = str(v, 'uuid');
+      if (uuid === '' || storeFindUuid(store, 'VDI', uuid) !== undefined) continue;
+      const blocks = readDisk(root, img.key, str(img.sr, 'uuid'), uuid);
+      if (blocks.size > 0) data.set(uuid, blocks);
+    }
+  let bytes = 0;
+  for (const blocks of data.values()) for (const b of blocks.values()) if (b) bytes += b.length;
+  contents?.assertCanHold(bytes);
   const sr = store.create('SR', {
     uuid: str(img.sr, 'uuid'),
     name_label: str(img.sr, 'name_label'),
@@ -418,6 +517,8 @@ function introduceSr(
       metadata_of_pool: foreignPool === pool || foreignPool === '' ? NULL_REF : foreignPool,
       metadata_latest: str(v, 'type') === 'metadata' && img.databases[uuid] !== undefined,
     });
+    const blocks = data.get(uuid);
+    if (blocks) contents?.restore(vdi, blocks);
     refreshVdi(store, vdi);
   }
   refreshSr(store, sr);

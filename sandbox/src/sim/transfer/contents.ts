@@ -59,6 +59,14 @@ function isZero(b: Buffer): boolean {
 /** Each pool's contents, by its store (behaviours reach them through {@link diskContentsOf}). */
 const byStore = new WeakMap<object, DiskContents>();
 
+/** Called, with the pool's store, whenever a pool's contents change (behaviour/dr.ts keeps replicated SRs' data). */
+const changeListeners = new Set<(store: object) => void>();
+
+/** Calls `fn(store)` after any change to a pool's disk contents (a write, a copy, a move, a dropped disk). */
+export function onContentsChange(fn: (store: object) => void): void {
+  changeListeners.add(fn);
+}
+
 /** The disk contents of the pool holding `store`; none in a simulator without them (behaviour unit tests). */
 export function diskContentsOf(store: object): DiskContents | undefined {
   return byStore.get(store);
@@ -389,7 +397,44 @@ export class DiskContents {
     this.#changed();
   }
 
+  /**
+   * A VDI's own blocks (not its parents'): index → data, or null for zeros hiding a parent's block. The buffers are
+   * never written in place, so a caller may keep them and compare by identity to notice changes.
+   */
+  ownBlocks(ref: string): ReadonlyMap<number, Buffer | null> {
+    return new Map(this.#disks.get(ref)?.blocks ?? []);
+  }
+
+  /**
+   * Gives a VDI these own blocks, as the storage holds them (a disk on replicated storage that another pool
+   * introduces: behaviour/dr.ts). Fails with the cap's `INTERNAL_ERROR` when they do not fit; then nothing changed.
+   */
+  restore(ref: string, blocks: ReadonlyMap<number, Buffer | null>): void {
+    const old = this.#ownData(ref);
+    let added = 0;
+    for (const b of blocks.values()) if (b) added++;
+    if (this.#bytes + (added - old) * BLOCK_SIZE > this.maxBytes) throw this.#full();
+    this.#drop(ref);
+    if (blocks.size === 0) return;
+    const d = this.#disk(ref);
+    for (const [i, b] of blocks) {
+      if (b) {
+        const buf = Buffer.alloc(BLOCK_SIZE);
+        b.copy(buf, 0, 0, Math.min(b.length, BLOCK_SIZE));
+        d.blocks.set(i, buf);
+        this.#bytes += BLOCK_SIZE;
+      } else d.blocks.set(i, null);
+    }
+    this.#changed();
+  }
+
+  /** Fails with the cap's `INTERNAL_ERROR` unless `bytes` more of blocks fit. */
+  assertCanHold(bytes: number): void {
+    if (bytes > 0 && this.#bytes + bytes > this.maxBytes) throw this.#full();
+  }
+
   #changed(): void {
+    for (const fn of changeListeners) fn(this.#store);
     if (this.#file === undefined || this.#saveTimer) return;
     this.#saveTimer = setTimeout(() => {
       this.#saveTimer = undefined;
