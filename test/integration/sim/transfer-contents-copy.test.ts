@@ -200,13 +200,15 @@ describe('a VM moved to another pool (VM.migrate_send) takes its disks’ conten
 describe('a VM with snapshots moved to another pool: the disks there share what they have in common', () => {
   test('one disk arrives whole, the other as a clone of its copy plus the blocks that differ; the cap counts shared blocks once', async () => {
     const { east, west } = await pools(16, 8);
-    const then = full(5);
-    const now = Buffer.concat([full(1, 0x77), full(4)]); // the first MiB rewritten after the snapshot
+    // After the snapshot the first 2 MiB (one VHD block) were written, reading zeros before, and the last MiB
+    // zeroed: the snapshot's disk, a delta over the VM's there, differs in both, the first as zeros over its data.
+    const then = Buffer.concat([Buffer.alloc(2 * MiB), full(4)]);
+    const now = Buffer.concat([full(2, 0x77), full(3), Buffer.alloc(MiB)]);
     const { vm, vdi } = await vmWith(east, 'with-history', then);
     await call(east.url, 'VM.snapshot', vm, 'then');
     expect((await put(east, vdi, now)).status).toBe('success');
     const { dest, vdiMap, vifMap } = await toWest(east, west, vm);
-    // 5 MiB + 5 MiB would not fit in west's 8; 5 MiB + the 1 MiB that differs does.
+    // 5 MiB + 4 MiB would not fit in west's 8; 5 MiB + the 1 MiB of data that differs does.
     const there = await call<string>(east.url, 'VM.migrate_send', vm, dest, false, vdiMap, vifMap, {});
     const leaf = await diskOf(west, there);
     const [snap] = await call<string[]>(west.url, 'VM.get_snapshots', there);
