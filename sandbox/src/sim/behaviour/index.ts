@@ -17,6 +17,7 @@ import { poolBehaviour } from './pool.js';
 import { rbacBehaviour } from './rbac.js';
 import { detachSr, setSrFailed, storageBehaviour } from './storage.js';
 import { drBehaviour } from './dr.js';
+import { vdiPoolMigrateBehaviour } from './vdi-pool-migrate.js';
 import { vmBehaviour } from './vm.js';
 import { vifIpConfigBehaviour } from './vif-ip-config.js';
 import { listWorkloads, setHog, setWorkload } from './workload.js';
@@ -35,6 +36,7 @@ export const behaviours: readonly SimBehaviour[] = [
   applianceBehaviour,
   drBehaviour,
   crossPoolMigrationBehaviour,
+  vdiPoolMigrateBehaviour,
   vifIpConfigBehaviour,
   {
     handlers: creditHandlers,

@@ -962,9 +962,10 @@ function commitMoves(ctx: SimContext, items: readonly CopyItem[], made: Readonly
  * stays. Its snapshots' disks go along (copied: `extra_vdi_map`, the SR of the disk they are snapshots of unless
  * mapped), as deltas over their VM's disk's copy where they share its VHD tree ({@link copyOrder}). A running VM
  * moves its memory to the host (none when it is the host it runs on). The VM keeps its record. The bytes cross the
- * pool's own network (a gigabit link, the default WAN's figures).
+ * pool's own network (a gigabit link, the default WAN's figures). `announce` false: no VM_MIGRATED, as when
+ * VDI.pool_migrate calls xapi_vm_migrate.ml `migrate_send` directly rather than through message_forwarding.ml.
  */
-async function migrateWithinPool(
+export async function migrateWithinPool(
   ctx: SimContext,
   vm: string,
   host: string,
@@ -972,6 +973,7 @@ async function migrateWithinPool(
   vifMap: Record<string, string>,
   options: Record<string, string>,
   dryRun: boolean,
+  announce = true,
 ): Promise<string> {
   const { store } = ctx;
   const rec = store.get('VM', vm);
@@ -1054,7 +1056,7 @@ async function migrateWithinPool(
   });
   // message_forwarding.ml migrate_send: VM_MIGRATED for a live intra-pool move only (to the same host too); a
   // cross-pool move raises none (since xen-api 45f7cd0: the VM may be in another pool by then).
-  if (running) vmMessage(ctx, vm, VM_MESSAGES.migrated, migrated(ctx, from, host));
+  if (running && announce) vmMessage(ctx, vm, VM_MESSAGES.migrated, migrated(ctx, from, host));
   return vm;
 }
 
