@@ -478,6 +478,39 @@ describe('xe golden output', () => {
     await expect(t.text).toMatchFileSnapshot('__golden__/appliance-dr.txt');
   });
 
+  test("vdi-pool-migrate: one disk of a running VM to another SR (the new VDI's uuid), and xapi's refusals", async () => {
+    const t = new Transcript();
+    const nfsB = (
+      await t.run(
+        'sr-create',
+        'name-label=NFS B',
+        'type=nfs',
+        'shared=true',
+        'content-type=user',
+        'device-config:server=10.0.0.9',
+        'device-config:serverpath=/srv/b',
+      )
+    ).trim();
+    const vm = (await t.run('vm-install', 'template=Debian Bookworm 12', 'new-name-label=moving')).trim();
+    await t.run('vm-start', `uuid=${vm}`, 'on=xcp-ng-01');
+    const vdi = await t.first('vbd-list', `vm-uuid=${vm}`, 'type=Disk', 'params=vdi-uuid');
+    const sr = await t.first('vdi-list', `uuid=${vdi}`, 'params=sr-uuid');
+    const loose = (
+      await t.run('vdi-create', `sr-uuid=${sr}`, 'name-label=loose', 'virtual-size=1GiB')
+    ).trim();
+    await t.run('vdi-pool-migrate', `uuid=${loose}`, `sr-uuid=${nfsB}`);
+    const paused = (await t.run('vm-install', 'template=Debian Bookworm 12', 'new-name-label=paused')).trim();
+    await t.run('vm-start', `uuid=${paused}`, 'paused=true');
+    const pausedVdi = await t.first('vbd-list', `vm-uuid=${paused}`, 'type=Disk', 'params=vdi-uuid');
+    await t.run('vdi-pool-migrate', `uuid=${pausedVdi}`, `sr-uuid=${nfsB}`);
+    await t.run('vdi-pool-migrate', `uuid=${vdi}`);
+    await t.run('vdi-pool-migrate', `uuid=${vdi}`, `sr-uuid=${nfsB}`);
+    await t.run('vdi-list', `uuid=${vdi}`);
+    await t.run('vm-disk-list', `uuid=${vm}`, 'vdi-params=uuid,sr-name-label', 'vbd-params=device');
+    await t.run('vm-list', `uuid=${vm}`, 'params=power-state,resident-on');
+    await expect(t.text).toMatchFileSnapshot('__golden__/vdi-pool-migrate.txt');
+  });
+
   test('every command of the table has golden output', () => {
     const missing = [...commandTable().keys()].filter((c) => !seen.has(c));
     // Commands whose only object class the default simulator does not create (tunnels need Open vSwitch).

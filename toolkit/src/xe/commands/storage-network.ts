@@ -156,6 +156,14 @@ export function storageNetworkCommands(): CommandDef[] {
       const nv = (await ctx.api.call('VDI.copy', vdi, sr, base, into)) as string;
       if (into === NULL) await printUuid(ctx, 'VDI', nv);
     }),
+    // cli_operations.ml vdi_pool_migrate: the migrated disk is a new VDI; its uuid is printed.
+    define('vdi-pool-migrate', async (ctx) => {
+      const vdi = await refOf(ctx, 'VDI', need(ctx, 'uuid'));
+      const sr = await refOf(ctx, 'SR', need(ctx, 'sr-uuid'));
+      const format = get(ctx, 'dest-img-format');
+      const options = format === undefined ? {} : { 'dest-img-format': format };
+      await printUuid(ctx, 'VDI', (await ctx.api.call('VDI.pool_migrate', vdi, sr, options)) as string);
+    }),
     define('vdi-resize', async (ctx) => {
       const vdi = await refOf(ctx, 'VDI', need(ctx, 'uuid'));
       const size = bytesOfString('disk-size', need(ctx, 'disk-size'));
