@@ -138,6 +138,14 @@ describe('VDI.pool_migrate', () => {
     }
     expect(seen).toEqual({ [task]: 'mirror' });
     expect(await call<string[]>(sim.url, 'VDI.get_allowed_operations', vdi)).toEqual([]);
+    // Meanwhile the VM is in migrate_send: a second move of its disk is refused.
+    expect(await failure(sim, 'VDI.pool_migrate', vdi, b, {})).toEqual([
+      'OTHER_OPERATION_IN_PROGRESS',
+      'VM',
+      vm,
+      'migrate_send',
+      task,
+    ]);
     const done = await settled(sim.url, task);
     expect(done.status).toBe('success');
   });
