@@ -84,7 +84,7 @@ describe.skipIf(!image)('qemu-xen driver (a real Xen host in QEMU)', () => {
     term.kill();
   }, 90_000);
 
-  it('xl create starts a PV guest that reaches its shell and answers on the bridge', async () => {
+  it('xl create starts a PV guest that reaches its shell and answers on xenbr0, an Open vSwitch bridge as on XCP', async () => {
     const cfg = [
       'name = "guest1"',
       'type = "pv"',
@@ -113,6 +113,9 @@ describe.skipIf(!image)('qemu-xen driver (a real Xen host in QEMU)', () => {
       timeoutMs: 30_000,
     });
     expect(ping.code, ping.stdout + ping.stderr).toBe(0);
+    // The vif went in through vif-openvswitch (xl.conf's default script): a port of the OVS bridge xenbr0.
+    const domid = (await env.exec(['xl', 'domid', 'guest1'])).stdout.trim();
+    expect((await env.exec(['ovs-vsctl', 'port-to-br', `vif${domid}.0`])).stdout.trim()).toBe('xenbr0');
     expect((await env.exec(['xl', 'destroy', 'guest1'])).code).toBe(0);
   }, 300_000);
 
