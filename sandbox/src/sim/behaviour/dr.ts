@@ -241,7 +241,9 @@ function syncContents(store: SimStore, sr: string): void {
   const contents = diskContentsOf(store);
   const root = sharedStorageOf(store);
   if (!contents || root === undefined || !store.find('SR', sr)) return;
-  const dir = dataDir(root, srKey(store, sr), str(store.get('SR', sr), 'uuid'));
+  const srUuid = str(store.get('SR', sr), 'uuid');
+  if (!UUID_RE.test(srUuid)) return;
+  const dir = dataDir(root, srKey(store, sr), srUuid);
   let memo = written.get(store);
   if (!memo) written.set(store, (memo = new Map<string, ReadonlyMap<number, Buffer | null>>()));
   const present = new Set<string>();
@@ -249,6 +251,8 @@ function syncContents(store: SimStore, sr: string): void {
     const rec = store.find('VDI', v);
     if (!rec || str(rec, 'type') === 'metadata') continue;
     const uuid = str(rec, 'uuid');
+    // The uuid names a folder on the host: only a uuid's spelling may (scenario files and restores carry their own).
+    if (!UUID_RE.test(uuid)) continue;
     present.add(uuid);
     const now = contents.ownBlocks(v);
     const before = memo.get(uuid);
@@ -270,8 +274,9 @@ function syncContents(store: SimStore, sr: string): void {
 
 /** A disk's blocks as the storage holds them. */
 function readDisk(root: string, key: string, srUuid: string, vdiUuid: string): Map<number, Buffer | null> {
-  const vdir = join(dataDir(root, key, srUuid), vdiUuid);
   const out = new Map<number, Buffer | null>();
+  if (!UUID_RE.test(srUuid) || !UUID_RE.test(vdiUuid)) return out;
+  const vdir = join(dataDir(root, key, srUuid), vdiUuid);
   for (const name of listDir(vdir)) {
     if (!/^\d+$/.test(name)) continue;
     const b = readFileSync(join(vdir, name));
