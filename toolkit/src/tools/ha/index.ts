@@ -73,7 +73,7 @@ sent from the floating IP's new owner, draw a reset from each recorded client so
   move with the service, so after a failover NFSv3 clients reclaim their locks and NFSv4 clients their state.
 - \`everywhere\`: no \`nfsserver\` in the group. Enable and start nfs-kernel-server on both nodes yourself
   (\`systemctl enable --now nfs-server\`); the group mounts, exports, raises the IP and tickles. A failover no longer
-  stops and starts the NFS server — on the lab's emulated nodes that cut the clients' pause from 30-35 s to 26-29 s —
+  stops and starts the NFS server — on the lab's emulated nodes that cut the clients' pause from 30-35 s to 24-29 s (load 2-3) —
   but each node keeps its own NFS state: NFSv3 locks are not recovered and NFSv4 clients must start over. Right for
   NFSv3 clients that take no NFS locks (the lab's dom0 mounts with \`nolock\`: a disk image needs none); wrong for
   NFSv4 clients or for applications that rely on \`flock\`/\`fcntl\` locks over NFS.`,
