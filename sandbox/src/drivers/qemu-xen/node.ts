@@ -92,6 +92,8 @@ export class VmNode {
   /** The learner asked for a power-on from the console: boot even an unchanged, failed configuration. */
   retryRequested = false;
   private starting: Promise<XenVm> | undefined;
+  /** {@link stop} is under way: a VM a boot attaches meanwhile is ended at once. */
+  private stopping = false;
   private readonly listeners = new Set<(d: Buffer) => void>();
   private unsub: (() => void) | undefined;
 
@@ -177,15 +179,33 @@ export class VmNode {
       off();
       offExit();
     };
+    // A boot that waited its turn (PXE boots queue) and got its VM while the node was being stopped: end it now.
+    if (this.stopping) void vm.stop();
   }
 
+  /**
+   * Ends the node's VM — and a boot in progress, instead of waiting it out: a PXE boot of a configuration that never
+   * comes up would otherwise hold a cull, a destroy or a reset for the whole boot timeout (240 s). The booting VM is
+   * attached from its first line (boot.ts), so killing it ends its wait for dom0 at once. A boot ended on purpose is
+   * not a failed configuration: the next power-on boots it again.
+   */
   async stop(): Promise<void> {
-    await this.starting?.catch(() => undefined); // its caller got the failure; stop only waits for it to end
-    const vm = this.vm;
-    this.unsub?.();
-    this.unsub = undefined;
-    this.vm = undefined;
-    await vm?.stop();
+    this.stopping = true;
+    try {
+      const booting = this.starting;
+      if (booting) {
+        await this.vm?.stop();
+        await booting.catch(() => undefined); // its caller got the failure; stop only waits for it to end
+        this.failedBoot = undefined;
+      }
+      const vm = this.vm;
+      this.unsub?.();
+      this.unsub = undefined;
+      this.vm = undefined;
+      await vm?.stop();
+    } finally {
+      this.stopping = false;
+    }
   }
 }
 

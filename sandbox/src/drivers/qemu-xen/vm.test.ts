@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { XenImage } from './image.js';
-import { machineShape, qemuArgs, topologyArgs, xenCommandLine } from './vm.js';
+import { XenVm, machineShape, qemuArgs, topologyArgs, xenCommandLine } from './vm.js';
 
 const image: XenImage = {
   dir: '/img',
@@ -125,5 +125,35 @@ describe('qemuArgs', () => {
     expect(machineShape({ numaNodes: 2 })).not.toBe(plain);
     expect(machineShape({ xenScheduler: 'credit' })).not.toBe(plain);
     expect(machineShape({ numaNodes: 2, xenScheduler: 'credit' })).not.toBe(machineShape({ numaNodes: 2 }));
+  });
+});
+
+describe('XenVm.waitReady', () => {
+  it('lets the event loop run while the VM is gone, so a QEMU that died during the boot is seen at once (not a frozen gateway until the boot timeout)', async () => {
+    // QEMU just died: its agent and monitor sockets answer every request at once, with failures; the exit event of
+    // the process is still a macrotask away.
+    let exitCode: number | null | undefined;
+    const vm = Object.assign(Object.create(XenVm.prototype) as object, {
+      config: { runDir: '/nonexistent' },
+      consoleChunks: [],
+      stderr: '',
+      agentClient: { isClosed: false, ping: () => Promise.resolve(undefined) },
+      qmp: { execute: () => Promise.reject(new Error('closed')) },
+    }) as unknown as XenVm;
+    Object.defineProperty(vm, 'exitCode', {
+      get: () => exitCode,
+    });
+    let ticks = 0;
+    const tick = setInterval(() => ticks++, 10);
+    setTimeout(() => (exitCode = null), 100);
+    const t = Date.now();
+    const err = await vm.waitReady(3000).then(
+      () => new Error('ready'),
+      (e: unknown) => e as Error,
+    );
+    clearInterval(tick);
+    expect(err.message).toMatch(/stopped while booting/);
+    expect(Date.now() - t).toBeLessThan(1500);
+    expect(ticks).toBeGreaterThan(3);
   });
 });

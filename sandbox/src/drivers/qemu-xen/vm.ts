@@ -447,11 +447,16 @@ export class XenVm {
       this.agentClient = agent;
     }
     while (Date.now() < deadline) {
-      if (this.exited)
+      // A closed agent socket means QEMU is gone (it serves the socket for as long as it runs), even before its exit
+      // event has been handled.
+      if (this.exited || agent.isClosed)
         throw new XenlabError('QEMU_ERR_EXITED', `the VM stopped while booting\n${this.consoleTail(1500)}`);
       const p = await agent.ping(1000);
       if (p?.ready) return agent;
-      if (p) await delay(200); // the agent answers; dom0's init is still starting the Xen daemons
+      // Always a real wait: a ping and a query-status that fail at once (sockets just closed) would otherwise make
+      // this a loop of microtasks that never lets the event loop run — QEMU's exit event included — and freezes the
+      // whole gateway at 100% of a core until the boot timeout (240 s).
+      await delay(p ? 200 : 50); // with an answer: dom0's init is still starting the Xen daemons
       // A guest that can not go on (KVM internal error, a panic QEMU noticed) would otherwise wait out the timeout.
       const st = await this.qmp.execute<{ status: string }>('query-status').catch(() => ({ status: 'gone' }));
       if (['internal-error', 'guest-panicked', 'shutdown', 'io-error'].includes(st.status)) {
