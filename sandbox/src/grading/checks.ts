@@ -63,7 +63,11 @@ export function scriptOutcome(check: ScriptCheck, r: ExecResult): CheckOutcome {
     };
   }
   if (r.code === 0) return { pass: true };
-  const message = fails.length > 0 ? fails.join('\n') : (check.fail ?? 'Not done yet.');
+  // The driver could not run the check (a machine powered off, a PXE configuration it cannot boot): it says why on
+  // stderr as `CODE: words a learner can act on` — shown after the check's own words, never the script's stderr.
+  const driver = /^[A-Z][A-Z0-9]*_ERR_[A-Z0-9_]+: (.+)$/m.exec(r.stderr)?.[1]?.trim();
+  const base = fails.length > 0 ? fails.join('\n') : (check.fail ?? 'Not done yet.');
+  const message = fails.length === 0 && driver ? `${base} (${driver})` : base;
   return { pass: false, message, cause: cause !== undefined && cause !== '' ? cause : check.id };
 }
 

@@ -206,6 +206,27 @@ describe('script checks and answers', () => {
       'The check took longer than 5 s and was stopped.',
     );
   });
+  it('say why the driver could not run the check (its error code line on stderr), but never echo the script’s stderr', () => {
+    const pxe = scriptOutcome(check, {
+      code: null,
+      stdout: '',
+      stderr: 'SANDBOX_ERR_PXE_CONFIG: ~/pxe/dnsmasq.conf: not found\n',
+      timedOut: false,
+    });
+    expect(pxe.message).toBe('Not done yet. (~/pxe/dnsmasq.conf: not found)');
+    expect(
+      scriptOutcome(check, { code: 1, stdout: '', stderr: 'grep: /etc/x: No such file\n', timedOut: false })
+        .message,
+    ).toBe('Not done yet.');
+    expect(
+      scriptOutcome(check, {
+        code: 1,
+        stdout: 'FAIL: no file\n',
+        stderr: 'SANDBOX_ERR_POWERED_OFF: host is powered off\n',
+        timedOut: false,
+      }).message,
+    ).toBe('no file');
+  });
   it('hash answers after normalising case and spaces', () => {
     expect(normaliseAnswer('  VM-Copy \n')).toBe('vm-copy');
     expect(hashAnswer(' VM-copy')).toBe(hashAnswer('vm-copy'));
