@@ -46,36 +46,34 @@ function hangingBoot(vm: XenVm, exited: Promise<void>, queueMs = 0) {
   };
 }
 
+/** Starts a node whose boot never comes up (after `queueMs` waiting its turn), stops it 50 ms later. */
+async function stopWhileBooting(queueMs = 0) {
+  const { vm, exited } = hangingVm();
+  const node = new VmNode('host', 'pxe', layout, hangingBoot(vm, exited, queueMs));
+  const boot = node.ensure().then(
+    () => new Error('booted'),
+    (e: unknown) => e as Error,
+  );
+  await sleep(50);
+  const t = Date.now();
+  await node.stop();
+  return { node, vm, stopMs: Date.now() - t, bootError: await boot };
+}
+
 describe('VmNode.stop', () => {
   it('ends a boot in progress instead of waiting out its boot timeout, and does not count it as a failed boot', async () => {
-    const { vm, exited } = hangingVm();
-    const node = new VmNode('host', 'pxe', layout, hangingBoot(vm, exited));
-    const boot = node.ensure().then(
-      () => new Error('booted'),
-      (e: unknown) => e as Error,
-    );
-    await sleep(50);
-    const t = Date.now();
-    await node.stop();
-    expect(Date.now() - t).toBeLessThan(1000);
+    const { node, vm, stopMs, bootError } = await stopWhileBooting();
+    expect(stopMs).toBeLessThan(1000);
     expect(vm.exited).toBe(true);
-    expect((await boot).message).toMatch(/QEMU_ERR_EXITED/);
+    expect(bootError.message).toMatch(/QEMU_ERR_EXITED/);
     expect(node.failedBoot).toBeUndefined();
     expect(node.running).toBe(false);
   }, 20_000);
 
   it('ends a boot that was still waiting its turn when the stop came, as soon as it gets its VM', async () => {
-    const { vm, exited } = hangingVm();
-    const node = new VmNode('host', 'pxe', layout, hangingBoot(vm, exited, 300));
-    const boot = node.ensure().then(
-      () => new Error('booted'),
-      (e: unknown) => e as Error,
-    );
-    await sleep(50);
-    const t = Date.now();
-    await node.stop();
-    expect(Date.now() - t).toBeLessThan(2000);
+    const { vm, stopMs, bootError } = await stopWhileBooting(300);
+    expect(stopMs).toBeLessThan(2000);
     expect(vm.exited).toBe(true);
-    expect((await boot).message).toMatch(/QEMU_ERR_EXITED/);
+    expect(bootError.message).toMatch(/QEMU_ERR_EXITED/);
   }, 20_000);
 });
