@@ -42,13 +42,18 @@ ovs-ofctl add-flow xapi1 "priority=100,icmp,nw_src=192.168.10.11,icmp_type=8,act
 ovs-ofctl dump-flows xapi1 >&2
 
 rm -f /root/failover.log
-setsid nohup ping -D -i 0.2 -c 150 switch > /root/failover.log 2>&1 < /dev/null &
-sleep 8
+# The learner's ping runs a fixed 30 s and they press the button within it. Here the button is pressed after the
+# tasks before it are graded, which takes its own while on a loaded machine (round 2 of a CI run pressed it 29 s in):
+# this ping runs until part 2 has seen the failover through, then ends with ^C (SIGINT: it prints its summary).
+setsid nohup ping -D -i 0.2 -c 3000 switch > /root/failover.log 2>&1 < /dev/null &
+sleep 4
 
 # xenlab-lab-test: press pull-eth0
 set -euo pipefail
 sleep 2
 ovs-appctl bond/show bond0 >&2
 echo "ANSWER active-member $(ovs-appctl bond/show bond0 | sed -n 's/^active member mac: .*(\(.*\))$/\1/p')"
-for _ in $(seq 120); do grep -q 'packets transmitted' /root/failover.log && break; sleep 0.5; done
+sleep 4
+pkill -INT -f '^ping -D -i 0.2 -c 3000 switch$'
+for _ in $(seq 20); do grep -q 'packets transmitted' /root/failover.log && break; sleep 0.5; done
 tail -3 /root/failover.log >&2
