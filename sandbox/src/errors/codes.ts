@@ -412,6 +412,10 @@ export const ERROR_CODES = {
     meaning: 'QEMU exited while starting, booting or loading a state.',
     fix: "The message has QEMU's stderr and the console's last lines.",
   },
+  QEMU_ERR_PXE_FAILED: {
+    meaning: "A PXE boot's firmware found nothing to boot (SeaBIOS: 'No bootable device').",
+    fix: "The message has iPXE's last error (DHCP, TFTP or HTTP, with its ipxe.org page) and the console; the host's console shows the whole boot.",
+  },
   QEMU_ERR_GUEST_STOPPED: {
     meaning: 'The VM stopped (crashed or paused) while booting.',
     fix: 'The message has the status and the console.',

@@ -2,6 +2,8 @@
 // iPXE script (QEMU's built-in DHCP/TFTP serve them), and comes up as a Xen host with the hostname that script gave
 // it. A broken configuration gives the learner a reason, not a hang.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +30,52 @@ describe.skipIf(!image)('qemu-xen PXE boot', () => {
     expect(r.code).toBeNull();
     expect(r.stderr).toMatch(/SANDBOX_ERR_PXE_CONFIG: ~\/pxe\/dnsmasq\.conf: not found/);
   });
+
+  it('a boot that finds nothing to boot fails as soon as the firmware gives up, in iPXE’s words, and the learner watched it', async () => {
+    if (!image || !env) return;
+    const tftp = join(home, 'pxe', 'tftp');
+    mkdirSync(tftp, { recursive: true });
+    // An installer URL on QEMU's host address. A web server listens there on this machine's loopback: the PXE host
+    // must not reach it (10.0.2.2 is this machine in QEMU's user network; only its DHCP and TFTP are the lab's).
+    const requests: string[] = [];
+    const web = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      res.end('#!ipxe\necho reached this machine\n');
+    });
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    const port = (web.address() as AddressInfo).port;
+    writeFileSync(
+      join(tftp, 'boot.ipxe'),
+      `#!ipxe\nkernel http://10.0.2.2:${String(port)}/install/xen.gz || exit\nboot\n`,
+    );
+    writeFileSync(
+      join(home, 'pxe', 'dnsmasq.conf'),
+      'port=0\nenable-tftp\ntftp-root=/home/learner/pxe/tftp\ndhcp-boot=boot.ipxe\n',
+    );
+    const term = env.attachTerminal({ cols: 100, rows: 30 }, 'host');
+    const out = collect(term);
+    // Before: nothing on the console until SeaBIOS rebooted a minute later into QEMU's -no-reboot exit.
+    const r = await env.exec(['hostname'], { node: 'host', timeoutMs: 30_000 }).finally(() => web.close());
+    expect(r.code).toBeNull();
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^QEMU_ERR_PXE_FAILED: the PXE boot failed \\(iPXE: http://10\\.0\\.2\\.2:${String(port)}/install/xen\\.gz\\.\\.\\. Connection reset \\(http://ipxe\\.org/[0-9a-f]{8}\\)\\)$`,
+        'm',
+      ),
+    );
+    expect(requests).toEqual([]);
+    // The host's console showed the firmware at work — DHCP, the TFTP fetch of the script, the failure — and the
+    // driver's line above it was not wiped by SeaBIOS's terminal reset.
+    const seen = out.text();
+    expect(seen).toMatch(/powering on host: PXE boot/);
+    expect(seen).toContain('tftp://10.0.2.2/boot.ipxe... ok');
+    expect(seen).toContain('No bootable device');
+    expect(seen).not.toContain('\x1bc');
+    // Unchanged, it is not booted again for every check.
+    const again = await env.exec(['hostname'], { node: 'host' });
+    expect(again.stderr).toMatch(/unchanged configuration: not booting it again/);
+    term.kill();
+  }, 180_000);
 
   it('boots Xen over TFTP from the learner’s iPXE script, with the hostname it sets', async () => {
     if (!image || !env) return;

@@ -9,8 +9,9 @@
  * is a shell on this machine (the local driver's jail) where the learner writes that configuration.
  *
  * The files beside this one hold each concern: context (what they share), boot and boot-times (starting machines,
- * the ETA), node (a node's machine), warm (templates), pxe-boot, console (terminals), environment (bringing one up),
- * sandbox, saved-states (snapshots, hibernation) and cleanup (run folders, orphans).
+ * the ETA), node (a node's machine), warm (templates), pxe-boot and firmware-console (PXE machines), console
+ * (terminals), environment (bringing one up), sandbox, saved-states (snapshots, hibernation) and cleanup (run
+ * folders, orphans).
  * @module
  */
 import { mkdirSync } from 'node:fs';

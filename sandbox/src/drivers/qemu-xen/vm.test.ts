@@ -38,7 +38,7 @@ describe('qemuArgs', () => {
     expect(a.join(' ')).toMatch(/file=\/img\/root\.ext4,.*readonly=on/);
   });
 
-  it('PXE-boots from the TFTP folder and boot file it is given, with no kernel of its own', () => {
+  it('PXE-boots from the TFTP folder and boot file it is given, with no kernel of its own, on a network of DHCP and TFTP only, its firmware on the console', () => {
     const a = qemuArgs({
       image,
       runDir: '/r',
@@ -47,7 +47,9 @@ describe('qemuArgs', () => {
       cpus: 2,
       boot: { kind: 'pxe', tftpRoot: '/h/tftp', bootfile: 'boot.ipxe' },
     });
-    expect(after(a, '-netdev')).toBe('user,id=n0,tftp=/h/tftp,bootfile=boot.ipxe');
+    // restrict=on: no route to this machine's loopback (10.0.2.2) or beyond, from a dom0 where the learner is root.
+    expect(after(a, '-netdev')).toBe('user,id=n0,restrict=on,tftp=/h/tftp,bootfile=boot.ipxe');
+    expect(after(a, '-machine')).toBe('q35,graphics=off');
     expect(after(a, '-boot')).toBe('n');
     expect(a).not.toContain('-kernel');
     expect(after(a, '-cpu')).toBe('host');

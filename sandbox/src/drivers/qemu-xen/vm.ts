@@ -3,6 +3,7 @@ import { constants, accessSync, existsSync, renameSync, rmSync, writeFileSync } 
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { FirmwareConsole } from './firmware-console.js';
 import { AgentClient } from './agent.js';
 import type { XenImage } from './image.js';
 import { QmpClient } from './qmp.js';
@@ -209,7 +210,9 @@ export function qemuArgs(cfg: VmConfig): string[] {
     '-name',
     'xenlab-xen',
     '-machine',
-    'q35',
+    // graphics=off: SeaBIOS (and the iPXE ROM through it) prints on the serial console, which a PXE boot's learner
+    // watches (firmware-console.ts).
+    cfg.boot.kind === 'pxe' ? 'q35,graphics=off' : 'q35',
     '-accel',
     cfg.accel,
     // TCG: -smap, because SMAP crashes dom0 at its first instruction (#PF in create_bounce_frame); -rdtscp, because
@@ -260,10 +263,12 @@ export function qemuArgs(cfg: VmConfig): string[] {
     );
   } else {
     // QEMU's user-mode network answers DHCP and serves TFTP itself (the `bootfile` is DHCP option 67), and the
-    // iPXE ROM in the virtio NIC runs what it gets: the same two settings a dnsmasq PXE server is given.
+    // iPXE ROM in the virtio NIC runs what it gets: the same two settings a dnsmasq PXE server is given. restrict=on:
+    // nothing else — without it 10.0.2.2 is this machine's loopback (the gateway, every service bound to localhost)
+    // and the rest of the network is routed, from a dom0 where the learner is root.
     args.push(
       '-netdev',
-      `user,id=n0,tftp=${cfg.boot.tftpRoot},bootfile=${cfg.boot.bootfile}`,
+      `user,id=n0,restrict=on,tftp=${cfg.boot.tftpRoot},bootfile=${cfg.boot.bootfile}`,
       '-device',
       'virtio-net-pci,netdev=n0',
       '-boot',
@@ -330,6 +335,8 @@ export class XenVm {
   private exitCode: number | null | undefined;
   private stderr = '';
   private pausedBy = 0;
+  /** A PXE boot's firmware on the console (until dom0 answers): its screen, and whether it gave up. */
+  private readonly firmware: FirmwareConsole | undefined;
 
   private constructor(
     readonly config: VmConfig,
@@ -337,15 +344,21 @@ export class XenVm {
     private readonly qmp: QmpClient,
     private readonly console: Socket,
   ) {
+    this.firmware = config.boot.kind === 'pxe' ? new FirmwareConsole() : undefined;
     console.on('data', (d: Buffer) => {
-      this.consoleChunks.push(d);
-      this.consoleSize += d.length;
-      while (this.consoleSize > CONSOLE_KEEP && this.consoleChunks.length > 1) {
-        this.consoleSize -= this.consoleChunks.shift()?.length ?? 0;
-      }
-      for (const l of this.consoleListeners) l(d);
+      this.showConsole(this.firmware ? this.firmware.filter(d) : d);
     });
     console.on('error', () => undefined);
+  }
+
+  private showConsole(d: Buffer): void {
+    if (d.length === 0) return;
+    this.consoleChunks.push(d);
+    this.consoleSize += d.length;
+    while (this.consoleSize > CONSOLE_KEEP && this.consoleChunks.length > 1) {
+      this.consoleSize -= this.consoleChunks.shift()?.length ?? 0;
+    }
+    for (const l of this.consoleListeners) l(d);
   }
 
   /** QEMU's pid (what a terminal on this VM reports as its pid). */
@@ -433,7 +446,8 @@ export class XenVm {
   /**
    * Waits until dom0's agent answers (the boot is done: xenstored runs, the bridge is up). A restored VM answers at
    * once; a cold boot takes 30–60 s under TCG.
-   * @throws Error `QEMU_ERR_BOOT_TIMEOUT` with the last console lines, or `QEMU_ERR_EXITED` when the guest died.
+   * @throws Error `QEMU_ERR_BOOT_TIMEOUT` with the last console lines, `QEMU_ERR_EXITED` when the guest died, or
+   * `QEMU_ERR_PXE_FAILED` when a PXE boot's firmware found nothing to boot.
    */
   async waitReady(timeoutMs: number): Promise<AgentClient> {
     const deadline = Date.now() + timeoutMs;
@@ -452,7 +466,16 @@ export class XenVm {
       if (this.exited || agent.isClosed)
         throw new XenlabError('QEMU_ERR_EXITED', `the VM stopped while booting\n${this.consoleTail(1500)}`);
       const p = await agent.ping(1000);
-      if (p?.ready) return agent;
+      if (p?.ready) {
+        if (this.firmware) this.showConsole(this.firmware.end());
+        return agent;
+      }
+      // The firmware found nothing to boot (SeaBIOS reboots a minute later, into the same failure).
+      if (this.firmware?.failure !== undefined)
+        throw new XenlabError(
+          'QEMU_ERR_PXE_FAILED',
+          `the PXE boot failed (${this.firmware.failure})\n${this.consoleTail(1500)}`,
+        );
       // Always a real wait: a ping and a query-status that fail at once (sockets just closed) would otherwise make
       // this a loop of microtasks that never lets the event loop run — QEMU's exit event included — and freezes the
       // whole gateway at 100% of a core until the boot timeout (240 s).
