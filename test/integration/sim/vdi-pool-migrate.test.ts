@@ -89,6 +89,8 @@ describe('VDI.pool_migrate', () => {
     await call(sim.url, 'VM.start', vm, false, false);
     const host = await call<string>(sim.url, 'VM.get_resident_on', vm);
     const messages = (await call<string[]>(sim.url, 'message.get_all')).length;
+    // A client (XenCenter, Xen Orchestra) offers "migrate this disk" when `mirror` is allowed: attached, it is.
+    expect(await call<string[]>(sim.url, 'VDI.get_allowed_operations', vdi)).toContain('mirror');
 
     const moved = await call<string>(sim.url, 'VDI.pool_migrate', vdi, b, {});
 
@@ -106,6 +108,7 @@ describe('VDI.pool_migrate', () => {
     expect(await call<string>(sim.url, 'VM.get_resident_on', vm)).toBe(host);
     expect(await call<string[]>(sim.url, 'message.get_all')).toHaveLength(messages);
     expect(await call<Record<string, string>>(sim.url, 'VDI.get_current_operations', moved)).toEqual({});
+    expect(await call<string[]>(sim.url, 'VDI.get_allowed_operations', moved)).toContain('mirror');
   });
 
   test("a halted VM's disk is copied there; to its own SR the disk stays and is the answer", async () => {

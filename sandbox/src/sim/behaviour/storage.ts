@@ -338,18 +338,35 @@ export function destroyVdi(store: SimStore, vdi: string): void {
   collectBases(store, map(rec, 'sm_config')['vhd-parent']);
 }
 
-/** Keeps VDI.allowed_operations true (xapi_vdi.ml `check_operation_error`, simplified to in-use and type). */
+/**
+ * Keeps VDI.allowed_operations true (xapi_vdi.ml `check_operation_error`, simplified to in-use, type and CBT): `mirror`
+ * (storage motion: VDI.pool_migrate, migrate_send) can run while the disk is attached, as snapshot and clone can,
+ * but not with changed-block tracking on; every SR type here but ISO and udev has the SM's VDI_MIRROR.
+ */
 export function refreshVdi(store: SimStore, vdi: string): void {
   const rec = store.find('VDI', vdi);
   if (!rec) return;
   const sr = store.find('SR', ref(rec, 'SR'));
   const inUse = attachedVbds(store, vdi).length > 0;
   const busy = Object.keys(map(rec, 'current_operations')).length > 0;
+  const mirror = bool(rec, 'cbt_enabled') ? [] : ['mirror'];
   let ops: string[];
   if (str(sr, 'content_type') === 'iso' || str(sr, 'type') === 'udev') ops = [];
   else if (busy) ops = [];
-  else if (inUse) ops = ['clone', 'snapshot', 'copy', 'update', 'generate_config', 'resize_online'];
-  else ops = ['clone', 'snapshot', 'copy', 'resize', 'destroy', 'forget', 'update', 'generate_config'];
+  else if (inUse)
+    ops = ['clone', 'snapshot', 'copy', 'update', 'generate_config', 'resize_online', ...mirror];
+  else
+    ops = [
+      'clone',
+      'snapshot',
+      'copy',
+      'resize',
+      'destroy',
+      'forget',
+      'update',
+      'generate_config',
+      ...mirror,
+    ];
   store.update('VDI', vdi, { allowed_operations: ops });
 }
 
