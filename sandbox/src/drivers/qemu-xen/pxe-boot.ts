@@ -12,6 +12,9 @@ import type { VmNode } from './node.js';
 import { PXE_CONFIG, pxeStamp, readPxeConfig, stageTftpRoot } from './pxe.js';
 import type { XenVm } from './vm.js';
 import { XenlabError } from '../../errors/index.js';
+import { moduleLogger } from '../../log/index.js';
+
+const log = moduleLogger('drivers/qemu-xen');
 
 /** Boots a pxe node from the learner's configuration (or loads its saved state, `incoming`). */
 export async function bootPxeNode(
@@ -47,9 +50,18 @@ export async function bootPxeNode(
       node,
     );
     node.failedBoot = undefined;
+    if (incoming === undefined)
+      log.info('a PXE boot came up', { environmentId: spec.id, node: node.name, bootfile: pxe.bootfile });
     return vm;
   } catch (err) {
-    node.failedBoot = { stamp, message: (err as Error).message };
+    const message = (err as Error).message;
+    node.failedBoot = { stamp, message };
+    log.info('a PXE boot failed', {
+      environmentId: spec.id,
+      node: node.name,
+      bootfile: pxe.bootfile,
+      reason: message.split('\n')[0],
+    });
     throw err;
   }
 }
