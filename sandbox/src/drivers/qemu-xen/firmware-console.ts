@@ -14,7 +14,7 @@
 const DROPPED = ['\x1bc', '\x1b[?7l', '\x1b[2J'].map((s) => Buffer.from(s, 'latin1'));
 const LONGEST = Math.max(...DROPPED.map((b) => b.length));
 
-/** SeaBIOS's last word when no boot device worked (iPXE's included); it reboots 60 s later. */
+/** SeaBIOS's last word when no boot device worked (iPXE's included); it then halts (QEMU's reboot-timeout is off). */
 const GAVE_UP = 'No bootable device';
 
 /** An iPXE error line: what failed and its error page, e.g. `http://…/xen.gz... Connection reset (http://ipxe.org/0f0a6039)`. */

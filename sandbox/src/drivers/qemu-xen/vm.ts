@@ -470,7 +470,7 @@ export class XenVm {
         if (this.firmware) this.showConsole(this.firmware.end());
         return agent;
       }
-      // The firmware found nothing to boot (SeaBIOS reboots a minute later, into the same failure).
+      // The firmware found nothing to boot: SeaBIOS halts there (QEMU's reboot-timeout is off), so waiting is in vain.
       if (this.firmware?.failure !== undefined)
         throw new XenlabError(
           'QEMU_ERR_PXE_FAILED',
